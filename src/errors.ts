@@ -1,0 +1,50 @@
+/**
+ * The stable error codes of the wire protocol (PROTOCOL.md, "Replies"), in
+ * one table. A client may branch on the code; the text after it is for
+ * people and says what to do next.
+ */
+export const ERROR_CODES = {
+  syntax: 'unknown verb, or missing or malformed arguments',
+  auth: 'bad user or password, or the command needs a login first',
+  denied: 'the user may not send to or receive from that topic',
+  toolong: 'the line is over the length limit',
+  encoding: 'the line is not UTF-8',
+  notfound: 'the thing named is not there',
+  slow: 'the client fell too far behind; the connection is closed',
+  shutdown: 'the server is stopping; the connection is closed',
+  internal: 'the server could not do it (the journal failed); nothing was stored, try again',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** A refusal that goes to the client as one `err <code> <text>` line. */
+export class ProtocolError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, text: string) {
+    super(text);
+    this.name = 'ProtocolError';
+    this.code = code;
+  }
+
+  /** The reply line, without its LF. */
+  toLine(): string {
+    return errLine(this.code, this.message);
+  }
+}
+
+export function errLine(code: ErrorCode, text: string): string {
+  return `err ${code} ${text}`;
+}
+
+/**
+ * A problem that stops the daemon or a CLI command before it does anything
+ * (an unreadable database, a bad option). The CLI prints its message as one
+ * line, without a stack trace, and exits non-zero.
+ */
+export class FatalError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'FatalError';
+  }
+}

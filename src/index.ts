@@ -1,0 +1,11 @@
+export { LinebusServer, DEFAULTS } from './server.js';
+export type { ServerOptions } from './server.js';
+export { Journal, SCHEMA_VERSION } from './journal.js';
+export type { StoredMessage } from './journal.js';
+export { parse } from './parser.js';
+export type { Command, Start } from './parser.js';
+export { matches, patternProblem, topicProblem } from './topic.js';
+export { ERROR_CODES, ProtocolError, FatalError } from './errors.js';
+export type { ErrorCode } from './errors.js';
+export { createLogger } from './log.js';
+export { VERSION } from './version.js';

@@ -1,0 +1,190 @@
+/**
+ * The SQLite journal (PROTOCOL.md, "Journal"): every accepted send is a row
+ * of `messages`, committed before it is acknowledged or delivered. Rows are
+ * append-only, enforced by triggers in the database itself. The same file
+ * holds the users table, so one path is all an operator manages.
+ */
+import Database from 'better-sqlite3';
+import { existsSync } from 'node:fs';
+import { FatalError } from './errors.js';
+
+/** The schema version this code writes (PRAGMA user_version). */
+export const SCHEMA_VERSION = 1;
+
+const SCHEMA_V1 = `
+CREATE TABLE messages (
+  id     INTEGER PRIMARY KEY AUTOINCREMENT,
+  ts     INTEGER NOT NULL,
+  topic  TEXT    NOT NULL,
+  sender TEXT    NOT NULL,
+  body   TEXT    NOT NULL
+);
+CREATE INDEX messages_topic_id ON messages (topic, id);
+CREATE TRIGGER messages_no_update BEFORE UPDATE ON messages
+BEGIN SELECT RAISE(ABORT, 'linebus: messages are append-only; rows cannot be updated'); END;
+CREATE TRIGGER messages_no_delete BEFORE DELETE ON messages
+BEGIN SELECT RAISE(ABORT, 'linebus: messages are append-only; rows cannot be deleted'); END;
+CREATE TABLE users (
+  name    TEXT PRIMARY KEY,
+  hash    TEXT    NOT NULL,
+  created INTEGER NOT NULL
+);
+`;
+
+export interface StoredMessage {
+  id: number;
+  ts: number;
+  topic: string;
+  sender: string;
+  body: string;
+}
+
+export interface UserRow {
+  name: string;
+  hash: string;
+  created: number;
+}
+
+export interface PendingMessage {
+  topic: string;
+  sender: string;
+  body: string;
+}
+
+export interface OpenOptions {
+  /** Open for reading only (`linebus tail`, `user list`); never writes. */
+  readonly?: boolean;
+  /** Fail if the file does not exist instead of creating it. */
+  mustExist?: boolean;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+export class Journal {
+  readonly path: string;
+  readonly db: Database.Database;
+  readonly #insert: Database.Statement<[number, string, string, string]>;
+  readonly #appendBatch: (messages: readonly PendingMessage[], ts: number) => number;
+  readonly #lastId: Database.Statement<[], { id: number | null }>;
+  readonly #firstId: Database.Statement<[], { id: number | null }>;
+
+  private constructor(path: string, db: Database.Database) {
+    this.path = path;
+    this.db = db;
+    this.#insert = db.prepare('INSERT INTO messages (ts, topic, sender, body) VALUES (?, ?, ?, ?)');
+    this.#lastId = db.prepare('SELECT max(id) AS id FROM messages');
+    this.#firstId = db.prepare('SELECT min(id) AS id FROM messages');
+    this.#appendBatch = db.transaction((messages: readonly PendingMessage[], ts: number) => {
+      let id = 0;
+      for (const m of messages) id = Number(this.#insert.run(ts, m.topic, m.sender, m.body).lastInsertRowid);
+      return id;
+    });
+  }
+
+  /**
+   * Opens (and, when writable and new, creates) a journal. Any problem is a
+   * FatalError whose message names the file and says what to do.
+   */
+  static open(path: string, options: OpenOptions = {}): Journal {
+    const readonly = options.readonly ?? false;
+    if ((readonly || options.mustExist) && !existsSync(path)) {
+      throw new FatalError(`${path}: no such database; start 'linebus serve --db ${path}' or add a user to create it`);
+    }
+    let db: Database.Database;
+    try {
+      db = new Database(path, { readonly, fileMustExist: readonly || options.mustExist === true });
+    } catch (error) {
+      throw new FatalError(`${path}: cannot open database: ${describe(error)}`, { cause: error });
+    }
+    try {
+      db.pragma('busy_timeout = 2000');
+      checkOrCreateSchema(db, path, readonly);
+      if (!readonly) {
+        db.pragma('journal_mode = WAL');
+        db.pragma('synchronous = NORMAL');
+      }
+    } catch (error) {
+      db.close();
+      if (error instanceof FatalError) throw error;
+      throw new FatalError(`${path}: not a usable linebus database: ${describe(error)}`, { cause: error });
+    }
+    return new Journal(path, db);
+  }
+
+  /**
+   * Appends messages in one transaction, in order, all stamped `ts`.
+   * Returns the id of the last one; ids are consecutive within a batch
+   * because this connection is the only writer of `messages`.
+   */
+  append(messages: readonly PendingMessage[], ts: number): number {
+    return this.#appendBatch(messages, ts);
+  }
+
+  /** The highest id ever committed that is still in the journal, or 0. */
+  lastId(): number {
+    return this.#lastId.get()?.id ?? 0;
+  }
+
+  /** The lowest id still in the journal, or 0 when it is empty. */
+  firstId(): number {
+    return this.#firstId.get()?.id ?? 0;
+  }
+
+  getUser(name: string): UserRow | undefined {
+    return this.db.prepare<[string], UserRow>('SELECT name, hash, created FROM users WHERE name = ?').get(name);
+  }
+
+  hasUsers(): boolean {
+    return this.db.prepare('SELECT 1 FROM users LIMIT 1').get() !== undefined;
+  }
+
+  /** Adds or replaces a user; returns true if the user is new. */
+  putUser(name: string, hash: string): boolean {
+    const existed = this.getUser(name) !== undefined;
+    this.db
+      .prepare('INSERT INTO users (name, hash, created) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET hash = excluded.hash')
+      .run(name, hash, Date.now());
+    return !existed;
+  }
+
+  deleteUser(name: string): boolean {
+    return this.db.prepare('DELETE FROM users WHERE name = ?').run(name).changes > 0;
+  }
+
+  listUsers(): UserRow[] {
+    return this.db.prepare<[], UserRow>('SELECT name, hash, created FROM users ORDER BY name').all();
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+/**
+ * Makes sure `db` is a linebus journal of a version we can use: creates the
+ * schema in an empty file, refuses another application's file and a newer
+ * linebus's, and (later versions) migrates older ones.
+ */
+function checkOrCreateSchema(db: Database.Database, path: string, readonly: boolean): void {
+  // Reading the schema is the first real read: a file that is not SQLite
+  // fails here with "file is not a database".
+  const tables = db.prepare<[], { name: string }>("SELECT name FROM sqlite_schema WHERE type = 'table'").all();
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > SCHEMA_VERSION) {
+    throw new FatalError(`${path}: journal schema version ${version} is newer than this linebus understands (${SCHEMA_VERSION}); upgrade linebus`);
+  }
+  if (version === 0) {
+    if (tables.length > 0) {
+      throw new FatalError(`${path}: an SQLite database of some other application (no linebus schema); point --db at a new file`);
+    }
+    if (readonly) throw new FatalError(`${path}: empty database (no linebus schema yet); start 'linebus serve' on it first`);
+    db.exec(`BEGIN; ${SCHEMA_V1} PRAGMA user_version = ${SCHEMA_VERSION}; COMMIT;`);
+    return;
+  }
+  const names = new Set(tables.map((t) => t.name));
+  if (!names.has('messages') || !names.has('users')) {
+    throw new FatalError(`${path}: linebus schema version ${version} but tables are missing; the file is damaged or not linebus's`);
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * One line per event on stderr, with a level: `<time> <level> <message>
+ * key=value ...`, or one JSON object per line for log shippers. Callers
+ * never pass secrets (passwords, even wrong ones).
+ */
+export type Level = 'debug' | 'info' | 'warn' | 'error';
+export type LogFormat = 'text' | 'json';
+export type Fields = Record<string, string | number | boolean | undefined>;
+
+const RANK: Readonly<Record<Level, number>> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export interface Logger {
+  log(level: Level, message: string, fields?: Fields): void;
+}
+
+export interface LoggerOptions {
+  format?: LogFormat;
+  level?: Level;
+  write?: (line: string) => void;
+}
+
+function quoteIfNeeded(value: string): string {
+  return /^[^\s"=]+$/.test(value) ? value : JSON.stringify(value);
+}
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const format = options.format ?? 'text';
+  const min = RANK[options.level ?? 'info'];
+  const write = options.write ?? ((line: string) => process.stderr.write(line));
+  return {
+    log(level, message, fields = {}) {
+      if (RANK[level] < min) return;
+      const time = new Date().toISOString();
+      const present = Object.entries(fields).filter((entry): entry is [string, string | number | boolean] => entry[1] !== undefined);
+      if (format === 'json') {
+        write(`${JSON.stringify({ time, level, msg: message, ...Object.fromEntries(present) })}\n`);
+        return;
+      }
+      const tail = present.map(([key, value]) => ` ${key}=${quoteIfNeeded(String(value))}`).join('');
+      write(`${time} ${level} ${message}${tail}\n`);
+    },
+  };
+}
+
+/** A logger that drops everything (library use, tests that do not look). */
+export const silentLogger: Logger = { log() {} };

@@ -1,0 +1,341 @@
+/**
+ * The daemon: accepts connections, owns the routing index and the journal,
+ * and ends every turn of the event loop the same way: commit the sends that
+ * arrived in it (one transaction), acknowledge and deliver them in id order,
+ * then hand each connection's output to its socket in one write.
+ */
+import { createServer } from 'node:net';
+import type { AddressInfo, Server, Socket } from 'node:net';
+import { statSync } from 'node:fs';
+import { ProtocolError } from './errors.js';
+import { Journal } from './journal.js';
+import type { PendingMessage } from './journal.js';
+import { silentLogger } from './log.js';
+import type { Logger } from './log.js';
+import type { Command } from './parser.js';
+import { Session } from './session.js';
+import type { SessionHost } from './session.js';
+import { Sublist } from './sublist.js';
+import { decoy, isLoopback, userNameProblem, verifyPassword } from './users.js';
+import { VERSION } from './version.js';
+
+export const DEFAULTS = {
+  host: '127.0.0.1',
+  port: 7667,
+  db: './linebus.db',
+  maxLine: 65536,
+  maxPending: 8 * 1024 * 1024,
+  maxConnections: 10000,
+} as const;
+
+export interface ServerOptions {
+  db: string;
+  host?: string;
+  port?: number;
+  maxLine?: number;
+  maxPending?: number;
+  maxConnections?: number;
+  logger?: Logger;
+}
+
+interface Publication extends PendingMessage {
+  session: Session;
+  reply: (line: string) => void;
+}
+
+/** How many seconds of counters the per-second rates in `stats` average. */
+const RATE_WINDOW_S = 10;
+
+export class LinebusServer implements SessionHost {
+  readonly journal: Journal;
+  readonly maxLine: number;
+  readonly maxPending: number;
+  readonly maxConnections: number;
+  readonly version = VERSION;
+  readonly #logger: Logger;
+  readonly #net: Server;
+  readonly #sessions = new Set<Session>();
+  readonly #sublist = new Sublist<Session>();
+  #batch: Publication[] = [];
+  readonly #dirty = new Set<Session>();
+  #turnScheduled = false;
+  #nextSessionId = 1;
+  #stopping: Promise<void> | undefined;
+  /** Called when the last session has closed, while stopping. */
+  #onDrained: (() => void) | undefined;
+  readonly #started = Date.now();
+  readonly #counters = { connections: 0, messagesIn: 0, messagesOut: 0 };
+  readonly #closeReasons = new Map<string, number>();
+  readonly #rateSamples: { at: number; in: number; out: number }[] = [];
+  readonly #rateTimer: NodeJS.Timeout;
+
+  private constructor(options: ServerOptions, journal: Journal) {
+    this.journal = journal;
+    this.maxLine = options.maxLine ?? DEFAULTS.maxLine;
+    this.maxPending = options.maxPending ?? DEFAULTS.maxPending;
+    this.maxConnections = options.maxConnections ?? DEFAULTS.maxConnections;
+    this.#logger = options.logger ?? silentLogger;
+    this.#net = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.#accept(socket));
+    this.#rateTimer = setInterval(() => this.#sampleRates(), 1000).unref();
+    this.#sampleRates();
+  }
+
+  /**
+   * Opens the journal and starts listening. Throws FatalError for a journal
+   * that cannot be used, and the listen error (EADDRINUSE, ...) otherwise.
+   */
+  static async start(options: ServerOptions): Promise<LinebusServer> {
+    const journal = Journal.open(options.db);
+    const server = new LinebusServer(options, journal);
+    try {
+      await server.#listen(options.host ?? DEFAULTS.host, options.port ?? DEFAULTS.port);
+    } catch (error) {
+      clearInterval(server.#rateTimer);
+      journal.close();
+      throw error;
+    }
+    return server;
+  }
+
+  #listen(host: string, port: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#net.once('error', reject);
+      this.#net.listen(port, host, () => {
+        this.#net.off('error', reject);
+        const address = this.address();
+        this.#logger.log('info', `listening on ${address.address}:${address.port}`, {
+          db: this.journal.path,
+          version: this.version,
+        });
+        if (!this.journal.hasUsers()) {
+          this.#logger.log('warn', `no users in ${this.journal.path}: open mode, loopback clients may log in as anyone; add a user with 'linebus user add <name>'`);
+        }
+        resolve();
+      });
+    });
+  }
+
+  address(): AddressInfo {
+    return this.#net.address() as AddressInfo;
+  }
+
+  // --- connections ---------------------------------------------------------
+
+  #accept(socket: Socket): void {
+    if (this.#stopping) {
+      socket.destroy();
+      return;
+    }
+    if (this.#sessions.size >= this.maxConnections) {
+      socket.on('error', () => {});
+      socket.end(`err denied the server is full (${this.maxConnections} connections); try again later\n`);
+      this.#countClose('refused: server full');
+      this.#logger.log('warn', 'connection refused: server full', { remote: socket.remoteAddress, limit: this.maxConnections });
+      return;
+    }
+    const session = new Session(this, socket, this.#nextSessionId++);
+    this.#sessions.add(session);
+    this.#counters.connections++;
+    this.#logger.log('debug', 'connected', { conn: session.id, remote: session.remote });
+  }
+
+  closed(session: Session, reason: string): void {
+    for (const pattern of session.patterns) this.#sublist.remove(pattern, session);
+    session.patterns.clear();
+    this.#sessions.delete(session);
+    this.#dirty.delete(session);
+    this.#countClose(reason);
+    this.#logger.log(reason === 'slow' ? 'warn' : 'debug', 'closed', {
+      conn: session.id,
+      remote: session.remote,
+      user: session.user,
+      reason,
+    });
+    if (this.#sessions.size === 0) this.#onDrained?.();
+  }
+
+  #countClose(reason: string): void {
+    this.#closeReasons.set(reason, (this.#closeReasons.get(reason) ?? 0) + 1);
+  }
+
+  // --- SessionHost ---------------------------------------------------------
+
+  async login(session: Session, user: string, password: string): Promise<ProtocolError | undefined> {
+    const problem = userNameProblem(user);
+    if (problem) return new ProtocolError('syntax', `${problem}; usage: login <user> <password>`);
+    if (!this.journal.hasUsers()) {
+      if (isLoopback(session.socket.remoteAddress)) return undefined;
+      this.#logger.log('warn', 'login refused: open mode allows loopback clients only', { remote: session.remote });
+      return new ProtocolError('auth', "no users are set up, so only loopback clients may log in; the operator must run 'linebus user add <name>'");
+    }
+    const row = this.journal.getUser(user);
+    const matched = await verifyPassword(password, row?.hash ?? (await decoy()));
+    if (row && matched) {
+      this.#logger.log('info', 'login', { conn: session.id, user, remote: session.remote });
+      return undefined;
+    }
+    this.#logger.log('warn', 'login failed', { conn: session.id, user, remote: session.remote });
+    return new ProtocolError('auth', 'bad user or password');
+  }
+
+  publish(session: Session, topic: string, body: string, reply: (line: string) => void): void {
+    this.#batch.push({ session, topic, sender: session.user as string, body, reply });
+    this.#scheduleTurnEnd();
+  }
+
+  subscribe(session: Session, pattern: string): void {
+    this.#sublist.add(pattern, session);
+  }
+
+  unsubscribe(session: Session, pattern: string): void {
+    this.#sublist.remove(pattern, session);
+  }
+
+  markDirty(session: Session): void {
+    this.#dirty.add(session);
+    this.#scheduleTurnEnd();
+  }
+
+  introspect(_session: Session, command: Command & { verb: 'topics' | 'who' | 'stats' }): string[] {
+    switch (command.verb) {
+      case 'topics': {
+        const lines: string[] = [];
+        for (const [pattern, receivers] of this.#sublist.patterns()) {
+          lines.push(`topic ${pattern} ${receivers.size}`);
+        }
+        return [...lines, `ok topics ${lines.length}`];
+      }
+      case 'who': {
+        const connections = new Map<string, number>();
+        for (const receiver of this.#sublist.match(command.topic)) {
+          const user = receiver.user as string;
+          connections.set(user, (connections.get(user) ?? 0) + 1);
+        }
+        const lines = [...connections].map(([user, count]) => `user ${user} ${count}`).sort();
+        return [...lines, `ok who ${command.topic} ${lines.length}`];
+      }
+      case 'stats': {
+        const lines = this.stats().map(([name, value]) => `stat ${name} ${value}`);
+        return [...lines, `ok stats ${lines.length}`];
+      }
+    }
+  }
+
+  /** Name and value pairs, as `stats` shows them. */
+  stats(): [string, string | number][] {
+    const now = Date.now();
+    const oldest = this.#rateSamples[0] as { at: number; in: number; out: number };
+    const seconds = Math.max(1, (now - oldest.at) / 1000);
+    let walBytes = 0;
+    let dbBytes = 0;
+    try {
+      dbBytes = statSync(this.journal.path).size;
+      walBytes = statSync(`${this.journal.path}-wal`).size;
+    } catch {
+      // No WAL file right after a checkpoint: its size is 0.
+    }
+    const pairs: [string, string | number][] = [
+      ['version', this.version],
+      ['uptime_s', Math.floor((now - this.#started) / 1000)],
+      ['connections', this.#sessions.size],
+      ['connections_total', this.#counters.connections],
+      ['messages_in', this.#counters.messagesIn],
+      ['messages_out', this.#counters.messagesOut],
+      ['in_per_s', Math.round((this.#counters.messagesIn - oldest.in) / seconds)],
+      ['out_per_s', Math.round((this.#counters.messagesOut - oldest.out) / seconds)],
+      ['journal_bytes', dbBytes + walBytes],
+      ['journal_first_id', this.journal.firstId()],
+      ['journal_last_id', this.journal.lastId()],
+    ];
+    for (const [reason, count] of [...this.#closeReasons].sort()) {
+      pairs.push([`closed.${reason.replace(/[^a-z0-9]+/gi, '_')}`, count]);
+    }
+    return pairs;
+  }
+
+  #sampleRates(): void {
+    this.#rateSamples.push({ at: Date.now(), in: this.#counters.messagesIn, out: this.#counters.messagesOut });
+    if (this.#rateSamples.length > RATE_WINDOW_S + 1) this.#rateSamples.shift();
+  }
+
+  // --- the end of a turn -----------------------------------------------------
+
+  #scheduleTurnEnd(): void {
+    if (this.#turnScheduled) return;
+    this.#turnScheduled = true;
+    setImmediate(() => this.#endTurn());
+  }
+
+  #endTurn(): void {
+    this.#turnScheduled = false;
+    if (this.#batch.length > 0) this.#commit();
+    for (const session of this.#dirty) session.flush();
+    this.#dirty.clear();
+  }
+
+  /**
+   * PROTOCOL.md: a send is acknowledged and delivered only after its row is
+   * committed. All sends of one turn share one transaction.
+   */
+  #commit(): void {
+    const batch = this.#batch;
+    this.#batch = [];
+    let lastId: number;
+    try {
+      lastId = this.journal.append(batch, Date.now());
+    } catch (error) {
+      this.#logger.log('error', 'journal append failed; sends refused', {
+        count: batch.length,
+        error: error instanceof Error ? error.message : String(error),
+      });
+      const refusal = new ProtocolError('internal', 'the journal could not store the message; nothing was sent, try again').toLine();
+      for (const publication of batch) publication.reply(refusal);
+      return;
+    }
+    this.#counters.messagesIn += batch.length;
+    let id = lastId - batch.length + 1;
+    for (const publication of batch) {
+      publication.reply(`ok send ${id}`);
+      const receivers = this.#sublist.match(publication.topic);
+      if (receivers.size > 0) {
+        // Formatted once per message, not once per receiver.
+        const line = `msg ${publication.topic} ${id} ${publication.sender} ${publication.body}\n`;
+        const bytes = Buffer.byteLength(line);
+        for (const receiver of receivers) {
+          if (receiver === publication.session) continue;
+          receiver.deliver(line, bytes, id);
+          this.#counters.messagesOut++;
+        }
+      }
+      id++;
+    }
+  }
+
+  // --- stopping ------------------------------------------------------------
+
+  /**
+   * CLI.md: stop accepting, tell connected clients `err shutdown`, commit
+   * the journal, close the database.
+   */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    this.#logger.log('info', 'stopping', { connections: this.#sessions.size });
+    clearInterval(this.#rateTimer);
+    const closed = new Promise<void>((resolve) => this.#net.close(() => resolve()));
+    this.#endTurn();
+    const drained = new Promise<void>((resolve) => {
+      if (this.#sessions.size === 0) resolve();
+      else this.#onDrained = resolve;
+    });
+    for (const session of this.#sessions) session.shutdown();
+    await drained;
+    await closed;
+    this.#endTurn();
+    this.journal.close();
+    this.#logger.log('info', 'stopped');
+  }
+}

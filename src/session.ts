@@ -1,0 +1,359 @@
+/**
+ * One client connection: its state (login, patterns), the order of its
+ * replies, its limits, and why it closed. Lines arrive as frames from the
+ * framer; commands are handled strictly in order; every command gets one
+ * reply, and a reply that waits (a send until its commit, a login until its
+ * hash check) holds back every line after it, replies and msg lines alike.
+ */
+import type { Socket } from 'node:net';
+import { errLine, ProtocolError } from './errors.js';
+import type { Frame } from './framing.js';
+import { LineFramer } from './framing.js';
+import { HELP_VERBS, parse, USAGE } from './parser.js';
+import type { Command } from './parser.js';
+import { isReservedTopic } from './topic.js';
+
+/** A reply whose text is not known yet; lines behind it wait. */
+interface Slot {
+  line: string | undefined;
+}
+
+/** A line waiting behind a slot; msg lines carry their journal id. */
+interface HeldLine {
+  line: string;
+  id: number;
+  bytes: number;
+}
+
+/** What the session needs from the server it belongs to. */
+export interface SessionHost {
+  readonly maxLine: number;
+  readonly maxPending: number;
+  readonly version: string;
+  login(session: Session, user: string, password: string): Promise<ProtocolError | undefined>;
+  publish(session: Session, topic: string, body: string, reply: (line: string) => void): void;
+  subscribe(session: Session, pattern: string): void;
+  unsubscribe(session: Session, pattern: string): void;
+  introspect(session: Session, command: Command & { verb: 'topics' | 'who' | 'stats' }): string[];
+  markDirty(session: Session): void;
+  closed(session: Session, reason: string): void;
+}
+
+/** Frames queued while a command is in progress before the socket is paused. */
+const INPUT_HIGH_WATER = 1024;
+/** How long a client told `err slow` or `err shutdown` gets to read it. */
+const CLOSE_GRACE_MS = 2000;
+
+export class Session {
+  readonly id: number;
+  readonly socket: Socket;
+  readonly remote: string;
+  user: string | undefined;
+  readonly patterns = new Set<string>();
+  /** Journal id of the last msg line handed to the socket. */
+  lastWrittenId = 0;
+
+  readonly #host: SessionHost;
+  readonly #framer: LineFramer;
+  #out = '';
+  #outBytes = 0;
+  #outLastId = 0;
+  #held: (HeldLine | Slot)[] = [];
+  #heldBytes = 0;
+  readonly #input: Frame[] = [];
+  #busy = false;
+  #inputEnded = false;
+  /** Set once the session is on its way out: no more input or deliveries. */
+  #closeReason: string | undefined;
+  #endAfterFlush = false;
+
+  constructor(host: SessionHost, socket: Socket, id: number) {
+    this.#host = host;
+    this.socket = socket;
+    this.id = id;
+    this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    this.#framer = new LineFramer(
+      host.maxLine,
+      (frame) => this.#onFrame(frame),
+      () => this.#onInputEnd(),
+    );
+    socket.on('data', (chunk: Buffer) => this.#framer.write(chunk));
+    socket.on('end', () => this.#framer.end());
+    socket.on('close', () => this.#onSocketClose());
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      this.#closeReason ??= `socket error ${error.code ?? error.message}`;
+    });
+    this.#write(`hello linebus ${host.version}`);
+  }
+
+  get closing(): boolean {
+    return this.#closeReason !== undefined;
+  }
+
+  /** Bytes waiting to reach the client: in the socket, in #out, held. */
+  pendingBytes(): number {
+    return this.socket.writableLength + this.#outBytes + this.#heldBytes;
+  }
+
+  /** A msg line for this client (the server formats it once per message). */
+  deliver(line: string, bytes: number, id: number): void {
+    if (this.#closeReason !== undefined) return;
+    if (this.pendingBytes() + bytes > this.#host.maxPending) {
+      this.#slow();
+      return;
+    }
+    this.#append(line, bytes, id);
+  }
+
+  /** Hands what is ready to the socket; called by the server once per turn. */
+  flush(): void {
+    if (this.#out.length > 0 && !this.socket.destroyed) {
+      this.socket.write(this.#out);
+      this.lastWrittenId = this.#outLastId;
+    }
+    this.#out = '';
+    this.#outBytes = 0;
+    if (this.#endAfterFlush && this.#held.length === 0) this.#end();
+  }
+
+  /** The server is stopping: say so, then close. */
+  shutdown(): void {
+    if (this.#closeReason !== undefined) return;
+    this.#dropUnsent();
+    this.#out = `${errLine('shutdown', 'the server is stopping; reconnect later')}\n`;
+    this.#outBytes = this.#out.length;
+    this.#closeReason = 'shutdown';
+    this.#endAfterFlush = true;
+    this.flush();
+  }
+
+  // --- output ------------------------------------------------------------
+
+  /** A reply line (without LF); replies count against --max-pending too. */
+  #write(line: string): void {
+    if (this.#closeReason !== undefined) return;
+    const text = `${line}\n`;
+    const bytes = Buffer.byteLength(text);
+    if (this.pendingBytes() + bytes > this.#host.maxPending) {
+      this.#slow();
+      return;
+    }
+    this.#append(text, bytes, 0);
+  }
+
+  #append(line: string, bytes: number, id: number): void {
+    if (this.#held.length > 0) {
+      this.#held.push({ line, id, bytes });
+      this.#heldBytes += bytes;
+      return;
+    }
+    this.#out += line;
+    this.#outBytes += bytes;
+    if (id > 0) this.#outLastId = id;
+    this.#host.markDirty(this);
+  }
+
+  #reserve(): Slot {
+    const slot: Slot = { line: undefined };
+    this.#held.push(slot);
+    return slot;
+  }
+
+  #fill(slot: Slot, line: string): void {
+    slot.line = `${line}\n`;
+    while (this.#held.length > 0) {
+      const head = this.#held[0] as HeldLine | Slot;
+      if (head.line === undefined) break;
+      this.#held.shift();
+      const bytes = 'bytes' in head ? head.bytes : Buffer.byteLength(head.line);
+      if ('bytes' in head) this.#heldBytes -= bytes;
+      this.#out += head.line;
+      this.#outBytes += bytes;
+      if ('id' in head && head.id > 0) this.#outLastId = head.id;
+    }
+    this.#host.markDirty(this);
+    this.#maybeFinish();
+  }
+
+  #dropUnsent(): void {
+    this.#out = '';
+    this.#outBytes = 0;
+    this.#held = [];
+    this.#heldBytes = 0;
+  }
+
+  /**
+   * PROTOCOL.md: `err slow` when --max-pending bytes are waiting, then
+   * close. What was not yet handed to the socket is dropped, so the id in
+   * the line is the last one the client can have received: it comes back
+   * with `recv <pattern> since <id>` and loses nothing.
+   */
+  #slow(): void {
+    this.#dropUnsent();
+    this.#closeReason = 'slow';
+    this.#out = `${errLine('slow', `you fell over ${this.#host.maxPending} bytes behind; last id sent ${this.lastWrittenId}; reconnect and recv <pattern> since ${this.lastWrittenId}`)}\n`;
+    this.#outBytes = this.#out.length;
+    this.#endAfterFlush = true;
+    this.#host.markDirty(this);
+  }
+
+  #end(): void {
+    this.#endAfterFlush = false;
+    this.socket.end();
+    // A client that does not read may never take the last line; do not
+    // wait for it forever.
+    setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
+  }
+
+  // --- input -------------------------------------------------------------
+
+  #onFrame(frame: Frame): void {
+    if (this.#closeReason !== undefined) return;
+    if (this.#busy || this.#input.length > 0) {
+      this.#input.push(frame);
+      if (this.#input.length >= INPUT_HIGH_WATER) this.socket.pause();
+      return;
+    }
+    this.#handleFrame(frame);
+  }
+
+  #pump(): void {
+    while (!this.#busy && this.#closeReason === undefined) {
+      const frame = this.#input.shift();
+      if (frame === undefined) break;
+      this.#handleFrame(frame);
+    }
+    if (this.#input.length < INPUT_HIGH_WATER && this.socket.isPaused()) this.socket.resume();
+    this.#maybeFinish();
+  }
+
+  #onInputEnd(): void {
+    this.#inputEnded = true;
+    this.#maybeFinish();
+  }
+
+  /**
+   * PROTOCOL.md: after a half-close the server closes once its replies are
+   * written, unless the connection is receiving.
+   */
+  #maybeFinish(): void {
+    if (!this.#inputEnded || this.#closeReason !== undefined) return;
+    if (this.#busy || this.#input.length > 0 || this.#held.length > 0 || this.patterns.size > 0) return;
+    this.#closeReason = 'client half-closed';
+    this.#endAfterFlush = true;
+    this.#host.markDirty(this);
+  }
+
+  #onSocketClose(): void {
+    this.#closeReason ??= 'client closed';
+    this.#dropUnsent();
+    this.#host.closed(this, this.#closeReason);
+  }
+
+  #handleFrame(frame: Frame): void {
+    switch (frame.kind) {
+      case 'toolong':
+        this.#write(errLine('toolong', `line is over the ${this.#host.maxLine}-byte limit and was dropped; send shorter lines`));
+        return;
+      case 'encoding':
+        this.#write(errLine('encoding', 'line is not valid UTF-8 and was dropped; send UTF-8 text'));
+        return;
+      case 'line': {
+        const command = parse(frame.text);
+        if (command === undefined) return;
+        if (command instanceof ProtocolError) {
+          this.#write(command.toLine());
+          return;
+        }
+        this.#handle(command);
+      }
+    }
+  }
+
+  // --- commands (one handler per verb) -------------------------------------
+
+  #handle(command: Command): void {
+    if (this.user === undefined && !['login', 'help', 'ping', 'logoff'].includes(command.verb)) {
+      this.#write(errLine('auth', `log in first: ${USAGE.login}`));
+      return;
+    }
+    switch (command.verb) {
+      case 'login':
+        this.#login(command.user, command.password);
+        return;
+      case 'recv':
+        this.#recv(command.pattern);
+        return;
+      case 'replay':
+        this.#write(errLine('syntax', 'replay is not available yet'));
+        return;
+      case 'leave':
+        this.#leave(command.pattern);
+        return;
+      case 'send':
+        this.#send(command.topic, command.body);
+        return;
+      case 'ping':
+        this.#write(command.text === undefined ? 'pong' : `pong ${command.text}`);
+        return;
+      case 'help':
+        this.#write(`ok help ${HELP_VERBS.join(' ')}`);
+        return;
+      case 'logoff':
+        this.#logoff();
+        return;
+      case 'topics':
+      case 'who':
+      case 'stats':
+        for (const line of this.#host.introspect(this, command)) this.#write(line);
+    }
+  }
+
+  #login(user: string, password: string): void {
+    if (this.user !== undefined) {
+      this.#write(errLine('auth', `already logged in as ${this.user}; log off and reconnect to change user`));
+      return;
+    }
+    const slot = this.#reserve();
+    this.#busy = true;
+    void this.#host.login(this, user, password).then((refusal) => {
+      if (refusal === undefined) this.user = user;
+      this.#busy = false;
+      this.#fill(slot, refusal ? refusal.toLine() : `ok login ${user}`);
+      this.#pump();
+    });
+  }
+
+  #recv(pattern: string): void {
+    if (!this.patterns.has(pattern)) {
+      this.patterns.add(pattern);
+      this.#host.subscribe(this, pattern);
+    }
+    this.#write(`ok recv ${pattern}`);
+  }
+
+  #leave(pattern: string): void {
+    if (!this.patterns.delete(pattern)) {
+      this.#write(errLine('notfound', `not receiving ${pattern}; recv it first, or check the spelling`));
+      return;
+    }
+    this.#host.unsubscribe(this, pattern);
+    this.#write(`ok leave ${pattern}`);
+  }
+
+  #send(topic: string, body: string): void {
+    if (isReservedTopic(topic)) {
+      this.#write(errLine('denied', `topics starting with '$' belong to the server; clients may recv them but not send to them`));
+      return;
+    }
+    const slot = this.#reserve();
+    this.#host.publish(this, topic, body, (line) => this.#fill(slot, line));
+  }
+
+  #logoff(): void {
+    this.#write('ok logoff');
+    this.#closeReason = 'logoff';
+    this.#input.length = 0;
+    this.#endAfterFlush = true;
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * Topics and patterns (PROTOCOL.md, "Topics and patterns"). A topic is 1 to
+ * 255 bytes of printable, non-space characters, with `.` between segments.
+ * A pattern may use `*` as a whole segment (exactly one segment) and `>` as
+ * its last segment (one or more segments).
+ */
+
+export const MAX_TOPIC_BYTES = 255;
+
+// Control characters (C0, DEL, C1) and every kind of space are not printable
+// non-space characters.
+const NOT_PRINTABLE = /[\p{Cc}\p{Z}\s]/u;
+
+/** Why `name` is not a valid topic or pattern, or undefined if it is one. */
+function nameProblem(name: string, what: 'topic' | 'pattern'): string | undefined {
+  if (name.length === 0) return `empty ${what}`;
+  if (Buffer.byteLength(name, 'utf8') > MAX_TOPIC_BYTES) {
+    return `${what} is over ${MAX_TOPIC_BYTES} bytes`;
+  }
+  if (NOT_PRINTABLE.test(name)) return `${what} has a space or control character`;
+  if (name.split('.').includes('')) return `${what} has an empty segment (check the dots)`;
+  return undefined;
+}
+
+/** Why `topic` cannot be sent to, or undefined if it can. */
+export function topicProblem(topic: string): string | undefined {
+  const problem = nameProblem(topic, 'topic');
+  if (problem) return problem;
+  for (const segment of topic.split('.')) {
+    if (segment === '*' || segment === '>') {
+      return `a topic cannot have a wildcard segment ('${segment}'); wildcards are for recv patterns`;
+    }
+  }
+  return undefined;
+}
+
+/** Why `pattern` cannot be received, or undefined if it can. */
+export function patternProblem(pattern: string): string | undefined {
+  const problem = nameProblem(pattern, 'pattern');
+  if (problem) return problem;
+  const segments = pattern.split('.');
+  const gt = segments.indexOf('>');
+  if (gt !== -1 && gt !== segments.length - 1) {
+    return "'>' may only be the last segment of a pattern";
+  }
+  return undefined;
+}
+
+export function isWildcardPattern(pattern: string): boolean {
+  return pattern.split('.').some((segment) => segment === '*' || segment === '>');
+}
+
+/**
+ * Topics whose first segment starts with `$` belong to the server (as NATS
+ * reserves `$SYS`): clients may receive them but not send to them.
+ */
+export function isReservedTopic(topic: string): boolean {
+  return topic.startsWith('$');
+}
+
+/** Whether `topic` matches `pattern`; both must be valid. */
+export function matches(pattern: string, topic: string): boolean {
+  if (pattern === topic) return true;
+  const want = pattern.split('.');
+  const have = topic.split('.');
+  for (let i = 0; i < want.length; i++) {
+    const segment = want[i];
+    if (segment === '>') return have.length > i;
+    if (i >= have.length) return false;
+    if (segment !== '*' && segment !== have[i]) return false;
+  }
+  return want.length === have.length;
+}

@@ -1,0 +1,64 @@
+/**
+ * Password hashing and the login decision. Passwords are stored as salted
+ * scrypt hashes (node:crypto), never in clear; verification runs on the
+ * thread pool so a login never blocks the event loop.
+ */
+import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { isIP } from 'node:net';
+import { MAX_USER_BYTES } from './parser.js';
+
+const N = 16384;
+const R = 8;
+const P = 1;
+const KEY_BYTES = 32;
+
+function derive(password: string, salt: Buffer, n: number, r: number, p: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    scrypt(password, salt, KEY_BYTES, { N: n, r, p, maxmem: 256 * n * r }, (error, key) => {
+      if (error) reject(error);
+      else resolve(key);
+    });
+  });
+}
+
+/** `scrypt$N$r$p$<salt base64>$<key base64>` */
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const key = await derive(password, salt, N, R, P);
+  return ['scrypt', N, R, P, salt.toString('base64'), key.toString('base64')].join('$');
+}
+
+/** Whether `password` matches `stored`; false for a malformed hash. */
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const [scheme, n, r, p, salt, key] = stored.split('$');
+  if (scheme !== 'scrypt' || !n || !r || !p || !salt || !key) return false;
+  const expected = Buffer.from(key, 'base64');
+  const actual = await derive(password, Buffer.from(salt, 'base64'), Number(n), Number(r), Number(p));
+  return actual.length === expected.length && timingSafeEqual(actual, expected);
+}
+
+/**
+ * A hash to check against when the user does not exist, so a wrong name
+ * costs the same time as a wrong password and names cannot be probed.
+ */
+let decoyHash: Promise<string> | undefined;
+export function decoy(): Promise<string> {
+  decoyHash ??= hashPassword(randomBytes(16).toString('hex'));
+  return decoyHash;
+}
+
+/** Why `name` cannot be a user name, or undefined if it can. */
+export function userNameProblem(name: string): string | undefined {
+  if (name.length === 0) return 'a user name cannot be empty';
+  if (Buffer.byteLength(name, 'utf8') > MAX_USER_BYTES) return `a user name is at most ${MAX_USER_BYTES} bytes`;
+  if (/[\p{Cc}\p{Z}\s]/u.test(name)) return 'a user name cannot contain spaces or control characters';
+  return undefined;
+}
+
+/** 127.0.0.0/8, ::1 and IPv4-mapped loopback count as loopback. */
+export function isLoopback(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  if (isIP(v4) === 4) return v4.startsWith('127.');
+  return address === '::1';
+}

@@ -1,0 +1,150 @@
+/**
+ * Test helpers: a real daemon on port 0 with a real SQLite file in a temp
+ * dir, and a line client over real TCP whose reads are awaited, never slept
+ * for.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import type { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LinebusServer } from '../src/server.js';
+import type { ServerOptions } from '../src/server.js';
+import type { Logger } from '../src/log.js';
+
+interface Teardown {
+  teardown(fn: () => unknown): void;
+}
+
+export function tempDir(t: Teardown): string {
+  const dir = mkdtempSync(join(tmpdir(), 'linebus-test-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export interface Started {
+  server: LinebusServer;
+  port: number;
+  db: string;
+  logs: string[];
+}
+
+export async function startServer(t: Teardown, options: Partial<ServerOptions> = {}): Promise<Started> {
+  const db = options.db ?? join(tempDir(t), 'bus.db');
+  const logs: string[] = [];
+  const logger: Logger = {
+    log(level, message, fields) {
+      logs.push(`${level} ${message} ${JSON.stringify(fields ?? {})}`);
+    },
+  };
+  const server = await LinebusServer.start({ logger, ...options, db, host: options.host ?? '127.0.0.1', port: 0 });
+  t.teardown(() => server.stop());
+  return { server, port: server.address().port, db, logs };
+}
+
+/** A client that reads lines; `line()` waits for the next one. */
+export class LineClient {
+  readonly socket: Socket;
+  readonly #lines: string[] = [];
+  #waiter: ((line: string | undefined) => void) | undefined;
+  #partial = '';
+  #ended = false;
+  readonly closed: Promise<void>;
+
+  private constructor(socket: Socket) {
+    this.socket = socket;
+    socket.setEncoding('utf8');
+    socket.on('data', (text: string) => {
+      const parts = (this.#partial + text).split('\n');
+      this.#partial = parts.pop() as string;
+      for (const part of parts) this.#push(part);
+    });
+    this.closed = new Promise((resolve) => {
+      socket.on('close', () => {
+        this.#ended = true;
+        this.#waiter?.(undefined);
+        resolve();
+      });
+    });
+    socket.on('error', () => {});
+  }
+
+  static async connect(port: number, host = '127.0.0.1'): Promise<LineClient> {
+    const socket = connect(port, host);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    return new LineClient(socket);
+  }
+
+  /** Connects, reads the greeting, logs in as `user`. */
+  static async login(port: number, user = 'alice', password = 'pw'): Promise<LineClient> {
+    const client = await LineClient.connect(port);
+    await client.line();
+    client.write(`login ${user} ${password}`);
+    const reply = await client.line();
+    if (reply !== `ok login ${user}`) throw new Error(`login failed: ${reply}`);
+    return client;
+  }
+
+  #push(line: string): void {
+    const waiter = this.#waiter;
+    if (waiter) {
+      this.#waiter = undefined;
+      waiter(line);
+    } else {
+      this.#lines.push(line);
+    }
+  }
+
+  write(...lines: string[]): void {
+    this.socket.write(lines.map((line) => `${line}\n`).join(''));
+  }
+
+  writeRaw(data: string | Buffer): void {
+    this.socket.write(data);
+  }
+
+  /** The next line; undefined once the server closed and nothing is left. */
+  line(): Promise<string | undefined> {
+    const queued = this.#lines.shift();
+    if (queued !== undefined) return Promise.resolve(queued);
+    if (this.#ended) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      this.#waiter = resolve;
+    });
+  }
+
+  async lines(count: number): Promise<(string | undefined)[]> {
+    const out: (string | undefined)[] = [];
+    for (let i = 0; i < count; i++) out.push(await this.line());
+    return out;
+  }
+
+  /** Every line until the server closes the connection. */
+  async rest(): Promise<string[]> {
+    const out: string[] = [];
+    for (;;) {
+      const line = await this.line();
+      if (line === undefined) return out;
+      out.push(line);
+    }
+  }
+
+  /** A ping round trip: everything the server sent before is in. */
+  async sync(token = 'sync'): Promise<string[]> {
+    this.write(`ping ${token}`);
+    const before: string[] = [];
+    for (;;) {
+      const line = await this.line();
+      if (line === undefined) throw new Error('closed while syncing');
+      if (line === `pong ${token}`) return before;
+      before.push(line);
+    }
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}

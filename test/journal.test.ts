@@ -1,0 +1,101 @@
+/** The journal file itself, as an operator with sqlite3 sees it. */
+import t from 'tap';
+import Database from 'better-sqlite3';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Journal, SCHEMA_VERSION } from '../src/journal.js';
+import { FatalError } from '../src/errors.js';
+import { LineClient, startServer, tempDir } from './helpers.js';
+
+t.test('a send is in the journal, with every column, before its ok', { timeout: 10000 }, async (t) => {
+  const { port, db } = await startServer(t);
+  const c = await LineClient.login(port, 'bob');
+  const before = Date.now();
+  c.write('send room1 hello  there ');
+  t.equal(await c.line(), 'ok send 1');
+  const reader = new Database(db, { readonly: true });
+  t.teardown(() => reader.close());
+  const row = reader.prepare('SELECT id, ts, topic, sender, body FROM messages').get() as Record<string, unknown>;
+  t.match(row, { id: 1, topic: 'room1', sender: 'bob', body: 'hello  there ' });
+  t.ok((row.ts as number) >= before && (row.ts as number) <= Date.now(), 'ts is milliseconds since the epoch');
+  t.equal(reader.pragma('journal_mode', { simple: true }), 'wal');
+  t.equal(reader.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+  const plan = reader.prepare("EXPLAIN QUERY PLAN SELECT * FROM messages WHERE topic = 'room1' AND id > 0 ORDER BY id").all() as { detail: string }[];
+  t.match(plan[0]?.detail, /USING (COVERING )?INDEX messages_topic_id/, 'reading one topic by id uses the index');
+  c.close();
+});
+
+t.test('rows are append-only, enforced in the database', { timeout: 10000 }, async (t) => {
+  const { port, db } = await startServer(t);
+  const c = await LineClient.login(port, 'bob');
+  c.write('send a one');
+  await c.line();
+  const other = new Database(db);
+  t.teardown(() => other.close());
+  t.throws(() => other.prepare("UPDATE messages SET body = 'x'").run(), /append-only; rows cannot be updated/);
+  t.throws(() => other.prepare('DELETE FROM messages').run(), /append-only; rows cannot be deleted/);
+  t.equal((other.prepare('SELECT body FROM messages').get() as { body: string }).body, 'one');
+  c.close();
+});
+
+t.test('ids are never reused', { timeout: 10000 }, async (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'j.db');
+  const journal = Journal.open(path);
+  t.equal(journal.lastId(), 0);
+  t.equal(journal.firstId(), 0);
+  t.equal(journal.append([{ topic: 'a', sender: 's', body: '1' }, { topic: 'a', sender: 's', body: '2' }], 1), 2);
+  t.equal(journal.append([{ topic: 'b', sender: 's', body: '3' }], 2), 3);
+  t.equal(journal.firstId(), 1);
+  t.equal(journal.lastId(), 3);
+  // AUTOINCREMENT keeps the high-water mark in sqlite_sequence even if rows go.
+  journal.db.exec("DROP TRIGGER messages_no_delete; DELETE FROM messages;");
+  t.equal(journal.append([{ topic: 'c', sender: 's', body: '4' }], 3), 4);
+  journal.close();
+  journal.close();
+});
+
+t.test('files that are not a linebus journal stop with one line naming them', { timeout: 10000 }, async (t) => {
+  const dir = tempDir(t);
+  const text = join(dir, 'notes.txt');
+  writeFileSync(text, 'these are not the bytes you are looking for\n'.repeat(100));
+  t.throws(() => Journal.open(text), new FatalError(`${text}: not a usable linebus database: file is not a database`));
+
+  const foreign = join(dir, 'other.db');
+  const other = new Database(foreign);
+  other.exec('CREATE TABLE invoices (id INTEGER PRIMARY KEY)');
+  other.close();
+  t.throws(() => Journal.open(foreign), { message: `${foreign}: an SQLite database of some other application (no linebus schema); point --db at a new file` });
+
+  const newer = join(dir, 'newer.db');
+  Journal.open(newer).close();
+  const bump = new Database(newer);
+  bump.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+  bump.close();
+  t.throws(() => Journal.open(newer), { message: new RegExp(`schema version ${SCHEMA_VERSION + 1} is newer than this linebus understands`) });
+
+  const damaged = join(dir, 'damaged.db');
+  const d = new Database(damaged);
+  d.exec('CREATE TABLE messages (id INTEGER PRIMARY KEY); PRAGMA user_version = 1;');
+  d.close();
+  t.throws(() => Journal.open(damaged), { message: /tables are missing/ });
+
+  t.throws(() => Journal.open(join(dir, 'missing.db'), { readonly: true }), { message: /no such database/ });
+  t.throws(() => Journal.open(join(dir, 'nodir', 'x.db')), { message: /cannot open database/ });
+
+  const empty = join(dir, 'empty.db');
+  new Database(empty).close();
+  t.throws(() => Journal.open(empty, { readonly: true }), { message: /empty database/ });
+});
+
+t.test('users in the journal file', { timeout: 10000 }, async (t) => {
+  const journal = Journal.open(join(tempDir(t), 'u.db'));
+  t.equal(journal.hasUsers(), false);
+  t.equal(journal.putUser('bob', 'h1'), true);
+  t.equal(journal.putUser('bob', 'h2'), false);
+  t.equal(journal.getUser('bob')?.hash, 'h2');
+  t.same(journal.listUsers().map((u) => u.name), ['bob']);
+  t.equal(journal.deleteUser('bob'), true);
+  t.equal(journal.deleteUser('bob'), false);
+  journal.close();
+});
