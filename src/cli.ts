@@ -12,6 +12,7 @@ import { DEFAULTS, LinebusServer } from './server.js';
 import { hashPassword, userNameProblem } from './users.js';
 import { VERSION } from './version.js';
 import { readPassword } from './prompt.js';
+import { tail } from './tail.js';
 
 function positiveInt(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
@@ -22,6 +23,11 @@ function positiveInt(value: string): number {
 
 function port(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) > 65535) throw new InvalidArgumentError('expected a port number from 0 to 65535.');
+  return Number(value);
+}
+
+function wholeNumber(value: string): number {
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw new InvalidArgumentError('expected a whole number.');
   return Number(value);
 }
 
@@ -93,6 +99,26 @@ function userList(options: { db: string }): void {
   }
 }
 
+interface TailCliOptions {
+  db: string;
+  follow: boolean;
+  lines: number | undefined;
+  topic: string;
+  since: number | undefined;
+  json: boolean;
+}
+
+async function tailCommand(options: TailCliOptions): Promise<void> {
+  // `linebus tail | head -1`: the reader went away; that is a normal end.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
+  const stop = new AbortController();
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop.abort());
+  await tail({ ...options, pollMs: 100 }, (text) => process.stdout.write(text), stop.signal);
+}
+
 export function program(): Command {
   const cli = new Command('linebus')
     .description('a line-protocol message bus over TCP with an SQLite journal')
@@ -117,6 +143,17 @@ export function program(): Command {
   user.command('add <name>').description('add a user, or change their password (one line on stdin, or a prompt)').addOption(dbOption()).action(userAdd);
   user.command('del <name>').description('delete a user').addOption(dbOption()).action(userDel);
   user.command('list').description('list users and when they were added').addOption(dbOption()).action(userList);
+
+  cli
+    .command('tail')
+    .description('print journaled messages, oldest first; -f follows new ones')
+    .addOption(dbOption())
+    .option('-f, --follow', 'keep printing new messages until interrupted', false)
+    .addOption(new Option('-n, --lines <n>', 'start with the last n messages (default 10)').argParser(wholeNumber))
+    .option('--topic <pattern>', "only topics matching the pattern ('orders.>', 'news.*.sport')", '>')
+    .addOption(new Option('--since <id>', 'every message after this id (at most the last -n, if given)').argParser(wholeNumber))
+    .option('--json', 'one JSON object per line: id, ts, topic, sender, body', false)
+    .action(tailCommand);
 
   return cli;
 }

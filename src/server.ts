@@ -9,6 +9,7 @@ import type { AddressInfo, Server, Socket } from 'node:net';
 import { statSync } from 'node:fs';
 import { ProtocolError } from './errors.js';
 import { Journal } from './journal.js';
+import { JournalReader } from './reader.js';
 import type { PendingMessage } from './journal.js';
 import { silentLogger } from './log.js';
 import type { Logger } from './log.js';
@@ -48,6 +49,7 @@ const RATE_WINDOW_S = 10;
 
 export class LinebusServer implements SessionHost {
   readonly journal: Journal;
+  readonly reader: JournalReader;
   readonly maxLine: number;
   readonly maxPending: number;
   readonly maxConnections: number;
@@ -64,13 +66,14 @@ export class LinebusServer implements SessionHost {
   /** Called when the last session has closed, while stopping. */
   #onDrained: (() => void) | undefined;
   readonly #started = Date.now();
-  readonly #counters = { connections: 0, messagesIn: 0, messagesOut: 0 };
+  readonly #counters = { connections: 0, messagesIn: 0, messagesOut: 0, slow: 0 };
   readonly #closeReasons = new Map<string, number>();
   readonly #rateSamples: { at: number; in: number; out: number }[] = [];
   readonly #rateTimer: NodeJS.Timeout;
 
   private constructor(options: ServerOptions, journal: Journal) {
     this.journal = journal;
+    this.reader = new JournalReader(journal.db);
     this.maxLine = options.maxLine ?? DEFAULTS.maxLine;
     this.maxPending = options.maxPending ?? DEFAULTS.maxPending;
     this.maxConnections = options.maxConnections ?? DEFAULTS.maxConnections;
@@ -102,14 +105,15 @@ export class LinebusServer implements SessionHost {
       this.#net.once('error', reject);
       this.#net.listen(port, host, () => {
         this.#net.off('error', reject);
+        if (!this.journal.hasUsers()) {
+          this.#logger.log('warn', `no users in ${this.journal.path}: open mode, loopback clients may log in as anyone; add a user with 'linebus user add <name>'`);
+        }
+        // The last line of start-up: CLI.md's readiness signal.
         const address = this.address();
         this.#logger.log('info', `listening on ${address.address}:${address.port}`, {
           db: this.journal.path,
           version: this.version,
         });
-        if (!this.journal.hasUsers()) {
-          this.#logger.log('warn', `no users in ${this.journal.path}: open mode, loopback clients may log in as anyone; add a user with 'linebus user add <name>'`);
-        }
         resolve();
       });
     });
@@ -139,13 +143,25 @@ export class LinebusServer implements SessionHost {
     this.#logger.log('debug', 'connected', { conn: session.id, remote: session.remote });
   }
 
+  slow(session: Session, pendingBytes: number): void {
+    this.#counters.slow++;
+    this.#logger.log('warn', 'slow consumer cut off', {
+      conn: session.id,
+      remote: session.remote,
+      user: session.user,
+      pending: pendingBytes,
+      limit: this.maxPending,
+      last_id: session.lastWrittenId,
+    });
+  }
+
   closed(session: Session, reason: string): void {
     for (const pattern of session.patterns) this.#sublist.remove(pattern, session);
     session.patterns.clear();
     this.#sessions.delete(session);
     this.#dirty.delete(session);
     this.#countClose(reason);
-    this.#logger.log(reason === 'slow' ? 'warn' : 'debug', 'closed', {
+    this.#logger.log('debug', 'closed', {
       conn: session.id,
       remote: session.remote,
       user: session.user,
@@ -241,6 +257,7 @@ export class LinebusServer implements SessionHost {
       ['connections_total', this.#counters.connections],
       ['messages_in', this.#counters.messagesIn],
       ['messages_out', this.#counters.messagesOut],
+      ['slow_disconnects', this.#counters.slow],
       ['in_per_s', Math.round((this.#counters.messagesIn - oldest.in) / seconds)],
       ['out_per_s', Math.round((this.#counters.messagesOut - oldest.out) / seconds)],
       ['journal_bytes', dbBytes + walBytes],

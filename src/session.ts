@@ -10,7 +10,8 @@ import { errLine, ProtocolError } from './errors.js';
 import type { Frame } from './framing.js';
 import { LineFramer } from './framing.js';
 import { HELP_VERBS, parse, USAGE } from './parser.js';
-import type { Command } from './parser.js';
+import type { Command, Start } from './parser.js';
+import type { JournalReader, Want } from './reader.js';
 import { isReservedTopic } from './topic.js';
 
 /** A reply whose text is not known yet; lines behind it wait. */
@@ -30,12 +31,15 @@ export interface SessionHost {
   readonly maxLine: number;
   readonly maxPending: number;
   readonly version: string;
+  readonly reader: JournalReader;
   login(session: Session, user: string, password: string): Promise<ProtocolError | undefined>;
   publish(session: Session, topic: string, body: string, reply: (line: string) => void): void;
   subscribe(session: Session, pattern: string): void;
   unsubscribe(session: Session, pattern: string): void;
   introspect(session: Session, command: Command & { verb: 'topics' | 'who' | 'stats' }): string[];
   markDirty(session: Session): void;
+  /** The session is being cut off for falling --max-pending bytes behind. */
+  slow(session: Session, pendingBytes: number): void;
   closed(session: Session, reason: string): void;
 }
 
@@ -43,6 +47,10 @@ export interface SessionHost {
 const INPUT_HIGH_WATER = 1024;
 /** How long a client told `err slow` or `err shutdown` gets to read it. */
 const CLOSE_GRACE_MS = 2000;
+/** A catch-up waits for the socket to drain past this many bytes. */
+const CATCH_UP_HIGH_WATER = 1 << 20;
+/** "Until the end of the journal, however far it has grown." */
+const NO_END = Number.MAX_SAFE_INTEGER;
 
 export class Session {
   readonly id: number;
@@ -66,6 +74,13 @@ export class Session {
   /** Set once the session is on its way out: no more input or deliveries. */
   #closeReason: string | undefined;
   #endAfterFlush = false;
+  /**
+   * While a catch-up or replay reads the journal, live deliveries to this
+   * session are skipped: the catch-up reads them from the journal instead,
+   * in id order, and goes live in the same synchronous step as its last
+   * read, so nothing falls between.
+   */
+  #paused = false;
 
   constructor(host: SessionHost, socket: Socket, id: number) {
     this.#host = host;
@@ -86,10 +101,6 @@ export class Session {
     this.#write(`hello linebus ${host.version}`);
   }
 
-  get closing(): boolean {
-    return this.#closeReason !== undefined;
-  }
-
   /** Bytes waiting to reach the client: in the socket, in #out, held. */
   pendingBytes(): number {
     return this.socket.writableLength + this.#outBytes + this.#heldBytes;
@@ -97,7 +108,7 @@ export class Session {
 
   /** A msg line for this client (the server formats it once per message). */
   deliver(line: string, bytes: number, id: number): void {
-    if (this.#closeReason !== undefined) return;
+    if (this.#closeReason !== undefined || this.#paused) return;
     if (this.pendingBytes() + bytes > this.#host.maxPending) {
       this.#slow();
       return;
@@ -189,6 +200,7 @@ export class Session {
    * with `recv <pattern> since <id>` and loses nothing.
    */
   #slow(): void {
+    this.#host.slow(this, this.pendingBytes());
     this.#dropUnsent();
     this.#closeReason = 'slow';
     this.#out = `${errLine('slow', `you fell over ${this.#host.maxPending} bytes behind; last id sent ${this.lastWrittenId}; reconnect and recv <pattern> since ${this.lastWrittenId}`)}\n`;
@@ -281,11 +293,14 @@ export class Session {
       case 'login':
         this.#login(command.user, command.password);
         return;
-      case 'recv':
-        this.#recv(command.pattern);
+      case 'recv': {
+        const { pattern, start } = command;
+        if (start === undefined) this.#recv(pattern);
+        else this.#background(() => this.#catchUp(pattern, start));
         return;
+      }
       case 'replay':
-        this.#write(errLine('syntax', 'replay is not available yet'));
+        this.#background(() => this.#replay(command.pattern, command.start));
         return;
       case 'leave':
         this.#leave(command.pattern);
@@ -330,6 +345,123 @@ export class Session {
       this.#host.subscribe(this, pattern);
     }
     this.#write(`ok recv ${pattern}`);
+  }
+
+  /**
+   * Runs a command that reads the journal over several turns; commands
+   * after it wait. It first lets the turn end, so sends that came before it
+   * (from any client) are committed and delivered live as usual; then live
+   * deliveries to this session pause and the work reads them from the
+   * journal instead.
+   */
+  #background(work: () => Promise<void>): void {
+    this.#busy = true;
+    void (async () => {
+      if (await this.#room()) {
+        this.#paused = true;
+        await work();
+      }
+      this.#paused = false;
+      this.#busy = false;
+      this.#pump();
+    })();
+  }
+
+  /** PROTOCOL.md: `ok recv`, then the journaled messages, then live. */
+  async #catchUp(pattern: string, start: Start): Promise<void> {
+    // Live deliveries stop now (#paused); patterns already live pick up
+    // from here, through the journal.
+    const wants = this.#liveWants();
+    if (!this.patterns.has(pattern)) {
+      this.patterns.add(pattern);
+      this.#host.subscribe(this, pattern);
+    }
+    this.#write(`ok recv ${pattern}`);
+    const after = await this.#startId(pattern, start);
+    if (after === undefined) return;
+    await this.#stream([{ pattern, after }, ...wants], NO_END);
+  }
+
+  /** PROTOCOL.md: the journaled messages, then `ok replay <pattern> <count>`. */
+  async #replay(pattern: string, start: Start): Promise<void> {
+    const live = this.#liveWants();
+    const after = await this.#startId(pattern, start);
+    if (after === undefined) return;
+    const count = await this.#stream([{ pattern, after }], this.#host.reader.lastId());
+    if (count === undefined) return;
+    this.#write(`ok replay ${pattern} ${count}`);
+    if (live.length > 0) await this.#stream(live, NO_END);
+  }
+
+  /** What this session's live patterns still need, from the journal's end now. */
+  #liveWants(): Want[] {
+    const now = this.#host.reader.lastId();
+    return [...this.patterns].map((pattern) => ({ pattern, after: now }));
+  }
+
+  /** The id after which `start` begins; undefined if the session closed. */
+  async #startId(pattern: string, start: Start): Promise<number | undefined> {
+    const reader = this.#host.reader;
+    const now = reader.lastId();
+    switch (start.kind) {
+      case 'id':
+        return start.id;
+      case 'time':
+        return reader.afterTime(start.ms, 1, now);
+      case 'ago':
+        return reader.afterTime(Date.now() - start.ms, 1, now);
+      case 'last': {
+        const steps = reader.startOfLast(pattern, start.count, now);
+        for (let step = steps.next(); ; step = steps.next()) {
+          if (step.done) return step.value;
+          if (!(await this.#room())) return undefined;
+        }
+      }
+    }
+  }
+
+  /**
+   * Writes the journaled messages that `wants` ask for, up to `until`, a
+   * page at a time, waiting for the socket between pages. Returns how many
+   * were written, or undefined if the session closed first.
+   */
+  async #stream(wants: Want[], until: number): Promise<number | undefined> {
+    const reader = this.#host.reader;
+    // Nothing lies before the first row (retention may have removed it).
+    let cursor = Math.max(Math.min(...wants.map((w) => w.after)), reader.firstId() - 1);
+    let count = 0;
+    for (;;) {
+      const page = reader.page(wants, cursor, until);
+      for (const row of page.rows) {
+        const line = `msg ${row.topic} ${row.id} ${row.sender} ${row.body}\n`;
+        this.#append(line, Buffer.byteLength(line), row.id);
+      }
+      count += page.rows.length;
+      cursor = page.next;
+      if (page.done) return count;
+      if (!(await this.#room())) return undefined;
+    }
+  }
+
+  /**
+   * Lets the turn end (which flushes our output), then waits while the
+   * socket holds more than the high-water mark. False once closing.
+   */
+  async #room(): Promise<boolean> {
+    await new Promise((resolve) => setImmediate(resolve));
+    const highWater = Math.min(CATCH_UP_HIGH_WATER, this.#host.maxPending / 2);
+    while (this.#closeReason === undefined && this.socket.writableLength > highWater) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          this.socket.off('drain', done);
+          this.socket.off('close', done);
+          resolve();
+        };
+        this.socket.on('drain', done);
+        this.socket.on('close', done);
+      });
+    }
+    return this.#closeReason === undefined;
   }
 
   #leave(pattern: string): void {

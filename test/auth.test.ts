@@ -1,0 +1,64 @@
+/** Users, passwords, open mode. */
+import t from 'tap';
+import { Journal } from '../src/journal.js';
+import { hashPassword, isLoopback, userNameProblem, verifyPassword } from '../src/users.js';
+import { LineClient, startServer } from './helpers.js';
+
+t.test('password hashes', async (t) => {
+  const hash = await hashPassword('s3cret pass');
+  t.match(hash, /^scrypt\$16384\$8\$1\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/);
+  t.notMatch(hash, /s3cret/);
+  t.equal(await verifyPassword('s3cret pass', hash), true);
+  t.equal(await verifyPassword('s3cret', hash), false);
+  t.equal(await verifyPassword('x', 'md5$abc'), false);
+  t.equal(await verifyPassword('x', 'scrypt$1$2'), false);
+  t.not(await hashPassword('same'), await hashPassword('same'), 'salted');
+});
+
+t.test('names and addresses', async (t) => {
+  t.equal(userNameProblem('alice'), undefined);
+  t.match(userNameProblem(''), /empty/);
+  t.match(userNameProblem('a b'), /spaces/);
+  t.match(userNameProblem('a\u0007'), /control/);
+  t.match(userNameProblem('u'.repeat(65)), /64 bytes/);
+  for (const a of ['127.0.0.1', '127.1.2.3', '::1', '::ffff:127.0.0.1']) t.equal(isLoopback(a), true, a);
+  for (const a of ['10.0.0.1', '::ffff:10.0.0.1', '::2', 'fe80::1', undefined]) t.equal(isLoopback(a), false, String(a));
+});
+
+t.test('open mode: anyone on loopback, until a user is added; changes need no restart', { timeout: 20000 }, async (t) => {
+  const { port, db, logs } = await startServer(t);
+  t.ok(logs.some((l) => l.startsWith('warn no users in') && l.includes('open mode')), 'open mode is logged at start');
+  const anyone = await LineClient.login(port, 'whoever', 'whatever');
+  anyone.close();
+
+  const journal = Journal.open(db);
+  t.teardown(() => journal.close());
+  journal.putUser('alice', await hashPassword('right'));
+
+  const c = await LineClient.connect(port);
+  await c.line();
+  c.write('login whoever whatever', 'login alice wrong', 'login nobody right', 'send x y', 'login alice right', 'send x y');
+  t.same(await c.lines(6), [
+    'err auth bad user or password',
+    'err auth bad user or password',
+    'err auth bad user or password',
+    'err auth log in first: login <user> <password>',
+    'ok login alice',
+    'ok send 1',
+  ]);
+  t.notOk(logs.some((l) => l.includes('wrong') || l.includes('right')), 'passwords are never logged');
+  t.ok(logs.some((l) => l.startsWith('warn login failed') && l.includes('"user":"alice"')));
+
+  journal.deleteUser('alice');
+  journal.putUser('bob', await hashPassword('pw'));
+  const d = await LineClient.connect(port);
+  await d.line();
+  d.write('login alice right');
+  t.equal(await d.line(), 'err auth bad user or password', 'a deleted user cannot log in');
+  c.write('send x still here');
+  t.equal(await c.line(), 'ok send 2', 'a session already logged in goes on');
+  d.write('login bad\u0007name pw');
+  t.match(await d.line(), /^err syntax a user name cannot contain spaces or control characters/);
+  c.close();
+  d.close();
+});

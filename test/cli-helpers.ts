@@ -1,0 +1,41 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const BIN = fileURLToPath(new URL('../bin/linebus', import.meta.url));
+
+export interface Ran {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `linebus args...` to completion, with `input` on stdin. */
+export function run(args: string[], input?: string, env: NodeJS.ProcessEnv = {}): Promise<Ran> {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
+  return finish(child, input);
+}
+
+export function finish(child: ChildProcessWithoutNullStreams, input?: string): Promise<Ran> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+  if (input !== undefined) child.stdin.end(input);
+  return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+}
+
+/** Starts `linebus serve` and resolves once it logs the port it listens on. */
+export function serve(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcessWithoutNullStreams; port: number; stderr: () => string }> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...args], { env: { ...process.env, ...env } });
+  let stderr = '';
+  return new Promise((resolve, reject) => {
+    child.stderr.setEncoding('utf8').on('data', (text: string) => {
+      stderr += text;
+      const match = /listening on [^\s]+:(\d+)/.exec(stderr);
+      if (match) resolve({ child, port: Number(match[1]), stderr: () => stderr });
+    });
+    child.on('close', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
+  });
+}

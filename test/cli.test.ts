@@ -1,0 +1,118 @@
+/** The command line as an operator uses it: real processes, real signals. */
+import t from 'tap';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LineClient, tempDir } from './helpers.js';
+import { finish, run, serve } from './cli-helpers.js';
+import { VERSION } from '../src/version.js';
+
+t.test('--version and --help', { timeout: 20000 }, async (t) => {
+  const version = await run(['--version']);
+  t.equal(version.stdout, `${VERSION}\n`);
+  const help = await run(['--help']);
+  t.match(help.stdout, /serve/);
+  t.match(help.stdout, /user/);
+  const serveHelp = await run(['serve', '--help']);
+  for (const option of ['--host', '--port', '--db', '--max-line', '--max-pending', '--max-connections', 'LINEBUS_DB']) {
+    t.match(serveHelp.stdout, option);
+  }
+  const bad = await run(['serve', '--port', 'seven']);
+  t.equal(bad.code, 1);
+  t.match(bad.stderr, /expected a port number/);
+});
+
+t.test('serve: logs where it listens, answers, and stops cleanly on SIGTERM and SIGINT', { timeout: 30000 }, async (t) => {
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    const db = join(tempDir(t), 'bus.db');
+    const { child, port, stderr } = await serve(['--db', db]);
+    t.match(stderr(), new RegExp(`info listening on 127\\.0\\.0\\.1:${port} db=${db}`));
+    t.match(stderr(), /warn no users in .* open mode/);
+    const c = await LineClient.login(port, 'alice');
+    c.write('send a hello');
+    t.equal(await c.line(), 'ok send 1');
+    const done = finish(child);
+    child.kill(signal);
+    t.equal(await c.line(), 'err shutdown the server is stopping; reconnect later');
+    t.equal(await c.line(), undefined, 'then the connection closes');
+    const result = await done;
+    t.equal(result.code, 0, `${signal}: exit 0`);
+    t.match(stderr() + result.stderr, new RegExp(`info ${signal} received[\\s\\S]*info stopped`));
+  }
+});
+
+t.test('options come from the environment too', { timeout: 20000 }, async (t) => {
+  const db = join(tempDir(t), 'env.db');
+  const { child, port, stderr } = await serve([], { LINEBUS_DB: db, LINEBUS_MAX_LINE: '20', LINEBUS_LOG_FORMAT: 'json' });
+  const c = await LineClient.login(port, 'alice');
+  c.write('send a 0123456789ABCDEF');
+  t.equal(await c.line(), 'err toolong line is over the 20-byte limit and was dropped; send shorter lines');
+  const first = JSON.parse(stderr().split('\n')[1] as string) as Record<string, unknown>;
+  t.match(first, { level: 'info', msg: `listening on 127.0.0.1:${port}`, db });
+  const done = finish(child);
+  child.kill('SIGTERM');
+  t.equal((await done).code, 0);
+  c.close();
+});
+
+t.test('a database it cannot use stops serve with one line and exit 1', { timeout: 20000 }, async (t) => {
+  const dir = tempDir(t);
+  const text = join(dir, 'notes.txt');
+  writeFileSync(text, 'not sqlite\n'.repeat(1000));
+  const result = await run(['serve', '--port', '0', '--db', text]);
+  t.equal(result.code, 1);
+  t.equal(result.stderr, `linebus: ${text}: not a usable linebus database: file is not a database\n`);
+  const missingDir = await run(['serve', '--port', '0', '--db', join(dir, 'no', 'such', 'dir.db')]);
+  t.equal(missingDir.code, 1);
+  t.match(missingDir.stderr, /^linebus: .*dir\.db: cannot open database: .*\n$/);
+});
+
+t.test('a port in use is one line and exit 1', { timeout: 20000 }, async (t) => {
+  const db = join(tempDir(t), 'a.db');
+  const { child, port } = await serve(['--db', db]);
+  const second = await run(['serve', '--port', String(port), '--db', join(tempDir(t), 'b.db')]);
+  t.equal(second.code, 1);
+  t.match(second.stderr, /^linebus: listen EADDRINUSE: address already in use 127\.0\.0\.1:\d+\n$/);
+  child.kill('SIGTERM');
+  await finish(child);
+});
+
+t.test('user add, list, del', { timeout: 30000 }, async (t) => {
+  const db = join(tempDir(t), 'users.db');
+  const added = await run(['user', 'add', 'alice', '--db', db], 'pass word\nignored second line\n');
+  t.equal(added.code, 0, added.stderr);
+  t.equal(added.stdout, 'added alice\n');
+  t.equal((await run(['user', 'add', 'alice', '--db', db], 'new\r\n')).stdout, 'changed password of alice\n');
+  t.equal((await run(['user', 'add', 'bob'], 'pw', { LINEBUS_DB: db })).code, 0);
+  const list = await run(['user', 'list', '--db', db]);
+  t.match(list.stdout, /^alice\t\d{4}-\d\d-\d\dT[\d:.]+Z\nbob\t/);
+  t.notMatch(list.stdout, /new|pw|scrypt/);
+
+  const { child, port } = await serve(['--db', db]);
+  const c = await LineClient.connect(port);
+  await c.line();
+  c.write('login alice pass word', 'login alice new');
+  t.same(await c.lines(2), ['err auth bad user or password', 'ok login alice']);
+
+  t.equal((await run(['user', 'del', 'alice', '--db', db])).stdout, 'deleted alice\n');
+  const d = await LineClient.connect(port);
+  await d.line();
+  d.write('login alice new');
+  t.equal(await d.line(), 'err auth bad user or password');
+
+  const gone = await run(['user', 'del', 'alice', '--db', db]);
+  t.equal(gone.code, 1);
+  t.equal(gone.stderr, `linebus: no user 'alice' in ${db}; 'linebus user list' shows who there is\n`);
+  const empty = await run(['user', 'add', 'carol', '--db', db], '\n');
+  t.equal(empty.code, 1);
+  t.match(empty.stderr, /^linebus: empty password/);
+  const badName = await run(['user', 'add', 'has space', '--db', db], 'x\n');
+  t.equal(badName.code, 1);
+  t.equal(badName.stderr, "linebus: a user name cannot contain spaces or control characters: 'has space'\n");
+  const noDb = await run(['user', 'list', '--db', join(tempDir(t), 'none.db')]);
+  t.equal(noDb.code, 1);
+  t.match(noDb.stderr, /no such database/);
+  child.kill('SIGTERM');
+  await finish(child);
+  c.close();
+  d.close();
+});

@@ -1,0 +1,63 @@
+/** A client that stops reading is cut off; nobody else notices. */
+import t from 'tap';
+import { LineClient, startServer } from './helpers.js';
+
+t.test('a receiver that stops reading gets err slow with its last id; others are unaffected', { timeout: 60000 }, async (t) => {
+  const maxPending = 256 * 1024;
+  const { server, port, logs } = await startServer(t, { maxPending });
+  const slow = await LineClient.login(port, 'slow');
+  const fine = await LineClient.login(port, 'fine');
+  const tx = await LineClient.login(port, 'tx');
+  slow.write('recv t');
+  fine.write('recv t');
+  t.equal(await slow.line(), 'ok recv t');
+  t.equal(await fine.line(), 'ok recv t');
+  slow.socket.pause();
+
+  const body = 'x'.repeat(1000);
+  let sent = 0;
+  // Bounded: the kernel's socket buffers take a few MB before the server
+  // itself has to hold anything; 64 MB is far past that.
+  for (let batch = 0; batch < 1000 && server.stats().find(([k]) => k === 'slow_disconnects')?.[1] === 0; batch++) {
+    const lines = Array.from({ length: 64 }, () => `send t ${body}`);
+    tx.write(...lines);
+    const acks = await tx.lines(64);
+    const expected = lines.map(() => `ok send ${++sent}`);
+    if (acks.join() !== expected.join()) t.same(acks, expected, 'acks in order');
+    const delivered = await fine.lines(64);
+    if (delivered.some((line) => !line?.startsWith('msg t '))) t.fail('fine receiver got something else');
+  }
+  t.same(server.stats().find(([k]) => k === 'slow_disconnects'), ['slow_disconnects', 1], 'the slow client was cut off');
+  const warning = logs.find((l) => l.startsWith('warn slow consumer cut off'));
+  t.ok(warning, 'and it is logged');
+  t.ok(server.stats().find(([k]) => k === 'connections')?.[1] as number <= 3);
+
+  slow.socket.resume();
+  const got = await slow.rest();
+  const last = got.pop() as string;
+  const match = /^err slow you fell over 262144 bytes behind; last id sent (\d+); reconnect and recv <pattern> since (\d+)$/.exec(last);
+  t.ok(match, `last line is err slow: ${last.slice(0, 80)}`);
+  const ids = got.map((line) => Number(line.split(' ')[2]));
+  t.same(ids, ids.map((_, i) => i + 1), 'every msg before it, in order, none skipped');
+  t.equal(Number(match?.[1]), ids[ids.length - 1], 'the id in err slow is the last msg written');
+  t.ok(ids.length < sent, 'the slow client did not get everything');
+
+  tx.write('send t after');
+  t.equal(await tx.line(), `ok send ${sent + 1}`);
+  t.equal(await fine.line(), `msg t ${sent + 1} tx after`, 'the others go on');
+  fine.close();
+  tx.close();
+});
+
+t.test('a client that never reads its replies is cut off too', { timeout: 60000 }, async (t) => {
+  const { server, port } = await startServer(t, { maxPending: 64 * 1024 });
+  const c = await LineClient.login(port, 'noreader');
+  c.socket.pause();
+  const ping = `ping ${'p'.repeat(1000)}\n`.repeat(64);
+  for (let i = 0; i < 4000 && !c.socket.destroyed; i++) {
+    if (server.stats().find(([k]) => k === 'slow_disconnects')?.[1] === 1) break;
+    await new Promise<void>((resolve) => c.socket.write(ping, () => resolve()));
+  }
+  t.same(server.stats().find(([k]) => k === 'slow_disconnects'), ['slow_disconnects', 1]);
+  c.close();
+});
