@@ -4,11 +4,14 @@
  * LINEBUS_* environment variable.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { CONFIG_KEYS, readConfig } from './config.js';
+import type { ConfigKey } from './config.js';
 import { FatalError } from './errors.js';
 import { Journal } from './journal.js';
 import { createLogger } from './log.js';
 import type { Level, LogFormat } from './log.js';
 import { DEFAULTS, LinebusServer } from './server.js';
+import type { Limits } from './server.js';
 import { hashPassword, userNameProblem } from './users.js';
 import { VERSION } from './version.js';
 import { readPassword } from './prompt.js';
@@ -42,13 +45,86 @@ interface ServeOptions {
   maxLine: number;
   maxPending: number;
   maxConnections: number;
+  retainDays: number;
+  retainMessages: number;
+  config: string | undefined;
   logFormat: LogFormat;
   logLevel: Level;
 }
 
-async function serve(options: ServeOptions): Promise<void> {
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+function logLevel(value: string): Level {
+  if (!(LOG_LEVELS as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected one of ${LOG_LEVELS.join(', ')}.`);
+  return value as Level;
+}
+
+const CONFIG_PARSERS: Readonly<Record<ConfigKey, (value: string) => unknown>> = {
+  'max-line': positiveInt,
+  'max-pending': positiveInt,
+  'max-connections': positiveInt,
+  'retain-days': wholeNumber,
+  'retain-messages': wholeNumber,
+  'log-level': logLevel,
+};
+
+/** `max-pending` -> `maxPending`, commander's name for the option value. */
+function camel(key: ConfigKey): keyof ServeOptions {
+  return key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()) as keyof ServeOptions;
+}
+
+/**
+ * The settings of the config file that the command line and environment
+ * leave to it (their source is the default or the file itself).
+ */
+function fromConfig(path: string, command: Command): Partial<ServeOptions> {
+  const settings: Record<string, unknown> = {};
+  for (const [key, value] of readConfig(path, CONFIG_PARSERS)) {
+    const name = camel(key);
+    const source = command.getOptionValueSource(name);
+    if (source === undefined || source === 'default' || source === 'config') {
+      command.setOptionValueWithSource(name, value, 'config');
+      settings[name] = value;
+    }
+  }
+  return settings as Partial<ServeOptions>;
+}
+
+/**
+ * systemd socket activation: LISTEN_PID is this process and LISTEN_FDS
+ * counts the sockets passed from fd 3 on. Returns 3, or undefined.
+ */
+export function inheritedSocket(env: NodeJS.ProcessEnv): number | undefined {
+  if (env.LISTEN_PID !== String(process.pid) || !(Number(env.LISTEN_FDS) >= 1)) return undefined;
+  // As sd_listen_fds(unset_environment=1) does: children must not inherit them.
+  delete env.LISTEN_PID;
+  delete env.LISTEN_FDS;
+  delete env.LISTEN_FDNAMES;
+  return 3;
+}
+
+async function serve(cliOptions: ServeOptions, command: Command): Promise<void> {
+  const options = cliOptions.config ? { ...cliOptions, ...fromConfig(cliOptions.config, command) } : cliOptions;
   const logger = createLogger({ format: options.logFormat, level: options.logLevel });
-  const server = await LinebusServer.start({ ...options, logger });
+  const server = await LinebusServer.start({ ...options, listenFd: inheritedSocket(process.env), logger });
+  process.on('SIGHUP', () => {
+    const users = server.journal.listUsers().length;
+    if (!options.config) {
+      logger.log('info', 'SIGHUP: users are read at every login; no --config file, so limits are unchanged', { users });
+      return;
+    }
+    try {
+      const next = fromConfig(options.config, command);
+      const changed = server.reconfigure(next as Partial<Limits>);
+      if (next.logLevel !== undefined && next.logLevel !== logger.level) {
+        changed.push(`logLevel ${logger.level} -> ${next.logLevel}`);
+        logger.level = next.logLevel;
+      }
+      logger.log('info', `SIGHUP: reloaded ${options.config}: ${changed.length > 0 ? changed.join(', ') : 'nothing changed'}`, { users });
+    } catch (error) {
+      logger.log('error', `SIGHUP: kept the old settings: ${(error as Error).message}`);
+    }
+  });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     signals++;
@@ -135,8 +211,11 @@ export function program(): Command {
     .addOption(new Option('--max-line <bytes>', 'longest accepted line').env('LINEBUS_MAX_LINE').default(DEFAULTS.maxLine).argParser(positiveInt))
     .addOption(new Option('--max-pending <bytes>', "output waiting for a client before it is cut off with 'err slow'").env('LINEBUS_MAX_PENDING').default(DEFAULTS.maxPending).argParser(positiveInt))
     .addOption(new Option('--max-connections <n>', 'connections served at once').env('LINEBUS_MAX_CONNECTIONS').default(DEFAULTS.maxConnections).argParser(positiveInt))
+    .addOption(new Option('--retain-days <n>', 'delete messages older than n days (0: keep)').env('LINEBUS_RETAIN_DAYS').default(0).argParser(wholeNumber))
+    .addOption(new Option('--retain-messages <n>', 'keep only the newest n messages (0: keep all)').env('LINEBUS_RETAIN_MESSAGES').default(0).argParser(wholeNumber))
+    .addOption(new Option('--config <file>', `settings file, re-read on SIGHUP (${CONFIG_KEYS.join(', ')})`).env('LINEBUS_CONFIG'))
     .addOption(new Option('--log-format <format>', 'log line format').env('LINEBUS_LOG_FORMAT').choices(['text', 'json']).default('text'))
-    .addOption(new Option('--log-level <level>', 'lowest level logged').env('LINEBUS_LOG_LEVEL').choices(['debug', 'info', 'warn', 'error']).default('info'))
+    .addOption(new Option('--log-level <level>', 'lowest level logged').env('LINEBUS_LOG_LEVEL').default('info').argParser(logLevel))
     .action(serve);
 
   const user = cli.command('user').description('manage the users who may log in');

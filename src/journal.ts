@@ -11,6 +11,9 @@ import { FatalError } from './errors.js';
 /** The schema version this code writes (PRAGMA user_version). */
 export const SCHEMA_VERSION = 1;
 
+const NO_DELETE_TRIGGER = `CREATE TRIGGER messages_no_delete BEFORE DELETE ON messages
+BEGIN SELECT RAISE(ABORT, 'linebus: messages are append-only; rows cannot be deleted'); END`;
+
 const SCHEMA_V1 = `
 CREATE TABLE messages (
   id     INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -22,8 +25,7 @@ CREATE TABLE messages (
 CREATE INDEX messages_topic_id ON messages (topic, id);
 CREATE TRIGGER messages_no_update BEFORE UPDATE ON messages
 BEGIN SELECT RAISE(ABORT, 'linebus: messages are append-only; rows cannot be updated'); END;
-CREATE TRIGGER messages_no_delete BEFORE DELETE ON messages
-BEGIN SELECT RAISE(ABORT, 'linebus: messages are append-only; rows cannot be deleted'); END;
+${NO_DELETE_TRIGGER};
 CREATE TABLE users (
   name    TEXT PRIMARY KEY,
   hash    TEXT    NOT NULL,
@@ -68,6 +70,7 @@ export class Journal {
   readonly #insert: Database.Statement<[number, string, string, string]>;
   readonly #appendBatch: (messages: readonly PendingMessage[], ts: number) => number;
   readonly #lastId: Database.Statement<[], { id: number | null }>;
+  readonly #deleteThrough: (lastDeleted: number, limit: number) => number;
   readonly #firstId: Database.Statement<[], { id: number | null }>;
 
   private constructor(path: string, db: Database.Database) {
@@ -76,6 +79,16 @@ export class Journal {
     this.#insert = db.prepare('INSERT INTO messages (ts, topic, sender, body) VALUES (?, ?, ?, ?)');
     this.#lastId = db.prepare('SELECT max(id) AS id FROM messages');
     this.#firstId = db.prepare('SELECT min(id) AS id FROM messages');
+    const remove = db.prepare<[number, number]>('DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE id <= ? ORDER BY id LIMIT ?)');
+    // Retention's narrow path past the append-only guard: within one
+    // transaction of this connection, so no other connection ever sees
+    // the trigger missing.
+    this.#deleteThrough = db.transaction((lastDeleted: number, limit: number) => {
+      db.exec('DROP TRIGGER messages_no_delete');
+      const changes = remove.run(lastDeleted, limit).changes;
+      db.exec(NO_DELETE_TRIGGER);
+      return changes;
+    });
     this.#appendBatch = db.transaction((messages: readonly PendingMessage[], ts: number) => {
       let id = 0;
       for (const m of messages) id = Number(this.#insert.run(ts, m.topic, m.sender, m.body).lastInsertRowid);
@@ -120,6 +133,14 @@ export class Journal {
    */
   append(messages: readonly PendingMessage[], ts: number): number {
     return this.#appendBatch(messages, ts);
+  }
+
+  /**
+   * Retention: deletes at most `limit` of the oldest rows with id <=
+   * `lastDeleted`; returns how many went.
+   */
+  deleteOldest(lastDeleted: number, limit: number): number {
+    return this.#deleteThrough(lastDeleted, limit);
   }
 
   /** The highest id ever committed that is still in the journal, or 0. */

@@ -10,6 +10,8 @@ export type Fields = Record<string, string | number | boolean | undefined>;
 const RANK: Readonly<Record<Level, number>> = { debug: 10, info: 20, warn: 30, error: 40 };
 
 export interface Logger {
+  /** The lowest level written; SIGHUP may change it. */
+  level?: Level;
   log(level: Level, message: string, fields?: Fields): void;
 }
 
@@ -25,11 +27,11 @@ function quoteIfNeeded(value: string): string {
 
 export function createLogger(options: LoggerOptions = {}): Logger {
   const format = options.format ?? 'text';
-  const min = RANK[options.level ?? 'info'];
   const write = options.write ?? ((line: string) => process.stderr.write(line));
   return {
+    level: options.level ?? 'info',
     log(level, message, fields = {}) {
-      if (RANK[level] < min) return;
+      if (RANK[level] < RANK[this.level ?? 'info']) return;
       const time = new Date().toISOString();
       const present = Object.entries(fields).filter((entry): entry is [string, string | number | boolean] => entry[1] !== undefined);
       if (format === 'json') {

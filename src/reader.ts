@@ -41,6 +41,7 @@ export class JournalReader {
   readonly #tsAt: Database.Statement<[number], { id: number; ts: number }>;
   readonly #last: Database.Statement<[], { id: number | null }>;
   readonly #first: Database.Statement<[], { id: number | null }>;
+  readonly #lastOfTopic: Database.Statement<[string], { id: number | null }>;
 
   constructor(db: Database.Database) {
     this.#byTopic = db.prepare(`SELECT ${COLUMNS} FROM messages WHERE topic = ? AND id > ? AND id <= ? ORDER BY id`);
@@ -50,6 +51,12 @@ export class JournalReader {
     this.#tsAt = db.prepare('SELECT id, ts FROM messages WHERE id >= ? ORDER BY id LIMIT 1');
     this.#last = db.prepare('SELECT max(id) AS id FROM messages');
     this.#first = db.prepare('SELECT min(id) AS id FROM messages');
+    this.#lastOfTopic = db.prepare('SELECT max(id) AS id FROM messages WHERE topic = ?');
+  }
+
+  /** The last id of one topic (through the index), or 0. */
+  lastIdOf(topic: string): number {
+    return this.#lastOfTopic.get(topic)?.id ?? 0;
   }
 
   /** The highest id in the journal, or 0 when it is empty. */

@@ -17,6 +17,7 @@ import type { Command } from './parser.js';
 import { Session } from './session.js';
 import type { SessionHost } from './session.js';
 import { Sublist } from './sublist.js';
+import { isWildcardPattern } from './topic.js';
 import { decoy, isLoopback, userNameProblem, verifyPassword } from './users.js';
 import { VERSION } from './version.js';
 
@@ -29,13 +30,28 @@ export const DEFAULTS = {
   maxConnections: 10000,
 } as const;
 
-export interface ServerOptions {
+/** What can change while the daemon runs (SIGHUP, `reconfigure`). */
+export interface Limits {
+  maxLine: number;
+  maxPending: number;
+  maxConnections: number;
+  /** Delete messages older than this many days; 0 keeps them. */
+  retainDays: number;
+  /** Keep at most this many of the newest messages; 0 keeps all. */
+  retainMessages: number;
+}
+
+export interface ServerOptions extends Partial<Limits> {
   db: string;
   host?: string;
   port?: number;
-  maxLine?: number;
-  maxPending?: number;
-  maxConnections?: number;
+  /**
+   * Listen on this already-listening file descriptor (systemd socket
+   * activation: 3) instead of opening host:port.
+   */
+  listenFd?: number;
+  /** How often retention looks for rows to delete. */
+  retentionIntervalMs?: number;
   logger?: Logger;
 }
 
@@ -46,13 +62,21 @@ interface Publication extends PendingMessage {
 
 /** How many seconds of counters the per-second rates in `stats` average. */
 const RATE_WINDOW_S = 10;
+/** How often retention looks for rows to delete, by default. */
+const RETENTION_INTERVAL_MS = 1000;
+/** Retention deletes at most this many rows per step, then yields. */
+const RETENTION_CHUNK = 2000;
+/** `topics` remembers this many most recently sent-to topics. */
+const RECENT_TOPICS = 10000;
 
 export class LinebusServer implements SessionHost {
   readonly journal: Journal;
   readonly reader: JournalReader;
-  readonly maxLine: number;
-  readonly maxPending: number;
-  readonly maxConnections: number;
+  maxLine: number;
+  maxPending: number;
+  maxConnections: number;
+  retainDays: number;
+  retainMessages: number;
   readonly version = VERSION;
   readonly #logger: Logger;
   readonly #net: Server;
@@ -66,8 +90,12 @@ export class LinebusServer implements SessionHost {
   /** Called when the last session has closed, while stopping. */
   #onDrained: (() => void) | undefined;
   readonly #started = Date.now();
-  readonly #counters = { connections: 0, messagesIn: 0, messagesOut: 0, slow: 0 };
+  readonly #counters = { connections: 0, messagesIn: 0, messagesOut: 0, slow: 0, retained: 0 };
+  readonly #retentionTimer: NodeJS.Timeout;
+  #retention: Promise<number> | undefined;
   readonly #closeReasons = new Map<string, number>();
+  /** Topic -> last id sent since start, least recently used first. */
+  readonly #recentTopics = new Map<string, number>();
   readonly #rateSamples: { at: number; in: number; out: number }[] = [];
   readonly #rateTimer: NodeJS.Timeout;
 
@@ -77,7 +105,10 @@ export class LinebusServer implements SessionHost {
     this.maxLine = options.maxLine ?? DEFAULTS.maxLine;
     this.maxPending = options.maxPending ?? DEFAULTS.maxPending;
     this.maxConnections = options.maxConnections ?? DEFAULTS.maxConnections;
+    this.retainDays = options.retainDays ?? 0;
+    this.retainMessages = options.retainMessages ?? 0;
     this.#logger = options.logger ?? silentLogger;
+    this.#retentionTimer = setInterval(() => void this.runRetention(), options.retentionIntervalMs ?? RETENTION_INTERVAL_MS).unref();
     this.#net = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.#accept(socket));
     this.#rateTimer = setInterval(() => this.#sampleRates(), 1000).unref();
     this.#sampleRates();
@@ -91,19 +122,20 @@ export class LinebusServer implements SessionHost {
     const journal = Journal.open(options.db);
     const server = new LinebusServer(options, journal);
     try {
-      await server.#listen(options.host ?? DEFAULTS.host, options.port ?? DEFAULTS.port);
+      await server.#listen(options.listenFd ?? { host: options.host ?? DEFAULTS.host, port: options.port ?? DEFAULTS.port });
     } catch (error) {
       clearInterval(server.#rateTimer);
+      clearInterval(server.#retentionTimer);
       journal.close();
       throw error;
     }
     return server;
   }
 
-  #listen(host: string, port: number): Promise<void> {
+  #listen(where: number | { host: string; port: number }): Promise<void> {
     return new Promise((resolve, reject) => {
       this.#net.once('error', reject);
-      this.#net.listen(port, host, () => {
+      this.#net.listen(typeof where === 'number' ? { fd: where } : where, () => {
         this.#net.off('error', reject);
         if (!this.journal.hasUsers()) {
           this.#logger.log('warn', `no users in ${this.journal.path}: open mode, loopback clients may log in as anyone; add a user with 'linebus user add <name>'`);
@@ -111,8 +143,11 @@ export class LinebusServer implements SessionHost {
         // The last line of start-up: CLI.md's readiness signal.
         const address = this.address();
         this.#logger.log('info', `listening on ${address.address}:${address.port}`, {
+          fd: typeof where === 'number' ? where : undefined,
           db: this.journal.path,
           version: this.version,
+          retain_days: this.retainDays || undefined,
+          retain_messages: this.retainMessages || undefined,
         });
         resolve();
       });
@@ -215,10 +250,15 @@ export class LinebusServer implements SessionHost {
   introspect(_session: Session, command: Command & { verb: 'topics' | 'who' | 'stats' }): string[] {
     switch (command.verb) {
       case 'topics': {
-        const lines: string[] = [];
+        // Topics sent to since start, and every topic or pattern received.
+        const rows = new Map<string, string>();
+        for (const [topic, id] of this.#recentTopics) rows.set(topic, `topic ${topic} ${this.#sublist.match(topic).size} ${id}`);
         for (const [pattern, receivers] of this.#sublist.patterns()) {
-          lines.push(`topic ${pattern} ${receivers.size}`);
+          if (rows.has(pattern)) continue;
+          const last = isWildcardPattern(pattern) ? '-' : String(this.reader.lastIdOf(pattern));
+          rows.set(pattern, `topic ${pattern} ${isWildcardPattern(pattern) ? receivers.size : this.#sublist.match(pattern).size} ${last}`);
         }
+        const lines = [...rows.keys()].sort().map((key) => rows.get(key) as string);
         return [...lines, `ok topics ${lines.length}`];
       }
       case 'who': {
@@ -258,6 +298,7 @@ export class LinebusServer implements SessionHost {
       ['messages_in', this.#counters.messagesIn],
       ['messages_out', this.#counters.messagesOut],
       ['slow_disconnects', this.#counters.slow],
+      ['retention_deleted', this.#counters.retained],
       ['in_per_s', Math.round((this.#counters.messagesIn - oldest.in) / seconds)],
       ['out_per_s', Math.round((this.#counters.messagesOut - oldest.out) / seconds)],
       ['journal_bytes', dbBytes + walBytes],
@@ -310,9 +351,15 @@ export class LinebusServer implements SessionHost {
       return;
     }
     this.#counters.messagesIn += batch.length;
+    for (const topic of this.#recentTopics.keys()) {
+      if (this.#recentTopics.size <= RECENT_TOPICS - batch.length) break;
+      this.#recentTopics.delete(topic);
+    }
     let id = lastId - batch.length + 1;
     for (const publication of batch) {
       publication.reply(`ok send ${id}`);
+      this.#recentTopics.delete(publication.topic);
+      this.#recentTopics.set(publication.topic, id);
       const receivers = this.#sublist.match(publication.topic);
       if (receivers.size > 0) {
         // Formatted once per message, not once per receiver.
@@ -326,6 +373,64 @@ export class LinebusServer implements SessionHost {
       }
       id++;
     }
+  }
+
+  // --- limits and retention ------------------------------------------------
+
+  /**
+   * Applies new limits (SIGHUP). A new --max-line applies to connections
+   * made after it; the others at once. Returns what changed, as
+   * `name old -> new` strings, and logs them.
+   */
+  reconfigure(limits: Partial<Limits>): string[] {
+    const changed: string[] = [];
+    for (const key of ['maxLine', 'maxPending', 'maxConnections', 'retainDays', 'retainMessages'] as const) {
+      const value = limits[key];
+      if (value === undefined || value === this[key]) continue;
+      changed.push(`${key} ${this[key]} -> ${value}`);
+      this[key] = value;
+    }
+    return changed;
+  }
+
+  /**
+   * One retention pass: deletes the rows that --retain-days and
+   * --retain-messages no longer keep, oldest first, a chunk per turn so
+   * traffic goes on meanwhile. Resolves to the number deleted.
+   */
+  runRetention(): Promise<number> {
+    this.#retention ??= this.#retain().finally(() => {
+      this.#retention = undefined;
+    });
+    return this.#retention;
+  }
+
+  async #retain(): Promise<number> {
+    let deleted = 0;
+    for (;;) {
+      const cutoff = this.#retentionCutoff();
+      if (cutoff === 0 || this.#stopping || !this.journal.db.open) break;
+      const count = this.journal.deleteOldest(cutoff, RETENTION_CHUNK);
+      deleted += count;
+      this.#counters.retained += count;
+      if (count < RETENTION_CHUNK) break;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    if (deleted > 0) {
+      this.#logger.log('info', 'retention deleted old messages', { deleted, first_id: this.journal.firstId() });
+    }
+    return deleted;
+  }
+
+  /** The last id retention may delete now, or 0 for none. */
+  #retentionCutoff(): number {
+    const first = this.journal.firstId();
+    if (first === 0) return 0;
+    const last = this.journal.lastId();
+    let cutoff = 0;
+    if (this.retainMessages > 0) cutoff = Math.max(cutoff, last - this.retainMessages);
+    if (this.retainDays > 0) cutoff = Math.max(cutoff, this.reader.afterTime(Date.now() - this.retainDays * 86_400_000, first, last));
+    return cutoff >= first ? cutoff : 0;
   }
 
   // --- stopping ------------------------------------------------------------
@@ -342,6 +447,8 @@ export class LinebusServer implements SessionHost {
   async #stop(): Promise<void> {
     this.#logger.log('info', 'stopping', { connections: this.#sessions.size });
     clearInterval(this.#rateTimer);
+    clearInterval(this.#retentionTimer);
+    await this.#retention;
     const closed = new Promise<void>((resolve) => this.#net.close(() => resolve()));
     this.#endTurn();
     const drained = new Promise<void>((resolve) => {

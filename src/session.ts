@@ -63,6 +63,8 @@ export class Session {
 
   readonly #host: SessionHost;
   readonly #framer: LineFramer;
+  /** --max-line as it was when this connection came (SIGHUP may change it). */
+  readonly #maxLine: number;
   #out = '';
   #outBytes = 0;
   #outLastId = 0;
@@ -87,8 +89,9 @@ export class Session {
     this.socket = socket;
     this.id = id;
     this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    this.#maxLine = host.maxLine;
     this.#framer = new LineFramer(
-      host.maxLine,
+      this.#maxLine,
       (frame) => this.#onFrame(frame),
       () => this.#onInputEnd(),
     );
@@ -251,7 +254,7 @@ export class Session {
   #maybeFinish(): void {
     if (!this.#inputEnded || this.#closeReason !== undefined) return;
     if (this.#busy || this.#input.length > 0 || this.#held.length > 0 || this.patterns.size > 0) return;
-    this.#closeReason = 'client half-closed';
+    this.#closeReason = 'client closed';
     this.#endAfterFlush = true;
     this.#host.markDirty(this);
   }
@@ -265,7 +268,7 @@ export class Session {
   #handleFrame(frame: Frame): void {
     switch (frame.kind) {
       case 'toolong':
-        this.#write(errLine('toolong', `line is over the ${this.#host.maxLine}-byte limit and was dropped; send shorter lines`));
+        this.#write(errLine('toolong', `line is over the ${this.#maxLine}-byte limit and was dropped; send shorter lines`));
         return;
       case 'encoding':
         this.#write(errLine('encoding', 'line is not valid UTF-8 and was dropped; send UTF-8 text'));
@@ -376,7 +379,7 @@ export class Session {
       this.patterns.add(pattern);
       this.#host.subscribe(this, pattern);
     }
-    this.#write(`ok recv ${pattern}`);
+    this.#write(`ok recv ${pattern}${this.#gone(start)}`);
     const after = await this.#startId(pattern, start);
     if (after === undefined) return;
     await this.#stream([{ pattern, after }, ...wants], NO_END);
@@ -385,12 +388,23 @@ export class Session {
   /** PROTOCOL.md: the journaled messages, then `ok replay <pattern> <count>`. */
   async #replay(pattern: string, start: Start): Promise<void> {
     const live = this.#liveWants();
+    const gone = this.#gone(start);
     const after = await this.#startId(pattern, start);
     if (after === undefined) return;
     const count = await this.#stream([{ pattern, after }], this.#host.reader.lastId());
     if (count === undefined) return;
-    this.#write(`ok replay ${pattern} ${count}`);
+    this.#write(`ok replay ${pattern} ${count}${gone}`);
     if (live.length > 0) await this.#stream(live, NO_END);
+  }
+
+  /**
+   * When `since <id>` asks for rows that retention has deleted, the reply
+   * says where the journal now starts: ` journal starts at <first id>`.
+   */
+  #gone(start: Start): string {
+    if (start.kind !== 'id') return '';
+    const first = this.#host.reader.firstId();
+    return first > start.id + 1 ? ` journal starts at ${first}` : '';
   }
 
   /** What this session's live patterns still need, from the journal's end now. */

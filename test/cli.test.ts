@@ -3,7 +3,8 @@ import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LineClient, tempDir } from './helpers.js';
-import { finish, run, serve } from './cli-helpers.js';
+import { spawn } from 'node:child_process';
+import { BIN, finish, run, serve } from './cli-helpers.js';
 import { VERSION } from '../src/version.js';
 
 t.test('--version and --help', { timeout: 20000 }, async (t) => {
@@ -115,4 +116,83 @@ t.test('user add, list, del', { timeout: 30000 }, async (t) => {
   await finish(child);
   c.close();
   d.close();
+});
+
+t.test('--config, and SIGHUP re-reads it and logs what changed', { timeout: 30000 }, async (t) => {
+  const dir = tempDir(t);
+  const config = join(dir, 'linebus.conf');
+  writeFileSync(config, '# limits\nmax-line 20\nmax-pending 65536  # bytes\n\nlog-level info\n');
+  const { child, port, stderr } = await serve(['--db', join(dir, 'bus.db'), '--config', config, '--max-pending', '99999']);
+  const c = await LineClient.login(port, 'alice');
+  c.write('send a 0123456789ABCDEF');
+  t.equal(await c.line(), 'err toolong line is over the 20-byte limit and was dropped; send shorter lines', 'the file sets max-line');
+  const reloaded = (pattern: RegExp): Promise<void> =>
+    new Promise((resolve) => {
+      const check = (): void => {
+        if (pattern.test(stderr())) resolve();
+        else setImmediate(check);
+      };
+      child.stderr.on('data', check);
+      check();
+    });
+  writeFileSync(config, 'max-line 100\nretain-messages 5\nmax-pending 1\nlog-level debug\n');
+  child.kill('SIGHUP');
+  await reloaded(/SIGHUP: reloaded .*linebus\.conf: maxLine 20 -> 100, retainMessages 0 -> 5, logLevel info -> debug users=0/);
+  t.pass('the command line still wins for max-pending');
+  const d = await LineClient.login(port, 'bob');
+  d.write('send a 0123456789ABCDEF');
+  t.equal(await d.line(), 'ok send 1', 'a new connection has the new max-line');
+
+  writeFileSync(config, 'max-lines 100\n');
+  child.kill('SIGHUP');
+  await reloaded(/error SIGHUP: kept the old settings: .*linebus\.conf:1: unknown setting 'max-lines'/);
+  t.pass('a bad file keeps the old settings');
+  const done = finish(child);
+  child.kill('SIGTERM');
+  t.equal((await done).code, 0);
+  c.close();
+  d.close();
+
+  writeFileSync(config, 'max-line many\n');
+  const bad = await run(['serve', '--port', '0', '--db', join(dir, 'bus.db'), '--config', config]);
+  t.equal(bad.code, 1);
+  t.match(bad.stderr, /^linebus: .*linebus\.conf:1: max-line: expected a positive whole number\.\n$/);
+  writeFileSync(config, 'max-line\n');
+  t.match((await run(['serve', '--port', '0', '--db', join(dir, 'bus.db'), '--config', config])).stderr, /expected 'max-line <value>'/);
+  t.match((await run(['serve', '--port', '0', '--db', join(dir, 'bus.db'), '--config', join(dir, 'none.conf')])).stderr, /cannot read config/);
+});
+
+t.test('SIGHUP without --config only logs', { timeout: 20000 }, async (t) => {
+  const { child, stderr } = await serve(['--db', join(tempDir(t), 'bus.db')]);
+  const logged = new Promise<void>((resolve) => child.stderr.on('data', () => /SIGHUP: users are read at every login/.test(stderr()) && resolve()));
+  child.kill('SIGHUP');
+  await logged;
+  const done = finish(child);
+  child.kill('SIGTERM');
+  t.equal((await done).code, 0);
+});
+
+t.test('systemd socket activation: listens on the inherited fd 3', { timeout: 20000 }, async (t) => {
+  const db = join(tempDir(t), 'bus.db');
+  // What systemd does: a listening socket as fd 3, LISTEN_FDS=1 and
+  // LISTEN_PID set to the pid of the process it execs.
+  const script = [
+    'import os, socket, sys',
+    's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)',
+    'print(s.getsockname()[1], flush=True)',
+    'os.dup2(s.fileno(), 3); os.set_inheritable(3, True)',
+    'env = dict(os.environ, LISTEN_FDS="1", LISTEN_PID=str(os.getpid()), LISTEN_FDNAMES="linebus.socket")',
+    'os.execve(sys.argv[1], sys.argv[1:], env)',
+  ].join('\n');
+  const child = spawn('python3', ['-c', script, process.execPath, BIN, 'serve', '--port', '1', '--db', db]);
+  const done = finish(child);
+  const port = await new Promise<number>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+  const c = await LineClient.login(port, 'alice');
+  c.write('ping systemd');
+  t.equal(await c.line(), 'pong systemd');
+  child.kill('SIGTERM');
+  const result = await done;
+  t.equal(result.code, 0);
+  t.match(result.stderr, new RegExp(`info listening on 127\\.0\\.0\\.1:${port} fd=3`));
+  c.close();
 });

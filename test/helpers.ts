@@ -27,19 +27,35 @@ export interface Started {
   port: number;
   db: string;
   logs: string[];
+  /** Resolves with the first log line (past or future) matching `pattern`. */
+  waitForLog(pattern: RegExp): Promise<string>;
 }
 
 export async function startServer(t: Teardown, options: Partial<ServerOptions> = {}): Promise<Started> {
   const db = options.db ?? join(tempDir(t), 'bus.db');
   const logs: string[] = [];
+  const watchers = new Set<(line: string) => void>();
   const logger: Logger = {
     log(level, message, fields) {
-      logs.push(`${level} ${message} ${JSON.stringify(fields ?? {})}`);
+      const line = `${level} ${message} ${JSON.stringify(fields ?? {})}`;
+      logs.push(line);
+      for (const watcher of watchers) watcher(line);
     },
   };
+  const waitForLog = (pattern: RegExp): Promise<string> =>
+    new Promise((resolve) => {
+      const seen = logs.find((line) => pattern.test(line));
+      if (seen !== undefined) return resolve(seen);
+      const watcher = (line: string): void => {
+        if (!pattern.test(line)) return;
+        watchers.delete(watcher);
+        resolve(line);
+      };
+      watchers.add(watcher);
+    });
   const server = await LinebusServer.start({ logger, ...options, db, host: options.host ?? '127.0.0.1', port: 0 });
   t.teardown(() => server.stop());
-  return { server, port: server.address().port, db, logs };
+  return { server, port: server.address().port, db, logs, waitForLog };
 }
 
 /** A client that reads lines; `line()` waits for the next one. */
@@ -129,6 +145,17 @@ export class LineClient {
       const line = await this.line();
       if (line === undefined) return out;
       out.push(line);
+    }
+  }
+
+  /** Every line up to and including the first that starts with `prefix`. */
+  async until(prefix: string): Promise<string[]> {
+    const out: string[] = [];
+    for (;;) {
+      const line = await this.line();
+      if (line === undefined) throw new Error(`closed before '${prefix}'`);
+      out.push(line);
+      if (line.startsWith(prefix)) return out;
     }
   }
 

@@ -1,0 +1,117 @@
+/** What an operator relies on: introspection, limits, retention. */
+import t from 'tap';
+import Database from 'better-sqlite3';
+import { LineClient, startServer } from './helpers.js';
+import { VERSION } from '../src/version.js';
+
+t.test('topics, who and stats from telnet', { timeout: 20000 }, async (t) => {
+  const { port, waitForLog } = await startServer(t);
+  const alice = await LineClient.login(port, 'alice');
+  const alice2 = await LineClient.login(port, 'alice');
+  const bob = await LineClient.login(port, 'bob');
+  alice.write('recv news.eu', 'recv orders.>');
+  alice2.write('recv news.eu');
+  bob.write('recv news.*', 'send news.eu hi', 'send quiet x', 'send quiet y');
+  await alice.lines(2);
+  await alice2.line();
+  t.same(await bob.lines(4), ['ok recv news.*', 'ok send 1', 'ok send 2', 'ok send 3']);
+  await alice.line();
+  await alice2.line();
+
+  bob.write('topics');
+  t.same(await bob.lines(5), [
+    'topic news.* 1 -',
+    'topic news.eu 3 1',
+    'topic orders.> 1 -',
+    'topic quiet 0 3',
+    'ok topics 4',
+  ]);
+  bob.write('who news.eu', 'who nobody.here');
+  t.same(await bob.lines(4), ['user alice 2', 'user bob 1', 'ok who news.eu 2', 'ok who nobody.here 0']);
+  bob.write('stats');
+  const stats = await bob.until('ok stats');
+  t.equal(stats.pop(), `ok stats ${stats.length}`);
+  const value = (name: string): string | undefined => stats.find((l) => l.startsWith(`stat ${name} `))?.split(' ')[2];
+  t.equal(value('version'), VERSION, 'stats, the greeting and --version agree');
+  t.equal(value('connections'), '3');
+  t.equal(value('messages_in'), '3');
+  t.equal(value('messages_out'), '2', 'alice twice; bob sent it');
+  t.equal(value('journal_first_id'), '1');
+  t.equal(value('journal_last_id'), '3');
+  t.equal(value('slow_disconnects'), '0');
+  t.ok(Number(value('journal_bytes')) > 0);
+  t.ok(Number(value('uptime_s')) >= 0);
+  t.match(value('in_per_s'), /^\d+$/);
+  alice2.write('logoff');
+  await waitForLog(/^debug closed .*"reason":"logoff"/);
+  bob.write('stats');
+  const after = await bob.until('ok stats');
+  t.ok(after.includes('stat closed.logoff 1'), 'close reasons are counted');
+  for (const c of [alice, bob]) c.close();
+});
+
+t.test('--max-connections refuses the next client with a clear line', { timeout: 20000 }, async (t) => {
+  const { port, logs, waitForLog } = await startServer(t, { maxConnections: 2 });
+  const a = await LineClient.connect(port);
+  const b = await LineClient.connect(port);
+  await a.line();
+  await b.line();
+  const c = await LineClient.connect(port);
+  t.same(await c.rest(), ['err denied the server is full (2 connections); try again later']);
+  t.ok(logs.some((l) => l.startsWith('warn connection refused: server full')));
+  a.close();
+  await waitForLog(/^debug closed .*"reason":"client closed"/);
+  // The refused one never counted and the closed one has gone: room again.
+  const d = await LineClient.connect(port);
+  t.match(await d.line(), /^hello linebus /);
+  b.close();
+  d.close();
+});
+
+t.test('retention deletes the oldest in chunks; catch-up says where the journal starts', { timeout: 30000 }, async (t) => {
+  const { server, port, db, logs } = await startServer(t, { retainMessages: 2500, retentionIntervalMs: 3600_000 });
+  const tx = await LineClient.login(port, 'tx');
+  for (let i = 0; i < 6; i++) {
+    tx.write(...Array.from({ length: 1000 }, (_, j) => `send r m${i * 1000 + j + 1}`));
+    await tx.lines(1000);
+  }
+  t.equal(await server.runRetention(), 3500);
+  t.equal(server.journal.firstId(), 3501);
+  t.equal(server.journal.lastId(), 6000);
+  t.ok(logs.some((l) => l.startsWith('info retention deleted old messages') && l.includes('"deleted":3500')));
+  t.equal(await server.runRetention(), 0, 'nothing more to do');
+
+  const other = new Database(db);
+  t.teardown(() => other.close());
+  t.throws(() => other.prepare('DELETE FROM messages WHERE id = 5000').run(), /append-only/, 'the guard is back for everyone else');
+
+  const rx = await LineClient.login(port, 'rx');
+  rx.write('recv r since 10');
+  t.equal(await rx.line(), 'ok recv r journal starts at 3501');
+  t.equal(await rx.line(), 'msg r 3501 tx m3501');
+  rx.write('replay r since 5990');
+  const lines = await rx.lines(2510);
+  t.equal(lines[lines.length - 1], 'ok replay r 10', 'no note when nothing asked for is gone');
+  rx.write('replay r since 0');
+  const all = await rx.lines(2501);
+  t.equal(all[2500], 'ok replay r 2500 journal starts at 3501');
+
+  server.reconfigure({ retainMessages: 0, retainDays: 1 });
+  t.equal(await server.runRetention(), 0, 'nothing is a day old');
+  t.same(server.reconfigure({ retainDays: 1, maxPending: 1 << 20 }), [`maxPending ${8 << 20} -> ${1 << 20}`]);
+  tx.close();
+  rx.close();
+});
+
+t.test('retention runs by itself on its interval', { timeout: 20000 }, async (t) => {
+  let deleted: () => void = () => {};
+  const done = new Promise<void>((resolve) => (deleted = resolve));
+  const logger = { log: (level: string, message: string) => message.startsWith('retention deleted') && deleted() };
+  const { server, port } = await startServer(t, { retainMessages: 1, retentionIntervalMs: 20, logger });
+  const tx = await LineClient.login(port, 'tx');
+  tx.write('send a 1', 'send a 2', 'send a 3');
+  await tx.lines(3);
+  await done;
+  t.equal(server.journal.firstId(), 3);
+  tx.close();
+});
