@@ -186,9 +186,11 @@ interface TailCliOptions {
 
 async function tailCommand(options: TailCliOptions): Promise<void> {
   // `linebus tail | head -1`: the reader went away; that is a normal end.
+  // Any other write error (a full disk) is one line and exit status 1.
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'EPIPE') process.exit(0);
-    throw error;
+    process.stderr.write(`linebus: cannot write to standard output: ${error.message}\n`);
+    process.exit(1);
   });
   const stop = new AbortController();
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop.abort());
@@ -237,15 +239,15 @@ export function program(): Command {
   return cli;
 }
 
-/** Runs the CLI; a FatalError or listen error is one line and exit status 1. */
+/**
+ * Runs the CLI. Any error (a FatalError, a listen error such as
+ * EADDRINUSE) is one line on stderr and exit status 1, never a stack trace.
+ */
 export async function main(argv: string[]): Promise<void> {
   try {
     await program().parseAsync(argv);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const message = error instanceof FatalError ? error.message : code && error instanceof Error ? error.message : undefined;
-    if (message === undefined) throw error;
-    process.stderr.write(`linebus: ${message}\n`);
+    process.stderr.write(`linebus: ${(error as Error).message}\n`);
     process.exitCode = 1;
   }
 }

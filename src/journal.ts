@@ -16,10 +16,10 @@ BEGIN SELECT RAISE(ABORT, 'linebus: messages are append-only; rows cannot be del
 
 const SCHEMA_V1 = `
 CREATE TABLE messages (
-  id     INTEGER PRIMARY KEY AUTOINCREMENT,
-  ts     INTEGER NOT NULL,
+  id     INTEGER PRIMARY KEY AUTOINCREMENT,   -- the delivery id
+  ts     INTEGER NOT NULL,                    -- ms since the Unix epoch, at commit
   topic  TEXT    NOT NULL,
-  sender TEXT    NOT NULL,
+  sender TEXT    NOT NULL,                    -- login name
   body   TEXT    NOT NULL
 );
 CREATE INDEX messages_topic_id ON messages (topic, id);
@@ -60,8 +60,9 @@ export interface OpenOptions {
   mustExist?: boolean;
 }
 
+/** better-sqlite3 throws Error objects (SqliteError, TypeError). */
 function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return (error as Error).message;
 }
 
 export class Journal {
@@ -112,7 +113,9 @@ export class Journal {
       throw new FatalError(`${path}: cannot open database: ${describe(error)}`, { cause: error });
     }
     try {
-      db.pragma('busy_timeout = 2000');
+      // A writer elsewhere (`linebus user add`, sqlite3) holds the lock for
+      // microseconds; wait that long, not so long that traffic stalls.
+      db.pragma('busy_timeout = 500');
       checkOrCreateSchema(db, path, readonly);
       if (!readonly) {
         db.pragma('journal_mode = WAL');

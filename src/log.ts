@@ -31,7 +31,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   return {
     level: options.level ?? 'info',
     log(level, message, fields = {}) {
-      if (RANK[level] < RANK[this.level ?? 'info']) return;
+      if (RANK[level] < RANK[this.level as Level]) return;
       const time = new Date().toISOString();
       const present = Object.entries(fields).filter((entry): entry is [string, string | number | boolean] => entry[1] !== undefined);
       if (format === 'json') {

@@ -1,6 +1,6 @@
 /**
  * Reads a password: one line from stdin when it is a pipe or file, or from a
- * no-echo prompt (asked twice) when it is a terminal.
+ * no-echo prompt, asked twice, when it is a terminal.
  */
 import { FatalError } from './errors.js';
 
@@ -14,38 +14,53 @@ async function readFirstLine(): Promise<string> {
   return (text.split('\n')[0] as string).replace(/\r$/, '');
 }
 
-function promptHidden(question: string): Promise<string> {
+/**
+ * Asks each question in turn on stderr and reads one line for each from
+ * the terminal in raw mode, so nothing typed is echoed. Keys typed ahead of
+ * a question count for it.
+ */
+function askHidden(questions: readonly string[]): Promise<string[]> {
   const stdin = process.stdin;
-  process.stderr.write(question);
   stdin.setRawMode(true);
   stdin.setEncoding('utf8');
-  stdin.resume();
+  process.stderr.write(questions[0] as string);
   return new Promise((resolve, reject) => {
+    const answers: string[] = [];
     let typed = '';
-    const done = (error?: Error): void => {
+    const finish = (error?: Error): void => {
       stdin.off('data', onData);
       stdin.setRawMode(false);
       stdin.pause();
-      process.stderr.write('\n');
       if (error) reject(error);
-      else resolve(typed);
+      else resolve(answers);
     };
     const onData = (text: string): void => {
       for (const char of text) {
-        if (char === '\r' || char === '\n') return done();
-        if (char === '\u0003' || char === '\u0004') return done(new FatalError('cancelled'));
-        if (char === '\u007f' || char === '\b') typed = typed.slice(0, -1);
-        else typed += char;
+        if (char === '\u0003' || char === '\u0004') {
+          process.stderr.write('\n');
+          return finish(new FatalError('cancelled'));
+        }
+        if (char === '\r' || char === '\n') {
+          answers.push(typed);
+          typed = '';
+          process.stderr.write('\n');
+          if (answers.length === questions.length) return finish();
+          process.stderr.write(questions[answers.length] as string);
+        } else if (char === '\u007f' || char === '\b') {
+          typed = typed.slice(0, -1);
+        } else {
+          typed += char;
+        }
       }
     };
     stdin.on('data', onData);
+    stdin.resume();
   });
 }
 
 export async function readPassword(question: string): Promise<string> {
   if (!process.stdin.isTTY) return readFirstLine();
-  const first = await promptHidden(question);
-  const again = await promptHidden('again: ');
+  const [first, again] = await askHidden([question, 'again: ']);
   if (first !== again) throw new FatalError('the two passwords differ; nothing changed');
-  return first;
+  return first as string;
 }

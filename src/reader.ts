@@ -17,7 +17,7 @@ export interface Want {
 export interface PageLimits {
   /** At most this many rows are read in one step. */
   rows: number;
-  /** A step stops once the rows it kept add up to this many body bytes. */
+  /** A step stops once the rows it kept add up to about this many bytes as msg lines. */
   bytes: number;
 }
 
@@ -90,7 +90,8 @@ export class JournalReader {
     for (const row of iterator) {
       if (wants.some((w) => row.id > w.after && matches(w.pattern, row.topic))) {
         rows.push(row);
-        bytes += row.body.length;
+        // `msg <topic> <id> <sender> <body>\n`, counted in UTF-16 units.
+        bytes += row.body.length + row.topic.length + row.sender.length + 26;
       }
       if (++read >= limits.rows || bytes >= limits.bytes) {
         iterator.return?.();

@@ -161,10 +161,6 @@ export class LinebusServer implements SessionHost {
   // --- connections ---------------------------------------------------------
 
   #accept(socket: Socket): void {
-    if (this.#stopping) {
-      socket.destroy();
-      return;
-    }
     if (this.#sessions.size >= this.maxConnections) {
       socket.on('error', () => {});
       socket.end(`err denied the server is full (${this.maxConnections} connections); try again later\n`);
@@ -282,14 +278,8 @@ export class LinebusServer implements SessionHost {
     const now = Date.now();
     const oldest = this.#rateSamples[0] as { at: number; in: number; out: number };
     const seconds = Math.max(1, (now - oldest.at) / 1000);
-    let walBytes = 0;
-    let dbBytes = 0;
-    try {
-      dbBytes = statSync(this.journal.path).size;
-      walBytes = statSync(`${this.journal.path}-wal`).size;
-    } catch {
-      // No WAL file right after a checkpoint: its size is 0.
-    }
+    // While the daemon has the journal open, SQLite keeps its -wal file.
+    const journalBytes = statSync(this.journal.path).size + statSync(`${this.journal.path}-wal`).size;
     const pairs: [string, string | number][] = [
       ['version', this.version],
       ['uptime_s', Math.floor((now - this.#started) / 1000)],
@@ -298,10 +288,11 @@ export class LinebusServer implements SessionHost {
       ['messages_in', this.#counters.messagesIn],
       ['messages_out', this.#counters.messagesOut],
       ['slow_disconnects', this.#counters.slow],
+      ['catch_ups_waiting', [...this.#sessions].filter((s) => s.waitingForReader).length],
       ['retention_deleted', this.#counters.retained],
       ['in_per_s', Math.round((this.#counters.messagesIn - oldest.in) / seconds)],
       ['out_per_s', Math.round((this.#counters.messagesOut - oldest.out) / seconds)],
-      ['journal_bytes', dbBytes + walBytes],
+      ['journal_bytes', journalBytes],
       ['journal_first_id', this.journal.firstId()],
       ['journal_last_id', this.journal.lastId()],
     ];
@@ -344,7 +335,7 @@ export class LinebusServer implements SessionHost {
     } catch (error) {
       this.#logger.log('error', 'journal append failed; sends refused', {
         count: batch.length,
-        error: error instanceof Error ? error.message : String(error),
+        error: (error as Error).message,
       });
       const refusal = new ProtocolError('internal', 'the journal could not store the message; nothing was sent, try again').toLine();
       for (const publication of batch) publication.reply(refusal);

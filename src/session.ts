@@ -11,6 +11,7 @@ import type { Frame } from './framing.js';
 import { LineFramer } from './framing.js';
 import { HELP_VERBS, parse, USAGE } from './parser.js';
 import type { Command, Start } from './parser.js';
+import { DEFAULT_LIMITS } from './reader.js';
 import type { JournalReader, Want } from './reader.js';
 import { isReservedTopic } from './topic.js';
 
@@ -47,8 +48,12 @@ export interface SessionHost {
 const INPUT_HIGH_WATER = 1024;
 /** How long a client told `err slow` or `err shutdown` gets to read it. */
 const CLOSE_GRACE_MS = 2000;
-/** A catch-up waits for the socket to drain past this many bytes. */
-const CATCH_UP_HIGH_WATER = 1 << 20;
+/**
+ * A catch-up reads pages of at most this many bytes, and waits while the
+ * socket holds more: with the page it is writing, never over half of
+ * --max-pending, so the reply after it fits too.
+ */
+const CATCH_UP_CHUNK = 1 << 20;
 /** "Until the end of the journal, however far it has grown." */
 const NO_END = Number.MAX_SAFE_INTEGER;
 
@@ -60,6 +65,8 @@ export class Session {
   readonly patterns = new Set<string>();
   /** Journal id of the last msg line handed to the socket. */
   lastWrittenId = 0;
+  /** A catch-up or replay is waiting for this client to read (stats). */
+  waitingForReader = false;
 
   readonly #host: SessionHost;
   readonly #framer: LineFramer;
@@ -426,10 +433,12 @@ export class Session {
         return reader.afterTime(Date.now() - start.ms, 1, now);
       case 'last': {
         const steps = reader.startOfLast(pattern, start.count, now);
-        for (let step = steps.next(); ; step = steps.next()) {
-          if (step.done) return step.value;
+        let step = steps.next();
+        while (!step.done) {
           if (!(await this.#room())) return undefined;
+          step = steps.next();
         }
+        return step.value;
       }
     }
   }
@@ -441,11 +450,12 @@ export class Session {
    */
   async #stream(wants: Want[], until: number): Promise<number | undefined> {
     const reader = this.#host.reader;
+    const limits = { rows: DEFAULT_LIMITS.rows, bytes: this.#chunkBytes() };
     // Nothing lies before the first row (retention may have removed it).
     let cursor = Math.max(Math.min(...wants.map((w) => w.after)), reader.firstId() - 1);
     let count = 0;
     for (;;) {
-      const page = reader.page(wants, cursor, until);
+      const page = reader.page(wants, cursor, until, limits);
       for (const row of page.rows) {
         const line = `msg ${row.topic} ${row.id} ${row.sender} ${row.body}\n`;
         this.#append(line, Buffer.byteLength(line), row.id);
@@ -457,14 +467,19 @@ export class Session {
     }
   }
 
+  #chunkBytes(): number {
+    return Math.min(CATCH_UP_CHUNK, Math.floor(this.#host.maxPending / 4));
+  }
+
   /**
    * Lets the turn end (which flushes our output), then waits while the
    * socket holds more than the high-water mark. False once closing.
    */
   async #room(): Promise<boolean> {
     await new Promise((resolve) => setImmediate(resolve));
-    const highWater = Math.min(CATCH_UP_HIGH_WATER, this.#host.maxPending / 2);
+    const highWater = this.#chunkBytes();
     while (this.#closeReason === undefined && this.socket.writableLength > highWater) {
+      this.waitingForReader = true;
       await new Promise<void>((resolve) => {
         const done = (): void => {
           this.socket.off('drain', done);
@@ -474,6 +489,7 @@ export class Session {
         this.socket.on('drain', done);
         this.socket.on('close', done);
       });
+      this.waitingForReader = false;
     }
     return this.#closeReason === undefined;
   }

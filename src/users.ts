@@ -4,6 +4,8 @@
  * thread pool so a login never blocks the event loop.
  */
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import type { ScryptOptions } from 'node:crypto';
+import { promisify } from 'node:util';
 import { isIP } from 'node:net';
 import { MAX_USER_BYTES } from './parser.js';
 
@@ -12,13 +14,12 @@ const R = 8;
 const P = 1;
 const KEY_BYTES = 32;
 
+// Bad parameters (a hand-edited users row) make scrypt throw synchronously;
+// promisify turns that into a rejection too.
+const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, keylen: number, options: ScryptOptions) => Promise<Buffer>;
+
 function derive(password: string, salt: Buffer, n: number, r: number, p: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    scrypt(password, salt, KEY_BYTES, { N: n, r, p, maxmem: 256 * n * r }, (error, key) => {
-      if (error) reject(error);
-      else resolve(key);
-    });
-  });
+  return scryptAsync(password, salt, KEY_BYTES, { N: n, r, p, maxmem: 256 * n * r });
 }
 
 /** `scrypt$N$r$p$<salt base64>$<key base64>` */
@@ -33,8 +34,8 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const [scheme, n, r, p, salt, key] = stored.split('$');
   if (scheme !== 'scrypt' || !n || !r || !p || !salt || !key) return false;
   const expected = Buffer.from(key, 'base64');
-  const actual = await derive(password, Buffer.from(salt, 'base64'), Number(n), Number(r), Number(p));
-  return actual.length === expected.length && timingSafeEqual(actual, expected);
+  const actual = await derive(password, Buffer.from(salt, 'base64'), Number(n), Number(r), Number(p)).catch(() => undefined);
+  return actual !== undefined && actual.length === expected.length && timingSafeEqual(actual, expected);
 }
 
 /**

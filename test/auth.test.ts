@@ -12,6 +12,7 @@ t.test('password hashes', async (t) => {
   t.equal(await verifyPassword('s3cret', hash), false);
   t.equal(await verifyPassword('x', 'md5$abc'), false);
   t.equal(await verifyPassword('x', 'scrypt$1$2'), false);
+  t.equal(await verifyPassword('x', 'scrypt$3$8$1$c2FsdA==$a2V5'), false, 'bad scrypt parameters (a hand-edited row) are a mismatch, not a crash');
   t.not(await hashPassword('same'), await hashPassword('same'), 'salted');
 });
 

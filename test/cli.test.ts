@@ -20,6 +20,9 @@ t.test('--version and --help', { timeout: 20000 }, async (t) => {
   const bad = await run(['serve', '--port', 'seven']);
   t.equal(bad.code, 1);
   t.match(bad.stderr, /expected a port number/);
+  const loud = await run(['serve', '--log-level', 'loud']);
+  t.equal(loud.code, 1);
+  t.match(loud.stderr, /expected one of debug, info, warn, error/);
 });
 
 t.test('serve: logs where it listens, answers, and stops cleanly on SIGTERM and SIGINT', { timeout: 30000 }, async (t) => {
@@ -39,6 +42,22 @@ t.test('serve: logs where it listens, answers, and stops cleanly on SIGTERM and 
     t.equal(result.code, 0, `${signal}: exit 0`);
     t.match(stderr() + result.stderr, new RegExp(`info ${signal} received[\\s\\S]*info stopped`));
   }
+});
+
+t.test('a second signal while clients drain exits 1 at once', { timeout: 20000 }, async (t) => {
+  const { child, port, stderr } = await serve(['--db', join(tempDir(t), 'bus.db')]);
+  const c = await LineClient.login(port, 'alice');
+  // This client reads err shutdown but never closes its side, so the drain
+  // would wait for it.
+  c.socket.on('end', () => {});
+  const done = finish(child);
+  child.kill('SIGTERM');
+  t.equal(await c.line(), 'err shutdown the server is stopping; reconnect later');
+  child.kill('SIGTERM');
+  const result = await done;
+  t.equal(result.code, 1);
+  t.match(stderr() + result.stderr, /warn second SIGTERM: exiting without waiting/);
+  c.close();
 });
 
 t.test('options come from the environment too', { timeout: 20000 }, async (t) => {
@@ -142,6 +161,10 @@ t.test('--config, and SIGHUP re-reads it and logs what changed', { timeout: 3000
   const d = await LineClient.login(port, 'bob');
   d.write('send a 0123456789ABCDEF');
   t.equal(await d.line(), 'ok send 1', 'a new connection has the new max-line');
+
+  child.kill('SIGHUP');
+  await reloaded(/SIGHUP: reloaded .*linebus\.conf: nothing changed/);
+  t.pass('the same file again changes nothing');
 
   writeFileSync(config, 'max-lines 100\n');
   child.kill('SIGHUP');

@@ -38,6 +38,27 @@ t.test('rows are append-only, enforced in the database', { timeout: 10000 }, asy
   c.close();
 });
 
+t.test('a journal that cannot be written refuses the send with err internal; nothing is lost', { timeout: 20000 }, async (t) => {
+  const { port, db, waitForLog } = await startServer(t);
+  const rx = await LineClient.login(port, 'rx');
+  rx.write('recv t');
+  await rx.line();
+  const c = await LineClient.login(port, 'bob');
+  const locker = new Database(db);
+  t.teardown(() => locker.close());
+  locker.exec('BEGIN IMMEDIATE');
+  c.write('send t lost?', 'ping');
+  t.equal(await c.line(), 'err internal the journal could not store the message; nothing was sent, try again');
+  t.equal(await c.line(), 'pong');
+  t.match(await waitForLog(/^error journal append failed/), /"count":1,"error":"database is locked"/);
+  locker.exec('ROLLBACK');
+  c.write('send t again');
+  t.equal(await c.line(), 'ok send 1');
+  t.equal(await rx.line(), 'msg t 1 bob again', 'the refused one was never delivered');
+  rx.close();
+  c.close();
+});
+
 t.test('ids are never reused', { timeout: 10000 }, async (t) => {
   const dir = tempDir(t);
   const path = join(dir, 'j.db');

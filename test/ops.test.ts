@@ -1,7 +1,9 @@
 /** What an operator relies on: introspection, limits, retention. */
 import t from 'tap';
 import Database from 'better-sqlite3';
-import { LineClient, startServer } from './helpers.js';
+import { join } from 'node:path';
+import { Journal } from '../src/journal.js';
+import { LineClient, startServer, tempDir } from './helpers.js';
 import { VERSION } from '../src/version.js';
 
 t.test('topics, who and stats from telnet', { timeout: 20000 }, async (t) => {
@@ -48,6 +50,35 @@ t.test('topics, who and stats from telnet', { timeout: 20000 }, async (t) => {
   const after = await bob.until('ok stats');
   t.ok(after.includes('stat closed.logoff 1'), 'close reasons are counted');
   for (const c of [alice, bob]) c.close();
+});
+
+t.test('topics takes the last id of a received topic from the journal', { timeout: 20000 }, async (t) => {
+  const db = join(tempDir(t), 'old.db');
+  const journal = Journal.open(db);
+  journal.append([{ topic: 'old', sender: 's', body: 'a' }, { topic: 'old', sender: 's', body: 'b' }], Date.now());
+  journal.close();
+  const { port } = await startServer(t, { db });
+  const c = await LineClient.login(port, 'c');
+  c.write('recv old', 'recv never', 'topics');
+  t.same(await c.lines(5), ['ok recv old', 'ok recv never', 'topic never 1 0', 'topic old 1 2', 'ok topics 2']);
+  c.close();
+});
+
+t.test('topics remembers the 10,000 most recently used topics', { timeout: 30000 }, async (t) => {
+  const { port } = await startServer(t);
+  const c = await LineClient.login(port, 'c');
+  for (let start = 0; start < 10050; start += 1000) {
+    const lines = Array.from({ length: Math.min(1000, 10050 - start) }, (_, i) => `send t${start + i} x`);
+    c.write(...lines);
+    await c.lines(lines.length);
+  }
+  c.write('topics');
+  const lines = await c.until('ok topics');
+  t.equal(lines[lines.length - 1], 'ok topics 10000');
+  t.notOk(lines.includes('topic t49 0 50'), 'the oldest went');
+  t.ok(lines.includes('topic t50 0 51'));
+  t.ok(lines.includes('topic t10049 0 10050'));
+  c.close();
 });
 
 t.test('--max-connections refuses the next client with a clear line', { timeout: 20000 }, async (t) => {

@@ -5,13 +5,13 @@ import { Journal } from '../src/journal.js';
 import { LineClient, startServer, tempDir } from './helpers.js';
 
 /** Fills a journal before the daemon starts: `count` messages on `topic(i)`. */
-function fill(db: string, count: number, topic: (i: number) => string, ts: (i: number) => number = () => Date.now()): void {
+function fill(db: string, count: number, topic: (i: number) => string, body: (i: number) => string = (i) => `m${i + 1}`): void {
   const journal = Journal.open(db);
   for (let start = 0; start < count; start += 10000) {
     const batch = [];
-    for (let i = start; i < Math.min(count, start + 10000); i++) batch.push({ topic: topic(i), sender: 'seed', body: `m${i + 1}` });
+    for (let i = start; i < Math.min(count, start + 10000); i++) batch.push({ topic: topic(i), sender: 'seed', body: body(i) });
     // One ts per batch is what the daemon does too.
-    journal.append(batch, ts(start));
+    journal.append(batch, Date.now());
   }
   journal.close();
 }
@@ -53,6 +53,10 @@ t.test('replay since id, last n, time and duration; exact and wildcard', { timeo
 t.test('replay makes no subscription; replay counts its own sends', { timeout: 20000 }, async (t) => {
   const { port } = await startServer(t);
   const c = await LineClient.login(port, 'a');
+  c.write('recv t since 0', 'replay > last 5');
+  t.same(await c.lines(2), ['ok recv t', 'ok replay > 0'], 'an empty journal');
+  c.write('leave t');
+  await c.line();
   const other = await LineClient.login(port, 'b');
   c.write('send t one', 'replay t since 0');
   t.same(await c.lines(3), ['ok send 1', 'msg t 1 a one', 'ok replay t 1']);
@@ -111,7 +115,7 @@ t.test('100,000 journaled messages: a catch-up streams them while others send an
   const db = join(tempDir(t), 'big.db');
   const N = 100_000;
   fill(db, N, () => 'big');
-  const { port } = await startServer(t, { db });
+  const { port, waitForLog } = await startServer(t, { db });
   const rx = await LineClient.login(port, 'rx');
   const tx = await LineClient.login(port, 'tx');
   const pinger = await LineClient.login(port, 'pinger');
@@ -155,7 +159,57 @@ t.test('100,000 journaled messages: a catch-up streams them while others send an
   tx.write('send big last');
   t.equal(await rx.line(), `msg big ${N + sent + 1} tx last`);
   t.same(await rx.sync(), []);
+
+  // A client that gives up in the middle of a long `last n` scan: the scan
+  // stops, the server goes on.
+  const quitter = await LineClient.login(port, 'quitter');
+  quitter.write('recv > last 100000');
+  t.equal(await quitter.line(), 'ok recv >', 'written before the scan for the start');
+  quitter.socket.resetAndDestroy();
+  t.match(await waitForLog(/^debug closed .*"user":"quitter"/), /"reason":"(client closed|socket error E[A-Z]+)"/);
+  pinger.write('ping after');
+  t.equal(await pinger.line(), 'pong after');
   for (const c of [rx, tx, pinger]) c.close();
+});
+
+t.test('a catch-up waits for a client that does not read, without cutting it off', { timeout: 120000 }, async (t) => {
+  const db = join(tempDir(t), 'big.db');
+  // 20 MB: more than the kernel's socket buffers can hide.
+  const N = 20_000;
+  const pad = 'p'.repeat(1000);
+  fill(db, N, (i) => (i % 2 ? 'odd' : 'even'), (i) => `m${i + 1} ${pad}`);
+  // A small --max-pending: without backpressure the replay would overflow it.
+  const { server, port } = await startServer(t, { db, maxPending: 256 * 1024 });
+  const waiting = (): unknown => server.stats().find(([k]) => k === 'catch_ups_waiting')?.[1];
+  const reader = await LineClient.login(port, 'reader');
+  const watcher = await LineClient.login(port, 'watcher');
+  reader.socket.pause();
+  // Commands behind a replay wait; past 1024 of them the server stops
+  // reading this socket until the replay is done.
+  const pings = Array.from({ length: 2000 }, (_, i) => `ping ${i}`);
+  reader.write('replay > last 15000', ...pings);
+  for (let i = 0; i < 100000 && waiting() === 0; i++) await watcher.sync(`${i}`);
+  t.equal(waiting(), 1, 'the replay waits for the reader');
+  reader.socket.resume();
+  const lines = await reader.until('ok replay');
+  t.equal(lines.length, 15001);
+  t.equal(lines[0], `msg even 5001 seed m5001 ${pad}`);
+  t.equal(lines[15000], 'ok replay > 15000', 'not err slow');
+  t.same(await reader.lines(2000), pings.map((_, i) => `pong ${i}`), 'then every command queued behind it, in order');
+  t.equal(waiting(), 0);
+
+  const quitter = await LineClient.login(port, 'quitter');
+  quitter.socket.pause();
+  quitter.write('recv odd since 0');
+  for (let i = 0; i < 100000 && waiting() === 0; i++) await watcher.sync(`q${i}`);
+  t.equal(waiting(), 1);
+  quitter.close();
+  for (let i = 0; i < 100000 && waiting() === 1; i++) await watcher.sync(`c${i}`);
+  t.equal(waiting(), 0, 'a client that goes away ends its catch-up');
+  watcher.write('send odd still here');
+  t.equal(await watcher.line(), `ok send ${N + 1}`);
+  reader.close();
+  watcher.close();
 });
 
 t.test('after err slow, recv since the id it names loses nothing', { timeout: 60000 }, async (t) => {

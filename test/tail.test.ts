@@ -1,6 +1,7 @@
 /** linebus tail: reading the journal as an operator does. */
 import t from 'tap';
 import { spawn } from 'node:child_process';
+import { openSync } from 'node:fs';
 import { join } from 'node:path';
 import { Journal } from '../src/journal.js';
 import { formatter, tail, useColour } from '../src/tail.js';
@@ -76,6 +77,13 @@ t.test('-f shows new messages as the daemon appends them, until stopped', { time
   c.close();
 });
 
+t.test('an empty journal prints nothing', { timeout: 20000 }, async (t) => {
+  const db = join(tempDir(t), 'empty.db');
+  Journal.open(db).close();
+  t.same(await collect(options(db)), []);
+  t.same(await collect(options(db, { since: 0, topic: 'a.>' })), []);
+});
+
 t.test('colour only on a terminal without NO_COLOR', async (t) => {
   t.equal(useColour({ isTTY: true }, {}), true);
   t.equal(useColour({ isTTY: true }, { NO_COLOR: '' }), false);
@@ -103,6 +111,12 @@ t.test('the CLI: | head -1 exits 0 without a stack trace; SIGTERM stops -f', { t
   const end = await followed;
   t.equal(end.code, 0);
   t.equal(end.stderr, '');
+
+  const full = spawn(process.execPath, [BIN, 'tail', '--db', db, '--since', '0'], { stdio: ['ignore', openSync('/dev/full', 'w'), 'pipe'] });
+  let fullErr = '';
+  full.stderr.setEncoding('utf8').on('data', (text: string) => (fullErr += text));
+  t.equal(await new Promise((resolve) => full.on('close', resolve)), 1, 'a full disk is exit 1');
+  t.equal(fullErr, 'linebus: cannot write to standard output: ENOSPC: no space left on device, write\n');
 
   const missing = await run(['tail', '--db', join(tempDir(t), 'none.db')]);
   t.equal(missing.code, 1);

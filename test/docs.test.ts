@@ -1,0 +1,78 @@
+/** The man pages and systemd units ship in a state that tools accept. */
+import t from 'tap';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { tempDir } from './helpers.js';
+import { BIN } from './cli-helpers.js';
+import { ERROR_CODES } from '../src/errors.js';
+import { HELP_VERBS } from '../src/parser.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { man: string[]; version: string };
+
+function have(command: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;
+}
+
+/** The test set-up installs groff from Debian when the machine lacks it. */
+function ensureGroff(): string | undefined {
+  if (have('groff')) return undefined;
+  const install = spawnSync('sh', ['-c', 'apt-get install -y groff-base || (apt-get update && apt-get install -y groff-base)'], { stdio: 'pipe' });
+  return install.status === 0 && have('groff') ? undefined : 'groff is missing and could not be installed';
+}
+
+t.test('man pages lint clean and say what the code does', { timeout: 300000 }, async (t) => {
+  const missing = ensureGroff();
+  if (missing) return t.fail(missing);
+  t.same(pkg.man, ['man/linebus.1', 'man/linebus-protocol.7']);
+  for (const page of pkg.man) {
+    const lint = spawnSync('groff', ['-man', '-ww', '-z', '-Tutf8', join(root, page)], { encoding: 'utf8' });
+    t.equal(lint.status, 0, `${page}: groff exit status`);
+    t.equal(lint.stderr, '', `${page}: no warnings`);
+    const text = readFileSync(join(root, page), 'utf8');
+    t.match(text, new RegExp(`"linebus ${pkg.version.replace(/\./g, '\\.')}"`), `${page}: version`);
+    const sections = [...text.matchAll(/^\.SH (.+)$/gm)].map((m) => m[1]);
+    t.equal(sections[0], 'NAME');
+    t.ok(sections.includes('EXAMPLES'), `${page}: EXAMPLES`);
+    t.equal(sections[sections.length - 1], 'SEE ALSO');
+  }
+  const cli = readFileSync(join(root, 'man/linebus.1'), 'utf8');
+  for (const section of ['SYNOPSIS', 'OPTIONS', 'EXIT STATUS', 'SIGNALS', 'ENVIRONMENT', 'FILES']) t.match(cli, `.SH ${section}\n`);
+  const help = execFileSync(process.execPath, [BIN, 'serve', '--help'], { encoding: 'utf8' });
+  for (const option of help.matchAll(/--([a-z-]+)/g)) {
+    if (option[1] === 'help') continue;
+    t.match(cli, `\\-\\-${(option[1] as string).replace(/-/g, '\\-')}`, `linebus.1 documents --${option[1]}`);
+  }
+  const protocol = readFileSync(join(root, 'man/linebus-protocol.7'), 'utf8');
+  for (const code of Object.keys(ERROR_CODES)) t.match(protocol, `.B ${code}\n`, `linebus-protocol.7 documents err ${code}`);
+  for (const verb of HELP_VERBS) t.match(protocol, new RegExp(`^\\.(B|BI|BR|TP)[^\\n]*\\b${verb}\\b`, 'm'), `linebus-protocol.7 documents ${verb}`);
+});
+
+t.test('systemd units verify clean', { timeout: 60000 }, async (t) => {
+  if (!have('systemd-analyze')) return t.skip('systemd-analyze is not installed here');
+  const dir = tempDir(t);
+  // The man pages where `man` finds them, and ExecStart pointing at this
+  // checkout's bin/linebus instead of the installed one.
+  for (const page of pkg.man) {
+    const section = page.slice(-1);
+    mkdirSync(join(dir, 'man', `man${section}`), { recursive: true });
+    copyFileSync(join(root, page), join(dir, 'man', `man${section}`, page.slice(4)));
+  }
+  const service = readFileSync(join(root, 'systemd/linebus.service'), 'utf8');
+  t.match(service, /^ExecStart=\/usr\/local\/bin\/linebus serve --db \/var\/lib\/linebus\/linebus\.db$/m);
+  for (const setting of ['DynamicUser=yes', 'StateDirectory=linebus', 'Type=simple', 'Restart=on-failure', 'ExecReload=/bin/kill -HUP $MAINPID', 'ProtectSystem=strict', 'PrivateDevices=yes', 'CapabilityBoundingSet=', 'SystemCallFilter=@system-service']) {
+    t.match(service, `\n${setting}\n`);
+  }
+  t.notMatch(service, /^MemoryDenyWriteExecute/m, 'V8 needs W+X memory');
+  writeFileSync(join(dir, 'linebus.service'), service.replace('/usr/local/bin/linebus', BIN));
+  copyFileSync(join(root, 'systemd/linebus.socket'), join(dir, 'linebus.socket'));
+  const verify = spawnSync('systemd-analyze', ['verify', './linebus.socket', './linebus.service'], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { ...process.env, MANPATH: join(dir, 'man') },
+  });
+  t.equal(verify.stderr, '');
+  t.equal(verify.status, 0);
+});
