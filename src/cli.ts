@@ -48,6 +48,7 @@ interface ServeOptions {
   retainDays: number;
   retainMessages: number;
   config: string | undefined;
+  sync: 'normal' | 'full';
   logFormat: LogFormat;
   logLevel: Level;
 }
@@ -215,6 +216,7 @@ export function program(): Command {
     .addOption(new Option('--max-connections <n>', 'connections served at once').env('LINEBUS_MAX_CONNECTIONS').default(DEFAULTS.maxConnections).argParser(positiveInt))
     .addOption(new Option('--retain-days <n>', 'delete messages older than n days (0: keep)').env('LINEBUS_RETAIN_DAYS').default(0).argParser(wholeNumber))
     .addOption(new Option('--retain-messages <n>', 'keep only the newest n messages (0: keep all)').env('LINEBUS_RETAIN_MESSAGES').default(0).argParser(wholeNumber))
+    .addOption(new Option('--sync <mode>', "commit durability: 'normal' survives a crash, 'full' also a power loss (fsync per commit)").env('LINEBUS_SYNC').choices(['normal', 'full']).default('normal'))
     .addOption(new Option('--config <file>', `settings file, re-read on SIGHUP (${CONFIG_KEYS.join(', ')})`).env('LINEBUS_CONFIG'))
     .addOption(new Option('--log-format <format>', 'log line format').env('LINEBUS_LOG_FORMAT').choices(['text', 'json']).default('text'))
     .addOption(new Option('--log-level <level>', 'lowest level logged').env('LINEBUS_LOG_LEVEL').default('info').argParser(logLevel))

@@ -53,7 +53,17 @@ export interface PendingMessage {
   body: string;
 }
 
+/**
+ * How hard a commit waits for the disk. `normal` (SQLite synchronous=NORMAL
+ * in WAL mode): a committed message survives a crash of the daemon or of
+ * the OS's processes, and a power loss may lose the last commits. `full`:
+ * every commit is fsynced, so it survives a power loss too.
+ */
+export type SyncMode = 'normal' | 'full';
+
 export interface OpenOptions {
+  /** Durability of commits; default `normal`. */
+  sync?: SyncMode;
   /** Open for reading only (`linebus tail`, `user list`); never writes. */
   readonly?: boolean;
   /** Fail if the file does not exist instead of creating it. */
@@ -67,6 +77,7 @@ function describe(error: unknown): string {
 
 export class Journal {
   readonly path: string;
+  readonly sync: SyncMode;
   readonly db: Database.Database;
   readonly #insert: Database.Statement<[number, string, string, string]>;
   readonly #appendBatch: (messages: readonly PendingMessage[], ts: number) => number;
@@ -74,8 +85,9 @@ export class Journal {
   readonly #deleteThrough: (lastDeleted: number, limit: number) => number;
   readonly #firstId: Database.Statement<[], { id: number | null }>;
 
-  private constructor(path: string, db: Database.Database) {
+  private constructor(path: string, db: Database.Database, sync: SyncMode) {
     this.path = path;
+    this.sync = sync;
     this.db = db;
     this.#insert = db.prepare('INSERT INTO messages (ts, topic, sender, body) VALUES (?, ?, ?, ?)');
     this.#lastId = db.prepare('SELECT max(id) AS id FROM messages');
@@ -119,14 +131,14 @@ export class Journal {
       checkOrCreateSchema(db, path, readonly);
       if (!readonly) {
         db.pragma('journal_mode = WAL');
-        db.pragma('synchronous = NORMAL');
+        db.pragma(`synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`);
       }
     } catch (error) {
       db.close();
       if (error instanceof FatalError) throw error;
       throw new FatalError(`${path}: not a usable linebus database: ${describe(error)}`, { cause: error });
     }
-    return new Journal(path, db);
+    return new Journal(path, db, options.sync ?? 'normal');
   }
 
   /**

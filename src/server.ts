@@ -10,7 +10,7 @@ import { statSync } from 'node:fs';
 import { ProtocolError } from './errors.js';
 import { Journal } from './journal.js';
 import { JournalReader } from './reader.js';
-import type { PendingMessage } from './journal.js';
+import type { PendingMessage, SyncMode } from './journal.js';
 import { silentLogger } from './log.js';
 import type { Logger } from './log.js';
 import type { Command } from './parser.js';
@@ -52,6 +52,8 @@ export interface ServerOptions extends Partial<Limits> {
   listenFd?: number;
   /** How often retention looks for rows to delete. */
   retentionIntervalMs?: number;
+  /** Journal commit durability (see SyncMode); default `normal`. */
+  sync?: SyncMode;
   logger?: Logger;
 }
 
@@ -119,7 +121,7 @@ export class LinebusServer implements SessionHost {
    * that cannot be used, and the listen error (EADDRINUSE, ...) otherwise.
    */
   static async start(options: ServerOptions): Promise<LinebusServer> {
-    const journal = Journal.open(options.db);
+    const journal = Journal.open(options.db, { sync: options.sync ?? 'normal' });
     const server = new LinebusServer(options, journal);
     try {
       await server.#listen(options.listenFd ?? { host: options.host ?? DEFAULTS.host, port: options.port ?? DEFAULTS.port });
@@ -144,6 +146,7 @@ export class LinebusServer implements SessionHost {
         const address = this.address();
         this.#logger.log('info', `listening on ${address.address}:${address.port}`, {
           fd: typeof where === 'number' ? where : undefined,
+          sync: this.journal.sync,
           db: this.journal.path,
           version: this.version,
           retain_days: this.retainDays || undefined,

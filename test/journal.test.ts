@@ -59,6 +59,19 @@ t.test('a journal that cannot be written refuses the send with err internal; not
   c.close();
 });
 
+t.test('--sync full makes every commit wait for the disk', { timeout: 10000 }, async (t) => {
+  const { server, port, logs } = await startServer(t, { sync: 'full' });
+  t.equal(server.journal.db.pragma('synchronous', { simple: true }), 2, 'FULL');
+  t.ok(logs.some((l) => l.startsWith('info listening on') && l.includes('"sync":"full"')));
+  const c = await LineClient.login(port, 'bob');
+  c.write('send t durable');
+  t.equal(await c.line(), 'ok send 1');
+  c.close();
+  const normal = Journal.open(join(tempDir(t), 'n.db'));
+  t.equal(normal.db.pragma('synchronous', { simple: true }), 1, 'NORMAL by default');
+  normal.close();
+});
+
 t.test('ids are never reused', { timeout: 10000 }, async (t) => {
   const dir = tempDir(t);
   const path = join(dir, 'j.db');

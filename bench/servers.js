@@ -1,0 +1,87 @@
+// Starts each server fresh, on loopback, pinned to core 0 where taskset
+// exists, and reads its resident memory from /proc.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+export const SERVER_CORE = '0';
+export const GENERATOR_CORE = '1';
+
+export function have(command) {
+  return spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;
+}
+
+/** Installs redis-server and nats-server from Debian if they are missing. */
+export function ensurePeers(log) {
+  const missing = [['redis-server', 'redis-server'], ['nats-server', 'nats-server']].filter(([cmd]) => !have(cmd)).map(([, pkg]) => pkg);
+  if (missing.length === 0) return;
+  log(`installing ${missing.join(' ')} from Debian (apt-get), for the comparison`);
+  const install = spawnSync('sh', ['-c', `apt-get install -y ${missing.join(' ')} || (apt-get update && apt-get install -y ${missing.join(' ')})`], { stdio: 'inherit' });
+  if (install.status !== 0) throw new Error(`could not install ${missing.join(' ')}; install them and run again`);
+}
+
+function pinned(command, args) {
+  return have('taskset') ? ['taskset', ['-c', SERVER_CORE, command, ...args]] : [command, args];
+}
+
+function freePort() {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port, child) {
+  for (let i = 0; i < 500; i++) {
+    if (child.exitCode !== null) throw new Error(`${child.spawnfile} exited ${child.exitCode}`);
+    const ok = await new Promise((resolve) => {
+      const s = connect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`nothing listening on ${port}`);
+}
+
+/** Starts `kind` ('linebus', 'redis', 'nats', 'relay'); returns { port, pid, rss(), stop() }. */
+export async function start(kind, extra = []) {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), `linebus-bench-${kind}-`));
+  const commands = {
+    linebus: [process.execPath, [join(root, 'bin/linebus'), 'serve', '--port', String(port), '--db', join(dir, 'bench.db'), '--max-connections', '20000', '--log-level', 'error', ...extra]],
+    redis: ['redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec', '--maxclients', '20000', ...extra]],
+    nats: ['nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir, ...extra]],
+    relay: [process.execPath, [join(root, 'bench/relay.js'), String(port)]],
+  };
+  const [command, args] = pinned(...commands[kind]);
+  // Peers log every start at length; linebus logs only errors here.
+  const child = spawn(command, args, { stdio: ['ignore', 'ignore', kind === 'linebus' ? 'inherit' : 'ignore'] });
+  await waitForPort(port, child);
+  return {
+    port,
+    pid: child.pid,
+    dir,
+    rss() {
+      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]) * 1024;
+    },
+    async stop() {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,40 @@
+// Start-up time on a big journal: nothing may scan it at start. Builds a
+// journal of `rows` messages with one SQL statement, then times `linebus
+// serve` from spawn to its 'listening on' line.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Journal } from '../dist/index.js';
+
+export async function startup(rows) {
+  const dir = mkdtempSync(join(tmpdir(), 'linebus-bench-startup-'));
+  try {
+    const db = join(dir, 'big.db');
+    const journal = Journal.open(db);
+    journal.db.exec(`
+      WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < ${rows})
+      INSERT INTO messages (ts, topic, sender, body)
+      SELECT 1700000000000 + x, 'topic.' || (x % 1000), 'seed', printf('%0100d', x) FROM n;
+    `);
+    journal.close();
+    const started = process.hrtime.bigint();
+    const child = spawn(process.execPath, [fileURLToPath(new URL('../bin/linebus', import.meta.url)), 'serve', '--port', '0', '--db', db]);
+    await new Promise((resolve, reject) => {
+      let seen = '';
+      child.stderr.on('data', (chunk) => {
+        seen += chunk;
+        if (seen.includes('listening on')) resolve();
+      });
+      child.on('exit', (code) => reject(new Error(`linebus exited ${code}: ${seen}`)));
+    });
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+    return { rows, seconds };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
