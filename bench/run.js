@@ -17,8 +17,10 @@ import { fanIn, fanOut, latency, oneToOne, replay, rssPerConnection } from './sc
 import { ensurePeers, GENERATOR_CORE, have, start } from './servers.js';
 import { startup } from './startup.js';
 
-const args = new Set(process.argv.slice(2));
-const quick = args.has('--quick');
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+// --only linebus,relay: run just those systems (for profiling and tuning).
+const only = args.includes('--only') ? new Set((args[args.indexOf('--only') + 1] ?? '').split(',')) : undefined;
 const log = (text) => process.stderr.write(`bench: ${text}\n`);
 
 if (have('taskset') && process.env.LINEBUS_BENCH_PINNED !== '1') {
@@ -121,7 +123,7 @@ function table(results) {
 
 ensurePeers(log);
 const results = { startedAt: new Date().toISOString(), quick, counts: COUNTS, machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memory_gb: Math.round(totalmem() / 2 ** 30), node: process.version } };
-for (const system of SYSTEMS) results[system.name] = await measure(system);
+for (const system of SYSTEMS) if (!only || only.has(system.name)) results[system.name] = await measure(system);
 log(`linebus: start-up on a journal of ${COUNTS.startupRows.toLocaleString('en-US')} rows`);
 results.startup = await startup(COUNTS.startupRows);
 

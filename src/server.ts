@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import { statSync } from 'node:fs';
 import { ProtocolError } from './errors.js';
+import { Checkpointer } from './checkpointer.js';
 import { Journal } from './journal.js';
 import { JournalReader } from './reader.js';
 import type { PendingMessage, SyncMode } from './journal.js';
@@ -92,7 +93,7 @@ export class LinebusServer implements SessionHost {
   /** Called when the last session has closed, while stopping. */
   #onDrained: (() => void) | undefined;
   readonly #started = Date.now();
-  readonly #counters = { connections: 0, messagesIn: 0, messagesOut: 0, slow: 0, retained: 0 };
+  readonly #counters = { connections: 0, messagesIn: 0, messagesOut: 0, commits: 0, slow: 0, retained: 0 };
   readonly #retentionTimer: NodeJS.Timeout;
   #retention: Promise<number> | undefined;
   readonly #closeReasons = new Map<string, number>();
@@ -100,10 +101,12 @@ export class LinebusServer implements SessionHost {
   readonly #recentTopics = new Map<string, number>();
   readonly #rateSamples: { at: number; in: number; out: number }[] = [];
   readonly #rateTimer: NodeJS.Timeout;
+  readonly #checkpointer: Checkpointer;
 
   private constructor(options: ServerOptions, journal: Journal) {
     this.journal = journal;
     this.reader = new JournalReader(journal.db);
+    this.#checkpointer = new Checkpointer(journal.path);
     this.maxLine = options.maxLine ?? DEFAULTS.maxLine;
     this.maxPending = options.maxPending ?? DEFAULTS.maxPending;
     this.maxConnections = options.maxConnections ?? DEFAULTS.maxConnections;
@@ -121,13 +124,14 @@ export class LinebusServer implements SessionHost {
    * that cannot be used, and the listen error (EADDRINUSE, ...) otherwise.
    */
   static async start(options: ServerOptions): Promise<LinebusServer> {
-    const journal = Journal.open(options.db, { sync: options.sync ?? 'normal' });
+    const journal = Journal.open(options.db, { sync: options.sync ?? 'normal', checkpointInBackground: true });
     const server = new LinebusServer(options, journal);
     try {
       await server.#listen(options.listenFd ?? { host: options.host ?? DEFAULTS.host, port: options.port ?? DEFAULTS.port });
     } catch (error) {
       clearInterval(server.#rateTimer);
       clearInterval(server.#retentionTimer);
+      await server.#checkpointer.stop();
       journal.close();
       throw error;
     }
@@ -146,9 +150,9 @@ export class LinebusServer implements SessionHost {
         const address = this.address();
         this.#logger.log('info', `listening on ${address.address}:${address.port}`, {
           fd: typeof where === 'number' ? where : undefined,
-          sync: this.journal.sync,
           db: this.journal.path,
           version: this.version,
+          sync: this.journal.sync,
           retain_days: this.retainDays || undefined,
           retain_messages: this.retainMessages || undefined,
         });
@@ -290,6 +294,8 @@ export class LinebusServer implements SessionHost {
       ['connections_total', this.#counters.connections],
       ['messages_in', this.#counters.messagesIn],
       ['messages_out', this.#counters.messagesOut],
+      ['journal_commits', this.#counters.commits],
+      ['journal_checkpoints', this.#checkpointer.checkpoints],
       ['slow_disconnects', this.#counters.slow],
       ['catch_ups_waiting', [...this.#sessions].filter((s) => s.waitingForReader).length],
       ['retention_deleted', this.#counters.retained],
@@ -345,6 +351,7 @@ export class LinebusServer implements SessionHost {
       return;
     }
     this.#counters.messagesIn += batch.length;
+    this.#counters.commits++;
     for (const topic of this.#recentTopics.keys()) {
       if (this.#recentTopics.size <= RECENT_TOPICS - batch.length) break;
       this.#recentTopics.delete(topic);
@@ -453,6 +460,8 @@ export class LinebusServer implements SessionHost {
     await drained;
     await closed;
     this.#endTurn();
+    await this.#checkpointer.stop();
+    // The last connection to close checkpoints the rest and removes the WAL.
     this.journal.close();
     this.#logger.log('info', 'stopped');
   }

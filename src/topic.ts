@@ -22,8 +22,26 @@ function nameProblem(name: string, what: 'topic' | 'pattern'): string | undefine
   return undefined;
 }
 
+/**
+ * Topics that passed topicProblem lately. A bus sends to the same topics
+ * over and over; checking each again is most of the cost of a send's
+ * parse. Bounded, so a client inventing topics cannot grow it.
+ */
+const validTopics = new Set<string>();
+const VALID_TOPICS_MAX = 4096;
+
 /** Why `topic` cannot be sent to, or undefined if it can. */
 export function topicProblem(topic: string): string | undefined {
+  if (validTopics.has(topic)) return undefined;
+  const problem = checkTopic(topic);
+  if (problem === undefined) {
+    if (validTopics.size >= VALID_TOPICS_MAX) validTopics.clear();
+    validTopics.add(topic);
+  }
+  return problem;
+}
+
+function checkTopic(topic: string): string | undefined {
   const problem = nameProblem(topic, 'topic');
   if (problem) return problem;
   for (const segment of topic.split('.')) {

@@ -59,6 +59,19 @@ t.test('a journal that cannot be written refuses the send with err internal; not
   c.close();
 });
 
+t.test('WAL checkpoints happen off the event loop, in a worker thread', { timeout: 20000 }, async (t) => {
+  const { server, port } = await startServer(t);
+  t.equal(server.journal.db.pragma('wal_autocheckpoint', { simple: true }), 0, 'never inside a commit');
+  const c = await LineClient.login(port, 'bob');
+  const checkpoints = (): unknown => server.stats().find(([k]) => k === 'journal_checkpoints')?.[1];
+  c.write(...Array.from({ length: 100 }, (_, i) => `send t ${i}`));
+  await c.lines(100);
+  // The worker looks every 200 ms; round trips until it has (bounded).
+  for (let i = 0; i < 200000 && checkpoints() === 0; i++) await c.sync(`${i}`);
+  t.ok((checkpoints() as number) > 0, 'the worker checkpointed');
+  c.close();
+});
+
 t.test('--sync full makes every commit wait for the disk', { timeout: 10000 }, async (t) => {
   const { server, port, logs } = await startServer(t, { sync: 'full' });
   t.equal(server.journal.db.pragma('synchronous', { simple: true }), 2, 'FULL');
