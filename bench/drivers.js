@@ -6,7 +6,7 @@
 //   publisher() -> { send(topic, body), acked, sent, close() }
 //       acked counts the publishes the server confirmed (linebus `ok send`,
 //       Redis integer/bulk replies, JetStream acks; NATS core has none, so
-//       a PING every 100 publishes stands for them).
+//       a PING every 10 publishes stands for them).
 //   subscriber(topicOrPattern, onMessage) -> { received, close() }
 //       onMessage(body) is called for each delivered message.
 import { connect } from 'node:net';
@@ -367,11 +367,12 @@ export function natsDriver(port, { jetstream }) {
           c.pub(`js.${topic}`, body, `_ACK.${pub.sent}`);
         };
       } else {
-        // Core NATS does not acknowledge: one PONG stands for 100 publishes.
+        // Core NATS does not acknowledge: one PONG stands for 10 publishes
+        // (fewer than any publisher's share of the window).
         pub.send = (topic, body) => {
           pub.sent++;
           c.pub(topic, body);
-          if (pub.sent % 100 === 0) void c.flush().then(() => (pub.acked += 100));
+          if (pub.sent % 10 === 0) void c.flush().then(() => (pub.acked += 10));
         };
         pub.finish = () => c.flush().then(() => (pub.acked = pub.sent));
       }

@@ -1,6 +1,7 @@
 // The scenarios, each written once against the driver interface of
-// drivers.js. Messages are 100 bytes. Publishers pipeline: each keeps up to
-// WINDOW messages sent but not yet acknowledged.
+// drivers.js. Messages are 100 bytes. Publishers pipeline: together they
+// keep up to WINDOW messages sent but not yet acknowledged (each its share),
+// so 50 publishers put no more in flight than one.
 export const BODY = 'x'.repeat(100);
 export const WINDOW = 1000;
 
@@ -17,10 +18,11 @@ async function until(check, what, timeoutS = 120) {
 
 /** Sends `perPublisher` messages from each publisher, windowed; resolves when all are acknowledged. */
 async function pump(publishers, perPublisher, topicOf, body = () => BODY) {
+  const window = Math.max(10, Math.floor(WINDOW / publishers.length));
   for (;;) {
     let done = true;
     for (const [i, pub] of publishers.entries()) {
-      while (pub.sent < perPublisher && pub.sent - pub.acked < WINDOW) pub.send(topicOf(i), body(pub.sent));
+      while (pub.sent < perPublisher && pub.sent - pub.acked < window) pub.send(topicOf(i), body(pub.sent));
       if (pub.sent === perPublisher && pub.finish && !pub.finishing) pub.finishing = pub.finish();
       if (pub.acked < perPublisher) done = false;
     }

@@ -16,6 +16,7 @@ import { hashPassword, userNameProblem } from './users.js';
 import { VERSION } from './version.js';
 import { readPassword } from './prompt.js';
 import { tail } from './tail.js';
+import type { TailOptions } from './tail.js';
 
 function positiveInt(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
@@ -176,16 +177,7 @@ function userList(options: { db: string }): void {
   }
 }
 
-interface TailCliOptions {
-  db: string;
-  follow: boolean;
-  lines: number | undefined;
-  topic: string;
-  since: number | undefined;
-  json: boolean;
-}
-
-async function tailCommand(options: TailCliOptions): Promise<void> {
+async function tailCommand(options: Omit<TailOptions, 'pollMs'>): Promise<void> {
   // `linebus tail | head -1`: the reader went away; that is a normal end.
   // Any other write error (a full disk) is one line and exit status 1.
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {

@@ -65,6 +65,14 @@ interface Publication extends PendingMessage {
 
 /** How many seconds of counters the per-second rates in `stats` average. */
 const RATE_WINDOW_S = 10;
+/**
+ * A turn's sends are committed together, but never more than this many in
+ * one transaction: it bounds the synchronous step (a 64 KB read of short
+ * sends is thousands of them, from each socket read in the same turn) and
+ * the wait for the first acknowledgement, which keeps pipelining clients
+ * busy.
+ */
+const BATCH_MAX = 256;
 /** How often retention looks for rows to delete, by default. */
 const RETENTION_INTERVAL_MS = 1000;
 /** Retention deletes at most this many rows per step, then yields. */
@@ -234,7 +242,8 @@ export class LinebusServer implements SessionHost {
 
   publish(session: Session, topic: string, body: string, reply: (line: string) => void): void {
     this.#batch.push({ session, topic, sender: session.user as string, body, reply });
-    this.#scheduleTurnEnd();
+    if (this.#batch.length >= BATCH_MAX) this.#endTurn();
+    else this.#scheduleTurnEnd();
   }
 
   subscribe(session: Session, pattern: string): void {

@@ -85,18 +85,19 @@ t.test('wildcard patterns', { timeout: 10000 }, async (t) => {
   tx.close();
 });
 
-t.test('pipelined commands are answered in order', { timeout: 10000 }, async (t) => {
+t.test('pipelined commands are answered in order, across more than one commit', { timeout: 10000 }, async (t) => {
   const { port } = await startServer(t);
   const rx = await LineClient.login(port, 'rx');
   rx.write('recv t');
   await rx.line();
   const c = await LineClient.connect(port);
   await c.line();
-  const sends = Array.from({ length: 200 }, (_, i) => `send t ${i}`);
+  // More than the 256 sends one transaction takes.
+  const sends = Array.from({ length: 600 }, (_, i) => `send t ${i}`);
   c.writeRaw(['login bob pw', ...sends, 'ping done', 'bogus', 'logoff', 'ping ignored'].join('\n') + '\n');
   const lines = await c.rest();
   t.same(lines, ['ok login bob', ...sends.map((_, i) => `ok send ${i + 1}`), 'pong done', "err syntax unknown command 'bogus'; try help", 'ok logoff']);
-  const got = await rx.lines(200);
+  const got = await rx.lines(600);
   t.same(got, sends.map((s, i) => `msg t ${i + 1} bob ${i}`), 'in id order');
   rx.close();
 });
