@@ -131,6 +131,23 @@ export function linebusDriver(port, name = 'linebus') {
       const sub = await this.subscriber(`idle.${i}`);
       return sub;
     },
+    /** The server's `stats`, as an object. */
+    async stats() {
+      const figures = {};
+      let done = false;
+      const socket = await session((line) => {
+        if (line.startsWith('stat ')) {
+          const [, key, value] = line.split(' ');
+          figures[key] = Number.isNaN(Number(value)) ? value : Number(value);
+        } else if (line.startsWith('ok stats')) {
+          done = true;
+        }
+      });
+      socket.write('stats\n');
+      await waitFor(() => done, 'stats');
+      socket.destroy();
+      return figures;
+    },
   };
 }
 

@@ -70,6 +70,10 @@ async function measure(system) {
       if (scenario === 'fanIn') results.fanIn = await fanIn(driver, COUNTS.fanIn);
       if (scenario === 'latency') results.latency = await latency(driver, 5000, COUNTS.latencyS);
       if (scenario === 'replay') results.replay = await replay(driver, server, COUNTS.replay);
+      if (scenario === 'replay' && driver.stats) {
+        // The longest synchronous step of the daemon so far, replay included.
+        results.replay.event_loop_delay_max_ms = (await driver.stats()).event_loop_delay_max_ms;
+      }
     }
   } finally {
     await server.stop();
@@ -131,7 +135,7 @@ const output = `${table(results)}
 
 ⁽ᶜ⁾ within 20% of the generator's ceiling: the number is the generator's.
 Start-up of linebus on a journal of ${COUNTS.startupRows.toLocaleString('en-US')} rows: ${results.startup.seconds.toFixed(3)} s to 'listening'.
-`;
+${results.linebus?.replay?.event_loop_delay_max_ms !== undefined ? `linebus's longest event-loop stall over all its scenarios, replay included: ${results.linebus.replay.event_loop_delay_max_ms} ms.\n` : ''}`;
 process.stdout.write(output);
 const file = fileURLToPath(new URL(quick ? './results-quick.json' : './results.json', import.meta.url));
 writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);

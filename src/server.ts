@@ -7,6 +7,8 @@
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import { statSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { IntervalHistogram } from 'node:perf_hooks';
 import { ProtocolError } from './errors.js';
 import { Checkpointer } from './checkpointer.js';
 import { Journal } from './journal.js';
@@ -110,11 +112,14 @@ export class LinebusServer implements SessionHost {
   readonly #rateSamples: { at: number; in: number; out: number }[] = [];
   readonly #rateTimer: NodeJS.Timeout;
   readonly #checkpointer: Checkpointer;
+  /** How late the event loop ran timers: the longest synchronous steps. */
+  readonly #loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
 
   private constructor(options: ServerOptions, journal: Journal) {
     this.journal = journal;
     this.reader = new JournalReader(journal.db);
     this.#checkpointer = new Checkpointer(journal.path);
+    this.#loopDelay.enable();
     this.maxLine = options.maxLine ?? DEFAULTS.maxLine;
     this.maxPending = options.maxPending ?? DEFAULTS.maxPending;
     this.maxConnections = options.maxConnections ?? DEFAULTS.maxConnections;
@@ -305,6 +310,8 @@ export class LinebusServer implements SessionHost {
       ['messages_out', this.#counters.messagesOut],
       ['journal_commits', this.#counters.commits],
       ['journal_checkpoints', this.#checkpointer.checkpoints],
+      ['event_loop_delay_p99_ms', Math.round(this.#loopDelay.percentile(99) / 1e4) / 100],
+      ['event_loop_delay_max_ms', Math.round(this.#loopDelay.max / 1e4) / 100],
       ['slow_disconnects', this.#counters.slow],
       ['catch_ups_waiting', [...this.#sessions].filter((s) => s.waitingForReader).length],
       ['retention_deleted', this.#counters.retained],
@@ -458,6 +465,7 @@ export class LinebusServer implements SessionHost {
     this.#logger.log('info', 'stopping', { connections: this.#sessions.size });
     clearInterval(this.#rateTimer);
     clearInterval(this.#retentionTimer);
+    this.#loopDelay.disable();
     await this.#retention;
     const closed = new Promise<void>((resolve) => this.#net.close(() => resolve()));
     this.#endTurn();

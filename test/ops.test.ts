@@ -44,6 +44,8 @@ t.test('topics, who and stats from telnet', { timeout: 20000 }, async (t) => {
   t.ok(Number(value('journal_bytes')) > 0);
   t.ok(Number(value('uptime_s')) >= 0);
   t.match(value('in_per_s'), /^\d+$/);
+  t.match(value('event_loop_delay_max_ms'), /^\d+(\.\d+)?$/);
+  t.match(value('event_loop_delay_p99_ms'), /^\d+(\.\d+)?$/);
   alice2.write('logoff');
   await waitForLog(/^debug closed .*"reason":"logoff"/);
   bob.write('stats');
