@@ -87,9 +87,7 @@ export class Journal {
   readonly #insertOne: Database.Statement<unknown[]>;
   readonly #insertMany: Database.Statement<unknown[]>;
   readonly #appendBatch: (messages: readonly PendingMessage[], ts: number) => number;
-  readonly #lastId: Database.Statement<[], { id: number | null }>;
   readonly #deleteThrough: (lastDeleted: number, limit: number) => number;
-  readonly #firstId: Database.Statement<[], { id: number | null }>;
 
   private constructor(path: string, db: Database.Database, sync: SyncMode) {
     this.path = path;
@@ -100,8 +98,6 @@ export class Journal {
     // One statement per INSERT_ROWS rows costs far less than one per row
     // (measured: 1.7x the rows per second); the rest go one by one.
     this.#insertMany = db.prepare(`${insert}${Array(INSERT_ROWS).fill('(?, ?, ?, ?)').join(', ')}`);
-    this.#lastId = db.prepare('SELECT max(id) AS id FROM messages');
-    this.#firstId = db.prepare('SELECT min(id) AS id FROM messages');
     const remove = db.prepare<[number, number]>('DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE id <= ? ORDER BY id LIMIT ?)');
     // Retention's narrow path past the append-only guard: within one
     // transaction of this connection, so no other connection ever sees
@@ -182,16 +178,6 @@ export class Journal {
    */
   deleteOldest(lastDeleted: number, limit: number): number {
     return this.#deleteThrough(lastDeleted, limit);
-  }
-
-  /** The highest id ever committed that is still in the journal, or 0. */
-  lastId(): number {
-    return this.#lastId.get()?.id ?? 0;
-  }
-
-  /** The lowest id still in the journal, or 0 when it is empty. */
-  firstId(): number {
-    return this.#firstId.get()?.id ?? 0;
   }
 
   getUser(name: string): UserRow | undefined {

@@ -272,8 +272,11 @@ export class LinebusServer implements SessionHost {
         for (const [topic, id] of this.#recentTopics) rows.set(topic, `topic ${topic} ${this.#sublist.match(topic).size} ${id}`);
         for (const [pattern, receivers] of this.#sublist.patterns()) {
           if (rows.has(pattern)) continue;
-          const last = isWildcardPattern(pattern) ? '-' : String(this.reader.lastIdOf(pattern));
-          rows.set(pattern, `topic ${pattern} ${isWildcardPattern(pattern) ? receivers.size : this.#sublist.match(pattern).size} ${last}`);
+          // A pattern counts its own receivers and has no last id; an exact
+          // topic counts every receiver whose pattern matches it.
+          const wildcard = isWildcardPattern(pattern);
+          const count = wildcard ? receivers.size : this.#sublist.match(pattern).size;
+          rows.set(pattern, `topic ${pattern} ${count} ${wildcard ? '-' : this.reader.lastIdOf(pattern)}`);
         }
         const lines = [...rows.keys()].sort().map((key) => rows.get(key) as string);
         return [...lines, `ok topics ${lines.length}`];
@@ -318,8 +321,8 @@ export class LinebusServer implements SessionHost {
       ['in_per_s', Math.round((this.#counters.messagesIn - oldest.in) / seconds)],
       ['out_per_s', Math.round((this.#counters.messagesOut - oldest.out) / seconds)],
       ['journal_bytes', journalBytes],
-      ['journal_first_id', this.journal.firstId()],
-      ['journal_last_id', this.journal.lastId()],
+      ['journal_first_id', this.reader.firstId()],
+      ['journal_last_id', this.reader.lastId()],
     ];
     for (const [reason, count] of [...this.#closeReasons].sort()) {
       pairs.push([`closed.${reason.replace(/[^a-z0-9]+/gi, '_')}`, count]);
@@ -434,16 +437,16 @@ export class LinebusServer implements SessionHost {
       await new Promise((resolve) => setImmediate(resolve));
     }
     if (deleted > 0) {
-      this.#logger.log('info', 'retention deleted old messages', { deleted, first_id: this.journal.firstId() });
+      this.#logger.log('info', 'retention deleted old messages', { deleted, first_id: this.reader.firstId() });
     }
     return deleted;
   }
 
   /** The last id retention may delete now, or 0 for none. */
   #retentionCutoff(): number {
-    const first = this.journal.firstId();
+    const first = this.reader.firstId();
     if (first === 0) return 0;
-    const last = this.journal.lastId();
+    const last = this.reader.lastId();
     let cutoff = 0;
     if (this.retainMessages > 0) cutoff = Math.max(cutoff, last - this.retainMessages);
     if (this.retainDays > 0) cutoff = Math.max(cutoff, this.reader.afterTime(Date.now() - this.retainDays * 86_400_000, first, last));

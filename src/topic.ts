@@ -7,9 +7,11 @@
 
 export const MAX_TOPIC_BYTES = 255;
 
-// Control characters (C0, DEL, C1) and every kind of space are not printable
-// non-space characters.
-const NOT_PRINTABLE = /[\p{Cc}\p{Z}\s]/u;
+/**
+ * Control characters (C0, DEL, C1) and every kind of space: not "printable,
+ * non-space", the rule for topics and for user names alike.
+ */
+export const NOT_PRINTABLE = /[\p{Cc}\p{Z}\s]/u;
 
 /** Why `name` is not a valid topic or pattern, or undefined if it is one. */
 function nameProblem(name: string, what: 'topic' | 'pattern'): string | undefined {

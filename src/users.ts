@@ -8,6 +8,7 @@ import type { ScryptOptions } from 'node:crypto';
 import { promisify } from 'node:util';
 import { isIP } from 'node:net';
 import { MAX_USER_BYTES } from './parser.js';
+import { NOT_PRINTABLE } from './topic.js';
 
 const N = 16384;
 const R = 8;
@@ -52,7 +53,7 @@ export function decoy(): Promise<string> {
 export function userNameProblem(name: string): string | undefined {
   if (name.length === 0) return 'a user name cannot be empty';
   if (Buffer.byteLength(name, 'utf8') > MAX_USER_BYTES) return `a user name is at most ${MAX_USER_BYTES} bytes`;
-  if (/[\p{Cc}\p{Z}\s]/u.test(name)) return 'a user name cannot contain spaces or control characters';
+  if (NOT_PRINTABLE.test(name)) return 'a user name cannot contain spaces or control characters';
   return undefined;
 }
 

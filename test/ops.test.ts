@@ -109,8 +109,8 @@ t.test('retention deletes the oldest in chunks; catch-up says where the journal 
     await tx.lines(1000);
   }
   t.equal(await server.runRetention(), 3500);
-  t.equal(server.journal.firstId(), 3501);
-  t.equal(server.journal.lastId(), 6000);
+  t.equal(server.reader.firstId(), 3501);
+  t.equal(server.reader.lastId(), 6000);
   t.ok(logs.some((l) => l.startsWith('info retention deleted old messages') && l.includes('"deleted":3500')));
   t.equal(await server.runRetention(), 0, 'nothing more to do');
 
@@ -145,6 +145,6 @@ t.test('retention runs by itself on its interval', { timeout: 20000 }, async (t)
   tx.write('send a 1', 'send a 2', 'send a 3');
   await tx.lines(3);
   await done;
-  t.equal(server.journal.firstId(), 3);
+  t.equal(server.reader.firstId(), 3);
   tx.close();
 });
