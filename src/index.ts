@@ -1,11 +1,19 @@
+/**
+ * The package's exports. Importing it starts nothing (no threads, no
+ * sockets, no file reads), so it is safe in a worker thread too.
+ */
 export { LinebusServer, DEFAULTS } from './server.js';
-export type { ServerOptions } from './server.js';
-export { Journal, SCHEMA_VERSION } from './journal.js';
-export type { StoredMessage } from './journal.js';
-export { parse } from './parser.js';
-export type { Command, Start } from './parser.js';
-export { matches, patternProblem, topicProblem } from './topic.js';
-export { ERROR_CODES, ProtocolError, FatalError } from './errors.js';
-export type { ErrorCode } from './errors.js';
+export type { Limits, ServerOptions } from './server.js';
+export { Store } from './store/store.js';
+export type { OpenOptions, SyncMode } from './store/store.js';
+export { SCHEMA_VERSION } from './store/schema.js';
+export type { StoredMessage } from './store/journal.js';
+export { parse } from './protocol/parser.js';
+export type { Command, Verb } from './protocol/commands.js';
+export type { Start } from './protocol/args.js';
+export { matches, patternProblem, topicProblem } from './protocol/topic.js';
+export { ERROR_CODES, ProtocolError, FatalError } from './protocol/errors.js';
+export type { ErrorCode } from './protocol/errors.js';
 export { createLogger } from './log.js';
-export { VERSION } from './version.js';
+export type { Logger } from './log.js';
+export { version } from './version.js';

@@ -1,7 +1,9 @@
 /** Users, passwords, open mode. */
 import t from 'tap';
-import { Journal } from '../src/journal.js';
-import { hashPassword, isLoopback, userNameProblem, verifyPassword } from '../src/users.js';
+import { Store } from '../src/store/store.js';
+import { isLoopback } from '../src/bus/policy.js';
+import { userNameProblem } from '../src/protocol/topic.js';
+import { hashPassword, verifyPassword } from '../src/store/passwords.js';
 import { LineClient, startServer } from './helpers.js';
 
 t.test('password hashes', async (t) => {
@@ -32,9 +34,9 @@ t.test('open mode: anyone on loopback, until a user is added; changes need no re
   const anyone = await LineClient.login(port, 'whoever', 'whatever');
   anyone.close();
 
-  const journal = Journal.open(db);
+  const journal = Store.open(db);
   t.teardown(() => journal.close());
-  journal.putUser('alice', await hashPassword('right'));
+  journal.users.put('alice', await hashPassword('right'));
 
   const c = await LineClient.connect(port);
   await c.line();
@@ -50,8 +52,8 @@ t.test('open mode: anyone on loopback, until a user is added; changes need no re
   t.notOk(logs.some((l) => l.includes('wrong') || l.includes('right')), 'passwords are never logged');
   t.ok(logs.some((l) => l.startsWith('warn login failed') && l.includes('"user":"alice"')));
 
-  journal.deleteUser('alice');
-  journal.putUser('bob', await hashPassword('pw'));
+  journal.users.delete('alice');
+  journal.users.put('bob', await hashPassword('pw'));
   const d = await LineClient.connect(port);
   await d.line();
   d.write('login alice right');

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-export const BIN = fileURLToPath(new URL('../bin/linebus', import.meta.url));
+export const BIN = fileURLToPath(new URL('../../bin/linebus', import.meta.url));
 
 export interface Ran {
   code: number | null;

@@ -1,7 +1,7 @@
 import t from 'tap';
-import { decodeLine, LineCap, LineFramer } from '../src/framing.js';
-import type { Frame } from '../src/framing.js';
-import { TelnetFilter } from '../src/telnet.js';
+import { decodeLine, LineCap, LineFramer } from '../src/protocol/framing.js';
+import type { Frame } from '../src/protocol/framing.js';
+import { TelnetFilter } from '../src/protocol/telnet.js';
 
 const IAC = 0xff;
 

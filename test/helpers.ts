@@ -12,7 +12,7 @@ import { LinebusServer } from '../src/server.js';
 import type { ServerOptions } from '../src/server.js';
 import type { Logger } from '../src/log.js';
 
-interface Teardown {
+export interface Teardown {
   teardown(fn: () => unknown): void;
 }
 

@@ -3,9 +3,10 @@ import t from 'tap';
 import Database from 'better-sqlite3';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Journal, SCHEMA_VERSION } from '../src/journal.js';
-import { JournalReader } from '../src/reader.js';
-import { FatalError } from '../src/errors.js';
+import { Store } from '../src/store/store.js';
+import { SCHEMA_VERSION } from '../src/store/schema.js';
+import { JournalReader } from '../src/store/reader.js';
+import { FatalError } from '../src/protocol/errors.js';
 import { LineClient, startServer, tempDir } from './helpers.js';
 
 t.test('a send is in the journal, with every column, before its ok', { timeout: 10000 }, async (t) => {
@@ -62,7 +63,7 @@ t.test('a journal that cannot be written refuses the send with err internal; not
 
 t.test('WAL checkpoints happen off the event loop, in a worker thread', { timeout: 20000 }, async (t) => {
   const { server, port } = await startServer(t);
-  t.equal(server.journal.db.pragma('wal_autocheckpoint', { simple: true }), 0, 'never inside a commit');
+  t.equal(server.store.db.pragma('wal_autocheckpoint', { simple: true }), 0, 'never inside a commit');
   const c = await LineClient.login(port, 'bob');
   const checkpoints = (): unknown => server.stats().find(([k]) => k === 'journal_checkpoints')?.[1];
   c.write(...Array.from({ length: 100 }, (_, i) => `send t ${i}`));
@@ -75,13 +76,13 @@ t.test('WAL checkpoints happen off the event loop, in a worker thread', { timeou
 
 t.test('--sync full makes every commit wait for the disk', { timeout: 10000 }, async (t) => {
   const { server, port, logs } = await startServer(t, { sync: 'full' });
-  t.equal(server.journal.db.pragma('synchronous', { simple: true }), 2, 'FULL');
+  t.equal(server.store.db.pragma('synchronous', { simple: true }), 2, 'FULL');
   t.ok(logs.some((l) => l.startsWith('info listening on') && l.includes('"sync":"full"')));
   const c = await LineClient.login(port, 'bob');
   c.write('send t durable');
   t.equal(await c.line(), 'ok send 1');
   c.close();
-  const normal = Journal.open(join(tempDir(t), 'n.db'));
+  const normal = Store.open(join(tempDir(t), 'n.db'));
   t.equal(normal.db.pragma('synchronous', { simple: true }), 1, 'NORMAL by default');
   normal.close();
 });
@@ -89,17 +90,17 @@ t.test('--sync full makes every commit wait for the disk', { timeout: 10000 }, a
 t.test('ids are never reused', { timeout: 10000 }, async (t) => {
   const dir = tempDir(t);
   const path = join(dir, 'j.db');
-  const journal = Journal.open(path);
-  const reader = new JournalReader(journal.db);
+  const journal = Store.open(path);
+  const reader = journal.reader;
   t.equal(reader.lastId(), 0);
   t.equal(reader.firstId(), 0);
-  t.equal(journal.append([{ topic: 'a', sender: 's', body: '1' }, { topic: 'a', sender: 's', body: '2' }], 1), 2);
-  t.equal(journal.append([{ topic: 'b', sender: 's', body: '3' }], 2), 3);
+  t.equal(journal.journal.append([{ topic: 'a', sender: 's', body: '1' }, { topic: 'a', sender: 's', body: '2' }], 1), 2);
+  t.equal(journal.journal.append([{ topic: 'b', sender: 's', body: '3' }], 2), 3);
   t.equal(reader.firstId(), 1);
   t.equal(reader.lastId(), 3);
   // AUTOINCREMENT keeps the high-water mark in sqlite_sequence even if rows go.
   journal.db.exec("DROP TRIGGER messages_no_delete; DELETE FROM messages;");
-  t.equal(journal.append([{ topic: 'c', sender: 's', body: '4' }], 3), 4);
+  t.equal(journal.journal.append([{ topic: 'c', sender: 's', body: '4' }], 3), 4);
   journal.close();
   journal.close();
 });
@@ -108,43 +109,43 @@ t.test('files that are not a linebus journal stop with one line naming them', { 
   const dir = tempDir(t);
   const text = join(dir, 'notes.txt');
   writeFileSync(text, 'these are not the bytes you are looking for\n'.repeat(100));
-  t.throws(() => Journal.open(text), new FatalError(`${text}: not a usable linebus database: file is not a database`));
+  t.throws(() => Store.open(text), new FatalError(`${text}: not a usable linebus database: file is not a database`));
 
   const foreign = join(dir, 'other.db');
   const other = new Database(foreign);
   other.exec('CREATE TABLE invoices (id INTEGER PRIMARY KEY)');
   other.close();
-  t.throws(() => Journal.open(foreign), { message: `${foreign}: an SQLite database of some other application (no linebus schema); point --db at a new file` });
+  t.throws(() => Store.open(foreign), { message: `${foreign}: an SQLite database of some other application (no linebus schema); point --db at a new file` });
 
   const newer = join(dir, 'newer.db');
-  Journal.open(newer).close();
+  Store.open(newer).close();
   const bump = new Database(newer);
   bump.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
   bump.close();
-  t.throws(() => Journal.open(newer), { message: new RegExp(`schema version ${SCHEMA_VERSION + 1} is newer than this linebus understands`) });
+  t.throws(() => Store.open(newer), { message: new RegExp(`schema version ${SCHEMA_VERSION + 1} is newer than this linebus understands`) });
 
   const damaged = join(dir, 'damaged.db');
   const d = new Database(damaged);
   d.exec('CREATE TABLE messages (id INTEGER PRIMARY KEY); PRAGMA user_version = 1;');
   d.close();
-  t.throws(() => Journal.open(damaged), { message: /tables are missing/ });
+  t.throws(() => Store.open(damaged), { message: /tables are missing/ });
 
-  t.throws(() => Journal.open(join(dir, 'missing.db'), { readonly: true }), { message: /no such database/ });
-  t.throws(() => Journal.open(join(dir, 'nodir', 'x.db')), { message: /cannot open database/ });
+  t.throws(() => Store.open(join(dir, 'missing.db'), { readonly: true }), { message: /no such database/ });
+  t.throws(() => Store.open(join(dir, 'nodir', 'x.db')), { message: /cannot open database/ });
 
   const empty = join(dir, 'empty.db');
   new Database(empty).close();
-  t.throws(() => Journal.open(empty, { readonly: true }), { message: /empty database/ });
+  t.throws(() => Store.open(empty, { readonly: true }), { message: /empty database/ });
 });
 
 t.test('users in the journal file', { timeout: 10000 }, async (t) => {
-  const journal = Journal.open(join(tempDir(t), 'u.db'));
-  t.equal(journal.hasUsers(), false);
-  t.equal(journal.putUser('bob', 'h1'), true);
-  t.equal(journal.putUser('bob', 'h2'), false);
-  t.equal(journal.getUser('bob')?.hash, 'h2');
-  t.same(journal.listUsers().map((u) => u.name), ['bob']);
-  t.equal(journal.deleteUser('bob'), true);
-  t.equal(journal.deleteUser('bob'), false);
+  const journal = Store.open(join(tempDir(t), 'u.db'));
+  t.equal(journal.users.any(), false);
+  t.equal(journal.users.put('bob', 'h1'), true);
+  t.equal(journal.users.put('bob', 'h2'), false);
+  t.equal(journal.users.get('bob')?.hash, 'h2');
+  t.same(journal.users.list().map((u) => u.name), ['bob']);
+  t.equal(journal.users.delete('bob'), true);
+  t.equal(journal.users.delete('bob'), false);
   journal.close();
 });

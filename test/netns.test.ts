@@ -66,7 +66,7 @@ t.test('open mode: a non-loopback client is refused with a hint, a real user is 
   const problem = makeHosts();
   t.teardown(removeHosts);
   if (problem) {
-    t.skip(problem);
+    t.plan(0, problem);
     return;
   }
   const db = join(tempDir(t), 'bus.db');

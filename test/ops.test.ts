@@ -2,9 +2,9 @@
 import t from 'tap';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import { Journal } from '../src/journal.js';
+import { Store } from '../src/store/store.js';
 import { LineClient, startServer, tempDir } from './helpers.js';
-import { VERSION } from '../src/version.js';
+import { version } from '../src/version.js';
 
 t.test('topics, who and stats from telnet', { timeout: 20000 }, async (t) => {
   const { port, waitForLog } = await startServer(t);
@@ -34,7 +34,7 @@ t.test('topics, who and stats from telnet', { timeout: 20000 }, async (t) => {
   const stats = await bob.until('ok stats');
   t.equal(stats.pop(), `ok stats ${stats.length}`);
   const value = (name: string): string | undefined => stats.find((l) => l.startsWith(`stat ${name} `))?.split(' ')[2];
-  t.equal(value('version'), VERSION, 'stats, the greeting and --version agree');
+  t.equal(value('version'), version(), 'stats, the greeting and --version agree');
   t.equal(value('connections'), '3');
   t.equal(value('messages_in'), '3');
   t.equal(value('messages_out'), '2', 'alice twice; bob sent it');
@@ -56,8 +56,8 @@ t.test('topics, who and stats from telnet', { timeout: 20000 }, async (t) => {
 
 t.test('topics takes the last id of a received topic from the journal', { timeout: 20000 }, async (t) => {
   const db = join(tempDir(t), 'old.db');
-  const journal = Journal.open(db);
-  journal.append([{ topic: 'old', sender: 's', body: 'a' }, { topic: 'old', sender: 's', body: 'b' }], Date.now());
+  const journal = Store.open(db);
+  journal.journal.append([{ topic: 'old', sender: 's', body: 'a' }, { topic: 'old', sender: 's', body: 'b' }], Date.now());
   journal.close();
   const { port } = await startServer(t, { db });
   const c = await LineClient.login(port, 'c');
@@ -109,8 +109,8 @@ t.test('retention deletes the oldest in chunks; catch-up says where the journal 
     await tx.lines(1000);
   }
   t.equal(await server.runRetention(), 3500);
-  t.equal(server.reader.firstId(), 3501);
-  t.equal(server.reader.lastId(), 6000);
+  t.equal(server.store.reader.firstId(), 3501);
+  t.equal(server.store.reader.lastId(), 6000);
   t.ok(logs.some((l) => l.startsWith('info retention deleted old messages') && l.includes('"deleted":3500')));
   t.equal(await server.runRetention(), 0, 'nothing more to do');
 
@@ -145,6 +145,6 @@ t.test('retention runs by itself on its interval', { timeout: 20000 }, async (t)
   tx.write('send a 1', 'send a 2', 'send a 3');
   await tx.lines(3);
   await done;
-  t.equal(server.reader.firstId(), 3);
+  t.equal(server.store.reader.firstId(), 3);
   tx.close();
 });

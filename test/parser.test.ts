@@ -1,6 +1,6 @@
 import t from 'tap';
-import { parse } from '../src/parser.js';
-import { ProtocolError } from '../src/errors.js';
+import { parse } from '../src/protocol/parser.js';
+import { ProtocolError } from '../src/protocol/errors.js';
 
 function code(line: string): string | undefined {
   const result = parse(line);

@@ -4,12 +4,12 @@
  */
 import t from 'tap';
 import { LineClient, startServer } from './helpers.js';
-import { VERSION } from '../src/version.js';
+import { version } from '../src/version.js';
 
 t.test('greeting, login, help, ping, logoff', { timeout: 10000 }, async (t) => {
   const { port } = await startServer(t);
   const c = await LineClient.connect(port);
-  t.equal(await c.line(), `hello linebus ${VERSION}`);
+  t.equal(await c.line(), `hello linebus ${version()}`);
   c.write('help', 'ping', 'PING  two  spaces ', 'login alice secret', 'Help', 'logoff', 'ping after logoff');
   t.same(await c.rest(), [
     'ok help login recv replay leave send ping topics who stats help logoff quit',
@@ -106,14 +106,14 @@ t.test('a half-closed client gets every reply, then the server closes', { timeou
   const { port } = await startServer(t);
   const c = await LineClient.connect(port);
   c.socket.end('login ci token\nsend deploys web-3 done\nping\nsend deploys no newline at end');
-  t.same(await c.rest(), [`hello linebus ${VERSION}`, 'ok login ci', 'ok send 1', 'pong', 'ok send 2']);
+  t.same(await c.rest(), [`hello linebus ${version()}`, 'ok login ci', 'ok send 1', 'pong', 'ok send 2']);
 });
 
 t.test('a half-closed receiver keeps receiving until it closes', { timeout: 10000 }, async (t) => {
   const { port } = await startServer(t);
   const rx = await LineClient.connect(port);
   rx.socket.end('login rx pw\nrecv alerts\n');
-  t.same(await rx.lines(3), [`hello linebus ${VERSION}`, 'ok login rx', 'ok recv alerts']);
+  t.same(await rx.lines(3), [`hello linebus ${version()}`, 'ok login rx', 'ok recv alerts']);
   const tx = await LineClient.login(port, 'tx');
   tx.write('send alerts one', 'send alerts two');
   t.same(await tx.lines(2), ['ok send 1', 'ok send 2']);

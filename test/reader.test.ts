@@ -1,16 +1,17 @@
 /** Paging edge cases of the journal reader, with tiny pages. */
 import t from 'tap';
 import { join } from 'node:path';
-import { Journal } from '../src/journal.js';
-import { JournalReader } from '../src/reader.js';
+import { Store } from '../src/store/store.js';
+import type { JournalReader } from '../src/store/reader.js';
 import { tempDir } from './helpers.js';
+import type { Teardown } from './helpers.js';
 
-function setup(t: Tap.Test): { reader: JournalReader; journal: Journal } {
-  const journal = Journal.open(join(tempDir(t), 'r.db'));
-  t.teardown(() => journal.close());
+function setup(t: Teardown): { reader: JournalReader; store: Store } {
+  const store = Store.open(join(tempDir(t), 'r.db'));
+  t.teardown(() => store.close());
   // ids 1..20: a.1 a.2 b a.1 a.2 b ... ; ts = id * 1000
-  for (let i = 1; i <= 20; i++) journal.append([{ topic: ['a.1', 'a.2', 'b'][(i - 1) % 3] as string, sender: 's', body: 'x'.repeat(i) }], i * 1000);
-  return { reader: new JournalReader(journal.db), journal };
+  for (let i = 1; i <= 20; i++) store.journal.append([{ topic: ['a.1', 'a.2', 'b'][(i - 1) % 3] as string, sender: 's', body: 'x'.repeat(i) }], i * 1000);
+  return { reader: store.reader, store };
 }
 
 const small = { rows: 4, bytes: 1000 };
@@ -57,12 +58,12 @@ t.test('start of the last n', async (t) => {
 });
 
 t.test('first id at or after a time, with gaps', async (t) => {
-  const { reader, journal } = setup(t);
+  const { reader, store } = setup(t);
   t.equal(reader.afterTime(0, 1, 20), 0);
   t.equal(reader.afterTime(7000, 1, 20), 6);
   t.equal(reader.afterTime(7500, 1, 20), 7);
   t.equal(reader.afterTime(99000, 1, 20), 20, 'after everything');
-  journal.db.exec('DROP TRIGGER messages_no_delete; DELETE FROM messages WHERE id BETWEEN 5 AND 12;');
+  store.db.exec('DROP TRIGGER messages_no_delete; DELETE FROM messages WHERE id BETWEEN 5 AND 12;');
   t.equal(reader.afterTime(7000, 1, 20), 4, 'after 4 comes 13, the first row at 7 s or later');
   t.equal(reader.firstId(), 1);
   t.equal(reader.lastId(), 20);

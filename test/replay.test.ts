@@ -1,17 +1,17 @@
 /** Catch-up subscriptions and replay over real TCP and a real journal. */
 import t from 'tap';
 import { join } from 'node:path';
-import { Journal } from '../src/journal.js';
+import { Store } from '../src/store/store.js';
 import { LineClient, startServer, tempDir } from './helpers.js';
 
 /** Fills a journal before the daemon starts: `count` messages on `topic(i)`. */
 function fill(db: string, count: number, topic: (i: number) => string, body: (i: number) => string = (i) => `m${i + 1}`): void {
-  const journal = Journal.open(db);
+  const journal = Store.open(db);
   for (let start = 0; start < count; start += 10000) {
     const batch = [];
     for (let i = start; i < Math.min(count, start + 10000); i++) batch.push({ topic: topic(i), sender: 'seed', body: body(i) });
     // One ts per batch is what the daemon does too.
-    journal.append(batch, Date.now());
+    journal.journal.append(batch, Date.now());
   }
   journal.close();
 }
@@ -21,8 +21,8 @@ t.test('replay since id, last n, time and duration; exact and wildcard', { timeo
   const hour = 3600_000;
   const base = Date.now() - 10 * hour;
   // ids 1..10; one batch each, an hour apart: id i was stamped base + (i-1)h.
-  const journal = Journal.open(db);
-  for (let i = 0; i < 10; i++) journal.append([{ topic: i % 2 ? 'odd.x' : 'even.x', sender: 'seed', body: `m${i + 1}` }], base + i * hour);
+  const journal = Store.open(db);
+  for (let i = 0; i < 10; i++) journal.journal.append([{ topic: i % 2 ? 'odd.x' : 'even.x', sender: 'seed', body: `m${i + 1}` }], base + i * hour);
   journal.close();
   const { port } = await startServer(t, { db });
   const c = await LineClient.login(port, 'rx');

@@ -61,3 +61,17 @@ t.test('a client that never reads its replies is cut off too', { timeout: 60000 
   t.same(server.stats().find(([k]) => k === 'slow_disconnects'), ['slow_disconnects', 1]);
   c.close();
 });
+
+t.test('a client that pipelines sends and never reads their acknowledgements is cut off', { timeout: 60000 }, async (t) => {
+  const { server, port } = await startServer(t, { maxPending: 64 * 1024 });
+  const c = await LineClient.login(port, 'noreader');
+  c.socket.pause();
+  const slow = (): unknown => server.stats().find(([k]) => k === 'slow_disconnects')?.[1];
+  const batch = 'send t x\n'.repeat(10000);
+  let batches = 0;
+  for (; batches < 300 && slow() === 0 && !c.socket.destroyed; batches++) {
+    await new Promise<void>((resolve) => c.socket.write(batch, () => resolve()));
+  }
+  t.equal(slow(), 1, `cut off after at most ${batches * 10000} sends`);
+  c.close();
+});

@@ -1,6 +1,6 @@
 import t from 'tap';
-import { Sublist } from '../src/sublist.js';
-import { matches } from '../src/topic.js';
+import { Sublist } from '../src/bus/sublist.js';
+import { matches } from '../src/protocol/topic.js';
 
 t.test('exact and wildcard receivers, each once', async (t) => {
   const list = new Sublist<string>();

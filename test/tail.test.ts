@@ -3,17 +3,17 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { openSync } from 'node:fs';
 import { join } from 'node:path';
-import { Journal } from '../src/journal.js';
-import { formatter, tail, useColour } from '../src/tail.js';
-import type { TailOptions } from '../src/tail.js';
+import { Store } from '../src/store/store.js';
+import { formatter, tail, useColour } from '../src/cli/tail.js';
+import type { TailOptions } from '../src/cli/tail.js';
 import { BIN, finish, run } from './cli-helpers.js';
 import { LineClient, startServer, tempDir } from './helpers.js';
 
 const TS = Date.UTC(2026, 10, 22, 12, 0, 0);
 
 function seed(db: string, topics: string[]): void {
-  const journal = Journal.open(db);
-  journal.append(topics.map((topic, i) => ({ topic, sender: 'seed', body: `body ${i + 1}` })), TS);
+  const journal = Store.open(db);
+  journal.journal.append(topics.map((topic, i) => ({ topic, sender: 'seed', body: `body ${i + 1}` })), TS);
   journal.close();
 }
 
@@ -79,7 +79,7 @@ t.test('-f shows new messages as the daemon appends them, until stopped', { time
 
 t.test('an empty journal prints nothing', { timeout: 20000 }, async (t) => {
   const db = join(tempDir(t), 'empty.db');
-  Journal.open(db).close();
+  Store.open(db).close();
   t.same(await collect(options(db)), []);
   t.same(await collect(options(db, { since: 0, topic: 'a.>' })), []);
 });
@@ -114,7 +114,7 @@ t.test('the CLI: | head -1 exits 0 without a stack trace; SIGTERM stops -f', { t
 
   const full = spawn(process.execPath, [BIN, 'tail', '--db', db, '--since', '0'], { stdio: ['ignore', openSync('/dev/full', 'w'), 'pipe'] });
   let fullErr = '';
-  full.stderr.setEncoding('utf8').on('data', (text: string) => (fullErr += text));
+  full.stderr?.setEncoding('utf8').on('data', (text: string) => (fullErr += text));
   t.equal(await new Promise((resolve) => full.on('close', resolve)), 1, 'a full disk is exit 1');
   t.equal(fullErr, 'linebus: cannot write to standard output: ENOSPC: no space left on device, write\n');
 

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { isReservedTopic, isWildcardPattern, matches, patternProblem, topicProblem } from '../src/topic.js';
+import { isReservedTopic, isWildcardPattern, matches, patternProblem, topicProblem } from '../src/protocol/topic.js';
 
 t.test('matches', async (t) => {
   const table: [string, string, boolean][] = [

@@ -5,7 +5,7 @@
  * (segments x wildcard branches), whatever the number of subscriptions
  * (issue: "routing that scales"; nats-server's sublist.go works the same way).
  */
-import { isWildcardPattern } from './topic.js';
+import { isWildcardPattern } from '../protocol/topic.js';
 
 class TrieNode<R> {
   readonly children = new Map<string, TrieNode<R>>();

@@ -6,7 +6,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { StoredMessage } from './journal.js';
-import { isWildcardPattern, matches } from './topic.js';
+import { isWildcardPattern, matches } from '../protocol/topic.js';
 
 /** What one reader wants: messages of `pattern` with id > after. */
 export interface Want {

@@ -2,7 +2,7 @@
  * Reads a password: one line from stdin when it is a pipe or file, or from a
  * no-echo prompt, asked twice, when it is a terminal.
  */
-import { FatalError } from './errors.js';
+import { FatalError } from '../protocol/errors.js';
 
 async function readFirstLine(): Promise<string> {
   const chunks: Buffer[] = [];

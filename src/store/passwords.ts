@@ -1,14 +1,11 @@
 /**
- * Password hashing and the login decision. Passwords are stored as salted
- * scrypt hashes (node:crypto), never in clear; verification runs on the
- * thread pool so a login never blocks the event loop.
+ * Password hashing. Passwords are stored as salted scrypt hashes
+ * (node:crypto), never in clear; verification runs on the thread pool so a
+ * login never blocks the event loop.
  */
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import type { ScryptOptions } from 'node:crypto';
 import { promisify } from 'node:util';
-import { isIP } from 'node:net';
-import { MAX_USER_BYTES } from './parser.js';
-import { NOT_PRINTABLE } from './topic.js';
 
 const N = 16384;
 const R = 8;
@@ -47,20 +44,4 @@ let decoyHash: Promise<string> | undefined;
 export function decoy(): Promise<string> {
   decoyHash ??= hashPassword(randomBytes(16).toString('hex'));
   return decoyHash;
-}
-
-/** Why `name` cannot be a user name, or undefined if it can. */
-export function userNameProblem(name: string): string | undefined {
-  if (name.length === 0) return 'a user name cannot be empty';
-  if (Buffer.byteLength(name, 'utf8') > MAX_USER_BYTES) return `a user name is at most ${MAX_USER_BYTES} bytes`;
-  if (NOT_PRINTABLE.test(name)) return 'a user name cannot contain spaces or control characters';
-  return undefined;
-}
-
-/** 127.0.0.0/8, ::1 and IPv4-mapped loopback count as loopback. */
-export function isLoopback(address: string | undefined): boolean {
-  if (address === undefined) return false;
-  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
-  if (isIP(v4) === 4) return v4.startsWith('127.');
-  return address === '::1';
 }

@@ -1,5 +1,6 @@
 /**
- * Topics and patterns (PROTOCOL.md, "Topics and patterns"). A topic is 1 to
+ * Names: topics, patterns and user names (PROTOCOL.md, "Topics and
+ * patterns"). A topic is 1 to
  * 255 bytes of printable, non-space characters, with `.` between segments.
  * A pattern may use `*` as a whole segment (exactly one segment) and `>` as
  * its last segment (one or more segments).
@@ -90,4 +91,14 @@ export function matches(pattern: string, topic: string): boolean {
     if (segment !== '*' && segment !== have[i]) return false;
   }
   return want.length === have.length;
+}
+
+export const MAX_USER_BYTES = 64;
+
+/** Why `name` cannot be a user name, or undefined if it can. */
+export function userNameProblem(name: string): string | undefined {
+  if (name.length === 0) return 'a user name cannot be empty';
+  if (Buffer.byteLength(name, 'utf8') > MAX_USER_BYTES) return `a user name is at most ${MAX_USER_BYTES} bytes`;
+  if (NOT_PRINTABLE.test(name)) return 'a user name cannot contain spaces or control characters';
+  return undefined;
 }

@@ -4,12 +4,11 @@
  * read-only and never writes to it.
  */
 import { Chalk } from 'chalk';
-import { FatalError } from './errors.js';
-import { Journal } from './journal.js';
-import type { StoredMessage } from './journal.js';
-import { JournalReader } from './reader.js';
-import type { Want } from './reader.js';
-import { patternProblem } from './topic.js';
+import { FatalError } from '../protocol/errors.js';
+import { patternProblem } from '../protocol/topic.js';
+import type { StoredMessage } from '../store/journal.js';
+import type { Want } from '../store/reader.js';
+import { Store } from '../store/store.js';
 
 export interface TailOptions {
   db: string;
@@ -41,9 +40,9 @@ export function useColour(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv): 
 export async function tail(options: TailOptions, write: (text: string) => boolean, signal: AbortSignal): Promise<void> {
   const problem = patternProblem(options.topic);
   if (problem) throw new FatalError(`--topic: ${problem}`);
-  const journal = Journal.open(options.db, { readonly: true });
+  const store = Store.open(options.db, { readonly: true });
   try {
-    const reader = new JournalReader(journal.db);
+    const reader = store.reader;
     const format = formatter(options.json, useColour(process.stdout, process.env));
     const last = reader.lastId();
     let after: number;
@@ -72,7 +71,7 @@ export async function tail(options: TailOptions, write: (text: string) => boolea
       if (signal.aborted) return;
     }
   } finally {
-    journal.close();
+    store.close();
   }
 }
 
@@ -81,4 +80,18 @@ function drain(steps: Generator<void, number>): number {
     const step = steps.next();
     if (step.done) return step.value;
   }
+}
+
+/** The `tail` subcommand: writes to stdout until done or interrupted. */
+export async function tailCommand(options: Omit<TailOptions, 'pollMs'>): Promise<void> {
+  // `linebus tail | head -1`: the reader went away; that is a normal end.
+  // Any other write error (a full disk) is one line and exit status 1.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    process.stderr.write(`linebus: cannot write to standard output: ${error.message}\n`);
+    process.exit(1);
+  });
+  const stop = new AbortController();
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop.abort());
+  await tail({ ...options, pollMs: 100 }, (text) => process.stdout.write(text), stop.signal);
 }

@@ -5,7 +5,7 @@
  * the environment win over the file. SIGHUP reads the file again.
  */
 import { readFileSync } from 'node:fs';
-import { FatalError } from './errors.js';
+import { FatalError } from '../protocol/errors.js';
 
 /** The settings a config file may hold, and how to read each value. */
 export const CONFIG_KEYS = ['max-line', 'max-pending', 'max-connections', 'retain-days', 'retain-messages', 'log-level'] as const;

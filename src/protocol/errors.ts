@@ -1,7 +1,8 @@
 /**
  * The stable error codes of the wire protocol (PROTOCOL.md, "Replies"), in
- * one table. A client may branch on the code; the text after it is for
- * people and says what to do next.
+ * one table, as nats-server's errors catalogue and ws's WS_ERR_* do. A
+ * client may branch on the code; the text after it is for people and says
+ * what to do next.
  */
 export const ERROR_CODES = {
   syntax: 'unknown verb, or missing or malformed arguments',
@@ -29,12 +30,8 @@ export class ProtocolError extends Error {
 
   /** The reply line, without its LF. */
   toLine(): string {
-    return errLine(this.code, this.message);
+    return `err ${this.code} ${this.message}`;
   }
-}
-
-export function errLine(code: ErrorCode, text: string): string {
-  return `err ${code} ${text}`;
 }
 
 /**

@@ -1,0 +1,129 @@
+/**
+ * The one place that journals and fans out. Sends are batched per turn:
+ * at the end of the turn (or when a batch is full) they are committed in
+ * one transaction, then each is acknowledged and delivered in id order to
+ * the receivers of its topic, never back to the receiver that sent it
+ * (PROTOCOL.md, "Delivery").
+ */
+import { ProtocolError } from '../protocol/errors.js';
+import type { Journal } from '../store/journal.js';
+import type { Logger } from '../log.js';
+import { Delivery } from './receiver.js';
+import type { Receiver } from './receiver.js';
+import type { Stats } from './stats.js';
+import { Sublist } from './sublist.js';
+import type { Turn } from './turn.js';
+
+export interface Publication {
+  /** The receiver that sent it, which does not get it back; or none. */
+  readonly origin: Receiver | undefined;
+  readonly topic: string;
+  readonly sender: string;
+  readonly body: string;
+  /** Called once, after the commit, with the id; or with the refusal. */
+  done(result: number | ProtocolError): void;
+}
+
+/**
+ * A turn's sends are committed together, but never more than this many in
+ * one transaction: it bounds the synchronous step (a 64 KB read of short
+ * sends is thousands of them, from each socket read in the same turn) and
+ * the wait for the first acknowledgement, which keeps pipelining clients
+ * busy.
+ */
+export const BATCH_MAX = 256;
+/** `topics` remembers this many most recently sent-to topics. */
+const RECENT_TOPICS = 10000;
+
+export class Broker {
+  readonly #journal: Journal;
+  readonly #turn: Turn;
+  readonly #stats: Stats;
+  readonly #logger: Logger;
+  readonly #sublist = new Sublist<Receiver>();
+  #batch: Publication[] = [];
+  /** Topic -> last id sent since start, least recently used first. */
+  readonly #recentTopics = new Map<string, number>();
+
+  constructor(journal: Journal, turn: Turn, stats: Stats, logger: Logger) {
+    this.#journal = journal;
+    this.#turn = turn;
+    this.#stats = stats;
+    this.#logger = logger;
+    turn.addStep(() => {
+      while (this.#batch.length > 0) this.#commit();
+    });
+  }
+
+  publish(publication: Publication): void {
+    this.#batch.push(publication);
+    if (this.#batch.length >= BATCH_MAX) this.#commit();
+    else this.#turn.schedule();
+  }
+
+  /** Returns false if `receiver` already had `pattern`. */
+  subscribe(receiver: Receiver, pattern: string): boolean {
+    return this.#sublist.add(pattern, receiver);
+  }
+
+  unsubscribe(receiver: Receiver, pattern: string): boolean {
+    return this.#sublist.remove(pattern, receiver);
+  }
+
+  /** The receivers of `topic`, each once. Must not be modified. */
+  receivers(topic: string): ReadonlySet<Receiver> {
+    return this.#sublist.match(topic);
+  }
+
+  /** Every exact topic and pattern with receivers. */
+  subscriptions(): Iterable<[pattern: string, receivers: ReadonlySet<Receiver>]> {
+    return this.#sublist.patterns();
+  }
+
+  /** Topics sent to since start (at most RECENT_TOPICS), with their last id. */
+  recentTopics(): ReadonlyMap<string, number> {
+    return this.#recentTopics;
+  }
+
+  /**
+   * PROTOCOL.md: a send is acknowledged and delivered only after its row is
+   * committed.
+   */
+  #commit(): void {
+    const batch = this.#batch;
+    this.#batch = [];
+    let lastId: number;
+    try {
+      lastId = this.#journal.append(batch, Date.now());
+    } catch (error) {
+      this.#logger.log('error', 'journal append failed; sends refused', { count: batch.length, error: (error as Error).message });
+      const refusal = new ProtocolError('internal', 'the journal could not store the message; nothing was sent, try again');
+      for (const publication of batch) publication.done(refusal);
+      return;
+    }
+    const stats = this.#stats;
+    stats.messagesIn += batch.length;
+    stats.commits++;
+    if (batch.length > stats.largestCommit) stats.largestCommit = batch.length;
+    for (const topic of this.#recentTopics.keys()) {
+      if (this.#recentTopics.size <= RECENT_TOPICS - batch.length) break;
+      this.#recentTopics.delete(topic);
+    }
+    let id = lastId - batch.length + 1;
+    for (const publication of batch) {
+      publication.done(id);
+      this.#recentTopics.delete(publication.topic);
+      this.#recentTopics.set(publication.topic, id);
+      const receivers = this.#sublist.match(publication.topic);
+      if (receivers.size > 0) {
+        const message = new Delivery(id, publication.topic, publication.sender, publication.body);
+        for (const receiver of receivers) {
+          if (receiver === publication.origin) continue;
+          receiver.deliver(message);
+          stats.messagesOut++;
+        }
+      }
+      id++;
+    }
+  }
+}

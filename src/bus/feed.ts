@@ -1,0 +1,158 @@
+/**
+ * Catch-up and replay: journaled messages streamed to one target a page at
+ * a time, waiting for the target's link between pages, so a million
+ * messages neither fill the server's memory nor stop it serving others.
+ *
+ * While a feed runs, the target skips live deliveries (pauseLive): the feed
+ * reads them from the journal instead, in id order, and goes live in the
+ * same synchronous step as its last read, so nothing falls between.
+ */
+import type { Start } from '../protocol/args.js';
+import { journalStartsAt, msgText, ok } from '../protocol/wire.js';
+import type { JournalReader, Want } from '../store/reader.js';
+import type { Turn } from './turn.js';
+
+/** What a feed writes to: a session (or, later, an HTTP stream). */
+export interface FeedTarget {
+  /** The patterns it receives live. */
+  readonly patterns: ReadonlySet<string>;
+  subscribe(pattern: string): void;
+  reply(line: string): void;
+  /** Journaled `msg` text, in id order; `lastId` is the id of its last line. */
+  pushJournaled(text: string, bytes: number, lastId: number): void;
+  /** Its output is in its link and the link has room; false once it closes. */
+  room(): Promise<boolean>;
+  /** The most bytes of lines one page may hold for it. */
+  readonly pageBytes: number;
+  pauseLive(): void;
+  resumeLive(): void;
+}
+
+/** "Until the end of the journal, however far it has grown." */
+const NO_END = Number.MAX_SAFE_INTEGER;
+/** Rows read per page at most. */
+const PAGE_ROWS = 2000;
+
+export class Feed {
+  readonly #reader: JournalReader;
+  readonly #turn: Turn;
+
+  constructor(reader: JournalReader, turn: Turn) {
+    this.#reader = reader;
+    this.#turn = turn;
+  }
+
+  /** PROTOCOL.md: `ok recv`, then the journaled messages, then live. */
+  catchUp(target: FeedTarget, pattern: string, start: Start): Promise<void> {
+    return this.#paused(target, async () => {
+      // Patterns already live pick up from here, through the journal.
+      const wants = this.#liveWants(target);
+      target.subscribe(pattern);
+      target.reply(ok('recv', `${pattern}${this.#gone(start)}`));
+      const after = await this.#startId(target, pattern, start);
+      if (after === undefined) return;
+      await this.#stream(target, [{ pattern, after }, ...wants], NO_END);
+    });
+  }
+
+  /** PROTOCOL.md: the journaled messages, then `ok replay <pattern> <count>`. */
+  replay(target: FeedTarget, pattern: string, start: Start): Promise<void> {
+    return this.#paused(target, async () => {
+      const live = this.#liveWants(target);
+      const gone = this.#gone(start);
+      const after = await this.#startId(target, pattern, start);
+      if (after === undefined) return;
+      const count = await this.#stream(target, [{ pattern, after }], this.#reader.lastId());
+      if (count === undefined) return;
+      target.reply(ok('replay', pattern, `${count}${gone}`));
+      if (live.length > 0) await this.#stream(target, live, NO_END);
+    });
+  }
+
+  /**
+   * Lets the turn end first, so sends that came before the command (from
+   * any client) are committed and delivered live as usual; then pauses live
+   * deliveries to the target for as long as `work` reads the journal.
+   */
+  async #paused(target: FeedTarget, work: () => Promise<void>): Promise<void> {
+    await this.#turn.ended();
+    target.pauseLive();
+    try {
+      await work();
+    } finally {
+      target.resumeLive();
+    }
+  }
+
+  /**
+   * When `since <id>` asks for rows that retention has deleted, the reply
+   * says where the journal now starts.
+   */
+  #gone(start: Start): string {
+    if (start.kind !== 'id') return '';
+    const first = this.#reader.firstId();
+    return first > start.id + 1 ? journalStartsAt(first) : '';
+  }
+
+  /** What the target's live patterns still need, from the journal's end now. */
+  #liveWants(target: FeedTarget): Want[] {
+    const now = this.#reader.lastId();
+    return [...target.patterns].map((pattern) => ({ pattern, after: now }));
+  }
+
+  /** The id after which `start` begins; undefined if the target closed. */
+  async #startId(target: FeedTarget, pattern: string, start: Start): Promise<number | undefined> {
+    const reader = this.#reader;
+    const now = reader.lastId();
+    switch (start.kind) {
+      case 'id':
+        return start.id;
+      case 'time':
+        return reader.afterTime(start.ms, 1, now);
+      case 'ago':
+        return reader.afterTime(Date.now() - start.ms, 1, now);
+      case 'last': {
+        const steps = reader.startOfLast(pattern, start.count, now);
+        let step = steps.next();
+        while (!step.done) {
+          if (!(await target.room())) return undefined;
+          step = steps.next();
+        }
+        return step.value;
+      }
+    }
+  }
+
+  /**
+   * Writes the journaled messages that `wants` ask for, up to `until`, a
+   * page at a time, waiting for the target between pages. Returns how many
+   * were written, or undefined if the target closed first.
+   */
+  async #stream(target: FeedTarget, wants: Want[], until: number): Promise<number | undefined> {
+    const reader = this.#reader;
+    const limits = { rows: PAGE_ROWS, bytes: target.pageBytes };
+    // Nothing lies before the first row (retention may have removed it).
+    let cursor = Math.max(lowest(wants), reader.firstId() - 1);
+    let count = 0;
+    for (;;) {
+      const page = reader.page(wants, cursor, until, limits);
+      if (page.rows.length > 0) {
+        let text = '';
+        for (const row of page.rows) text += msgText(row.topic, row.id, row.sender, row.body);
+        target.pushJournaled(text, Buffer.byteLength(text), (page.rows[page.rows.length - 1] as { id: number }).id);
+      }
+      count += page.rows.length;
+      cursor = page.next;
+      if (page.done) return count;
+      if (!(await target.room())) return undefined;
+    }
+  }
+
+}
+
+/** The lowest `after` of `wants`, without spreading them onto the stack. */
+function lowest(wants: readonly Want[]): number {
+  let min = Number.MAX_SAFE_INTEGER;
+  for (const want of wants) if (want.after < min) min = want.after;
+  return min;
+}

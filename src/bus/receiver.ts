@@ -1,0 +1,38 @@
+/**
+ * What the bus delivers to: a session, later an HTTP stream. The bus
+ * defines the interface; the layers above implement it, so nothing in bus/
+ * imports them.
+ */
+import { msgText } from '../protocol/wire.js';
+
+/**
+ * One committed message on its way to receivers. The broker makes one per
+ * message that has receivers, so its `msg` line is formatted once, not once
+ * per receiver.
+ */
+export class Delivery {
+  readonly id: number;
+  readonly topic: string;
+  readonly sender: string;
+  readonly body: string;
+  /** The `msg` line with its LF. */
+  readonly text: string;
+  /** The size of `text` in bytes. */
+  readonly bytes: number;
+
+  constructor(id: number, topic: string, sender: string, body: string) {
+    this.id = id;
+    this.topic = topic;
+    this.sender = sender;
+    this.body = body;
+    this.text = msgText(topic, id, sender, body);
+    this.bytes = Buffer.byteLength(this.text);
+  }
+}
+
+export interface Receiver {
+  /** The login name (`who`). */
+  readonly user: string | undefined;
+  /** A live message of a pattern this receiver subscribed to. */
+  deliver(message: Delivery): void;
+}

@@ -1,0 +1,84 @@
+/**
+ * The end of a turn of the event loop, the one place where work that
+ * arrived during the turn is finished: the steps run first (the broker
+ * commits the sends that arrived, acknowledges and delivers them), then
+ * every outbox that got lines hands them to its link in one write.
+ *
+ * The turn ends in a setImmediate callback, that is in the check phase,
+ * after Node has run the callbacks of every socket read of the poll phase:
+ * sends from all the connections that were readable share one commit.
+ * Anything marked dirty while the turn ends (the acknowledgements and
+ * deliveries of the commit) is flushed in the same turn, not in another.
+ */
+
+export interface Flushable {
+  flush(): void;
+}
+
+export class Turn {
+  readonly #steps: (() => void)[] = [];
+  readonly #dirty = new Set<Flushable>();
+  #waiters: (() => void)[] = [];
+  #scheduled = false;
+  #running = false;
+  /** Turns ended so far: one per burst of input, not one per reply. */
+  count = 0;
+
+  /** A step run at every end of turn, before the flush, in the order added. */
+  addStep(step: () => void): void {
+    this.#steps.push(step);
+  }
+
+  /** Makes sure the current turn ends with a run of the steps and the flush. */
+  schedule(): void {
+    if (this.#scheduled || this.#running) return;
+    this.#scheduled = true;
+    setImmediate(this.#end);
+  }
+
+  /** `flushable` has output: flush it at the end of this turn. */
+  dirty(flushable: Flushable): void {
+    this.#dirty.add(flushable);
+    this.schedule();
+  }
+
+  /** `flushable` is gone: do not flush it. */
+  forget(flushable: Flushable): void {
+    this.#dirty.delete(flushable);
+  }
+
+  /**
+   * Resolves once the current turn has ended: whatever was sent before the
+   * call is committed, acknowledged and delivered, and every output made
+   * before it is in its link.
+   */
+  ended(): Promise<void> {
+    this.schedule();
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  /** Ends the turn now, synchronously (shutdown). */
+  endNow(): void {
+    this.#end();
+  }
+
+  readonly #end = (): void => {
+    this.#scheduled = false;
+    this.#running = true;
+    this.count++;
+    try {
+      for (const step of this.#steps) step();
+      // Deleting before flushing: a flushable marked dirty again by its own
+      // flush is visited again, as Set iteration visits entries re-added.
+      for (const flushable of this.#dirty) {
+        this.#dirty.delete(flushable);
+        flushable.flush();
+      }
+    } finally {
+      this.#running = false;
+    }
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const resolve of waiters) resolve();
+  };
+}

@@ -1,0 +1,69 @@
+/**
+ * The `linebus` command line (CLI.md): a thin commander program over the
+ * library. Every option that names a place or a limit can also come from a
+ * LINEBUS_* environment variable.
+ */
+import { Command, Option } from 'commander';
+import { DEFAULTS } from '../server.js';
+import { version } from '../version.js';
+import { CONFIG_KEYS } from './config.js';
+import { dbOption, logLevel, port, positiveInt, wholeNumber } from './options.js';
+import { serve } from './serve.js';
+import { tailCommand } from './tail.js';
+import { userAdd, userDel, userList } from './users.js';
+
+export function program(): Command {
+  const cli = new Command('linebus')
+    .description('a line-protocol message bus over TCP with an SQLite journal')
+    .version(version(), '-V, --version')
+    .showHelpAfterError()
+    .configureOutput({ outputError: (text, write) => write(text) });
+
+  cli
+    .command('serve')
+    .description('run the daemon in the foreground (logs to stderr)')
+    .addOption(new Option('--host <address>', 'address to listen on').env('LINEBUS_HOST').default(DEFAULTS.host))
+    .addOption(new Option('--port <port>', 'TCP port; 0 picks a free one').env('LINEBUS_PORT').default(DEFAULTS.port).argParser(port))
+    .addOption(dbOption())
+    .addOption(new Option('--max-line <bytes>', 'longest accepted line').env('LINEBUS_MAX_LINE').default(DEFAULTS.maxLine).argParser(positiveInt))
+    .addOption(new Option('--max-pending <bytes>', "output waiting for a client before it is cut off with 'err slow'").env('LINEBUS_MAX_PENDING').default(DEFAULTS.maxPending).argParser(positiveInt))
+    .addOption(new Option('--max-connections <n>', 'connections served at once').env('LINEBUS_MAX_CONNECTIONS').default(DEFAULTS.maxConnections).argParser(positiveInt))
+    .addOption(new Option('--retain-days <n>', 'delete messages older than n days (0: keep)').env('LINEBUS_RETAIN_DAYS').default(0).argParser(wholeNumber))
+    .addOption(new Option('--retain-messages <n>', 'keep only the newest n messages (0: keep all)').env('LINEBUS_RETAIN_MESSAGES').default(0).argParser(wholeNumber))
+    .addOption(new Option('--sync <mode>', "commit durability: 'normal' survives a crash, 'full' also a power loss (fsync per commit)").env('LINEBUS_SYNC').choices(['normal', 'full']).default('normal'))
+    .addOption(new Option('--config <file>', `settings file, re-read on SIGHUP (${CONFIG_KEYS.join(', ')})`).env('LINEBUS_CONFIG'))
+    .addOption(new Option('--log-format <format>', 'log line format').env('LINEBUS_LOG_FORMAT').choices(['text', 'json']).default('text'))
+    .addOption(new Option('--log-level <level>', 'lowest level logged').env('LINEBUS_LOG_LEVEL').default('info').argParser(logLevel))
+    .action(serve);
+
+  const user = cli.command('user').description('manage the users who may log in');
+  user.command('add <name>').description('add a user, or change their password (one line on stdin, or a prompt)').addOption(dbOption()).action(userAdd);
+  user.command('del <name>').description('delete a user').addOption(dbOption()).action(userDel);
+  user.command('list').description('list users and when they were added').addOption(dbOption()).action(userList);
+
+  cli
+    .command('tail')
+    .description('print journaled messages, oldest first; -f follows new ones')
+    .addOption(dbOption())
+    .option('-f, --follow', 'keep printing new messages until interrupted', false)
+    .addOption(new Option('-n, --lines <n>', 'start with the last n messages (default 10)').argParser(wholeNumber))
+    .option('--topic <pattern>', "only topics matching the pattern ('orders.>', 'news.*.sport')", '>')
+    .addOption(new Option('--since <id>', 'every message after this id (at most the last -n, if given)').argParser(wholeNumber))
+    .option('--json', 'one JSON object per line: id, ts, topic, sender, body', false)
+    .action(tailCommand);
+
+  return cli;
+}
+
+/**
+ * Runs the CLI. Any error (a FatalError, a listen error such as
+ * EADDRINUSE) is one line on stderr and exit status 1, never a stack trace.
+ */
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await program().parseAsync(argv);
+  } catch (error) {
+    process.stderr.write(`linebus: ${(error as Error).message}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,32 @@
+/** Parsers for option values, shared by the command line and --config. */
+import { InvalidArgumentError, Option } from 'commander';
+import type { Level } from '../log.js';
+import { DEFAULTS } from '../server.js';
+
+export function positiveInt(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
+    throw new InvalidArgumentError('expected a positive whole number.');
+  }
+  return Number(value);
+}
+
+export function port(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 65535) throw new InvalidArgumentError('expected a port number from 0 to 65535.');
+  return Number(value);
+}
+
+export function wholeNumber(value: string): number {
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw new InvalidArgumentError('expected a whole number.');
+  return Number(value);
+}
+
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+export function logLevel(value: string): Level {
+  if (!(LOG_LEVELS as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected one of ${LOG_LEVELS.join(', ')}.`);
+  return value as Level;
+}
+
+export function dbOption(): Option {
+  return new Option('--db <file>', 'the journal database').env('LINEBUS_DB').default(DEFAULTS.db);
+}

@@ -1,0 +1,107 @@
+/**
+ * `linebus serve`: the daemon in the foreground, with its signals (SIGHUP
+ * re-reads --config, SIGTERM and SIGINT stop it cleanly).
+ */
+import type { Command } from 'commander';
+import { createLogger } from '../log.js';
+import type { Level, LogFormat } from '../log.js';
+import { LinebusServer } from '../server.js';
+import type { Limits } from '../server.js';
+import { readConfig } from './config.js';
+import type { ConfigKey } from './config.js';
+import { logLevel, positiveInt, wholeNumber } from './options.js';
+
+export interface ServeOptions {
+  host: string;
+  port: number;
+  db: string;
+  maxLine: number;
+  maxPending: number;
+  maxConnections: number;
+  retainDays: number;
+  retainMessages: number;
+  config: string | undefined;
+  sync: 'normal' | 'full';
+  logFormat: LogFormat;
+  logLevel: Level;
+}
+
+const CONFIG_PARSERS: Readonly<Record<ConfigKey, (value: string) => unknown>> = {
+  'max-line': positiveInt,
+  'max-pending': positiveInt,
+  'max-connections': positiveInt,
+  'retain-days': wholeNumber,
+  'retain-messages': wholeNumber,
+  'log-level': logLevel,
+};
+
+/** `max-pending` -> `maxPending`, commander's name for the option value. */
+function camel(key: ConfigKey): keyof ServeOptions {
+  return key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()) as keyof ServeOptions;
+}
+
+/**
+ * The settings of the config file that the command line and environment
+ * leave to it (their source is the default or the file itself).
+ */
+function fromConfig(path: string, command: Command): Partial<ServeOptions> {
+  const settings: Record<string, unknown> = {};
+  for (const [key, value] of readConfig(path, CONFIG_PARSERS)) {
+    const name = camel(key);
+    const source = command.getOptionValueSource(name);
+    if (source === undefined || source === 'default' || source === 'config') {
+      command.setOptionValueWithSource(name, value, 'config');
+      settings[name] = value;
+    }
+  }
+  return settings as Partial<ServeOptions>;
+}
+
+/**
+ * systemd socket activation: LISTEN_PID is this process and LISTEN_FDS
+ * counts the sockets passed from fd 3 on. Returns 3, or undefined.
+ */
+export function inheritedSocket(env: NodeJS.ProcessEnv): number | undefined {
+  if (env.LISTEN_PID !== String(process.pid) || !(Number(env.LISTEN_FDS) >= 1)) return undefined;
+  // As sd_listen_fds(unset_environment=1) does: children must not inherit them.
+  delete env.LISTEN_PID;
+  delete env.LISTEN_FDS;
+  delete env.LISTEN_FDNAMES;
+  return 3;
+}
+
+export async function serve(cliOptions: ServeOptions, command: Command): Promise<void> {
+  const options = cliOptions.config ? { ...cliOptions, ...fromConfig(cliOptions.config, command) } : cliOptions;
+  const logger = createLogger({ format: options.logFormat, level: options.logLevel });
+  const server = await LinebusServer.start({ ...options, listenFd: inheritedSocket(process.env), logger });
+  process.on('SIGHUP', () => {
+    const users = server.store.users.list().length;
+    if (!options.config) {
+      logger.log('info', 'SIGHUP: users are read at every login; no --config file, so limits are unchanged', { users });
+      return;
+    }
+    try {
+      const next = fromConfig(options.config, command);
+      const changed = server.reconfigure(next as Partial<Limits>);
+      if (next.logLevel !== undefined && next.logLevel !== logger.level) {
+        changed.push(`logLevel ${logger.level} -> ${next.logLevel}`);
+        logger.level = next.logLevel;
+      }
+      logger.log('info', `SIGHUP: reloaded ${options.config}: ${changed.length > 0 ? changed.join(', ') : 'nothing changed'}`, { users });
+    } catch (error) {
+      logger.log('error', `SIGHUP: kept the old settings: ${(error as Error).message}`);
+    }
+  });
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals++;
+    if (signals > 1) {
+      logger.log('warn', `second ${signal}: exiting without waiting`);
+      process.exit(1);
+    }
+    logger.log('info', `${signal} received`);
+    void server.stop().then(() => process.exit(0));
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}

@@ -1,0 +1,36 @@
+/**
+ * What a handler works with: the connection it serves (Conn, implemented
+ * by the session) and the bus's services. Handlers change a connection
+ * only through Conn.
+ */
+import type { Broker } from '../bus/broker.js';
+import type { Feed, FeedTarget } from '../bus/feed.js';
+import type { Caller, Policy } from '../bus/policy.js';
+import type { Receiver } from '../bus/receiver.js';
+import type { JournalReader } from '../store/reader.js';
+
+export interface Conn extends Receiver, FeedTarget, Caller {
+  readonly user: string | undefined;
+  /** The login succeeded: this connection is `user` from now on. */
+  loggedIn(user: string): void;
+  /** A reply line (without LF), in order. */
+  reply(line: string): void;
+  /** Reserves the place of a reply given later; every line after it waits. */
+  later(): (line: string) => void;
+  /** Runs `work`; the commands after this one wait until it is done. */
+  hold(work: () => Promise<void>): void;
+  /** Returns false if the pattern was not being received. */
+  unsubscribe(pattern: string): boolean;
+  /** Replies `ok logoff`, then closes once it is written. */
+  logoff(): void;
+}
+
+export interface Services {
+  readonly version: string;
+  readonly broker: Broker;
+  readonly feed: Feed;
+  readonly policy: Policy;
+  readonly reader: JournalReader;
+  /** What `stats` shows, as name and value pairs. */
+  stats(): [string, string | number][];
+}

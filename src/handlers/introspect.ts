@@ -1,0 +1,40 @@
+/** `topics`, `who`, `stats`: what an operator asks from telnet. */
+import type { CommandOf } from '../protocol/commands.js';
+import { isWildcardPattern } from '../protocol/topic.js';
+import { item, ok } from '../protocol/wire.js';
+import type { Conn, Services } from './context.js';
+
+/** Topics sent to since start, and every topic or pattern received. */
+export function topics(conn: Conn, _command: CommandOf<'topics'>, { broker, reader }: Services): void {
+  const rows = new Map<string, string>();
+  for (const [topic, id] of broker.recentTopics()) rows.set(topic, item('topic', topic, broker.receivers(topic).size, id));
+  for (const [pattern, receivers] of broker.subscriptions()) {
+    if (rows.has(pattern)) continue;
+    // A pattern counts its own receivers and has no last id; an exact
+    // topic counts every receiver whose pattern matches it.
+    const line = isWildcardPattern(pattern)
+      ? item('topic', pattern, receivers.size, '-')
+      : item('topic', pattern, broker.receivers(pattern).size, reader.lastIdOf(pattern));
+    rows.set(pattern, line);
+  }
+  const names = [...rows.keys()].sort();
+  for (const name of names) conn.reply(rows.get(name) as string);
+  conn.reply(ok('topics', names.length));
+}
+
+export function who(conn: Conn, { topic }: CommandOf<'who'>, { broker }: Services): void {
+  const connections = new Map<string, number>();
+  for (const receiver of broker.receivers(topic)) {
+    const user = receiver.user as string;
+    connections.set(user, (connections.get(user) ?? 0) + 1);
+  }
+  const users = [...connections.keys()].sort();
+  for (const user of users) conn.reply(item('user', user, connections.get(user) as number));
+  conn.reply(ok('who', topic, users.length));
+}
+
+export function stats(conn: Conn, _command: CommandOf<'stats'>, services: Services): void {
+  const pairs = services.stats();
+  for (const [name, value] of pairs) conn.reply(item('stat', name, value));
+  conn.reply(ok('stats', pairs.length));
+}

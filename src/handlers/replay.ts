@@ -1,0 +1,7 @@
+/** `replay <pattern> since|last ...`: journaled messages only. */
+import type { CommandOf } from '../protocol/commands.js';
+import type { Conn, Services } from './context.js';
+
+export function replay(conn: Conn, { pattern, start }: CommandOf<'replay'>, services: Services): void {
+  conn.hold(() => services.feed.replay(conn, pattern, start));
+}

@@ -1,0 +1,20 @@
+/** `send <topic> <message>`: acknowledged once journaled. */
+import { ok } from '../protocol/wire.js';
+import type { CommandOf } from '../protocol/commands.js';
+import type { Conn, Services } from './context.js';
+
+export function send(conn: Conn, { topic, body }: CommandOf<'send'>, services: Services): void {
+  const refusal = services.policy.send(topic);
+  if (refusal) {
+    conn.reply(refusal.toLine());
+    return;
+  }
+  const reply = conn.later();
+  services.broker.publish({
+    origin: conn,
+    topic,
+    sender: conn.user as string,
+    body,
+    done: (result) => reply(typeof result === 'number' ? ok('send', result) : result.toLine()),
+  });
+}

@@ -1,0 +1,21 @@
+/** `recv` and `leave`: what a connection receives (PROTOCOL.md, "Commands"). */
+import { err, ok } from '../protocol/wire.js';
+import type { CommandOf } from '../protocol/commands.js';
+import type { Conn, Services } from './context.js';
+
+export function recv(conn: Conn, { pattern, start }: CommandOf<'recv'>, services: Services): void {
+  if (start === undefined) {
+    conn.subscribe(pattern);
+    conn.reply(ok('recv', pattern));
+    return;
+  }
+  conn.hold(() => services.feed.catchUp(conn, pattern, start));
+}
+
+export function leave(conn: Conn, { pattern }: CommandOf<'leave'>): void {
+  if (!conn.unsubscribe(pattern)) {
+    conn.reply(err('notfound', `not receiving ${pattern}; recv it first, or check the spelling`));
+    return;
+  }
+  conn.reply(ok('leave', pattern));
+}

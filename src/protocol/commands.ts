@@ -1,0 +1,135 @@
+/**
+ * The verb table (PROTOCOL.md, "Commands"): for each verb its usage, a
+ * one-line description, whether it needs a login, its aliases, and how its
+ * arguments are read. The Command type is derived from it, so a new verb is
+ * one entry here plus one handler (handlers/index.ts will not compile
+ * without it).
+ */
+import { checkTopic, Usage } from './args.js';
+import type { Args, Start } from './args.js';
+import { MAX_USER_BYTES } from './topic.js';
+
+export interface VerbSpec<A> {
+  readonly usage: string;
+  /** What the verb does, in a few words. */
+  readonly summary: string;
+  /** False for the verbs accepted before `login`. */
+  readonly login: boolean;
+  readonly aliases?: readonly string[];
+  /** Reads the arguments; throws Usage when they are wrong. */
+  parse(args: Args): A;
+}
+
+function verb<A>(spec: VerbSpec<A>): VerbSpec<A> {
+  return spec;
+}
+
+/** Verbs in the order `help` lists them: the order a newcomer needs them. */
+export const VERBS = {
+  login: verb({
+    usage: 'login <user> <password>',
+    summary: 'authenticate this connection',
+    login: false,
+    parse(a) {
+      const user = a.word();
+      const password = a.rest();
+      if (user === undefined || password === undefined) throw new Usage();
+      if (Buffer.byteLength(user, 'utf8') > MAX_USER_BYTES) throw new Usage(`user name is over ${MAX_USER_BYTES} bytes`);
+      return { user, password };
+    },
+  }),
+  recv: verb({
+    usage: 'recv <pattern> [since <id|duration|time> | last <n>]',
+    summary: 'receive the messages of every topic that matches, live; since/last first replays the journal',
+    login: true,
+    parse(a) {
+      const pattern = a.pattern();
+      const start: Start | undefined = a.atEnd() ? undefined : a.start();
+      return { pattern, start };
+    },
+  }),
+  replay: verb({
+    usage: 'replay <pattern> since <id|duration|time> | replay <pattern> last <n>',
+    summary: 'send journaled messages only, then ok replay <pattern> <count>',
+    login: true,
+    parse: (a) => ({ pattern: a.pattern(), start: a.start() }),
+  }),
+  leave: verb({
+    usage: 'leave <pattern>',
+    summary: 'stop receiving a pattern',
+    login: true,
+    parse(a) {
+      const pattern = a.pattern();
+      a.end();
+      return { pattern };
+    },
+  }),
+  send: verb({
+    usage: 'send <topic> <message>',
+    summary: 'publish a message; ok send <id> once it is journaled',
+    login: true,
+    parse(a) {
+      const topic = a.word();
+      const body = a.rest();
+      if (topic === undefined || body === undefined) throw new Usage();
+      return { topic: checkTopic(topic), body };
+    },
+  }),
+  ping: verb({
+    usage: 'ping [text]',
+    summary: 'liveness check, answered pong [text]',
+    login: false,
+    parse: (a) => ({ text: a.rest() }),
+  }),
+  topics: verb({
+    usage: 'topics',
+    summary: 'the topics in use, with receivers and last id',
+    login: true,
+    parse: (a) => (a.end(), {}),
+  }),
+  who: verb({
+    usage: 'who <topic>',
+    summary: 'the logins receiving a topic',
+    login: true,
+    parse(a) {
+      const topic = a.word();
+      if (topic === undefined || !a.atEnd()) throw new Usage();
+      return { topic: checkTopic(topic) };
+    },
+  }),
+  stats: verb({
+    usage: 'stats',
+    summary: 'the server counters',
+    login: true,
+    parse: (a) => (a.end(), {}),
+  }),
+  help: verb({
+    usage: 'help',
+    summary: 'the verbs',
+    login: false,
+    parse: (a) => (a.end(), {}),
+  }),
+  logoff: verb({
+    usage: 'logoff',
+    summary: 'end the session; the server closes the connection',
+    login: false,
+    aliases: ['quit'],
+    parse: (a) => (a.end(), {}),
+  }),
+};
+
+export type Verb = keyof typeof VERBS;
+
+/** One parsed command: its canonical verb and its arguments. */
+export type Command = { [V in Verb]: { verb: V } & ReturnType<(typeof VERBS)[V]['parse']> }[Verb];
+
+/** The command of one verb. */
+export type CommandOf<V extends Verb> = Extract<Command, { verb: V }>;
+
+/** Every name a client may type, aliases included, to its canonical verb. */
+export const VERB_NAMES: ReadonlyMap<string, Verb> = new Map(
+  (Object.keys(VERBS) as Verb[]).flatMap((name) => [name, ...((VERBS[name] as VerbSpec<unknown>).aliases ?? [])].map((alias) => [alias, name] as const)),
+);
+
+/** The words `help` lists: each verb followed by its aliases. */
+export const HELP_VERBS: readonly string[] = [...VERB_NAMES.keys()];

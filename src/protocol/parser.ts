@@ -1,0 +1,42 @@
+/**
+ * The pure command parser: one decoded line in, one command or one error
+ * out (PROTOCOL.md, "Lines", "Commands"). No I/O, no state; the verbs and
+ * their arguments are the table in commands.ts.
+ */
+import { Args } from './args.js';
+import type { Usage } from './args.js';
+import { VERB_NAMES, VERBS } from './commands.js';
+import type { Command, Verb, VerbSpec } from './commands.js';
+import { ProtocolError } from './errors.js';
+
+export type ParseResult = Command | ProtocolError | undefined;
+
+const BLANK = /^[ \t]*$/;
+
+/** `err syntax`, with the problem (if any) and the verb's usage. */
+export function usageError(verb: Verb, problem?: string): ProtocolError {
+  const lead = problem ? `${problem}; ` : '';
+  return new ProtocolError('syntax', `${lead}usage: ${VERBS[verb].usage}`);
+}
+
+/**
+ * Parses one line (already decoded, without its CR/LF). Returns undefined
+ * for a blank line, which is ignored.
+ */
+export function parse(line: string): ParseResult {
+  if (BLANK.test(line)) return undefined;
+  const args = new Args(line);
+  const word = args.word() as string;
+  const verb = VERB_NAMES.get(word.toLowerCase());
+  if (verb === undefined) {
+    const shown = word.length > 32 ? `${word.slice(0, 32)}...` : word;
+    return new ProtocolError('syntax', `unknown command '${shown}'; try help`);
+  }
+  try {
+    const spec = VERBS[verb] as VerbSpec<object>;
+    return { verb, ...spec.parse(args) } as Command;
+  } catch (error) {
+    // Argument readers throw only Usage (protocol/args.ts).
+    return usageError(verb, (error as Usage).problem);
+  }
+}

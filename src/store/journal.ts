@@ -1,0 +1,83 @@
+/**
+ * The messages of the journal (PROTOCOL.md, "Journal"): every accepted send
+ * is a row of `messages`, committed before it is acknowledged or delivered.
+ * Rows are append-only, enforced by triggers in the database itself
+ * (schema.ts); only retention deletes, through a narrow path.
+ */
+import type Database from 'better-sqlite3';
+import { NO_DELETE_TRIGGER } from './schema.js';
+
+/** Rows per multi-row INSERT statement when a batch is large enough. */
+const INSERT_ROWS = 16;
+
+export interface StoredMessage {
+  id: number;
+  ts: number;
+  topic: string;
+  sender: string;
+  body: string;
+}
+
+export interface PendingMessage {
+  readonly topic: string;
+  readonly sender: string;
+  readonly body: string;
+}
+
+export class Journal {
+  readonly #appendBatch: (messages: readonly PendingMessage[], ts: number) => number;
+  readonly #deleteThrough: (lastDeleted: number, limit: number) => number;
+
+  constructor(db: Database.Database) {
+    const insert = 'INSERT INTO messages (ts, topic, sender, body) VALUES ';
+    const insertOne = db.prepare(`${insert}(?, ?, ?, ?)`);
+    // One statement per INSERT_ROWS rows costs far less than one per row
+    // (measured: 1.7x the rows per second); the rest go one by one.
+    const insertMany = db.prepare(`${insert}${Array(INSERT_ROWS).fill('(?, ?, ?, ?)').join(', ')}`);
+    const params: unknown[] = [];
+    this.#appendBatch = db.transaction((messages: readonly PendingMessage[], ts: number) => {
+      let id = 0;
+      let i = 0;
+      for (; i + INSERT_ROWS <= messages.length; i += INSERT_ROWS) {
+        params.length = 0;
+        for (let j = i; j < i + INSERT_ROWS; j++) {
+          const m = messages[j] as PendingMessage;
+          params.push(ts, m.topic, m.sender, m.body);
+        }
+        id = Number(insertMany.run(params).lastInsertRowid);
+      }
+      for (; i < messages.length; i++) {
+        const m = messages[i] as PendingMessage;
+        id = Number(insertOne.run(ts, m.topic, m.sender, m.body).lastInsertRowid);
+      }
+      return id;
+    });
+    const remove = db.prepare<[number, number]>('DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE id <= ? ORDER BY id LIMIT ?)');
+    // Retention's narrow path past the append-only guard: within one
+    // transaction of this connection, so no other connection ever sees
+    // the trigger missing.
+    this.#deleteThrough = db.transaction((lastDeleted: number, limit: number) => {
+      db.exec('DROP TRIGGER messages_no_delete');
+      const changes = remove.run(lastDeleted, limit).changes;
+      db.exec(NO_DELETE_TRIGGER);
+      return changes;
+    });
+  }
+
+  /**
+   * Appends messages in one transaction, in order, all stamped `ts`.
+   * Returns the id of the last one; ids are consecutive within a batch
+   * because the daemon's connection is the only writer of `messages`.
+   */
+  append(messages: readonly PendingMessage[], ts: number): number {
+    return this.#appendBatch(messages, ts);
+  }
+
+  /**
+   * Retention: deletes at most `limit` of the oldest rows with id <=
+   * `lastDeleted`; returns how many went.
+   */
+  deleteOldest(lastDeleted: number, limit: number): number {
+    return this.#deleteThrough(lastDeleted, limit);
+  }
+}

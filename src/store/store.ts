@@ -1,0 +1,93 @@
+/**
+ * Opening the one SQLite file that holds everything: the journal, its
+ * reader and the users. One path is all an operator manages.
+ */
+import Database from 'better-sqlite3';
+import { existsSync } from 'node:fs';
+import { FatalError } from '../protocol/errors.js';
+import { Journal } from './journal.js';
+import { JournalReader } from './reader.js';
+import { prepareSchema } from './schema.js';
+import { Users } from './users.js';
+
+/**
+ * How hard a commit waits for the disk. `normal` (SQLite synchronous=NORMAL
+ * in WAL mode): a committed message survives a crash of the daemon or of
+ * the OS's processes, and a power loss may lose the last commits. `full`:
+ * every commit is fsynced, so it survives a power loss too.
+ */
+export type SyncMode = 'normal' | 'full';
+
+export interface OpenOptions {
+  /** Durability of commits; default `normal`. */
+  sync?: SyncMode;
+  /** Open for reading only (`linebus tail`, `user list`); never writes. */
+  readonly?: boolean;
+  /** Fail if the file does not exist instead of creating it. */
+  mustExist?: boolean;
+  /** Leave WAL checkpoints to a Checkpointer instead of the commits. */
+  checkpointInBackground?: boolean;
+}
+
+export class Store {
+  readonly path: string;
+  readonly sync: SyncMode;
+  readonly db: Database.Database;
+  readonly reader: JournalReader;
+  readonly users: Users;
+  #journal: Journal | undefined;
+
+  private constructor(path: string, db: Database.Database, sync: SyncMode) {
+    this.path = path;
+    this.sync = sync;
+    this.db = db;
+    this.reader = new JournalReader(db);
+    this.users = new Users(db);
+  }
+
+  /** The writer of messages (made on first use: readers never need it). */
+  get journal(): Journal {
+    this.#journal ??= new Journal(this.db);
+    return this.#journal;
+  }
+
+  /**
+   * Opens (and, when writable and new, creates or migrates) a journal. Any
+   * problem is a FatalError whose message names the file and says what to
+   * do.
+   */
+  static open(path: string, options: OpenOptions = {}): Store {
+    const readonly = options.readonly ?? false;
+    if ((readonly || options.mustExist) && !existsSync(path)) {
+      throw new FatalError(`${path}: no such database; start 'linebus serve --db ${path}' or add a user to create it`);
+    }
+    let db: Database.Database;
+    try {
+      db = new Database(path, { readonly, fileMustExist: readonly || options.mustExist === true });
+    } catch (error) {
+      throw new FatalError(`${path}: cannot open database: ${(error as Error).message}`, { cause: error });
+    }
+    try {
+      // A writer elsewhere (`linebus user add`, sqlite3) holds the lock for
+      // microseconds; wait that long, not so long that traffic stalls.
+      db.pragma('busy_timeout = 500');
+      prepareSchema(db, path, readonly);
+      if (!readonly) {
+        db.pragma('journal_mode = WAL');
+        db.pragma(`synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`);
+        // The daemon checkpoints from a worker thread (checkpointer.ts);
+        // other writers (`linebus user add`) keep SQLite's default.
+        if (options.checkpointInBackground) db.pragma('wal_autocheckpoint = 0');
+      }
+      return new Store(path, db, options.sync ?? 'normal');
+    } catch (error) {
+      db.close();
+      if (error instanceof FatalError) throw error;
+      throw new FatalError(`${path}: not a usable linebus database: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

@@ -1,0 +1,98 @@
+/** Users and the config file, as an operator manages them: real processes, real signals. */
+import t from 'tap';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LineClient, tempDir } from './helpers.js';
+import { finish, run, serve } from './cli-helpers.js';
+
+t.test('user add, list, del', { timeout: 30000 }, async (t) => {
+  const db = join(tempDir(t), 'users.db');
+  const added = await run(['user', 'add', 'alice', '--db', db], 'pass word\nignored second line\n');
+  t.equal(added.code, 0, added.stderr);
+  t.equal(added.stdout, 'added alice\n');
+  t.equal((await run(['user', 'add', 'alice', '--db', db], 'new\r\n')).stdout, 'changed password of alice\n');
+  t.equal((await run(['user', 'add', 'bob'], 'pw', { LINEBUS_DB: db })).code, 0);
+  const list = await run(['user', 'list', '--db', db]);
+  t.match(list.stdout, /^alice\t\d{4}-\d\d-\d\dT[\d:.]+Z\nbob\t/);
+  t.notMatch(list.stdout, /new|pw|scrypt/);
+
+  const { child, port } = await serve(['--db', db]);
+  const c = await LineClient.connect(port);
+  await c.line();
+  c.write('login alice pass word', 'login alice new');
+  t.same(await c.lines(2), ['err auth bad user or password', 'ok login alice']);
+
+  t.equal((await run(['user', 'del', 'alice', '--db', db])).stdout, 'deleted alice\n');
+  const d = await LineClient.connect(port);
+  await d.line();
+  d.write('login alice new');
+  t.equal(await d.line(), 'err auth bad user or password');
+
+  const gone = await run(['user', 'del', 'alice', '--db', db]);
+  t.equal(gone.code, 1);
+  t.equal(gone.stderr, `linebus: no user 'alice' in ${db}; 'linebus user list' shows who there is\n`);
+  const empty = await run(['user', 'add', 'carol', '--db', db], '\n');
+  t.equal(empty.code, 1);
+  t.match(empty.stderr, /^linebus: empty password/);
+  const badName = await run(['user', 'add', 'has space', '--db', db], 'x\n');
+  t.equal(badName.code, 1);
+  t.equal(badName.stderr, "linebus: a user name cannot contain spaces or control characters: 'has space'\n");
+  const noDb = await run(['user', 'list', '--db', join(tempDir(t), 'none.db')]);
+  t.equal(noDb.code, 1);
+  t.match(noDb.stderr, /no such database/);
+  child.kill('SIGTERM');
+  await finish(child);
+  c.close();
+  d.close();
+});
+
+t.test('--config, and SIGHUP re-reads it and logs what changed', { timeout: 30000 }, async (t) => {
+  const dir = tempDir(t);
+  const config = join(dir, 'linebus.conf');
+  writeFileSync(config, '# limits\nmax-line 20\nmax-pending 65536  # bytes\n\nlog-level info\n');
+  const { child, port, stderr } = await serve(['--db', join(dir, 'bus.db'), '--config', config, '--max-pending', '99999']);
+  const c = await LineClient.login(port, 'alice');
+  c.write('send a 0123456789ABCDEF');
+  t.equal(await c.line(), 'err toolong line is over the 20-byte limit and was dropped; send shorter lines', 'the file sets max-line');
+  // serve()'s own listener, added first, has appended each chunk to
+  // stderr() by the time this one runs.
+  const reloaded = (pattern: RegExp): Promise<void> =>
+    new Promise((resolve) => {
+      const check = (): void => {
+        if (!pattern.test(stderr())) return;
+        child.stderr.off('data', check);
+        resolve();
+      };
+      child.stderr.on('data', check);
+      check();
+    });
+  writeFileSync(config, 'max-line 100\nretain-messages 5\nmax-pending 1\nlog-level debug\n');
+  child.kill('SIGHUP');
+  await reloaded(/SIGHUP: reloaded .*linebus\.conf: maxLine 20 -> 100, retainMessages 0 -> 5, logLevel info -> debug users=0/);
+  t.pass('the command line still wins for max-pending');
+  const d = await LineClient.login(port, 'bob');
+  d.write('send a 0123456789ABCDEF');
+  t.equal(await d.line(), 'ok send 1', 'a new connection has the new max-line');
+
+  child.kill('SIGHUP');
+  await reloaded(/SIGHUP: reloaded .*linebus\.conf: nothing changed/);
+  t.pass('the same file again changes nothing');
+
+  writeFileSync(config, 'max-lines 100\n');
+  child.kill('SIGHUP');
+  await reloaded(/error SIGHUP: kept the old settings: .*linebus\.conf:1: unknown setting 'max-lines'/);
+  t.pass('a bad file keeps the old settings');
+  const done = finish(child);
+  child.kill('SIGTERM');
+  t.equal((await done).code, 0);
+  c.close();
+  d.close();
+
+  writeFileSync(config, 'max-line many\n');
+  const bad = await run(['serve', '--port', '0', '--db', join(dir, 'bus.db'), '--config', config]);
+  t.equal(bad.code, 1);
+  t.match(bad.stderr, /^linebus: .*linebus\.conf:1: max-line: expected a positive whole number\.\n$/);
+  writeFileSync(config, 'max-line\n');
+  t.match((await run(['serve', '--port', '0', '--db', join(dir, 'bus.db'), '--config', config])).stderr, /expected 'max-line <value>'/);
+  t.match((await run(['serve', '--port', '0', '--db', join(dir, 'bus.db'), '--config', join(dir, 'none.conf')])).stderr, /cannot read config/);
+});

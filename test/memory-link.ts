@@ -1,0 +1,131 @@
+/**
+ * An in-memory Link and a session wired to real services (a real SQLite
+ * file in a temp dir) for fast unit tests of sessions and handlers without
+ * sockets.
+ */
+import { join } from 'node:path';
+import { Broker } from '../src/bus/broker.js';
+import { Feed } from '../src/bus/feed.js';
+import { Policy } from '../src/bus/policy.js';
+import { Stats } from '../src/bus/stats.js';
+import { Turn } from '../src/bus/turn.js';
+import { silentLogger } from '../src/log.js';
+import { Session } from '../src/session/session.js';
+import type { SessionServices } from '../src/session/session.js';
+import { Store } from '../src/store/store.js';
+import type { Link, LinkEvents } from '../src/transport/link.js';
+import { tempDir } from './helpers.js';
+import type { Teardown } from './helpers.js';
+
+export class MemoryLink implements Link {
+  readonly listener = 'memory';
+  readonly remoteAddress = '127.0.0.1';
+  readonly remote = '127.0.0.1:1';
+  /** What the session wrote, as it wrote it. */
+  readonly written: string[] = [];
+  writableLength = 0;
+  paused = false;
+  ended = false;
+  destroyed = false;
+  #events: LinkEvents | undefined;
+  #onResume: (() => void) | undefined;
+
+  open(events: LinkEvents): void {
+    this.#events = events;
+  }
+
+  /** The client sends `text`. */
+  send(text: string): void {
+    this.#events?.data(Buffer.from(text));
+  }
+
+  /** The client half-closes. */
+  half(): void {
+    this.#events?.end();
+  }
+
+  close(): void {
+    this.#events?.close(undefined);
+  }
+
+  /** Every line written so far. */
+  lines(): string[] {
+    return this.written.join('').split('\n').filter((line) => line !== '');
+  }
+
+  write(text: string): void {
+    this.written.push(text);
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.#onResume?.();
+  }
+
+  /** Resolves at the next resume(). */
+  resumed(): Promise<void> {
+    return new Promise((resolve) => (this.#onResume = resolve));
+  }
+
+  drained(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  end(): void {
+    this.ended = true;
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+  }
+}
+
+export interface Bench {
+  services: SessionServices;
+  store: Store;
+  turn: Turn;
+  stats: Stats;
+  session(link?: MemoryLink): { session: Session; link: MemoryLink };
+  /** Ends turns until `link` has written `count` lines (at most 1000 turns). */
+  lines(link: MemoryLink, count: number): Promise<string[]>;
+}
+
+/** Real services over a real journal file, without a server or sockets. */
+export function bench(t: Teardown, limits = { maxLine: 65536, maxPending: 8 << 20 }): Bench {
+  const store = Store.open(join(tempDir(t), 'unit.db'));
+  t.teardown(() => store.close());
+  const turn = new Turn();
+  const stats = new Stats();
+  const broker = new Broker(store.journal, turn, stats, silentLogger);
+  const services: SessionServices = {
+    version: 'test',
+    broker,
+    feed: new Feed(store.reader, turn),
+    policy: new Policy(store.users, silentLogger),
+    reader: store.reader,
+    stats: () => stats.pairs(),
+    turn,
+    counters: stats,
+    logger: silentLogger,
+    limits,
+    closed: () => {},
+  };
+  let id = 1;
+  return {
+    services,
+    store,
+    turn,
+    stats,
+    session(link = new MemoryLink()) {
+      return { session: new Session(link, services, id++), link };
+    },
+    async lines(link, count) {
+      for (let turns = 0; turns < 1000 && link.lines().length < count; turns++) await turn.ended();
+      return link.lines();
+    },
+  };
+}

@@ -1,0 +1,30 @@
+/** Sessions and handlers over an in-memory link: ordering and failures. */
+import t from 'tap';
+import { bench } from './memory-link.js';
+
+t.test('a message committed before a reply it waited behind comes after that reply', async (t) => {
+  const b = bench(t);
+  const a = b.session();
+  const z = b.session();
+  a.link.send('login a pw\nrecv t\n');
+  z.link.send('login z pw\n');
+  await b.lines(a.link, 3);
+  await b.lines(z.link, 2);
+  // In one turn: z's send first, then a's. z's message (id 1) reaches a
+  // while a's own send still waits for its commit: it waits behind it.
+  z.link.send('send t from z\n');
+  a.link.send('send t2 from a\n');
+  t.same(await b.lines(a.link, 5), ['hello linebus test', 'ok login a', 'ok recv t', 'ok send 2', 'msg t 1 z from z']);
+  t.same(await b.lines(z.link, 3), ['hello linebus test', 'ok login z', 'ok send 1']);
+});
+
+t.test('a command that fails answers err internal, and the session goes on', async (t) => {
+  const b = bench(t);
+  const { link } = b.session();
+  link.send('login a pw\n');
+  await b.lines(link, 2);
+  // The reader fails: its database is gone.
+  b.store.close();
+  link.send('replay > since 0\nping still here\n');
+  t.same((await b.lines(link, 4)).slice(2), ['err internal the server could not finish that command; try again', 'pong still here']);
+});

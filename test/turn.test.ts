@@ -1,0 +1,117 @@
+/**
+ * The end of a turn: one commit for the sends of a turn (at most 256 per
+ * transaction), then one write per connection, and no empty turn after it.
+ * Input backpressure: a connection whose commands wait is no longer read.
+ */
+import t from 'tap';
+import { Worker } from 'node:worker_threads';
+import { BATCH_MAX } from '../src/bus/broker.js';
+import type { PendingMessage } from '../src/store/journal.js';
+import { hashPassword } from '../src/store/passwords.js';
+import { bench, MemoryLink } from './memory-link.js';
+import { LineClient, startServer } from './helpers.js';
+
+const stat = (pairs: [string, string | number][], name: string): number => Number(pairs.find(([k]) => k === name)?.[1]);
+
+t.test('600 sends published in one step are committed as 256, 256 and 88', async (t) => {
+  const { services, store, turn } = bench(t);
+  const batches: number[] = [];
+  const append = store.journal.append.bind(store.journal);
+  store.journal.append = (messages: readonly PendingMessage[], ts: number): number => {
+    batches.push(messages.length);
+    return append(messages, ts);
+  };
+  const ids: number[] = [];
+  for (let i = 0; i < 600; i++) {
+    services.broker.publish({ origin: undefined, topic: 't', sender: 's', body: `${i}`, done: (id) => ids.push(id as number) });
+  }
+  t.same(batches, [BATCH_MAX, BATCH_MAX], 'full batches commit at once, inside the step that filled them');
+  await turn.ended();
+  t.same(batches, [256, 256, 88], 'the rest at the end of the turn');
+  t.same(ids, Array.from({ length: 600 }, (_, i) => i + 1), 'acknowledged in id order');
+});
+
+t.test('over TCP: pipelined sends in one write never make a transaction over 256', { timeout: 10000 }, async (t) => {
+  const { server, port } = await startServer(t);
+  const c = await LineClient.login(port, 'bob');
+  c.write(...Array.from({ length: 600 }, (_, i) => `send t ${i}`));
+  const acks = await c.lines(600);
+  t.equal(acks[599], 'ok send 600');
+  t.equal(stat(server.stats(), 'journal_largest_commit'), 256);
+  t.ok(stat(server.stats(), 'journal_commits') >= 3, 'at least three commits');
+  c.close();
+});
+
+t.test('one send at a time: one turn each, not two', { timeout: 10000 }, async (t) => {
+  const { server, port } = await startServer(t);
+  const rx = await LineClient.login(port, 'rx');
+  rx.write('recv t');
+  await rx.line();
+  const c = await LineClient.login(port, 'bob');
+  const before = server.turns;
+  for (let i = 1; i <= 100; i++) {
+    c.write(`send t ${i}`);
+    t.equal(await c.line(), `ok send ${i}`, `send ${i}`, { diagnostic: false });
+  }
+  const turns = server.turns - before;
+  t.ok(turns >= 100 && turns <= 102, `100 sends, each acknowledged and delivered, took ${turns} turns`);
+  t.equal((await rx.lines(100))[99], 'msg t 100 bob 100');
+  rx.close();
+  c.close();
+});
+
+t.test('a connection whose commands wait stops being read, then catches up in order', async (t) => {
+  const b = bench(t);
+  const { link } = b.session();
+  // The login holds the lines after it while the password hash runs.
+  const pings = Array.from({ length: 20000 }, (_, i) => `ping ${i}\n`).join('');
+  link.send(`login alice pw\n${pings}`);
+  t.equal(link.paused, true, 'paused while the login holds 20,000 lines');
+  await link.resumed();
+  t.equal(link.paused, false, 'resumed once they were answered');
+  await b.turn.ended();
+  const lines = link.lines();
+  t.equal(lines.length, 20002);
+  t.same(lines.slice(0, 3), ['hello linebus test', 'ok login alice', 'pong 0']);
+  t.equal(lines[20001], 'pong 19999');
+});
+
+t.test('over TCP: a client pipelining behind a login queues a bounded amount', { timeout: 20000 }, async (t) => {
+  const { server, port } = await startServer(t);
+  // A real user, so the login waits for a real password hash.
+  server.store.users.put('alice', await hashPassword('pw'));
+  const c = await LineClient.connect(port);
+  await c.line();
+  // 8 MB of pings, written while the password check runs.
+  const pings = `ping ${'p'.repeat(1000)}\n`.repeat(8000);
+  c.writeRaw(`login alice pw\n${pings}`);
+  t.equal(await c.line(), 'ok login alice');
+  const replies = await c.lines(8000);
+  t.equal(replies[7999], `pong ${'p'.repeat(1000)}`);
+  const queued = stat(server.stats(), 'input_queue_max_bytes');
+  t.ok(queued > 0 && queued <= 256 * 1024, `at most ${queued} bytes of input were queued, not 8 MB`);
+  c.close();
+});
+
+t.test('a reply reserved before the output was dropped is never written', async (t) => {
+  const b = bench(t);
+  const { session, link } = b.session();
+  link.send('login bob pw\n');
+  await b.lines(link, 2);
+  link.send('send t one\n');
+  session.shutdown();
+  await b.turn.ended();
+  t.same(link.lines(), ['hello linebus test', 'ok login bob', 'err shutdown the server is stopping; reconnect later']);
+  t.equal(link.ended, true);
+});
+
+t.test('importing the package in a worker thread starts nothing and throws nothing', { timeout: 10000 }, async (t) => {
+  const url = new URL('../src/index.js', import.meta.url).href;
+  const worker = new Worker(`import(${JSON.stringify(url)}).then((m) => require('node:worker_threads').parentPort.postMessage(typeof m.LinebusServer))`, { eval: true, execArgv: [] });
+  const [message, code] = await Promise.all([
+    new Promise((resolve) => worker.once('message', resolve)),
+    new Promise((resolve) => worker.once('exit', resolve)),
+  ]);
+  t.equal(message, 'function');
+  t.equal(code, 0);
+});
