@@ -6,19 +6,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Journal } from '../dist/index.js';
+import { Store } from '../dist/src/index.js';
 
 export async function startup(rows) {
   const dir = mkdtempSync(join(tmpdir(), 'linebus-bench-startup-'));
   try {
     const db = join(dir, 'big.db');
-    const journal = Journal.open(db);
-    journal.db.exec(`
+    const store = Store.open(db);
+    store.db.exec(`
       WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < ${rows})
       INSERT INTO messages (ts, topic, sender, body)
       SELECT 1700000000000 + x, 'topic.' || (x % 1000), 'seed', printf('%0100d', x) FROM n;
     `);
-    journal.close();
+    store.close();
     const started = process.hrtime.bigint();
     const child = spawn(process.execPath, [fileURLToPath(new URL('../bin/linebus', import.meta.url)), 'serve', '--port', '0', '--db', db]);
     await new Promise((resolve, reject) => {
