@@ -3,21 +3,27 @@
  * key=value ...`, or one JSON object per line for log shippers. Callers
  * never pass secrets (passwords, even wrong ones).
  */
-export type Level = 'debug' | 'info' | 'warn' | 'error';
+/**
+ * `notice` is for the few lines an operator must always see (`listening
+ * on`, the readiness signal of CLI.md): no --log-level hides it.
+ */
+export type Level = 'debug' | 'info' | 'warn' | 'error' | 'notice';
+/** The levels a threshold may be. */
+export type Threshold = Exclude<Level, 'notice'>;
 export type LogFormat = 'text' | 'json';
 export type Fields = Record<string, string | number | boolean | undefined>;
 
-const RANK: Readonly<Record<Level, number>> = { debug: 10, info: 20, warn: 30, error: 40 };
+const RANK: Readonly<Record<Level, number>> = { debug: 10, info: 20, warn: 30, error: 40, notice: 50 };
 
 export interface Logger {
   /** The lowest level written; SIGHUP may change it. */
-  level?: Level;
+  level?: Threshold;
   log(level: Level, message: string, fields?: Fields): void;
 }
 
 export interface LoggerOptions {
   format?: LogFormat;
-  level?: Level;
+  level?: Threshold;
   write?: (line: string) => void;
 }
 

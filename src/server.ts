@@ -14,7 +14,9 @@ import type { Logger } from './log.js';
 import { err } from './protocol/wire.js';
 import { Session } from './session/session.js';
 import type { SessionServices } from './session/session.js';
+import { FatalError } from './protocol/errors.js';
 import { Checkpointer } from './store/checkpointer.js';
+import { JournalLock } from './store/lock.js';
 import { Retention } from './store/retention.js';
 import { Store } from './store/store.js';
 import type { SyncMode } from './store/store.js';
@@ -30,6 +32,7 @@ export const DEFAULTS = {
   maxLine: 65536,
   maxPending: 8 * 1024 * 1024,
   maxConnections: 10000,
+  maxSubscriptions: 1000,
 } as const;
 
 /** What can change while the daemon runs (SIGHUP, `reconfigure`). */
@@ -37,6 +40,8 @@ export interface Limits {
   maxLine: number;
   maxPending: number;
   maxConnections: number;
+  /** Patterns one connection may receive at once. */
+  maxSubscriptions: number;
   /** Delete messages older than this many days; 0 keeps them. */
   retainDays: number;
   /** Keep at most this many of the newest messages; 0 keeps all. */
@@ -70,6 +75,7 @@ function ignore(): void {}
 export class LinebusServer {
   readonly store: Store;
   readonly limits: Limits;
+  readonly #lock: JournalLock;
   readonly #logger: Logger;
   readonly #turn = new Turn();
   readonly #stats = new Stats();
@@ -77,18 +83,22 @@ export class LinebusServer {
   readonly #retention: Retention;
   readonly #checkpointer: Checkpointer;
   readonly #sessions = new Set<Session>();
+  /** Connections refused at the door, until they are closed. */
+  readonly #refused = new Set<Link>();
   #listener: Listener | undefined;
   #nextSessionId = 1;
   #stopping: Promise<void> | undefined;
   /** Called when the last session has closed, while stopping. */
   #onDrained: (() => void) | undefined;
 
-  private constructor(options: ServerOptions, store: Store) {
+  private constructor(options: ServerOptions, store: Store, lock: JournalLock) {
     this.store = store;
+    this.#lock = lock;
     this.limits = {
       maxLine: options.maxLine ?? DEFAULTS.maxLine,
       maxPending: options.maxPending ?? DEFAULTS.maxPending,
       maxConnections: options.maxConnections ?? DEFAULTS.maxConnections,
+      maxSubscriptions: options.maxSubscriptions ?? DEFAULTS.maxSubscriptions,
       retainDays: options.retainDays ?? 0,
       retainMessages: options.retainMessages ?? 0,
     };
@@ -102,6 +112,7 @@ export class LinebusServer {
       policy: new Policy(store.users, logger),
       reader: store.reader,
       stats: () => this.stats(),
+      connections: () => this.#sessions,
       turn: this.#turn,
       counters: this.#stats,
       logger,
@@ -120,20 +131,29 @@ export class LinebusServer {
    */
   static async start(options: ServerOptions): Promise<LinebusServer> {
     const store = Store.open(options.db, { sync: options.sync ?? 'normal', checkpointInBackground: true });
-    const server = new LinebusServer(options, store);
+    let lock: JournalLock;
+    try {
+      lock = JournalLock.take(options.db);
+    } catch (error) {
+      store.close();
+      throw error;
+    }
+    const server = new LinebusServer(options, store, lock);
     const where = options.listenFd ?? { host: options.host ?? DEFAULTS.host, port: options.port ?? DEFAULTS.port };
     try {
       server.#listener = await listenTcp(where, (link) => server.#accept(link));
     } catch (error) {
       await server.#release();
-      throw error;
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+      const place = typeof where === 'number' ? `fd ${where}` : `${where.host}:${where.port}`;
+      throw new FatalError(`${place} is in use (EADDRINUSE); is a linebus serve running already? Stop it, or give another --port`);
     }
-    if (!store.users.any()) {
+    if (server.#services.policy.open) {
       server.#logger.log('warn', `no users in ${store.path}: open mode, loopback clients may log in as anyone; add a user with 'linebus user add <name>'`);
     }
     // The last line of start-up: CLI.md's readiness signal.
     const address = server.address();
-    server.#logger.log('info', `listening on ${address.address}:${address.port}`, {
+    server.#logger.log('notice', `listening on ${address.address}:${address.port}`, {
       fd: typeof where === 'number' ? where : undefined,
       db: store.path,
       version: server.#services.version,
@@ -157,8 +177,16 @@ export class LinebusServer {
 
   #accept(link: Link): void {
     if (this.#sessions.size >= this.limits.maxConnections) {
-      link.open({ data: ignore, end: ignore, close: ignore });
-      link.write(`${err('denied', `the server is full (${this.limits.maxConnections} connections); try again later`)}\n`);
+      this.#refused.add(link);
+      link.open({
+        data: ignore,
+        end: ignore,
+        close: () => {
+          this.#refused.delete(link);
+          this.#logger.log('debug', 'refused connection closed', { remote: link.remote });
+        },
+      });
+      link.write(`${err('busy', `the server is full (${this.limits.maxConnections} connections); try again later`)}\n`);
       link.end();
       setTimeout(() => link.destroy(), REFUSAL_GRACE_MS).unref();
       this.#stats.closed('refused: server full');
@@ -192,6 +220,10 @@ export class LinebusServer {
       ['journal_bytes', this.#journalBytes()],
       ['journal_first_id', reader.firstId()],
       ['journal_last_id', reader.lastId()],
+      ['max_line', this.limits.maxLine],
+      ['max_pending', this.limits.maxPending],
+      ['max_connections', this.limits.maxConnections],
+      ['max_subscriptions', this.limits.maxSubscriptions],
       ...this.#stats.closeReasons(),
     ];
   }
@@ -211,7 +243,7 @@ export class LinebusServer {
    */
   reconfigure(limits: Partial<Limits>): string[] {
     const changed: string[] = [];
-    for (const key of ['maxLine', 'maxPending', 'maxConnections', 'retainDays', 'retainMessages'] as const) {
+    for (const key of ['maxLine', 'maxPending', 'maxConnections', 'maxSubscriptions', 'retainDays', 'retainMessages'] as const) {
       const value = limits[key];
       if (value === undefined || value === this.limits[key]) continue;
       changed.push(`${key} ${this.limits[key]} -> ${value}`);
@@ -239,6 +271,8 @@ export class LinebusServer {
   async #stop(): Promise<void> {
     this.#logger.log('info', 'stopping', { connections: this.#sessions.size });
     const closed = (this.#listener as Listener).close();
+    // Refused clients hold nothing worth waiting for.
+    for (const link of this.#refused) link.destroy();
     // Sends already read are committed and acknowledged before the
     // clients hear of the shutdown.
     this.#turn.endNow();
@@ -261,5 +295,6 @@ export class LinebusServer {
     await this.#checkpointer.stop();
     // The last connection to close checkpoints the rest and removes the WAL.
     this.store.close();
+    this.#lock.release();
   }
 }

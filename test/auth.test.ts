@@ -61,7 +61,7 @@ t.test('open mode: anyone on loopback, until a user is added; changes need no re
   c.write('send x still here');
   t.equal(await c.line(), 'ok send 2', 'a session already logged in goes on');
   d.write('login bad\u0007name pw');
-  t.match(await d.line(), /^err syntax a user name cannot contain spaces or control characters/);
+  t.match(await d.line(), /^err syntax a user name cannot contain spaces, control or invisible characters/);
   c.close();
   d.close();
 });

@@ -3,7 +3,8 @@ import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LineClient, tempDir } from './helpers.js';
-import { finish, run, serve } from './cli-helpers.js';
+import { spawn } from 'node:child_process';
+import { BIN, finish, run, serve } from './cli-helpers.js';
 
 t.test('user add, list, del', { timeout: 30000 }, async (t) => {
   const db = join(tempDir(t), 'users.db');
@@ -36,7 +37,7 @@ t.test('user add, list, del', { timeout: 30000 }, async (t) => {
   t.match(empty.stderr, /^linebus: empty password/);
   const badName = await run(['user', 'add', 'has space', '--db', db], 'x\n');
   t.equal(badName.code, 1);
-  t.equal(badName.stderr, "linebus: a user name cannot contain spaces or control characters: 'has space'\n");
+  t.equal(badName.stderr, "linebus: a user name cannot contain spaces, control or invisible characters: 'has space'\n");
   const noDb = await run(['user', 'list', '--db', join(tempDir(t), 'none.db')]);
   t.equal(noDb.code, 1);
   t.match(noDb.stderr, /no such database/);
@@ -66,22 +67,30 @@ t.test('--config, and SIGHUP re-reads it and logs what changed', { timeout: 3000
       child.stderr.on('data', check);
       check();
     });
-  writeFileSync(config, 'max-line 100\nretain-messages 5\nmax-pending 1\nlog-level debug\n');
+  writeFileSync(config, 'max-line 100\nretain-messages 5\nmax-pending 131072\nlog-level debug\nsync full\n');
   child.kill('SIGHUP');
-  await reloaded(/SIGHUP: reloaded .*linebus\.conf: maxLine 20 -> 100, retainMessages 0 -> 5, logLevel info -> debug users=0/);
-  t.pass('the command line still wins for max-pending');
+  await reloaded(/SIGHUP: reloaded .*linebus\.conf: maxLine 20 -> 100, retainMessages 0 -> 5, logLevel info -> debug, sync normal -> full needs a restart, kept normal users=0/);
+  t.pass('the command line still wins for max-pending; sync needs a restart');
   const d = await LineClient.login(port, 'bob');
   d.write('send a 0123456789ABCDEF');
   t.equal(await d.line(), 'ok send 1', 'a new connection has the new max-line');
 
   child.kill('SIGHUP');
+  await reloaded(/SIGHUP: reloaded .*linebus\.conf: sync normal -> full needs a restart, kept normal users=0/);
+  t.pass('the same file again changes nothing, and still says what waits for a restart');
+  writeFileSync(config, 'max-line 100\nretain-messages 5\nmax-pending 131072\nlog-level debug\n');
+  child.kill('SIGHUP');
   await reloaded(/SIGHUP: reloaded .*linebus\.conf: nothing changed/);
-  t.pass('the same file again changes nothing');
+  t.pass('nothing changed');
 
   writeFileSync(config, 'max-lines 100\n');
   child.kill('SIGHUP');
-  await reloaded(/error SIGHUP: kept the old settings: .*linebus\.conf:1: unknown setting 'max-lines'/);
+  await reloaded(/error SIGHUP: kept the old settings: .*linebus\.conf:1: unknown setting 'max-lines'; known: host, port, db, max-line/);
   t.pass('a bad file keeps the old settings');
+  writeFileSync(config, 'retain-days 1\nmax-pending 1\n');
+  child.kill('SIGHUP');
+  await reloaded(/error SIGHUP: kept the old settings: .*linebus\.conf:2: max-pending: expected a whole number of at least 65536\./);
+  t.pass('a limit out of range keeps the old settings');
   const done = finish(child);
   child.kill('SIGTERM');
   t.equal((await done).code, 0);
@@ -92,7 +101,35 @@ t.test('--config, and SIGHUP re-reads it and logs what changed', { timeout: 3000
   const bad = await run(['serve', '--port', '0', '--db', join(dir, 'bus.db'), '--config', config]);
   t.equal(bad.code, 1);
   t.match(bad.stderr, /^linebus: .*linebus\.conf:1: max-line: expected a positive whole number\.\n$/);
+  writeFileSync(config, 'sync sometimes\n');
+  t.match((await run(['serve', '--port', '0', '--db', join(dir, 'bus.db'), '--config', config])).stderr, /linebus\.conf:1: sync: expected one of normal, full\.\n$/);
   writeFileSync(config, 'max-line\n');
   t.match((await run(['serve', '--port', '0', '--db', join(dir, 'bus.db'), '--config', config])).stderr, /expected 'max-line <value>'/);
   t.match((await run(['serve', '--port', '0', '--db', join(dir, 'bus.db'), '--config', join(dir, 'none.conf')])).stderr, /cannot read config/);
+});
+
+t.test('--config takes every option of serve: the database, the address, the limits', { timeout: 30000 }, async (t) => {
+  const dir = tempDir(t);
+  const config = join(dir, 'all.conf');
+  const db = join(dir, 'from config.db');
+  writeFileSync(config, `db ${db}\nhost 127.0.0.1\nport 0 # any free one\nmax-subscriptions 1\nsync full\n`);
+  const child = spawn(process.execPath, [BIN, 'serve', '--config', config]);
+  const done = finish(child);
+  const port = await new Promise<number>((resolve) => {
+    let seen = '';
+    child.stderr.setEncoding('utf8').on('data', (text: string) => {
+      seen += text;
+      const match = /notice listening on 127\.0\.0\.1:(\d+) db="([^"]+)"/.exec(seen);
+      if (match) {
+        t.equal(match[2], db, 'the database named in the file, spaces and all');
+        resolve(Number(match[1]));
+      }
+    });
+  });
+  const c = await LineClient.login(port, 'alice');
+  c.write('recv a', 'recv b');
+  t.same(await c.lines(2), ['ok recv a', 'err busy this connection receives 1 patterns, the most one may (--max-subscriptions); leave one first']);
+  c.close();
+  child.kill('SIGTERM');
+  t.equal((await done).code, 0);
 });

@@ -17,15 +17,16 @@ function have(command: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;
 }
 
-/** The test set-up installs groff from Debian when the machine lacks it. */
-function ensureGroff(): string | undefined {
-  if (have('groff')) return undefined;
-  const install = spawnSync('sh', ['-c', 'apt-get install -y groff-base || (apt-get update && apt-get install -y groff-base)'], { stdio: 'pipe' });
-  return install.status === 0 && have('groff') ? undefined : 'groff is missing and could not be installed';
+/** The test set-up installs a Debian package when the machine lacks its command. */
+function ensure(command: string, debianPackage: string): string | undefined {
+  if (have(command)) return undefined;
+  const apt = `apt-get install -y --no-install-recommends ${debianPackage}`;
+  const install = spawnSync('sh', ['-c', `${apt} || (apt-get update && ${apt})`], { stdio: 'pipe' });
+  return install.status === 0 && have(command) ? undefined : `${command} is missing and ${debianPackage} could not be installed`;
 }
 
 t.test('man pages lint clean and say what the code does', { timeout: 300000 }, async (t) => {
-  const missing = ensureGroff();
+  const missing = ensure('groff', 'groff-base');
   if (missing) return t.fail(missing);
   t.same(pkg.man, ['man/linebus.1', 'man/linebus-protocol.7']);
   for (const page of pkg.man) {
@@ -51,11 +52,9 @@ t.test('man pages lint clean and say what the code does', { timeout: 300000 }, a
   for (const verb of HELP_VERBS) t.match(protocol, new RegExp(`^\\.(B|BI|BR|TP)[^\\n]*\\b${verb}\\b`, 'm'), `linebus-protocol.7 documents ${verb}`);
 });
 
-t.test('systemd units verify clean', { timeout: 60000 }, async (t) => {
-  if (!have('systemd-analyze')) {
-    t.plan(0, 'systemd-analyze is not installed here');
-    return;
-  }
+t.test('systemd units verify clean', { timeout: 300000 }, async (t) => {
+  const missing = ensure('systemd-analyze', 'systemd');
+  if (missing) return t.fail(missing);
   const dir = tempDir(t);
   // The man pages where `man` finds them, and ExecStart pointing at this
   // checkout's bin/linebus instead of the installed one.
@@ -79,4 +78,16 @@ t.test('systemd units verify clean', { timeout: 60000 }, async (t) => {
   });
   t.equal(verify.stderr, '');
   t.equal(verify.status, 0);
+});
+
+t.test('the package holds what an installed linebus needs, and no tests', { timeout: 60000 }, async (t) => {
+  const packed = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' });
+  t.equal(packed.status, 0, packed.stderr);
+  const files = new Set((JSON.parse(packed.stdout) as { files: { path: string }[] }[])[0]?.files.map((f) => f.path));
+  for (const file of ['bin/linebus', 'dist/src/cli/main.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/store/checkpoint-worker.js', 'man/linebus.1', 'man/linebus-protocol.7', 'systemd/linebus.service', 'systemd/linebus.socket', 'package.json', 'README.md']) {
+    t.ok(files.has(file), file);
+  }
+  t.notOk([...files].some((f) => f.startsWith('dist/test/') || f.startsWith('test/')), 'no tests');
+  const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { engines: { node: string } };
+  t.equal(manifest.engines.node, '>=20 <25', 'Node 20 to 24, as the README says');
 });

@@ -22,7 +22,7 @@ export class MemoryLink implements Link {
   readonly remoteAddress = '127.0.0.1';
   readonly remote = '127.0.0.1:1';
   /** What the session wrote, as it wrote it. */
-  readonly written: string[] = [];
+  readonly written: (string | Buffer)[] = [];
   writableLength = 0;
   paused = false;
   ended = false;
@@ -34,9 +34,9 @@ export class MemoryLink implements Link {
     this.#events = events;
   }
 
-  /** The client sends `text`. */
-  send(text: string): void {
-    this.#events?.data(Buffer.from(text));
+  /** The client sends `data` (text as UTF-8). */
+  send(data: string | Buffer): void {
+    this.#events?.data(typeof data === 'string' ? Buffer.from(data) : data);
   }
 
   /** The client half-closes. */
@@ -50,11 +50,13 @@ export class MemoryLink implements Link {
 
   /** Every line written so far. */
   lines(): string[] {
-    return this.written.join('').split('\n').filter((line) => line !== '');
+    // Raw bytes (a telnet answer) show as latin1 characters.
+    const text = this.written.map((data) => (typeof data === 'string' ? data : data.toString('latin1'))).join('');
+    return text.split('\n').filter((line) => line !== '');
   }
 
-  write(text: string): void {
-    this.written.push(text);
+  write(data: string | Buffer): void {
+    this.written.push(data);
   }
 
   pause(): void {
@@ -95,7 +97,7 @@ export interface Bench {
 }
 
 /** Real services over a real journal file, without a server or sockets. */
-export function bench(t: Teardown, limits = { maxLine: 65536, maxPending: 8 << 20 }): Bench {
+export function bench(t: Teardown, limits = { maxLine: 65536, maxPending: 8 << 20, maxSubscriptions: 1000 }): Bench {
   const store = Store.open(join(tempDir(t), 'unit.db'));
   t.teardown(() => store.close());
   const turn = new Turn();
@@ -108,6 +110,7 @@ export function bench(t: Teardown, limits = { maxLine: 65536, maxPending: 8 << 2
     policy: new Policy(store.users, silentLogger),
     reader: store.reader,
     stats: () => stats.pairs(),
+    connections: () => [],
     turn,
     counters: stats,
     logger: silentLogger,

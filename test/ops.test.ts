@@ -90,7 +90,7 @@ t.test('--max-connections refuses the next client with a clear line', { timeout:
   await a.line();
   await b.line();
   const c = await LineClient.connect(port);
-  t.same(await c.rest(), ['err denied the server is full (2 connections); try again later']);
+  t.same(await c.rest(), ['err busy the server is full (2 connections); try again later']);
   t.ok(logs.some((l) => l.startsWith('warn connection refused: server full')));
   a.close();
   await waitForLog(/^debug closed .*"reason":"client closed"/);

@@ -39,11 +39,13 @@ t.test('commands', async (t) => {
     ['send a*b.c> literal', { verb: 'send', topic: 'a*b.c>', body: 'literal' }],
     ['ping', { verb: 'ping', text: undefined }],
     ['PING hello there', { verb: 'ping', text: 'hello there' }],
-    ['help', { verb: 'help' }],
+    ['help', { verb: 'help', about: undefined }],
+    ['help SEND', { verb: 'help', about: 'send' }],
     ['logoff', { verb: 'logoff' }],
     ['QUIT', { verb: 'logoff' }],
     ['topics', { verb: 'topics' }],
     ['who news.eu', { verb: 'who', topic: 'news.eu' }],
+    ['who', { verb: 'who', topic: undefined }],
     ['stats', { verb: 'stats' }],
   ];
   for (const [line, expected] of table) t.same(parse(line), expected, line);
@@ -82,10 +84,15 @@ t.test('errors', async (t) => {
     ['send a.>.b x', 'syntax', /wildcard segment/],
     [`send ${'t'.repeat(256)} x`, 'syntax', /over 255 bytes/],
     [`send ${'é'.repeat(128)} x`, 'syntax', /over 255 bytes/],
-    ['send a\u0001b x', 'syntax', /control character/],
-    ['help me', 'syntax', /too many arguments/],
+    ['send a\u0001b x', 'syntax', /control or invisible character/],
+    ['send \u200b$SYS x', 'syntax', /control or invisible character/],
+    ['recv news/#', 'syntax', /MQTT's wildcards; .* did you mean news\.>\?; usage: recv /],
+    ['recv news/+/sport', 'syntax', /did you mean news\.\*\.sport\?/],
+    ['recv news.#', 'syntax', /did you mean news\.>\?/],
+    ['replay + last 1', 'syntax', /did you mean \*\?/],
+    ['help me now', 'syntax', /too many arguments/],
     ['logoff now', 'syntax'],
-    ['who', 'syntax'],
+    ['who a b', 'syntax'],
     ['who a.*', 'syntax', /wildcard/],
   ];
   for (const [line, expected, text] of table) {

@@ -2,6 +2,7 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { Store } from '../src/store/store.js';
+import { Wants } from '../src/store/reader.js';
 import type { JournalReader } from '../src/store/reader.js';
 import { tempDir } from './helpers.js';
 import type { Teardown } from './helpers.js';
@@ -18,9 +19,9 @@ const small = { rows: 4, bytes: 1000 };
 
 function readAll(reader: JournalReader, wants: { pattern: string; after: number }[], until: number, limits = small): { ids: number[]; steps: number } {
   const ids: number[] = [];
-  let cursor = Math.min(...wants.map((w) => w.after));
+  let cursor = new Wants(wants).lowest;
   for (let steps = 1; steps < 100; steps++) {
-    const page = reader.page(wants, cursor, until, limits);
+    const page = reader.page(new Wants(wants), cursor, until, limits);
     ids.push(...page.rows.map((r) => r.id));
     cursor = page.next;
     if (page.done) return { ids, steps };
@@ -34,8 +35,8 @@ t.test('pages by topic index and by id window agree', async (t) => {
   t.same(readAll(reader, [{ pattern: 'a.*', after: 10 }], 16).ids, [11, 13, 14, 16]);
   t.same(readAll(reader, [{ pattern: 'a.1', after: 0 }, { pattern: 'b', after: 12 }], 20).ids, [1, 4, 7, 10, 13, 15, 16, 18, 19]);
   t.same(readAll(reader, [{ pattern: '>', after: 0 }], Number.MAX_SAFE_INTEGER, { rows: 100, bytes: 50 }), { ids: Array.from({ length: 20 }, (_, i) => i + 1), steps: 10 }, 'the byte limit cuts pages: each line here is 31 to 50 bytes, so two per page');
-  t.same(reader.page([], 0, 10), { rows: [], next: 0, done: true });
-  t.same(reader.page([{ pattern: '>', after: 0 }], 10, 10), { rows: [], next: 10, done: true });
+  t.same(reader.page(new Wants([]), 0, 10), { rows: [], next: 0, done: true });
+  t.same(reader.page(new Wants([{ pattern: '>', after: 0 }]), 10, 10), { rows: [], next: 10, done: true });
 });
 
 t.test('start of the last n', async (t) => {
@@ -71,8 +72,8 @@ t.test('first id at or after a time, with gaps', async (t) => {
 
 t.test('a cursor past the end stays where it is', async (t) => {
   const { reader } = setup(t);
-  t.same(reader.page([{ pattern: '>', after: 1000 }], 1000, Number.MAX_SAFE_INTEGER), { rows: [], next: 1000, done: true });
-  t.same(reader.page([{ pattern: 'b', after: 1000 }], 1000, Number.MAX_SAFE_INTEGER), { rows: [], next: 1000, done: true });
-  const page = reader.page([{ pattern: 'b', after: 0 }], 0, Number.MAX_SAFE_INTEGER, { rows: 100, bytes: 10000 });
+  t.same(reader.page(new Wants([{ pattern: '>', after: 1000 }]), 1000, Number.MAX_SAFE_INTEGER), { rows: [], next: 1000, done: true });
+  t.same(reader.page(new Wants([{ pattern: 'b', after: 1000 }]), 1000, Number.MAX_SAFE_INTEGER), { rows: [], next: 1000, done: true });
+  const page = reader.page(new Wants([{ pattern: 'b', after: 0 }]), 0, Number.MAX_SAFE_INTEGER, { rows: 100, bytes: 10000 });
   t.same({ next: page.next, done: page.done }, { next: 20, done: true }, 'an exact topic read to the end stops at the last id, not at until');
 });

@@ -28,3 +28,12 @@ t.test('a command that fails answers err internal, and the session goes on', asy
   link.send('replay > since 0\nping still here\n');
   t.same((await b.lines(link, 4)).slice(2), ['err internal the server could not finish that command; try again', 'pong still here']);
 });
+
+t.test("a telnet timing mark waits behind a reply that is not known yet", async (t) => {
+  const b = bench(t);
+  const { link } = b.session();
+  link.send('login a pw\n');
+  await b.lines(link, 2);
+  link.send(Buffer.concat([Buffer.from('send t one\n'), Buffer.from([0xff, 0xfd, 0x06]), Buffer.from('ping\n')]));
+  t.same((await b.lines(link, 5)).slice(2), ['ok send 1', '\u00ff\u00fb\u0006pong'], 'the answer after the ok it waited for');
+});

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { Sublist } from '../src/bus/sublist.js';
+import { spawnSync } from 'node:child_process';
+import { Sublist } from '../src/protocol/sublist.js';
 import { matches } from '../src/protocol/topic.js';
 
 t.test('exact and wildcard receivers, each once', async (t) => {
@@ -68,4 +69,24 @@ t.test('10,000 receivers on 10,000 topics: a send finds its one receiver without
   t.equal(list.match('room.10001').size, 0);
   list.add('room.*', -1);
   t.same([...list.match('room.7')].sort(), [-1, 7]);
+});
+
+t.test('a deep pattern costs a bounded amount: about 60 bytes a segment', { timeout: 30000 }, async (t) => {
+  // Measured in a process of its own, where a full GC can be asked for.
+  const url = new URL('../src/protocol/sublist.js', import.meta.url).href;
+  const script = `
+    const { Sublist } = await import(${JSON.stringify(url)});
+    // 127 segments, 254 bytes, unlike every other from the first segment on.
+    const deep = (i) => [i.toString(36), ...Array(125).fill('x'), '*'].join('.');
+    globalThis.gc();
+    const before = process.memoryUsage().heapUsed;
+    const list = new Sublist();
+    for (let i = 0; i < 2000; i++) list.add(deep(i), i);
+    globalThis.gc();
+    console.log(Math.round((process.memoryUsage().heapUsed - before) / 2000));
+    if (list.match(deep(7).replace(/\\*$/, 'y')).size !== 1) process.exit(3);`;
+  const result = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  t.equal(result.status, 0, result.stderr);
+  const perPattern = Number(result.stdout);
+  t.ok(perPattern > 0 && perPattern < 16 * 1024, `${perPattern} bytes per 127-segment pattern`);
 });

@@ -1,10 +1,12 @@
 /** linebus tail: reading the journal as an operator does. */
 import t from 'tap';
 import { spawn } from 'node:child_process';
+import { getEventListeners } from 'node:events';
 import { openSync } from 'node:fs';
 import { join } from 'node:path';
 import { Store } from '../src/store/store.js';
-import { formatter, tail, useColour } from '../src/cli/tail.js';
+import { formatter, sinceOption, tail } from '../src/cli/tail.js';
+import { escapeControls, useColour } from '../src/cli/display.js';
 import type { TailOptions } from '../src/cli/tail.js';
 import { BIN, finish, run } from './cli-helpers.js';
 import { LineClient, startServer, tempDir } from './helpers.js';
@@ -37,9 +39,9 @@ t.test('-n, --since, --topic, --json', { timeout: 20000 }, async (t) => {
   t.equal(all[9], line(15, 'news'));
   t.same(await collect(options(db, { lines: 2 })), [line(14, 'orders.us.west'), line(15, 'news')]);
   t.same(await collect(options(db, { lines: 0 })), []);
-  t.equal((await collect(options(db, { since: 0 }))).length, 15, '--since has no cap');
-  t.same(await collect(options(db, { since: 12, lines: 5 })), [line(13, 'orders.eu'), line(14, 'orders.us.west'), line(15, 'news')]);
-  t.same(await collect(options(db, { since: 3, lines: 2 })), [line(14, 'orders.us.west'), line(15, 'news')], 'with -n: the last n after the id');
+  t.equal((await collect(options(db, { since: { kind: 'id', id: 0 } }))).length, 15, '--since has no cap');
+  t.same(await collect(options(db, { since: { kind: 'id', id: 12 }, lines: 5 })), [line(13, 'orders.eu'), line(14, 'orders.us.west'), line(15, 'news')]);
+  t.same(await collect(options(db, { since: { kind: 'id', id: 3 }, lines: 2 })), [line(14, 'orders.us.west'), line(15, 'news')], 'with -n: the last n after the id');
   t.same(await collect(options(db, { topic: 'orders.>', lines: 3 })), [line(11, 'orders.us.west'), line(13, 'orders.eu'), line(14, 'orders.us.west')]);
   t.same(await collect(options(db, { topic: 'orders.*', lines: 2 })), [line(10, 'orders.eu'), line(13, 'orders.eu')]);
   t.same((await collect(options(db, { json: true, lines: 1 }))).map((l) => JSON.parse(l) as unknown), [
@@ -81,7 +83,7 @@ t.test('an empty journal prints nothing', { timeout: 20000 }, async (t) => {
   const db = join(tempDir(t), 'empty.db');
   Store.open(db).close();
   t.same(await collect(options(db)), []);
-  t.same(await collect(options(db, { since: 0, topic: 'a.>' })), []);
+  t.same(await collect(options(db, { since: { kind: 'id', id: 0 }, topic: 'a.>' })), []);
 });
 
 t.test('colour only on a terminal without NO_COLOR', async (t) => {
@@ -90,8 +92,8 @@ t.test('colour only on a terminal without NO_COLOR', async (t) => {
   t.equal(useColour({ isTTY: false }, {}), false);
   t.equal(useColour({}, {}), false);
   const row = { id: 7, ts: TS, topic: 't', sender: 's', body: 'b' };
-  t.match(formatter(false, true)(row), /\u001b\[/);
-  t.equal(formatter(false, false)(row), '7 2026-11-22T12:00:00.000Z t s b');
+  t.match(formatter(false, true, true)(row), /\u001b\[/);
+  t.equal(formatter(false, false, false)(row), '7 2026-11-22T12:00:00.000Z t s b');
 });
 
 t.test('the CLI: | head -1 exits 0 without a stack trace; SIGTERM stops -f', { timeout: 30000 }, async (t) => {
@@ -120,8 +122,56 @@ t.test('the CLI: | head -1 exits 0 without a stack trace; SIGTERM stops -f', { t
 
   const missing = await run(['tail', '--db', join(tempDir(t), 'none.db')]);
   t.equal(missing.code, 1);
-  t.match(missing.stderr, /^linebus: .*none\.db: no such database/);
+  t.match(missing.stderr, /^linebus: .*none\.db: no such database; give --db \(or LINEBUS_DB\) the daemon's journal/);
   const bad = await run(['tail', '--db', db, '-n', 'x']);
   t.equal(bad.code, 1);
   t.match(bad.stderr, /expected a whole number/);
+  const recent = await run(['tail', '--db', db, '--since', '2000-01-01', '-n', '2']);
+  t.equal(recent.code, 0, '--since takes a time (and a duration), as the protocol does');
+  t.equal(recent.stdout.split('\n').length, 3);
+  const badSince = await run(['tail', '--db', db, '--since', 'yesterday']);
+  t.equal(badSince.code, 1);
+  t.match(badSince.stderr, /'yesterday' is not an id, a duration \(90s, 15m, 2h, 7d\) or an ISO-8601 time\./);
+});
+
+t.test('--since a duration or a time; on a terminal, control characters are made visible', { timeout: 20000 }, async (t) => {
+  const db = join(tempDir(t), 'bus.db');
+  const hour = 3600_000;
+  const store = Store.open(db);
+  store.journal.append([{ topic: 'old', sender: 's', body: 'old' }], Date.now() - 3 * hour);
+  store.journal.append([{ topic: 'new', sender: 's', body: 'red \u001b[31mx\u001b[0m\rforged\u0007\ttab' }], Date.now());
+  store.close();
+  const lines = async (extra: Partial<TailOptions>): Promise<string[]> => (await collect(options(db, extra))).map((l) => l.split(' ')[2] as string);
+  t.same(await lines({ since: sinceOption('2h') }), ['new']);
+  t.same(await lines({ since: sinceOption(new Date(Date.now() - 4 * hour).toISOString()) }), ['old', 'new']);
+  const row = { id: 2, ts: TS, topic: 'new', sender: 's', body: 'red \u001b[31mx\u001b[0m\rforged\u0007\ttab' };
+  t.equal(formatter(false, true, false)(row), '2 2026-11-22T12:00:00.000Z new s red \\x1b[31mx\\x1b[0m\\rforged\\x07\ttab');
+  t.equal(formatter(false, false, false)(row), `2 2026-11-22T12:00:00.000Z new s ${row.body}`, 'into a pipe, as journaled');
+  t.equal(escapeControls('\u0085\u009b'), '\\x85\\x9b', 'C1 too');
+});
+
+t.test('-f waits without piling up listeners on the stop signal', { timeout: 20000 }, async (t) => {
+  const { port, db } = await startServer(t);
+  const c = await LineClient.login(port, 'tx');
+  const stop = new AbortController();
+  const listeners: number[] = [];
+  let seen = 0;
+  let done: () => void = () => {};
+  const all = new Promise<void>((resolve) => (done = resolve));
+  const following = tail(options(db, { follow: true, pollMs: 5 }), (text) => {
+    seen += text.split('\n').length - 1;
+    listeners.push(getEventListeners(stop.signal, 'abort').length);
+    if (seen === 20) done();
+    return true;
+  }, stop.signal);
+  for (let i = 0; i < 20; i++) {
+    c.write(`send t ${i}`);
+    await c.line();
+  }
+  await all;
+  stop.abort();
+  await following;
+  t.ok(listeners.length > 1, `${listeners.length} writes while following`);
+  t.ok(listeners.every((n) => n <= 1), 'never more than the one of the wait under way');
+  c.close();
 });

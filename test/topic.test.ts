@@ -33,9 +33,9 @@ t.test('topic and pattern validity', async (t) => {
   t.equal(topicProblem('#ops'), undefined);
   t.equal(topicProblem('a*b'), undefined);
   t.match(topicProblem(''), /empty topic/);
-  t.match(topicProblem('a b'), /space or control/);
-  t.match(topicProblem('a\u00a0b'), /space or control/);
-  t.match(topicProblem('a\u007fb'), /space or control/);
+  t.match(topicProblem('a b'), /space, control or invisible/);
+  t.match(topicProblem('a\u00a0b'), /space, control or invisible/);
+  t.match(topicProblem('a\u007fb'), /space, control or invisible/);
   t.match(topicProblem('a.'), /empty segment/);
   t.match(topicProblem('a.*'), /wildcard/);
   t.equal(patternProblem('a.*'), undefined);
@@ -46,4 +46,33 @@ t.test('topic and pattern validity', async (t) => {
   t.equal(isWildcardPattern('a.b>'), false);
   t.equal(isReservedTopic('$sys.x'), true);
   t.equal(isReservedTopic('sys.$x'), false);
+});
+
+t.test('look-alikes of $ and invisible characters do not pass', async (t) => {
+  t.equal(isReservedTopic('\uff04SYS'), true, 'fullwidth dollar');
+  t.equal(isReservedTopic('\ufe69SYS'), true, 'small dollar');
+  t.equal(isReservedTopic('\u00e9t\u00e9'), false, 'other non-ASCII first characters are ordinary');
+  for (const invisible of ['\u200b', '\u200d', '\u202e', '\ufeff', '\u2060']) {
+    t.match(topicProblem(`${invisible}$SYS`), /invisible/, `U+${invisible.charCodeAt(0).toString(16)}`);
+  }
+});
+
+t.test("MQTT's wildcards get a hint instead of never matching", async (t) => {
+  const table: [string, string | undefined][] = [
+    ['news/#', 'news.>'],
+    ['news/+/sport', 'news.*.sport'],
+    ['+/sport', '*.sport'],
+    ['news.#', 'news.>'],
+    ['#', '>'],
+    ['+', '*'],
+    ['#ops', undefined],
+    ['c++', undefined],
+    ['a/b', undefined],
+    ['news.#.x', 'news.>.x'],
+  ];
+  for (const [pattern, meant] of table) {
+    const problem = patternProblem(pattern);
+    if (meant === undefined) t.equal(problem, undefined, pattern);
+    else t.equal(problem, `'#' and '+' are MQTT's wildcards; linebus uses '*' for one segment and '>' for the rest, with '.' between segments: did you mean ${meant}?`, pattern);
+  }
 });

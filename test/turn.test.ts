@@ -6,9 +6,10 @@
 import t from 'tap';
 import { Worker } from 'node:worker_threads';
 import { BATCH_MAX } from '../src/bus/broker.js';
+import { Turn } from '../src/bus/turn.js';
 import type { PendingMessage } from '../src/store/journal.js';
 import { hashPassword } from '../src/store/passwords.js';
-import { bench, MemoryLink } from './memory-link.js';
+import { bench } from './memory-link.js';
 import { LineClient, startServer } from './helpers.js';
 
 const stat = (pairs: [string, string | number][], name: string): number => Number(pairs.find(([k]) => k === name)?.[1]);
@@ -114,4 +115,43 @@ t.test('importing the package in a worker thread starts nothing and throws nothi
   ]);
   t.equal(message, 'function');
   t.equal(code, 0);
+});
+
+t.test('a full batch reaches receivers at once, a batch per write', async (t) => {
+  const b = bench(t);
+  const rx = b.session();
+  const tx = b.session();
+  rx.link.send('login rx pw\nrecv t\n');
+  tx.link.send('login tx pw\n');
+  await b.lines(rx.link, 3);
+  await b.lines(tx.link, 2);
+  const before = rx.link.written.length;
+  tx.link.send(Array.from({ length: 600 }, (_, i) => `send t ${i}\n`).join(''));
+  t.equal(rx.link.written.length - before, 2, 'two full batches written before the read is even over');
+  const lines = await b.lines(rx.link, 603);
+  t.equal(rx.link.written.length - before, 3, 'the rest at the end of the turn');
+  t.equal(lines[602], 'msg t 600 tx 599');
+});
+
+t.test('work that comes while a turn ends gets a turn of its own', async (t) => {
+  const turn = new Turn();
+  const runs: string[] = [];
+  let asks = 2;
+  turn.addStep(() => {
+    runs.push(`step ${turn.count}`);
+    // A step that makes more work for the steps (as a commit whose
+    // acknowledgement sends again would): once by schedule(), once by a
+    // full batch's endNow().
+    if (asks === 2) turn.schedule();
+    if (asks === 1) turn.endNow();
+    asks--;
+  });
+  const flushed: number[] = [];
+  turn.dirty({ flush: () => flushed.push(turn.count) });
+  await turn.ended();
+  t.same(runs, ['step 1'], 'the first end');
+  t.same(flushed, [1]);
+  await turn.ended();
+  await turn.ended();
+  t.same(runs, ['step 1', 'step 2', 'step 3'], 'each ask made one more end, and only one');
 });

@@ -11,7 +11,7 @@ import type { Logger } from '../log.js';
 import { Delivery } from './receiver.js';
 import type { Receiver } from './receiver.js';
 import type { Stats } from './stats.js';
-import { Sublist } from './sublist.js';
+import { Sublist } from '../protocol/sublist.js';
 import type { Turn } from './turn.js';
 
 export interface Publication {
@@ -32,6 +32,8 @@ export interface Publication {
  * busy.
  */
 export const BATCH_MAX = 256;
+/** A journal that keeps failing is logged once this often, with a count. */
+const FAILURE_LOG_MS = 10_000;
 /** `topics` remembers this many most recently sent-to topics. */
 const RECENT_TOPICS = 10000;
 
@@ -44,6 +46,9 @@ export class Broker {
   #batch: Publication[] = [];
   /** Topic -> last id sent since start, least recently used first. */
   readonly #recentTopics = new Map<string, number>();
+  /** Failed commits not logged yet: one line every FAILURE_LOG_MS at most. */
+  #failuresUnlogged = 0;
+  #failureLoggedAt = 0;
 
   constructor(journal: Journal, turn: Turn, stats: Stats, logger: Logger) {
     this.#journal = journal;
@@ -57,7 +62,7 @@ export class Broker {
 
   publish(publication: Publication): void {
     this.#batch.push(publication);
-    if (this.#batch.length >= BATCH_MAX) this.#commit();
+    if (this.#batch.length >= BATCH_MAX) this.#turn.endNow();
     else this.#turn.schedule();
   }
 
@@ -85,6 +90,15 @@ export class Broker {
     return this.#recentTopics;
   }
 
+  #failed(count: number, error: Error): void {
+    this.#failuresUnlogged++;
+    const now = Date.now();
+    if (now - this.#failureLoggedAt < FAILURE_LOG_MS) return;
+    this.#logger.log('error', 'journal append failed; sends refused', { count, error: error.message, commits_failed: this.#failuresUnlogged });
+    this.#failureLoggedAt = now;
+    this.#failuresUnlogged = 0;
+  }
+
   /**
    * PROTOCOL.md: a send is acknowledged and delivered only after its row is
    * committed.
@@ -96,7 +110,7 @@ export class Broker {
     try {
       lastId = this.#journal.append(batch, Date.now());
     } catch (error) {
-      this.#logger.log('error', 'journal append failed; sends refused', { count: batch.length, error: (error as Error).message });
+      this.#failed(batch.length, error as Error);
       const refusal = new ProtocolError('internal', 'the journal could not store the message; nothing was sent, try again');
       for (const publication of batch) publication.done(refusal);
       return;

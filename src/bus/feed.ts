@@ -9,6 +9,7 @@
  */
 import type { Start } from '../protocol/args.js';
 import { journalStartsAt, msgText, ok } from '../protocol/wire.js';
+import { Wants } from '../store/reader.js';
 import type { JournalReader, Want } from '../store/reader.js';
 import type { Turn } from './turn.js';
 
@@ -128,11 +129,12 @@ export class Feed {
    * page at a time, waiting for the target between pages. Returns how many
    * were written, or undefined if the target closed first.
    */
-  async #stream(target: FeedTarget, wants: Want[], until: number): Promise<number | undefined> {
+  async #stream(target: FeedTarget, list: Want[], until: number): Promise<number | undefined> {
     const reader = this.#reader;
+    const wants = new Wants(list);
     const limits = { rows: PAGE_ROWS, bytes: target.pageBytes };
     // Nothing lies before the first row (retention may have removed it).
-    let cursor = Math.max(lowest(wants), reader.firstId() - 1);
+    let cursor = Math.max(wants.lowest, reader.firstId() - 1);
     let count = 0;
     for (;;) {
       const page = reader.page(wants, cursor, until, limits);
@@ -148,11 +150,4 @@ export class Feed {
     }
   }
 
-}
-
-/** The lowest `after` of `wants`, without spreading them onto the stack. */
-function lowest(wants: readonly Want[]): number {
-  let min = Number.MAX_SAFE_INTEGER;
-  for (const want of wants) if (want.after < min) min = want.after;
-  return min;
 }

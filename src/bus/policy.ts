@@ -2,6 +2,7 @@
  * Who may do what: the login decision (users, open mode) and the rules on
  * topics. Every handler asks here; nothing else decides.
  */
+import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { ProtocolError } from '../protocol/errors.js';
 import { usageError } from '../protocol/parser.js';
@@ -25,31 +26,61 @@ export interface Caller {
   readonly remoteAddress: string | undefined;
 }
 
+/**
+ * A name that is no user's may be a password typed in the wrong place:
+ * the log gets its length and a short hash, enough to tell attempts apart.
+ */
+function unknownName(name: string): { user_bytes: number; user_sha256: string } {
+  return { user_bytes: Buffer.byteLength(name), user_sha256: createHash('sha256').update(name).digest('hex').slice(0, 12) };
+}
+
 export class Policy {
   readonly #users: Users;
   readonly #logger: Logger;
+  #open: boolean;
+  #warnedNoUsers = false;
 
+  /**
+   * Open mode is decided here, at start: on when the journal has no users.
+   * The first user added ends it; deleting every user later does not bring
+   * it back (nobody can log in until a user is added).
+   */
   constructor(users: Users, logger: Logger) {
     this.#users = users;
     this.#logger = logger;
+    this.#open = !users.any();
+  }
+
+  /** Whether any login from loopback is accepted (no users yet). */
+  get open(): boolean {
+    return this.#open;
   }
 
   /** Resolves to undefined when `user` may log in, or to the refusal. */
   async login(caller: Caller, user: string, password: string): Promise<ProtocolError | undefined> {
     const problem = userNameProblem(user);
     if (problem) return usageError('login', problem);
-    if (!this.#users.any()) {
+    const any = this.#users.any();
+    if (this.#open && any) {
+      this.#open = false;
+      this.#logger.log('info', 'a user was added: open mode is over, every login needs a password');
+    }
+    if (this.#open) {
       if (isLoopback(caller.remoteAddress)) return undefined;
       this.#logger.log('warn', 'login refused: open mode allows loopback clients only', { remote: caller.remote });
       return new ProtocolError('auth', "no users are set up, so only loopback clients may log in; the operator must run 'linebus user add <name>'");
     }
+    if (!any && !this.#warnedNoUsers) {
+      this.#logger.log('error', "every user was deleted: nobody can log in until one is added with 'linebus user add <name>' (open mode is decided at start)");
+    }
+    this.#warnedNoUsers = !any;
     const row = this.#users.get(user);
     const matched = await verifyPassword(password, row?.hash ?? (await decoy()));
     if (row && matched) {
       this.#logger.log('info', 'login', { conn: caller.id, user, remote: caller.remote });
       return undefined;
     }
-    this.#logger.log('warn', 'login failed', { conn: caller.id, user, remote: caller.remote });
+    this.#logger.log('warn', 'login failed', { conn: caller.id, remote: caller.remote, ...(row ? { user } : unknownName(user)) });
     return new ProtocolError('auth', 'bad user or password');
   }
 

@@ -9,6 +9,11 @@
  * sends from all the connections that were readable share one commit.
  * Anything marked dirty while the turn ends (the acknowledgements and
  * deliveries of the commit) is flushed in the same turn, not in another.
+ *
+ * A full batch ends the turn early (endNow), at once, commit and flush
+ * alike: a read of thousands of pipelined sends then reaches receivers as
+ * writes the size of a batch, which the kernel takes as they come, instead
+ * of one write per turn so large that Node must buffer and copy it.
  */
 
 export interface Flushable {
@@ -21,6 +26,8 @@ export class Turn {
   #waiters: (() => void)[] = [];
   #scheduled = false;
   #running = false;
+  /** Work for the steps came while the turn was ending: end another. */
+  #again = false;
   /** Turns ended so far: one per burst of input, not one per reply. */
   count = 0;
 
@@ -31,15 +38,21 @@ export class Turn {
 
   /** Makes sure the current turn ends with a run of the steps and the flush. */
   schedule(): void {
-    if (this.#scheduled || this.#running) return;
+    if (this.#running) this.#again = true;
+    else this.#arm();
+  }
+
+  #arm(): void {
+    if (this.#scheduled) return;
     this.#scheduled = true;
-    setImmediate(this.#end);
+    setImmediate(this.#tick);
   }
 
   /** `flushable` has output: flush it at the end of this turn. */
   dirty(flushable: Flushable): void {
     this.#dirty.add(flushable);
-    this.schedule();
+    // While the turn ends, the flush to come takes it.
+    if (!this.#running) this.#arm();
   }
 
   /** `flushable` is gone: do not flush it. */
@@ -57,14 +70,23 @@ export class Turn {
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
-  /** Ends the turn now, synchronously (shutdown). */
+  /**
+   * Ends the turn now, synchronously (a full batch, shutdown). Inside an
+   * end it only asks for another: the end under way finishes first.
+   */
   endNow(): void {
-    this.#end();
+    if (this.#running) this.#again = true;
+    else this.#end();
   }
 
-  readonly #end = (): void => {
+  readonly #tick = (): void => {
     this.#scheduled = false;
+    this.#end();
+  };
+
+  #end(): void {
     this.#running = true;
+    this.#again = false;
     this.count++;
     try {
       for (const step of this.#steps) step();
@@ -77,8 +99,9 @@ export class Turn {
     } finally {
       this.#running = false;
     }
+    if (this.#again) this.#arm();
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const resolve of waiters) resolve();
-  };
+  }
 }

@@ -6,10 +6,9 @@
 import { Command, Option } from 'commander';
 import { DEFAULTS } from '../server.js';
 import { version } from '../version.js';
-import { CONFIG_KEYS } from './config.js';
-import { dbOption, logLevel, port, positiveInt, wholeNumber } from './options.js';
+import { atLeast, dbOption, logLevel, port, positiveInt, wholeNumber } from './options.js';
 import { serve } from './serve.js';
-import { tailCommand } from './tail.js';
+import { sinceOption, tailCommand } from './tail.js';
 import { userAdd, userDel, userList } from './users.js';
 
 export function program(): Command {
@@ -26,12 +25,13 @@ export function program(): Command {
     .addOption(new Option('--port <port>', 'TCP port; 0 picks a free one').env('LINEBUS_PORT').default(DEFAULTS.port).argParser(port))
     .addOption(dbOption())
     .addOption(new Option('--max-line <bytes>', 'longest accepted line').env('LINEBUS_MAX_LINE').default(DEFAULTS.maxLine).argParser(positiveInt))
-    .addOption(new Option('--max-pending <bytes>', "output waiting for a client before it is cut off with 'err slow'").env('LINEBUS_MAX_PENDING').default(DEFAULTS.maxPending).argParser(positiveInt))
+    .addOption(new Option('--max-pending <bytes>', "output waiting for a client before it is cut off with 'err slow' (at least 65536)").env('LINEBUS_MAX_PENDING').default(DEFAULTS.maxPending).argParser(atLeast(65536)))
     .addOption(new Option('--max-connections <n>', 'connections served at once').env('LINEBUS_MAX_CONNECTIONS').default(DEFAULTS.maxConnections).argParser(positiveInt))
+    .addOption(new Option('--max-subscriptions <n>', 'patterns one connection may receive at once').env('LINEBUS_MAX_SUBSCRIPTIONS').default(DEFAULTS.maxSubscriptions).argParser(positiveInt))
     .addOption(new Option('--retain-days <n>', 'delete messages older than n days (0: keep)').env('LINEBUS_RETAIN_DAYS').default(0).argParser(wholeNumber))
     .addOption(new Option('--retain-messages <n>', 'keep only the newest n messages (0: keep all)').env('LINEBUS_RETAIN_MESSAGES').default(0).argParser(wholeNumber))
     .addOption(new Option('--sync <mode>', "commit durability: 'normal' survives a crash, 'full' also a power loss (fsync per commit)").env('LINEBUS_SYNC').choices(['normal', 'full']).default('normal'))
-    .addOption(new Option('--config <file>', `settings file, re-read on SIGHUP (${CONFIG_KEYS.join(', ')})`).env('LINEBUS_CONFIG'))
+    .addOption(new Option('--config <file>', "settings file ('name value' lines, any option above by its long name), re-read on SIGHUP").env('LINEBUS_CONFIG'))
     .addOption(new Option('--log-format <format>', 'log line format').env('LINEBUS_LOG_FORMAT').choices(['text', 'json']).default('text'))
     .addOption(new Option('--log-level <level>', 'lowest level logged').env('LINEBUS_LOG_LEVEL').default('info').argParser(logLevel))
     .action(serve);
@@ -48,7 +48,7 @@ export function program(): Command {
     .option('-f, --follow', 'keep printing new messages until interrupted', false)
     .addOption(new Option('-n, --lines <n>', 'start with the last n messages (default 10)').argParser(wholeNumber))
     .option('--topic <pattern>', "only topics matching the pattern ('orders.>', 'news.*.sport')", '>')
-    .addOption(new Option('--since <id>', 'every message after this id (at most the last -n, if given)').argParser(wholeNumber))
+    .addOption(new Option('--since <start>', 'every message after this id, or of the last 15m, 2h, 7d, or since an ISO-8601 time (at most the last -n, if given)').argParser(sinceOption))
     .option('--json', 'one JSON object per line: id, ts, topic, sender, body', false)
     .action(tailCommand);
 

@@ -1,6 +1,6 @@
 /** Parsers for option values, shared by the command line and --config. */
 import { InvalidArgumentError, Option } from 'commander';
-import type { Level } from '../log.js';
+import type { Threshold } from '../log.js';
 import { DEFAULTS } from '../server.js';
 
 export function positiveInt(value: string): number {
@@ -8,6 +8,16 @@ export function positiveInt(value: string): number {
     throw new InvalidArgumentError('expected a positive whole number.');
   }
   return Number(value);
+}
+
+/** A whole number of at least `min`. */
+export function atLeast(min: number): (value: string) => number {
+  return (value) => {
+    if (!/^\d+$/.test(value) || Number(value) < min || !Number.isSafeInteger(Number(value))) {
+      throw new InvalidArgumentError(`expected a whole number of at least ${min}.`);
+    }
+    return Number(value);
+  };
 }
 
 export function port(value: string): number {
@@ -22,9 +32,9 @@ export function wholeNumber(value: string): number {
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
-export function logLevel(value: string): Level {
+export function logLevel(value: string): Threshold {
   if (!(LOG_LEVELS as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected one of ${LOG_LEVELS.join(', ')}.`);
-  return value as Level;
+  return value as Threshold;
 }
 
 export function dbOption(): Option {

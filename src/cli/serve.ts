@@ -2,14 +2,14 @@
  * `linebus serve`: the daemon in the foreground, with its signals (SIGHUP
  * re-reads --config, SIGTERM and SIGINT stop it cleanly).
  */
+import { InvalidArgumentError } from 'commander';
 import type { Command } from 'commander';
 import { createLogger } from '../log.js';
-import type { Level, LogFormat } from '../log.js';
+import type { LogFormat, Threshold } from '../log.js';
 import { LinebusServer } from '../server.js';
 import type { Limits } from '../server.js';
 import { readConfig } from './config.js';
-import type { ConfigKey } from './config.js';
-import { logLevel, positiveInt, wholeNumber } from './options.js';
+import type { ConfigParsers } from './config.js';
 
 export interface ServeOptions {
   host: string;
@@ -18,26 +18,45 @@ export interface ServeOptions {
   maxLine: number;
   maxPending: number;
   maxConnections: number;
+  maxSubscriptions: number;
   retainDays: number;
   retainMessages: number;
   config: string | undefined;
   sync: 'normal' | 'full';
   logFormat: LogFormat;
-  logLevel: Level;
+  logLevel: Threshold;
 }
 
-const CONFIG_PARSERS: Readonly<Record<ConfigKey, (value: string) => unknown>> = {
-  'max-line': positiveInt,
-  'max-pending': positiveInt,
-  'max-connections': positiveInt,
-  'retain-days': wholeNumber,
-  'retain-messages': wholeNumber,
-  'log-level': logLevel,
-};
+/** What SIGHUP can change in a running daemon; the rest needs a restart. */
+const RELOADABLE: ReadonlySet<keyof ServeOptions> = new Set<keyof ServeOptions>([
+  'maxLine',
+  'maxPending',
+  'maxConnections',
+  'maxSubscriptions',
+  'retainDays',
+  'retainMessages',
+  'logLevel',
+]);
 
 /** `max-pending` -> `maxPending`, commander's name for the option value. */
-function camel(key: ConfigKey): keyof ServeOptions {
+function camel(key: string): keyof ServeOptions {
   return key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()) as keyof ServeOptions;
+}
+
+/** Every option of `serve` but --config is a setting of the file, read as the option reads it. */
+function configParsers(command: Command): ConfigParsers {
+  const parsers = new Map<string, (value: string) => unknown>();
+  for (const option of command.options) {
+    const name = option.long?.slice(2);
+    if (name === undefined || name === 'config' || name === 'help') continue;
+    parsers.set(name, (value) => {
+      if (option.argChoices && !option.argChoices.includes(value)) {
+        throw new InvalidArgumentError(`expected one of ${option.argChoices.join(', ')}.`);
+      }
+      return option.parseArg ? option.parseArg(value, undefined) : value;
+    });
+  }
+  return parsers;
 }
 
 /**
@@ -46,7 +65,7 @@ function camel(key: ConfigKey): keyof ServeOptions {
  */
 function fromConfig(path: string, command: Command): Partial<ServeOptions> {
   const settings: Record<string, unknown> = {};
-  for (const [key, value] of readConfig(path, CONFIG_PARSERS)) {
+  for (const [key, value] of readConfig(path, configParsers(command))) {
     const name = camel(key);
     const source = command.getOptionValueSource(name);
     if (source === undefined || source === 'default' || source === 'config') {
@@ -86,6 +105,11 @@ export async function serve(cliOptions: ServeOptions, command: Command): Promise
       if (next.logLevel !== undefined && next.logLevel !== logger.level) {
         changed.push(`logLevel ${logger.level} -> ${next.logLevel}`);
         logger.level = next.logLevel;
+      }
+      for (const [key, value] of Object.entries(next) as [keyof ServeOptions, unknown][]) {
+        if (!RELOADABLE.has(key) && value !== options[key]) {
+          changed.push(`${key} ${String(options[key])} -> ${String(value)} needs a restart, kept ${String(options[key])}`);
+        }
       }
       logger.log('info', `SIGHUP: reloaded ${options.config}: ${changed.length > 0 ? changed.join(', ') : 'nothing changed'}`, { users });
     } catch (error) {

@@ -4,18 +4,23 @@
  * read-only and never writes to it.
  */
 import { Chalk } from 'chalk';
+import { InvalidArgumentError } from 'commander';
+import { parseSince } from '../protocol/args.js';
+import type { Start, Usage } from '../protocol/args.js';
 import { FatalError } from '../protocol/errors.js';
 import { patternProblem } from '../protocol/topic.js';
 import type { StoredMessage } from '../store/journal.js';
-import type { Want } from '../store/reader.js';
+import { Wants } from '../store/reader.js';
 import { Store } from '../store/store.js';
+import { escapeControls, useColour } from './display.js';
 
 export interface TailOptions {
   db: string;
   follow: boolean;
   lines: number | undefined;
   topic: string;
-  since: number | undefined;
+  /** A journal id, a duration ago or a time; `last` is not one. */
+  since: Exclude<Start, { kind: 'last' }> | undefined;
   json: boolean;
   /** How often -f looks for new rows. */
   pollMs: number;
@@ -23,17 +28,26 @@ export interface TailOptions {
 
 type Format = (row: StoredMessage) => string;
 
-/** `<id> <ISO-8601 time> <topic> <from> <message>`, coloured on a terminal. */
-export function formatter(json: boolean, colour: boolean): Format {
+/**
+ * `<id> <ISO-8601 time> <topic> <from> <message>`; on a terminal, coloured
+ * (unless NO_COLOR) and with control characters in the body made visible.
+ */
+export function formatter(json: boolean, terminal: boolean, colour: boolean): Format {
   if (json) {
     return (row) => JSON.stringify({ id: row.id, ts: row.ts, topic: row.topic, sender: row.sender, body: row.body });
   }
   const c = new Chalk({ level: colour ? 1 : 0 });
-  return (row) => `${c.dim(String(row.id))} ${c.dim(new Date(row.ts).toISOString())} ${c.cyan(row.topic)} ${c.yellow(row.sender)} ${row.body}`;
+  const body = terminal ? escapeControls : (text: string): string => text;
+  return (row) => `${c.dim(String(row.id))} ${c.dim(new Date(row.ts).toISOString())} ${c.cyan(row.topic)} ${c.yellow(row.sender)} ${body(row.body)}`;
 }
 
-export function useColour(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv): boolean {
-  return stream.isTTY === true && env.NO_COLOR === undefined;
+/** The --since value: an id, a duration (15m) or an ISO-8601 time. */
+export function sinceOption(value: string): Exclude<Start, { kind: 'last' }> {
+  try {
+    return parseSince(value) as Exclude<Start, { kind: 'last' }>;
+  } catch (error) {
+    throw new InvalidArgumentError(`${(error as Usage).problem as string}.`);
+  }
 }
 
 /** Resolves when tail stops: at the end without -f, or when `signal` aborts. */
@@ -43,17 +57,18 @@ export async function tail(options: TailOptions, write: (text: string) => boolea
   const store = Store.open(options.db, { readonly: true });
   try {
     const reader = store.reader;
-    const format = formatter(options.json, useColour(process.stdout, process.env));
+    const format = formatter(options.json, process.stdout.isTTY === true, useColour(process.stdout, process.env));
     const last = reader.lastId();
     let after: number;
     if (options.since !== undefined) {
-      after = options.since;
+      const since = options.since;
+      after = since.kind === 'id' ? since.id : reader.afterTime(since.kind === 'time' ? since.ms : Date.now() - since.ms, 1, last);
       // --since with -n: at most the last n of those after the id.
       if (options.lines !== undefined) after = Math.max(after, drain(reader.startOfLast(options.topic, options.lines, last)));
     } else {
       after = drain(reader.startOfLast(options.topic, options.lines ?? 10, last));
     }
-    const wants: Want[] = [{ pattern: options.topic, after }];
+    const wants = new Wants([{ pattern: options.topic, after }]);
     let cursor = Math.max(after, reader.firstId() - 1);
     for (;;) {
       const page = reader.page(wants, cursor, Number.MAX_SAFE_INTEGER);
@@ -61,18 +76,25 @@ export async function tail(options: TailOptions, write: (text: string) => boolea
       cursor = page.next;
       if (!page.done) continue;
       if (!options.follow || signal.aborted) return;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, options.pollMs);
-        signal.addEventListener('abort', () => {
-          clearTimeout(timer);
-          resolve();
-        }, { once: true });
-      });
+      await pause(options.pollMs, signal);
       if (signal.aborted) return;
     }
   } finally {
     store.close();
   }
+}
+
+/** Waits `ms`, or less if `signal` aborts; leaves no listener behind. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done);
+  });
 }
 
 function drain(steps: Generator<void, number>): number {

@@ -9,7 +9,7 @@ import type { Caller, Policy } from '../bus/policy.js';
 import type { Receiver } from '../bus/receiver.js';
 import type { JournalReader } from '../store/reader.js';
 
-export interface Conn extends Receiver, FeedTarget, Caller {
+export interface Conn extends Receiver, FeedTarget, Caller, ConnectionInfo {
   readonly user: string | undefined;
   /** The login succeeded: this connection is `user` from now on. */
   loggedIn(user: string): void;
@@ -25,12 +25,32 @@ export interface Conn extends Receiver, FeedTarget, Caller {
   logoff(): void;
 }
 
+/** What `who` shows of a connection. */
+export interface ConnectionInfo {
+  readonly id: number;
+  readonly user: string | undefined;
+  readonly remote: string;
+  /** The listener it came through: tcp, tls, ws. */
+  readonly listener: string;
+  readonly patterns: ReadonlySet<string>;
+  /** Bytes on their way to it. */
+  pendingBytes(): number;
+}
+
+/** The limits handlers apply (SIGHUP may change them). */
+export interface HandlerLimits {
+  readonly maxSubscriptions: number;
+}
+
 export interface Services {
   readonly version: string;
+  readonly limits: HandlerLimits;
   readonly broker: Broker;
   readonly feed: Feed;
   readonly policy: Policy;
   readonly reader: JournalReader;
   /** What `stats` shows, as name and value pairs. */
   stats(): [string, string | number][];
+  /** Every connection, in the order they came. */
+  connections(): Iterable<ConnectionInfo>;
 }

@@ -22,9 +22,18 @@ export function topics(conn: Conn, _command: CommandOf<'topics'>, { broker, read
   conn.reply(ok('topics', names.length));
 }
 
-export function who(conn: Conn, { topic }: CommandOf<'who'>, { broker }: Services): void {
+export function who(conn: Conn, { topic }: CommandOf<'who'>, services: Services): void {
+  if (topic === undefined) {
+    let count = 0;
+    for (const c of services.connections()) {
+      conn.reply(item('conn', c.id, c.user ?? '-', c.remote, c.listener, c.pendingBytes(), ...c.patterns));
+      count++;
+    }
+    conn.reply(ok('who', count));
+    return;
+  }
   const connections = new Map<string, number>();
-  for (const receiver of broker.receivers(topic)) {
+  for (const receiver of services.broker.receivers(topic)) {
     const user = receiver.user as string;
     connections.set(user, (connections.get(user) ?? 0) + 1);
   }

@@ -111,14 +111,19 @@ export class Args {
     }
     if (word !== 'since') throw new Usage("expected 'since' or 'last'");
     if (value === undefined) throw new Usage('since needs an id, a duration (90s, 15m, 2h, 7d) or a time');
-    const id = parseCount(value);
-    if (id !== undefined) return { kind: 'id', id };
-    const ago = parseDuration(value);
-    if (ago !== undefined) return { kind: 'ago', ms: ago };
-    const ms = ISO_TIME.test(value) ? Date.parse(value) : Number.NaN;
-    if (Number.isNaN(ms)) throw new Usage(`'${value}' is not an id, a duration (90s, 15m, 2h, 7d) or an ISO-8601 time`);
-    return { kind: 'time', ms };
+    return parseSince(value);
   }
+}
+
+/** The value of `since`: a journal id, a duration ago, or an ISO-8601 time. */
+export function parseSince(value: string): Start {
+  const id = parseCount(value);
+  if (id !== undefined) return { kind: 'id', id };
+  const ago = parseDuration(value);
+  if (ago !== undefined) return { kind: 'ago', ms: ago };
+  const ms = ISO_TIME.test(value) ? Date.parse(value) : Number.NaN;
+  if (Number.isNaN(ms)) throw new Usage(`'${value}' is not an id, a duration (90s, 15m, 2h, 7d) or an ISO-8601 time`);
+  return { kind: 'time', ms };
 }
 
 /** A topic given as `word`, checked; for verbs that read it before the rest. */

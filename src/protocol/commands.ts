@@ -88,13 +88,13 @@ export const VERBS = {
     parse: (a) => (a.end(), {}),
   }),
   who: verb({
-    usage: 'who <topic>',
-    summary: 'the logins receiving a topic',
+    usage: 'who [topic]',
+    summary: 'the logins receiving a topic; alone, every connection',
     login: true,
     parse(a) {
       const topic = a.word();
-      if (topic === undefined || !a.atEnd()) throw new Usage();
-      return { topic: checkTopic(topic) };
+      if (!a.atEnd()) throw new Usage();
+      return { topic: topic === undefined ? undefined : checkTopic(topic) };
     },
   }),
   stats: verb({
@@ -104,10 +104,14 @@ export const VERBS = {
     parse: (a) => (a.end(), {}),
   }),
   help: verb({
-    usage: 'help',
-    summary: 'the verbs',
+    usage: 'help [verb]',
+    summary: 'the verbs; with a verb, its usage',
     login: false,
-    parse: (a) => (a.end(), {}),
+    parse(a) {
+      const about = a.word()?.toLowerCase();
+      a.end();
+      return { about };
+    },
   }),
   logoff: verb({
     usage: 'logoff',

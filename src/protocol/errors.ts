@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   toolong: 'the line is over the length limit',
   encoding: 'the line is not UTF-8',
   notfound: 'the thing named is not there',
+  busy: 'a limit of the server is reached for now (connections, subscriptions); retry later',
   slow: 'the client fell too far behind; the connection is closed',
   shutdown: 'the server is stopping; the connection is closed',
   internal: 'the server could not do it (the journal failed); nothing was stored, try again',

@@ -10,6 +10,10 @@
  * removed and every line is cut to at most maxLine + 2 bytes, so an endless
  * line costs a bounded amount of memory and still yields one frame (read as
  * `toolong`). The mapper given to split2 cannot throw.
+ *
+ * A UTF-8 byte-order mark at the very start (Windows editors write one) is
+ * dropped, and a telnet DO TIMING-MARK becomes a frame of its own, in order
+ * with the lines around it.
  */
 import { isUtf8 } from 'node:buffer';
 import split2 from 'split2';
@@ -19,10 +23,12 @@ import { TelnetFilter } from './telnet.js';
 export type Frame =
   | { kind: 'line'; text: string }
   | { kind: 'toolong'; bytes: number }
-  | { kind: 'encoding' };
+  | { kind: 'encoding' }
+  | { kind: 'timing-mark' };
 
 const LF = 0x0a;
 const LF_BYTE = Buffer.from([LF]);
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 const NON_ASCII = /[^\x00-\x7f]/;
 
 /**
@@ -81,12 +87,17 @@ export class LineFramer {
   readonly #telnet = new TelnetFilter();
   readonly #cap: LineCap;
   readonly #splitter: Transform;
+  readonly #onFrame: (frame: Frame) => void;
+  /** The first bytes, held until they are known not to be (part of) a BOM. */
+  #start: Buffer | undefined = Buffer.alloc(0);
   #ended = false;
 
   constructor(maxLine: number, onFrame: (frame: Frame) => void, onEnd: () => void) {
     this.#cap = new LineCap(maxLine + 2);
+    this.#onFrame = onFrame;
     // decodeStrings: false hands our latin1 strings to split2's decoder,
-    // which passes strings through untouched.
+    // which passes strings through untouched. It emits a write's lines
+    // before write() returns, so frames made here keep their place.
     this.#splitter = split2((raw: string) => decodeLine(raw, maxLine), { decodeStrings: false });
     this.#splitter.on('data', onFrame);
     this.#splitter.on('end', onEnd);
@@ -94,16 +105,41 @@ export class LineFramer {
 
   write(chunk: Buffer): void {
     if (this.#ended) return;
-    const data = this.#cap.cap(this.#telnet.filter(chunk));
-    if (data.length > 0) this.#splitter.write(data.toString('latin1'));
+    const data = this.#telnet.filter(chunk);
+    let from = 0;
+    for (const mark of this.#telnet.marks) {
+      this.#feed(data.subarray(from, mark));
+      this.#onFrame({ kind: 'timing-mark' });
+      from = mark;
+    }
+    this.#feed(from === 0 ? data : data.subarray(from));
   }
 
   /** End of input: a last line without LF is still a line. */
   end(): void {
     if (this.#ended) return;
     this.#ended = true;
-    const rest = this.#cap.cap(this.#telnet.end());
-    if (rest.length > 0) this.#splitter.write(rest.toString('latin1'));
+    this.#feed(this.#telnet.end());
+    if (this.#start !== undefined && this.#start.length > 0) this.#split(this.#start);
     this.#splitter.end();
+  }
+
+  #feed(data: Buffer): void {
+    if (this.#start !== undefined) {
+      const start = Buffer.concat([this.#start, data]);
+      if (start.length < BOM.length && BOM.subarray(0, start.length).equals(start)) {
+        this.#start = start;
+        return;
+      }
+      this.#start = undefined;
+      this.#split(start.subarray(0, BOM.length).equals(BOM) ? start.subarray(BOM.length) : start);
+      return;
+    }
+    this.#split(data);
+  }
+
+  #split(data: Buffer): void {
+    const capped = this.#cap.cap(data);
+    if (capped.length > 0) this.#splitter.write(capped.toString('latin1'));
   }
 }

@@ -1,18 +1,20 @@
 /**
  * Names: topics, patterns and user names (PROTOCOL.md, "Topics and
- * patterns"). A topic is 1 to
- * 255 bytes of printable, non-space characters, with `.` between segments.
- * A pattern may use `*` as a whole segment (exactly one segment) and `>` as
- * its last segment (one or more segments).
+ * patterns"). A topic is 1 to 255 bytes of printable, non-space characters,
+ * with `.` between segments. A pattern may use `*` as a whole segment
+ * (exactly one segment) and `>` as its last segment (one or more segments).
  */
 
 export const MAX_TOPIC_BYTES = 255;
+export const MAX_USER_BYTES = 64;
 
 /**
- * Control characters (C0, DEL, C1) and every kind of space: not "printable,
- * non-space", the rule for topics and for user names alike.
+ * Control characters (C0, DEL, C1), invisible format characters (zero-width
+ * spaces, bidirectional overrides, a BOM) and every kind of space: not
+ * "printable, non-space", the rule for topics and user names alike. The
+ * format characters would let `\u200b$SYS` pass for `$SYS` to a reader.
  */
-export const NOT_PRINTABLE = /[\p{Cc}\p{Z}\s]/u;
+export const NOT_PRINTABLE = /[\p{Cc}\p{Cf}\p{Z}\s]/u;
 
 /** Why `name` is not a valid topic or pattern, or undefined if it is one. */
 function nameProblem(name: string, what: 'topic' | 'pattern'): string | undefined {
@@ -20,7 +22,7 @@ function nameProblem(name: string, what: 'topic' | 'pattern'): string | undefine
   if (Buffer.byteLength(name, 'utf8') > MAX_TOPIC_BYTES) {
     return `${what} is over ${MAX_TOPIC_BYTES} bytes`;
   }
-  if (NOT_PRINTABLE.test(name)) return `${what} has a space or control character`;
+  if (NOT_PRINTABLE.test(name)) return `${what} has a space, control or invisible character`;
   if (name.split('.').includes('')) return `${what} has an empty segment (check the dots)`;
   return undefined;
 }
@@ -55,6 +57,9 @@ function checkTopic(topic: string): string | undefined {
   return undefined;
 }
 
+/** MQTT's `/` separator with `#` or `+` as a level: `news/#`, `+/sport`. */
+const MQTT_LEVEL = /(^|\/)[#+](\/|$)/;
+
 /** Why `pattern` cannot be received, or undefined if it can. */
 export function patternProblem(pattern: string): string | undefined {
   const problem = nameProblem(pattern, 'pattern');
@@ -63,6 +68,15 @@ export function patternProblem(pattern: string): string | undefined {
   const gt = segments.indexOf('>');
   if (gt !== -1 && gt !== segments.length - 1) {
     return "'>' may only be the last segment of a pattern";
+  }
+  // Accepted as literal text, `#` and `+` would never match what an MQTT
+  // user means by them.
+  if (segments.includes('#') || segments.includes('+') || MQTT_LEVEL.test(pattern)) {
+    const meant = pattern
+      .split(/[./]/)
+      .map((segment) => (segment === '#' ? '>' : segment === '+' ? '*' : segment))
+      .join('.');
+    return `'#' and '+' are MQTT's wildcards; linebus uses '*' for one segment and '>' for the rest, with '.' between segments: did you mean ${meant}?`;
   }
   return undefined;
 }
@@ -73,10 +87,13 @@ export function isWildcardPattern(pattern: string): boolean {
 
 /**
  * Topics whose first segment starts with `$` belong to the server (as NATS
- * reserves `$SYS`): clients may receive them but not send to them.
+ * reserves `$SYS`): clients may receive them but not send to them. A
+ * look-alike of `$` (fullwidth, small) counts as `$`.
  */
 export function isReservedTopic(topic: string): boolean {
-  return topic.startsWith('$');
+  const first = topic.charCodeAt(0);
+  if (first < 0x80) return first === 0x24;
+  return topic.normalize('NFKC').startsWith('$');
 }
 
 /** Whether `topic` matches `pattern`; both must be valid. */
@@ -93,12 +110,10 @@ export function matches(pattern: string, topic: string): boolean {
   return want.length === have.length;
 }
 
-export const MAX_USER_BYTES = 64;
-
 /** Why `name` cannot be a user name, or undefined if it can. */
 export function userNameProblem(name: string): string | undefined {
   if (name.length === 0) return 'a user name cannot be empty';
   if (Buffer.byteLength(name, 'utf8') > MAX_USER_BYTES) return `a user name is at most ${MAX_USER_BYTES} bytes`;
-  if (NOT_PRINTABLE.test(name)) return 'a user name cannot contain spaces or control characters';
+  if (NOT_PRINTABLE.test(name)) return 'a user name cannot contain spaces, control or invisible characters';
   return undefined;
 }

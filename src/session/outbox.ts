@@ -9,9 +9,12 @@ import type { Flushable, Turn } from '../bus/turn.js';
 import type { Link } from '../transport/link.js';
 import { Fifo } from './fifo.js';
 
-/** A line waiting behind a reserved reply; `text` undefined: the reply itself, not known yet. */
+/**
+ * Output waiting behind a reserved reply; `text` undefined: the reply
+ * itself, not known yet. Raw bytes (a telnet answer) are a Buffer.
+ */
 interface Held {
-  text: string | undefined;
+  text: string | Buffer | undefined;
   bytes: number;
   id: number;
 }
@@ -29,6 +32,8 @@ export class Outbox implements Flushable {
   readonly #link: Link;
   readonly #turn: Turn;
   #ready = '';
+  /** Output before `#ready`, once raw bytes were part of it (rare). */
+  #readyChunks: (string | Buffer)[] | undefined;
   #readyBytes = 0;
   #readyLastId = 0;
   readonly #held = new Fifo<Held>();
@@ -67,6 +72,25 @@ export class Outbox implements Flushable {
     this.#turn.dirty(this);
   }
 
+  /** Appends raw bytes, in order with the lines. */
+  pushBytes(data: Buffer): void {
+    if (this.#held.length > 0) {
+      this.#held.push({ text: data, bytes: data.length, id: 0 });
+      this.#heldBytes += data.length;
+      return;
+    }
+    this.#readyBuffer(data);
+    this.#turn.dirty(this);
+  }
+
+  #readyBuffer(data: Buffer): void {
+    const chunks = (this.#readyChunks ??= []);
+    if (this.#ready.length > 0) chunks.push(this.#ready);
+    chunks.push(data);
+    this.#ready = '';
+    this.#readyBytes += data.length;
+  }
+
   reserve(): Slot {
     const slot: Slot = { text: undefined, bytes: 0, id: 0, generation: this.#generation };
     this.#held.push(slot);
@@ -83,8 +107,12 @@ export class Outbox implements Flushable {
     for (let head = this.#held.peek(); head?.text !== undefined; head = this.#held.peek()) {
       this.#held.take();
       this.#heldBytes -= head.bytes;
-      this.#ready += head.text;
-      this.#readyBytes += head.bytes;
+      if (typeof head.text === 'string') {
+        this.#ready += head.text;
+        this.#readyBytes += head.bytes;
+      } else {
+        this.#readyBuffer(head.text);
+      }
       if (head.id > 0) this.#readyLastId = head.id;
       released = true;
     }
@@ -95,6 +123,7 @@ export class Outbox implements Flushable {
   dropUnsent(): void {
     this.#generation++;
     this.#ready = '';
+    this.#readyChunks = undefined;
     this.#readyBytes = 0;
     this.#held.clear();
     this.#heldBytes = 0;
@@ -108,7 +137,9 @@ export class Outbox implements Flushable {
 
   flush(): void {
     if (this.#readyBytes > 0) {
-      this.#link.write(this.#ready);
+      for (const chunk of this.#readyChunks ?? []) this.#link.write(chunk);
+      this.#readyChunks = undefined;
+      if (this.#ready.length > 0) this.#link.write(this.#ready);
       this.lastWrittenId = this.#readyLastId || this.lastWrittenId;
       this.#ready = '';
       this.#readyBytes = 0;

@@ -10,12 +10,13 @@ import type { Stats } from '../bus/stats.js';
 import type { Turn } from '../bus/turn.js';
 import { HANDLERS } from '../handlers/index.js';
 import type { Handler } from '../handlers/index.js';
-import type { Conn, Services } from '../handlers/context.js';
+import type { Conn, HandlerLimits, Services } from '../handlers/context.js';
 import type { Logger } from '../log.js';
 import { VERBS } from '../protocol/commands.js';
 import type { Command, Verb } from '../protocol/commands.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { Frame } from '../protocol/framing.js';
+import { WILL_TIMING_MARK } from '../protocol/telnet.js';
 import { parse } from '../protocol/parser.js';
 import { err, hello, ok } from '../protocol/wire.js';
 import type { Link } from '../transport/link.js';
@@ -27,20 +28,21 @@ export interface SessionServices extends Services {
   readonly turn: Turn;
   readonly counters: Stats;
   readonly logger: Logger;
-  /** --max-line and --max-pending as they are now (SIGHUP may change them). */
-  readonly limits: { readonly maxLine: number; readonly maxPending: number };
+  /** The limits as they are now (SIGHUP may change them). */
+  readonly limits: HandlerLimits & { readonly maxLine: number; readonly maxPending: number };
   /** The session has closed, for `reason`. */
   closed(session: Session, reason: string): void;
 }
 
 /** Pages of a catch-up never hold less than this (see room()). */
-const MIN_PAGE_BYTES = 64 * 1024;
+const MIN_PAGE_BYTES = 16 * 1024;
 const MAX_PAGE_BYTES = 1 << 20;
 
 export class Session implements Conn {
   readonly id: number;
   readonly remote: string;
   readonly remoteAddress: string | undefined;
+  readonly listener: string;
   readonly #link: Link;
   readonly #services: SessionServices;
   readonly #outbox: Outbox;
@@ -60,6 +62,7 @@ export class Session implements Conn {
     this.#services = services;
     this.remote = link.remote;
     this.remoteAddress = link.remoteAddress;
+    this.listener = link.listener;
     this.#maxLine = services.limits.maxLine;
     this.#outbox = new Outbox(link, services.turn);
     this.#input = new Input(link, this.#maxLine, services.counters, (frame) => this.#handleFrame(frame), () => this.#maybeFinish());
@@ -77,6 +80,10 @@ export class Session implements Conn {
 
   get patterns(): ReadonlySet<string> {
     return this.#patterns;
+  }
+
+  pendingBytes(): number {
+    return this.#outbox.pendingBytes();
   }
 
   // --- Receiver ------------------------------------------------------------
@@ -264,6 +271,11 @@ export class Session implements Conn {
         return;
       case 'encoding':
         this.reply(err('encoding', 'line is not valid UTF-8 and was dropped; send UTF-8 text'));
+        return;
+      case 'timing-mark':
+        // Telnet's Ctrl-C: it waits for this answer before it shows output
+        // again. The IAC IP before it means nothing here.
+        this.#outbox.pushBytes(WILL_TIMING_MARK);
         return;
       case 'line': {
         const command = parse(frame.text);

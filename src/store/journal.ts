@@ -28,7 +28,11 @@ export class Journal {
   readonly #appendBatch: (messages: readonly PendingMessage[], ts: number) => number;
   readonly #deleteThrough: (lastDeleted: number, limit: number) => number;
 
-  constructor(db: Database.Database) {
+  readonly #check: () => void;
+
+  /** `check` throws when the journal's files are no longer the ones open. */
+  constructor(db: Database.Database, check: () => void) {
+    this.#check = check;
     const insert = 'INSERT INTO messages (ts, topic, sender, body) VALUES ';
     const insertOne = db.prepare(`${insert}(?, ?, ?, ?)`);
     // One statement per INSERT_ROWS rows costs far less than one per row
@@ -70,6 +74,7 @@ export class Journal {
    * because the daemon's connection is the only writer of `messages`.
    */
   append(messages: readonly PendingMessage[], ts: number): number {
+    this.#check();
     return this.#appendBatch(messages, ts);
   }
 

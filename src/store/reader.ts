@@ -6,12 +6,55 @@
  */
 import type Database from 'better-sqlite3';
 import type { StoredMessage } from './journal.js';
+import { Sublist } from '../protocol/sublist.js';
 import { isWildcardPattern, matches } from '../protocol/topic.js';
 
 /** What one reader wants: messages of `pattern` with id > after. */
 export interface Want {
   pattern: string;
   after: number;
+}
+
+/**
+ * The wants of one stream, compiled once: one pattern trie per distinct
+ * `after` (a catch-up has two: its own start, and the journal's end for the
+ * patterns already live), so a row costs a walk of each trie, not a match
+ * against every pattern.
+ */
+export class Wants {
+  readonly #groups: { after: number; patterns: Sublist<true> }[] = [];
+  /** The lowest `after`: nothing before it is wanted. */
+  readonly lowest: number;
+  /** The one exact topic wanted, if that is all: read through its index. */
+  readonly topic: string | undefined;
+
+  constructor(wants: readonly Want[]) {
+    const byAfter = new Map<number, Sublist<true>>();
+    for (const want of wants) {
+      let patterns = byAfter.get(want.after);
+      if (!patterns) byAfter.set(want.after, (patterns = new Sublist()));
+      patterns.add(want.pattern, true);
+    }
+    let lowest = Number.MAX_SAFE_INTEGER;
+    for (const [after, patterns] of byAfter) {
+      this.#groups.push({ after, patterns });
+      if (after < lowest) lowest = after;
+    }
+    this.lowest = lowest;
+    const first = wants[0]?.pattern;
+    const single = first !== undefined && !isWildcardPattern(first) && wants.every((w) => w.pattern === first);
+    this.topic = single ? first : undefined;
+  }
+
+  get empty(): boolean {
+    return this.#groups.length === 0;
+  }
+
+  /** Whether message `id` of `topic` is wanted. */
+  has(id: number, topic: string): boolean {
+    for (const group of this.#groups) if (id > group.after && group.patterns.matches(topic)) return true;
+    return false;
+  }
 }
 
 export interface PageLimits {
@@ -74,21 +117,20 @@ export class JournalReader {
    * `until` that some want asks for. One exact topic reads through the
    * (topic, id) index; anything else scans a window of ids and filters.
    */
-  page(wants: readonly Want[], cursor: number, until: number, limits: PageLimits = DEFAULT_LIMITS): Page {
-    const first = wants[0];
+  page(wants: Wants, cursor: number, until: number, limits: PageLimits = DEFAULT_LIMITS): Page {
     // The end of the journal is read before the rows: anything committed
     // later (by the daemon, while tail reads) has a higher id and is left for
     // the next step, never skipped.
     const last = Math.min(until, this.lastId());
-    if (first === undefined || cursor >= last) return { rows: [], next: cursor, done: true };
-    const single = wants.every((w) => w.pattern === first.pattern) && !isWildcardPattern(first.pattern);
-    const end = single ? last : Math.min(last, cursor + limits.rows);
-    const iterator = single ? this.#byTopic.iterate(first.pattern, cursor, end) : this.#byId.iterate(cursor, end);
+    if (wants.empty || cursor >= last) return { rows: [], next: cursor, done: true };
+    const topic = wants.topic;
+    const end = topic !== undefined ? last : Math.min(last, cursor + limits.rows);
+    const iterator = topic !== undefined ? this.#byTopic.iterate(topic, cursor, end) : this.#byId.iterate(cursor, end);
     const rows: StoredMessage[] = [];
     let bytes = 0;
     let read = 0;
     for (const row of iterator) {
-      if (wants.some((w) => row.id > w.after && matches(w.pattern, row.topic))) {
+      if (wants.has(row.id, row.topic)) {
         rows.push(row);
         // `msg <topic> <id> <sender> <body>\n`, counted in UTF-16 units.
         bytes += row.body.length + row.topic.length + row.sender.length + 26;

@@ -3,7 +3,7 @@
  * reader and the users. One path is all an operator manages.
  */
 import Database from 'better-sqlite3';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, statSync } from 'node:fs';
 import { FatalError } from '../protocol/errors.js';
 import { Journal } from './journal.js';
 import { JournalReader } from './reader.js';
@@ -36,6 +36,9 @@ export class Store {
   readonly reader: JournalReader;
   readonly users: Users;
   #journal: Journal | undefined;
+  /** The journal file and its WAL as they were opened (inode numbers). */
+  readonly #inode: number;
+  #walInode: number | undefined;
 
   private constructor(path: string, db: Database.Database, sync: SyncMode) {
     this.path = path;
@@ -43,12 +46,28 @@ export class Store {
     this.db = db;
     this.reader = new JournalReader(db);
     this.users = new Users(db);
+    this.#inode = statSync(path).ino;
   }
 
   /** The writer of messages (made on first use: readers never need it). */
   get journal(): Journal {
-    this.#journal ??= new Journal(this.db);
+    this.#journal ??= new Journal(this.db, () => this.#checkFiles());
     return this.#journal;
+  }
+
+  /**
+   * Throws if the journal or its WAL was deleted or replaced since it was
+   * opened: commits would go on into the deleted files, be acknowledged,
+   * and vanish at the next start, when ids would begin again at 1.
+   */
+  #checkFiles(): void {
+    const file = statSync(this.path, { throwIfNoEntry: false });
+    const wal = statSync(`${this.path}-wal`, { throwIfNoEntry: false });
+    // The WAL appears with the first commit and stays while the daemon runs.
+    this.#walInode ??= wal?.ino;
+    if (file?.ino !== this.#inode || wal?.ino !== this.#walInode) {
+      throw new Error(`${this.path} or its -wal was deleted or replaced while the daemon ran; sends are refused until it is restarted on a journal that is there`);
+    }
   }
 
   /**
@@ -59,10 +78,14 @@ export class Store {
   static open(path: string, options: OpenOptions = {}): Store {
     const readonly = options.readonly ?? false;
     if ((readonly || options.mustExist) && !existsSync(path)) {
-      throw new FatalError(`${path}: no such database; start 'linebus serve --db ${path}' or add a user to create it`);
+      throw new FatalError(`${path}: no such database; give --db (or LINEBUS_DB) the daemon's journal, or start 'linebus serve --db ${path}' to create it`);
     }
     let db: Database.Database;
     try {
+      // A new journal is readable by its owner only: it holds every
+      // message and the password hashes. SQLite gives -wal and -shm the
+      // same mode.
+      if (!readonly && !existsSync(path)) closeSync(openSync(path, 'wx', 0o600));
       db = new Database(path, { readonly, fileMustExist: readonly || options.mustExist === true });
     } catch (error) {
       throw new FatalError(`${path}: cannot open database: ${(error as Error).message}`, { cause: error });

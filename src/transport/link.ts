@@ -24,8 +24,8 @@ export interface Link {
   readonly writableLength: number;
   /** Starts the flow of events; called once, by the session. */
   open(events: LinkEvents): void;
-  /** Queues text (whole LF-terminated lines) for the peer. */
-  write(text: string): void;
+  /** Queues text (whole LF-terminated lines), or raw bytes, for the peer. */
+  write(data: string | Buffer): void;
   /** Stops and restarts the `data` events (input backpressure). */
   pause(): void;
   resume(): void;

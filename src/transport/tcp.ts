@@ -33,8 +33,8 @@ export class SocketLink implements Link {
     this.#socket.on('close', () => events.close(failure));
   }
 
-  write(text: string): void {
-    if (!this.#socket.destroyed) this.#socket.write(text);
+  write(data: string | Buffer): void {
+    if (!this.#socket.destroyed) this.#socket.write(data);
   }
 
   pause(): void {

@@ -1,0 +1,87 @@
+/** serve refusing what it cannot do, and the ways it is started: real processes. */
+import t from 'tap';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { LineClient, tempDir } from './helpers.js';
+import { BIN, finish, run, serve } from './cli-helpers.js';
+
+t.test('a database it cannot use stops serve with one line and exit 1', { timeout: 20000 }, async (t) => {
+  const dir = tempDir(t);
+  const text = join(dir, 'notes.txt');
+  writeFileSync(text, 'not sqlite\n'.repeat(1000));
+  const result = await run(['serve', '--port', '0', '--db', text]);
+  t.equal(result.code, 1);
+  t.equal(result.stderr, `linebus: ${text}: not a usable linebus database: file is not a database\n`);
+  const missingDir = await run(['serve', '--port', '0', '--db', join(dir, 'no', 'such', 'dir.db')]);
+  t.equal(missingDir.code, 1);
+  t.match(missingDir.stderr, /^linebus: .*dir\.db: cannot open database: .*\n$/);
+});
+
+t.test('a port in use is one line and exit 1', { timeout: 20000 }, async (t) => {
+  const db = join(tempDir(t), 'a.db');
+  const { child, port } = await serve(['--db', db]);
+  const second = await run(['serve', '--port', String(port), '--db', join(tempDir(t), 'b.db')]);
+  t.equal(second.code, 1);
+  t.equal(second.stderr, `linebus: 127.0.0.1:${port} is in use (EADDRINUSE); is a linebus serve running already? Stop it, or give another --port\n`);
+  child.kill('SIGTERM');
+  await finish(child);
+});
+
+t.test('one daemon per journal; --log-level warn still says where it listens', { timeout: 20000 }, async (t) => {
+  const db = join(tempDir(t), 'bus.db');
+  const { child, stderr } = await serve(['--db', db, '--log-level', 'warn']);
+  t.match(stderr(), /notice listening on 127\.0\.0\.1:\d+/);
+  t.notMatch(stderr(), / info /, 'and nothing below warn');
+  const second = await run(['serve', '--port', '0', '--db', db]);
+  t.equal(second.code, 1);
+  t.equal(second.stderr, `linebus: ${db} is in use by another linebus serve (it holds ${db}.lock); stop that one, or give another --db\n`);
+  const done = finish(child);
+  child.kill('SIGTERM');
+  t.equal((await done).code, 0);
+  const again = await serve(['--db', db]);
+  t.pass('free again once the first has stopped');
+  const stopped = finish(again.child);
+  again.child.kill('SIGKILL');
+  await stopped;
+  const afterKill = await serve(['--db', db]);
+  t.pass('and after a kill -9: the lock dies with its process');
+  const last = finish(afterKill.child);
+  afterKill.child.kill('SIGTERM');
+  await last;
+});
+
+t.test('SIGHUP without --config only logs', { timeout: 20000 }, async (t) => {
+  const { child, stderr } = await serve(['--db', join(tempDir(t), 'bus.db')]);
+  const logged = new Promise<void>((resolve) => child.stderr.on('data', () => /SIGHUP: users are read at every login/.test(stderr()) && resolve()));
+  child.kill('SIGHUP');
+  await logged;
+  const done = finish(child);
+  child.kill('SIGTERM');
+  t.equal((await done).code, 0);
+});
+
+t.test('systemd socket activation: listens on the inherited fd 3', { timeout: 20000 }, async (t) => {
+  const db = join(tempDir(t), 'bus.db');
+  // What systemd does: a listening socket as fd 3, LISTEN_FDS=1 and
+  // LISTEN_PID set to the pid of the process it execs.
+  const script = [
+    'import os, socket, sys',
+    's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)',
+    'print(s.getsockname()[1], flush=True)',
+    'os.dup2(s.fileno(), 3); os.set_inheritable(3, True)',
+    'env = dict(os.environ, LISTEN_FDS="1", LISTEN_PID=str(os.getpid()), LISTEN_FDNAMES="linebus.socket")',
+    'os.execve(sys.argv[1], sys.argv[1:], env)',
+  ].join('\n');
+  const child = spawn('python3', ['-c', script, process.execPath, BIN, 'serve', '--port', '1', '--db', db]);
+  const done = finish(child);
+  const port = await new Promise<number>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+  const c = await LineClient.login(port, 'alice');
+  c.write('ping systemd');
+  t.equal(await c.line(), 'pong systemd');
+  child.kill('SIGTERM');
+  const result = await done;
+  t.equal(result.code, 0);
+  t.match(result.stderr, new RegExp(`notice listening on 127\\.0\\.0\\.1:${port} fd=3`));
+  c.close();
+});
