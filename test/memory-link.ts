@@ -29,6 +29,8 @@ export class MemoryLink implements Link {
   destroyed = false;
   #events: LinkEvents | undefined;
   #onResume: (() => void) | undefined;
+  #drains: (() => void)[] = [];
+  #onWait: (() => void) | undefined;
 
   open(events: LinkEvents): void {
     this.#events = events;
@@ -46,6 +48,18 @@ export class MemoryLink implements Link {
 
   close(): void {
     this.#events?.close(undefined);
+    this.read();
+  }
+
+  /** The peer reads everything: the link drains. */
+  read(): void {
+    this.writableLength = 0;
+    for (const drained of this.#drains.splice(0)) drained();
+  }
+
+  /** Resolves the next time the session waits for the link to drain. */
+  waited(): Promise<void> {
+    return new Promise((resolve) => (this.#onWait = resolve));
   }
 
   /** Every line written so far. */
@@ -74,7 +88,9 @@ export class MemoryLink implements Link {
   }
 
   drained(): Promise<void> {
-    return Promise.resolve();
+    if (this.writableLength === 0) return Promise.resolve();
+    this.#onWait?.();
+    return new Promise((resolve) => this.#drains.push(resolve));
   }
 
   end(): void {

@@ -37,6 +37,23 @@ t.test('a version-1 journal made by linebus 1.0.0 opens, migrates and keeps ever
   c.close();
 });
 
+t.test('a version-1 journal of several blocks gets its summaries, and loses its per-message index', { timeout: 30000 }, async (t) => {
+  const path = join(tempDir(t), 'v1-big.db');
+  const v1 = new Database(path);
+  v1.exec(`${(MIGRATIONS[0] as { sql: string }).sql}; PRAGMA user_version = 1;`);
+  v1.exec(`WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 40000)
+    INSERT INTO messages (ts, topic, sender, body) SELECT x, CASE WHEN x % 1000 = 7 THEN 'rare' ELSE 'busy.' || (x % 3) END, 'seed', x FROM n`);
+  v1.close();
+  const store = Store.open(path);
+  t.teardown(() => store.close());
+  t.equal(store.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+  const summary = store.db.prepare("SELECT block, first_id, last_id, count FROM topic_blocks WHERE topic = 'rare' ORDER BY block").all();
+  t.same(summary, [{ block: 0, first_id: 7, last_id: 16007, count: 17 }, { block: 1, first_id: 17007, last_id: 32007, count: 16 }], 'blocks 0 and 1 summarized; 2, the last, not');
+  t.same(store.db.prepare("SELECT name FROM sqlite_schema WHERE name = 'messages_topic_id'").all(), []);
+  t.equal(store.db.prepare('SELECT count(*) FROM messages').pluck().get(), 40000, 'every message kept');
+  t.equal(store.reader.lastIdOf('rare'), 39007);
+});
+
 t.test('an empty file gets every migration, in order', { timeout: 10000 }, async (t) => {
   const path = join(tempDir(t), 'new.db');
   const store = Store.open(path);

@@ -2,7 +2,7 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { Store } from '../src/store/store.js';
-import { Wants } from '../src/store/reader.js';
+import { Wants } from '../src/store/wants.js';
 import type { JournalReader } from '../src/store/reader.js';
 import { tempDir } from './helpers.js';
 import type { Teardown } from './helpers.js';
@@ -34,7 +34,21 @@ t.test('pages by topic index and by id window agree', async (t) => {
   t.same(readAll(reader, [{ pattern: 'b', after: 0 }], Number.MAX_SAFE_INTEGER), { ids: [3, 6, 9, 12, 15, 18], steps: 2 });
   t.same(readAll(reader, [{ pattern: 'a.*', after: 10 }], 16).ids, [11, 13, 14, 16]);
   t.same(readAll(reader, [{ pattern: 'a.1', after: 0 }, { pattern: 'b', after: 12 }], 20).ids, [1, 4, 7, 10, 13, 15, 16, 18, 19]);
-  t.same(readAll(reader, [{ pattern: '>', after: 0 }], Number.MAX_SAFE_INTEGER, { rows: 100, bytes: 50 }), { ids: Array.from({ length: 20 }, (_, i) => i + 1), steps: 10 }, 'the byte limit cuts pages: each line here is 31 to 50 bytes, so two per page');
+  const text: string[] = [];
+  let cursor = 0;
+  for (let steps = 0; steps < 100; steps++) {
+    const page = reader.pageText(new Wants([{ pattern: '>', after: 0 }]), cursor, Number.MAX_SAFE_INTEGER, { rows: 100, bytes: 50 });
+    text.push(page.text);
+    cursor = page.next;
+    if (page.done) break;
+  }
+  t.equal(text[0], 'msg a.1 1 s x\nmsg a.2 2 s xx\nmsg b 3 s xxx\nmsg a.1 4 s xxxx\n', 'formatted by SQLite as msg lines');
+  for (const page of text.slice(0, -1)) {
+    const withoutLast = page.slice(0, page.lastIndexOf('\n', page.length - 2) + 1);
+    t.ok(page.length >= 50 && withoutLast.length < 50, 'a page stops at the first line that reaches the byte limit', { diagnostic: false });
+  }
+  t.equal(text.length, 8);
+  t.equal(text.join('').split('\n').length, 21, 'every line once');
   t.same(reader.page(new Wants([]), 0, 10), { rows: [], next: 0, done: true });
   t.same(reader.page(new Wants([{ pattern: '>', after: 0 }]), 10, 10), { rows: [], next: 10, done: true });
 });
@@ -76,4 +90,73 @@ t.test('a cursor past the end stays where it is', async (t) => {
   t.same(reader.page(new Wants([{ pattern: 'b', after: 1000 }]), 1000, Number.MAX_SAFE_INTEGER), { rows: [], next: 1000, done: true });
   const page = reader.page(new Wants([{ pattern: 'b', after: 0 }]), 0, Number.MAX_SAFE_INTEGER, { rows: 100, bytes: 10000 });
   t.same({ next: page.next, done: page.done }, { next: 20, done: true }, 'an exact topic read to the end stops at the last id, not at until');
+});
+
+/** Every id `wants` asks for, a text page at a time; and the ids by brute force. */
+function textIds(reader: JournalReader, wants: { pattern: string; after: number }[], until: number, limits = { rows: 2000, bytes: 1 << 20 }): number[] {
+  const ids: number[] = [];
+  const compiled = new Wants(wants);
+  let cursor = compiled.lowest;
+  for (let steps = 0; steps < 10000; steps++) {
+    const page = reader.pageText(compiled, cursor, until, limits);
+    for (const line of page.text.split('\n')) if (line !== '') ids.push(Number(line.split(' ')[2]));
+    if (page.count > 0) t.equal(page.lastId, ids[ids.length - 1], 'lastId is the last line', { diagnostic: false });
+    cursor = page.next;
+    if (page.done) return ids;
+  }
+  throw new Error('never done');
+}
+
+t.test('block summaries: a rare topic in a journal of several blocks', async (t) => {
+  const store = Store.open(join(tempDir(t), 'big.db'));
+  t.teardown(() => store.close());
+  const rare = new Set([5, 16384, 20000, 39000, 44990]);
+  const topicOf = (id: number): string => (rare.has(id) ? 'rare' : id % 10 === 0 ? 'news.eu' : 'busy');
+  // 45,000 rows in commits of 5,000: blocks 0 (ids 0 to 16383) and 1 are
+  // summarized, block 2 is the last.
+  for (let start = 1; start <= 45000; start += 5000) {
+    store.journal.append(Array.from({ length: 5000 }, (_, i) => ({ topic: topicOf(start + i), sender: 's', body: `${start + i}` })), start);
+  }
+  const blocks = store.db.prepare("SELECT block, first_id, last_id, count FROM topic_blocks WHERE topic = 'rare' ORDER BY block").all();
+  t.same(blocks, [{ block: 0, first_id: 5, last_id: 5, count: 1 }, { block: 1, first_id: 16384, last_id: 20000, count: 2 }], 'completed blocks are summarized, the last is not');
+  const reader = store.reader;
+  const all = Array.from({ length: 45000 }, (_, i) => i + 1);
+  const oracle = (pattern: string, after: number, until = 45000): number[] => all.filter((id) => id > after && id <= until && (pattern === '>' || topicOf(id) === pattern || (pattern === 'news.*' && topicOf(id) === 'news.eu')));
+  for (const [pattern, after, until] of [['rare', 0, 45000], ['rare', 5, 45000], ['rare', 16384, 39000], ['rare', 16383, 32767], ['rare', 39000, 45000], ['news.eu', 12345, 45000], ['news.*', 40000, 45000], ['>', 44000, 45000]] as const) {
+    t.same(textIds(reader, [{ pattern, after }], until), oracle(pattern, after, until), `${pattern} after ${after} until ${until}`);
+  }
+  t.same(textIds(reader, [{ pattern: 'busy', after: 16000 }], 20000, { rows: 300, bytes: 1 << 20 }), oracle('busy', 16000, 20000), 'busy, in short pages across a block boundary');
+  t.same(textIds(reader, [{ pattern: 'rare', after: 0 }, { pattern: 'news.eu', after: 44900 }], 45000), all.filter((id) => (topicOf(id) === 'rare') || (id > 44900 && topicOf(id) === 'news.eu')), 'two wants, two starts');
+  const run = (pattern: string, n: number, until = 45000): number => {
+    const steps = reader.startOfLast(pattern, n, until);
+    for (;;) {
+      const step = steps.next();
+      if (step.done) return step.value;
+    }
+  };
+  t.equal(run('rare', 1), 44989, 'the last one is in the last block');
+  t.equal(run('rare', 2), 38999);
+  t.equal(run('rare', 3), 19999, 'from the summaries');
+  t.equal(run('rare', 4), 16383);
+  t.equal(run('rare', 5), 4);
+  t.equal(run('rare', 6), 0, 'fewer than n');
+  t.equal(run('rare', 2, 20000), 16383, 'up to an id');
+  const stepped = reader.startOfLast('rare', 5, 45000, { rows: 32, bytes: 1 << 20 });
+  let steps = 0;
+  for (let step = stepped.next(); ; step = stepped.next(), steps++) {
+    if (!step.done) continue;
+    t.equal(step.value, 4, 'a summary a step gives the same start');
+    break;
+  }
+  t.equal(steps, 1, 'after one yield between the pages of summaries');
+  t.equal(run('busy', 40000), oracle('busy', 0).slice(-40000)[0] as number - 1);
+  t.equal(reader.lastIdOf('rare'), 44990, 'in the last block');
+  t.equal(reader.lastIdOf('nothing'), 0);
+  t.equal(reader.lastIdOf('news.eu'), 45000);
+  t.equal(store.journal.deleteOldest(20000, 30000), 20000, 'retention');
+  t.same(store.db.prepare("SELECT block FROM topic_blocks WHERE topic = 'rare' ORDER BY block").pluck().all(), [1], 'the summary of a block left empty goes');
+  t.same(textIds(reader, [{ pattern: 'rare', after: 0 }], 45000), [39000, 44990]);
+  t.equal(run('rare', 3), 0, 'counts of rows retention took do not invent ids');
+  store.journal.append([{ topic: 'late', sender: 's', body: 'x' }], 1);
+  t.equal(reader.lastIdOf('late'), 45001);
 });

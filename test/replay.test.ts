@@ -241,3 +241,18 @@ t.test('after err slow, recv since the id it names loses nothing', { timeout: 60
   back.close();
   tx.close();
 });
+
+t.test('recv last n of a rare topic reaches back across block summaries', { timeout: 30000 }, async (t) => {
+  const db = join(tempDir(t), 'blocks.db');
+  // Every 5,000th message is 'rare.x': in blocks 0, 1, 2 and the last one.
+  fill(db, 60000, (i) => (i % 5000 === 4999 ? 'rare.x' : 'busy'));
+  const { port } = await startServer(t, { db });
+  for (const pattern of ['rare.x', 'rare.*']) {
+    const c = await LineClient.login(port, 'rx');
+    c.write(`recv ${pattern} last 11`, 'ping done');
+    const lines = await c.until('pong done');
+    t.equal(lines[0], `ok recv ${pattern}`);
+    t.same(lines.slice(1, -1), Array.from({ length: 11 }, (_, i) => `msg rare.x ${(i + 2) * 5000} seed m${(i + 2) * 5000}`), pattern);
+    c.close();
+  }
+});

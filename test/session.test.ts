@@ -37,3 +37,25 @@ t.test("a telnet timing mark waits behind a reply that is not known yet", async 
   link.send(Buffer.concat([Buffer.from('send t one\n'), Buffer.from([0xff, 0xfd, 0x06]), Buffer.from('ping\n')]));
   t.same((await b.lines(link, 5)).slice(2), ['ok send 1', '\u00ff\u00fb\u0006pong'], 'the answer after the ok it waited for');
 });
+
+t.test('a client that goes away in the middle of a replay or a last-n scan ends it', async (t) => {
+  const b = bench(t);
+  // 40,000 rows; 'rare.x' one in 10,000, so a last-n scan goes far back.
+  b.store.journal.append(Array.from({ length: 40000 }, (_, i) => ({ topic: i % 10000 === 5 ? 'rare.x' : 'busy', sender: 's', body: `${i}` })), 1);
+  for (const command of ['replay > since 0', 'recv rare.* last 3', 'recv > since 0']) {
+    const { link } = b.session();
+    link.send('login a pw\n');
+    await b.lines(link, 2);
+    // The client reads nothing: its link holds more than a page (and less
+    // than --max-pending).
+    link.writableLength = 4 << 20;
+    const waiting = link.waited();
+    link.send(`${command}\nping after\n`);
+    await waiting;
+    t.equal(b.stats.catchUpsWaiting, 1, `${command}: waiting for the client`);
+    link.close();
+    await b.turn.ended();
+    t.equal(b.stats.catchUpsWaiting, 0, `${command}: the wait ends with the link`);
+    t.notOk(link.lines().some((line) => line.startsWith('ok replay') || line === 'pong after'), `${command}: nothing after it is answered`);
+  }
+});

@@ -32,6 +32,8 @@ export interface Publication {
  * busy.
  */
 export const BATCH_MAX = 256;
+const NO_RECEIVERS: ReadonlySet<Receiver> = new Set();
+
 /** A journal that keeps failing is logged once this often, with a count. */
 const FAILURE_LOG_MS = 10_000;
 /** `topics` remembers this many most recently sent-to topics. */
@@ -104,8 +106,10 @@ export class Broker {
    * committed.
    */
   #commit(): void {
-    const batch = this.#batch;
-    this.#batch = [];
+    // Never more than a batch: sends published while the turn ended wait
+    // for the next transaction.
+    const batch = this.#batch.length > BATCH_MAX ? this.#batch.splice(0, BATCH_MAX) : this.#batch;
+    if (batch === this.#batch) this.#batch = [];
     let lastId: number;
     try {
       lastId = this.#journal.append(batch, Date.now());
@@ -124,13 +128,20 @@ export class Broker {
       this.#recentTopics.delete(topic);
     }
     let id = lastId - batch.length + 1;
+    // Runs of one topic are common: its place in the recent topics and its
+    // receivers are looked up once a run.
+    let topic: string | undefined;
+    let receivers: ReadonlySet<Receiver> = NO_RECEIVERS;
     for (const publication of batch) {
       publication.done(id);
-      this.#recentTopics.delete(publication.topic);
-      this.#recentTopics.set(publication.topic, id);
-      const receivers = this.#sublist.match(publication.topic);
+      if (publication.topic !== topic) {
+        topic = publication.topic;
+        this.#recentTopics.delete(topic);
+        receivers = this.#sublist.match(topic);
+      }
+      this.#recentTopics.set(topic, id);
       if (receivers.size > 0) {
-        const message = new Delivery(id, publication.topic, publication.sender, publication.body);
+        const message = new Delivery(id, topic, publication.sender, publication.body);
         for (const receiver of receivers) {
           if (receiver === publication.origin) continue;
           receiver.deliver(message);

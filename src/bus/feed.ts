@@ -8,9 +8,10 @@
  * same synchronous step as its last read, so nothing falls between.
  */
 import type { Start } from '../protocol/args.js';
-import { journalStartsAt, msgText, ok } from '../protocol/wire.js';
-import { Wants } from '../store/reader.js';
-import type { JournalReader, Want } from '../store/reader.js';
+import { journalStartsAt, ok } from '../protocol/wire.js';
+import type { JournalReader } from '../store/reader.js';
+import { Wants } from '../store/wants.js';
+import type { Want } from '../store/wants.js';
 import type { Turn } from './turn.js';
 
 /** What a feed writes to: a session (or, later, an HTTP stream). */
@@ -32,7 +33,7 @@ export interface FeedTarget {
 /** "Until the end of the journal, however far it has grown." */
 const NO_END = Number.MAX_SAFE_INTEGER;
 /** Rows read per page at most. */
-const PAGE_ROWS = 2000;
+const PAGE_ROWS = 8000;
 
 export class Feed {
   readonly #reader: JournalReader;
@@ -137,13 +138,9 @@ export class Feed {
     let cursor = Math.max(wants.lowest, reader.firstId() - 1);
     let count = 0;
     for (;;) {
-      const page = reader.page(wants, cursor, until, limits);
-      if (page.rows.length > 0) {
-        let text = '';
-        for (const row of page.rows) text += msgText(row.topic, row.id, row.sender, row.body);
-        target.pushJournaled(text, Buffer.byteLength(text), (page.rows[page.rows.length - 1] as { id: number }).id);
-      }
-      count += page.rows.length;
+      const page = reader.pageText(wants, cursor, until, limits);
+      if (page.count > 0) target.pushJournaled(page.text, Buffer.byteLength(page.text), page.lastId);
+      count += page.count;
       cursor = page.next;
       if (page.done) return count;
       if (!(await target.room())) return undefined;
@@ -151,3 +148,4 @@ export class Feed {
   }
 
 }
+

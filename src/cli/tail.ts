@@ -10,7 +10,7 @@ import type { Start, Usage } from '../protocol/args.js';
 import { FatalError } from '../protocol/errors.js';
 import { patternProblem } from '../protocol/topic.js';
 import type { StoredMessage } from '../store/journal.js';
-import { Wants } from '../store/reader.js';
+import { Wants } from '../store/wants.js';
 import { Store } from '../store/store.js';
 import { escapeControls, useColour } from './display.js';
 

@@ -1,5 +1,5 @@
 /** `send <topic> <message>`: acknowledged once journaled. */
-import { ok } from '../protocol/wire.js';
+import { sent } from '../protocol/wire.js';
 import type { CommandOf } from '../protocol/commands.js';
 import type { Conn, Services } from './context.js';
 
@@ -15,6 +15,6 @@ export function send(conn: Conn, { topic, body }: CommandOf<'send'>, services: S
     topic,
     sender: conn.user as string,
     body,
-    done: (result) => reply(typeof result === 'number' ? ok('send', result) : result.toLine()),
+    done: (result) => reply(typeof result === 'number' ? sent(result) : result.toLine()),
   });
 }

@@ -8,6 +8,7 @@ import type { Usage } from './args.js';
 import { VERB_NAMES, VERBS } from './commands.js';
 import type { Command, Verb, VerbSpec } from './commands.js';
 import { ProtocolError } from './errors.js';
+import { topicProblem } from './topic.js';
 
 export type ParseResult = Command | ProtocolError | undefined;
 
@@ -24,6 +25,8 @@ export function usageError(verb: Verb, problem?: string): ProtocolError {
  * for a blank line, which is ignored.
  */
 export function parse(line: string): ParseResult {
+  const send = parseSend(line);
+  if (send !== undefined) return send;
   if (BLANK.test(line)) return undefined;
   const args = new Args(line);
   const word = args.word() as string;
@@ -39,4 +42,19 @@ export function parse(line: string): ParseResult {
     // Argument readers throw only Usage (protocol/args.ts).
     return usageError(verb, (error as Usage).problem);
   }
+}
+
+/**
+ * The common `send <topic> <message>` with single spaces, in a few
+ * comparisons: most lines a busy bus reads are sends. Anything else (case,
+ * tabs, extra blanks, a bad topic) is left to the table, which gives the
+ * same command or the right error.
+ */
+function parseSend(line: string): Command | undefined {
+  if (!line.startsWith('send ')) return undefined;
+  const space = line.indexOf(' ', 5);
+  if (space <= 5 || space === line.length - 1) return undefined;
+  const topic = line.slice(5, space);
+  if (topic.includes('\t') || topicProblem(topic) !== undefined) return undefined;
+  return { verb: 'send', topic, body: line.slice(space + 1) };
 }

@@ -16,6 +16,8 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log.js';
 
 const CHECKPOINT_MS = 200;
+/** Past this size the WAL is let start over (one fsync on the event loop). */
+const WAL_RESTART_BYTES = 256 << 20;
 const RESTART_MS = 1000;
 const MAX_RESTART_MS = 60_000;
 
@@ -26,11 +28,20 @@ export interface CheckpointCounts {
 
 type WorkerMessage = { kind: 'checkpointed' } | { kind: 'failed'; message: string; retryMs: number };
 
+export interface CheckpointerOptions {
+  /** The thread's code; tests give a failing one. */
+  script?: URL;
+  /** Past this many bytes of WAL, let it start over. */
+  restartBytes?: number;
+  /** Called after each checkpoint that copied pages. */
+  onCheckpoint?: () => void;
+}
+
 export class Checkpointer {
   readonly #path: string;
   readonly #counts: CheckpointCounts;
   readonly #logger: Logger;
-  readonly #script: URL;
+  readonly #options: Required<Omit<CheckpointerOptions, 'onCheckpoint'>> & CheckpointerOptions;
   /** The thread now, or the last one if it died. */
   #worker: Worker;
   #exited: Promise<void> = Promise.resolve();
@@ -38,24 +49,27 @@ export class Checkpointer {
   #restartMs = RESTART_MS;
   #stopped = false;
 
-  /** `script` is the thread's code; tests give a failing one. */
-  constructor(path: string, counts: CheckpointCounts, logger: Logger, script = new URL('./checkpoint-worker.js', import.meta.url)) {
+  constructor(path: string, counts: CheckpointCounts, logger: Logger, options: CheckpointerOptions = {}) {
     this.#path = path;
     this.#counts = counts;
     this.#logger = logger;
-    this.#script = script;
+    this.#options = { script: new URL('./checkpoint-worker.js', import.meta.url), restartBytes: WAL_RESTART_BYTES, ...options };
     this.#worker = this.#start();
   }
 
   #start(): Worker {
     // execArgv: [] so the thread does not inherit a loader of the parent's
     // (a test runner's TypeScript hooks): it is plain JavaScript.
-    const worker = new Worker(this.#script, { workerData: { path: this.#path, intervalMs: CHECKPOINT_MS }, execArgv: [] });
+    const worker = new Worker(this.#options.script, {
+      workerData: { path: this.#path, intervalMs: CHECKPOINT_MS, restartBytes: this.#options.restartBytes },
+      execArgv: [],
+    });
     this.#exited = new Promise((resolve) => worker.once('exit', () => resolve()));
     worker.on('message', (message: WorkerMessage) => {
       if (message.kind === 'checkpointed') {
         this.#counts.checkpoints++;
         this.#restartMs = RESTART_MS;
+        this.#options.onCheckpoint?.();
         return;
       }
       this.#counts.checkpointFailures++;

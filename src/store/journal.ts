@@ -2,10 +2,12 @@
  * The messages of the journal (PROTOCOL.md, "Journal"): every accepted send
  * is a row of `messages`, committed before it is acknowledged or delivered.
  * Rows are append-only, enforced by triggers in the database itself
- * (schema.ts); only retention deletes, through a narrow path.
+ * (schema.ts); only retention deletes, through a narrow path. The commit
+ * that completes a block of ids also writes the block's summary
+ * (topic_blocks), in the same transaction.
  */
 import type Database from 'better-sqlite3';
-import { NO_DELETE_TRIGGER } from './schema.js';
+import { BLOCK_SIZE, blockOf, NO_DELETE_TRIGGER } from './schema.js';
 
 /** Rows per multi-row INSERT statement when a batch is large enough. */
 const INSERT_ROWS = 16;
@@ -25,10 +27,9 @@ export interface PendingMessage {
 }
 
 export class Journal {
+  readonly #check: () => void;
   readonly #appendBatch: (messages: readonly PendingMessage[], ts: number) => number;
   readonly #deleteThrough: (lastDeleted: number, limit: number) => number;
-
-  readonly #check: () => void;
 
   /** `check` throws when the journal's files are no longer the ones open. */
   constructor(db: Database.Database, check: () => void) {
@@ -38,6 +39,9 @@ export class Journal {
     // One statement per INSERT_ROWS rows costs far less than one per row
     // (measured: 1.7x the rows per second); the rest go one by one.
     const insertMany = db.prepare(`${insert}${Array(INSERT_ROWS).fill('(?, ?, ?, ?)').join(', ')}`);
+    const summarize = db.prepare<[number, number, number]>(
+      'INSERT INTO topic_blocks (block, topic, first_id, last_id, count) SELECT ?, topic, min(id), max(id), count(*) FROM messages WHERE id BETWEEN ? AND ? GROUP BY topic',
+    );
     const params: unknown[] = [];
     this.#appendBatch = db.transaction((messages: readonly PendingMessage[], ts: number) => {
       let id = 0;
@@ -54,9 +58,15 @@ export class Journal {
         const m = messages[i] as PendingMessage;
         id = Number(insertOne.run(ts, m.topic, m.sender, m.body).lastInsertRowid);
       }
+      // The blocks this batch completed (ids are consecutive within it).
+      for (let block = blockOf(id - messages.length); block < blockOf(id); block++) {
+        summarize.run(block, block * BLOCK_SIZE, (block + 1) * BLOCK_SIZE - 1);
+      }
       return id;
     });
     const remove = db.prepare<[number, number]>('DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE id <= ? ORDER BY id LIMIT ?)');
+    const forget = db.prepare<[number]>('DELETE FROM topic_blocks WHERE block < ?');
+    const first = db.prepare<[], number | null>('SELECT min(id) FROM messages').pluck();
     // Retention's narrow path past the append-only guard: within one
     // transaction of this connection, so no other connection ever sees
     // the trigger missing.
@@ -64,6 +74,8 @@ export class Journal {
       db.exec('DROP TRIGGER messages_no_delete');
       const changes = remove.run(lastDeleted, limit).changes;
       db.exec(NO_DELETE_TRIGGER);
+      // The summaries of blocks left with no row go too.
+      forget.run(blockOf(first.get() ?? lastDeleted + 1));
       return changes;
     });
   }

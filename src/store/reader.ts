@@ -1,61 +1,19 @@
 /**
  * Reading the journal in bounded steps: no step reads more than a page of
  * rows (or bytes), so a catch-up over millions of messages never holds them
- * all in memory nor stalls the event loop. Used by catch-up and replay in
- * the daemon and by `linebus tail`.
+ * all in memory nor stalls the event loop. Replay pages come formatted by
+ * SQLite (a string per row, the `msg` line); `linebus tail` reads rows.
+ *
+ * One exact topic reads through the block summaries (topic_blocks): only
+ * the blocks that hold the topic are scanned, plus the journal's last,
+ * unsummarized block. Anything else scans windows of ids and filters.
  */
 import type Database from 'better-sqlite3';
-import type { StoredMessage } from './journal.js';
-import { Sublist } from '../protocol/sublist.js';
+import { MSG_LINE_SQL, msgId } from '../protocol/wire.js';
 import { isWildcardPattern, matches } from '../protocol/topic.js';
-
-/** What one reader wants: messages of `pattern` with id > after. */
-export interface Want {
-  pattern: string;
-  after: number;
-}
-
-/**
- * The wants of one stream, compiled once: one pattern trie per distinct
- * `after` (a catch-up has two: its own start, and the journal's end for the
- * patterns already live), so a row costs a walk of each trie, not a match
- * against every pattern.
- */
-export class Wants {
-  readonly #groups: { after: number; patterns: Sublist<true> }[] = [];
-  /** The lowest `after`: nothing before it is wanted. */
-  readonly lowest: number;
-  /** The one exact topic wanted, if that is all: read through its index. */
-  readonly topic: string | undefined;
-
-  constructor(wants: readonly Want[]) {
-    const byAfter = new Map<number, Sublist<true>>();
-    for (const want of wants) {
-      let patterns = byAfter.get(want.after);
-      if (!patterns) byAfter.set(want.after, (patterns = new Sublist()));
-      patterns.add(want.pattern, true);
-    }
-    let lowest = Number.MAX_SAFE_INTEGER;
-    for (const [after, patterns] of byAfter) {
-      this.#groups.push({ after, patterns });
-      if (after < lowest) lowest = after;
-    }
-    this.lowest = lowest;
-    const first = wants[0]?.pattern;
-    const single = first !== undefined && !isWildcardPattern(first) && wants.every((w) => w.pattern === first);
-    this.topic = single ? first : undefined;
-  }
-
-  get empty(): boolean {
-    return this.#groups.length === 0;
-  }
-
-  /** Whether message `id` of `topic` is wanted. */
-  has(id: number, topic: string): boolean {
-    for (const group of this.#groups) if (id > group.after && group.patterns.matches(topic)) return true;
-    return false;
-  }
-}
+import type { StoredMessage } from './journal.js';
+import { BLOCK_SIZE, blockOf } from './schema.js';
+import type { Wants } from './wants.js';
 
 export interface PageLimits {
   /** At most this many rows are read in one step. */
@@ -66,103 +24,195 @@ export interface PageLimits {
 
 export const DEFAULT_LIMITS: PageLimits = { rows: 2000, bytes: 1 << 20 };
 
-export interface Page {
-  rows: StoredMessage[];
+interface Step {
   /** Where the next step starts (the last id this step looked at). */
   next: number;
   /** True when this step reached `until` or the end of the journal as it was. */
   done: boolean;
 }
 
+export interface Page extends Step {
+  rows: StoredMessage[];
+}
+
+/** `msg` lines, each with its LF, ready for a client. */
+export interface TextPage extends Step {
+  text: string;
+  count: number;
+  /** The id of the last line of `text` (0 when there is none). */
+  lastId: number;
+}
+
+/** Ids to scan in one step, of one topic or of every topic. */
+interface Range {
+  from: number;
+  to: number;
+  topic: string | undefined;
+  /** The end of the journal (or `until`) when the step began. */
+  last: number;
+}
+
 const COLUMNS = 'id, ts, topic, sender, body';
+type Row = [id: number, topic: string, line: string];
 
 export class JournalReader {
-  readonly #byTopic: Database.Statement<[string, number, number], StoredMessage>;
-  readonly #byId: Database.Statement<[number, number], StoredMessage>;
-  readonly #idsOfTopicBackward: Database.Statement<[string, number, number], { id: number }>;
+  readonly #rows: Database.Statement<[number, number, number], StoredMessage>;
+  readonly #rowsOf: Database.Statement<[number, number, string, number], StoredMessage>;
+  readonly #lines: Database.Statement<[number, number, number], Row>;
+  readonly #plainLines: Database.Statement<[number, number, number], string>;
+  readonly #plainLinesOf: Database.Statement<[number, number, string, number], string>;
+  readonly #nextBlock: Database.Statement<[string, number, number], { first_id: number; last_id: number }>;
+  readonly #blocksBackward: Database.Statement<[string, number, number], { block: number; first_id: number; last_id: number; count: number }>;
+  readonly #idsBackward: Database.Statement<[number, number, string, number, number], number>;
   readonly #topicsBackward: Database.Statement<[number, number], { id: number; topic: string }>;
+  readonly #nthBackward: Database.Statement<[number, number], number>;
   readonly #tsAt: Database.Statement<[number], { id: number; ts: number }>;
-  readonly #last: Database.Statement<[], { id: number | null }>;
-  readonly #first: Database.Statement<[], { id: number | null }>;
-  readonly #lastOfTopic: Database.Statement<[string], { id: number | null }>;
+  readonly #last: Database.Statement<[], number | null>;
+  readonly #first: Database.Statement<[], number | null>;
+  readonly #lastInTail: Database.Statement<[number, string], number | null>;
+  readonly #lastInBlocks: Database.Statement<[string], number | null>;
 
   constructor(db: Database.Database) {
-    this.#byTopic = db.prepare(`SELECT ${COLUMNS} FROM messages WHERE topic = ? AND id > ? AND id <= ? ORDER BY id`);
-    this.#byId = db.prepare(`SELECT ${COLUMNS} FROM messages WHERE id > ? AND id <= ? ORDER BY id`);
-    this.#idsOfTopicBackward = db.prepare('SELECT id FROM messages WHERE topic = ? AND id < ? ORDER BY id DESC LIMIT ?');
+    const where = 'WHERE id >= ? AND id <= ?';
+    this.#rows = db.prepare(`SELECT ${COLUMNS} FROM messages ${where} ORDER BY id LIMIT ?`);
+    this.#rowsOf = db.prepare(`SELECT ${COLUMNS} FROM messages ${where} AND topic = ? ORDER BY id LIMIT ?`);
+    this.#lines = db.prepare<[number, number, number], Row>(`SELECT id, topic, ${MSG_LINE_SQL} FROM messages ${where} ORDER BY id LIMIT ?`).raw();
+    this.#plainLines = db.prepare<[number, number, number], string>(`SELECT ${MSG_LINE_SQL} FROM messages ${where} ORDER BY id LIMIT ?`).pluck();
+    this.#plainLinesOf = db.prepare<[number, number, string, number], string>(`SELECT ${MSG_LINE_SQL} FROM messages ${where} AND topic = ? ORDER BY id LIMIT ?`).pluck();
+    this.#nextBlock = db.prepare('SELECT first_id, last_id FROM topic_blocks WHERE topic = ? AND block >= ? AND last_id > ? ORDER BY block LIMIT 1');
+    this.#blocksBackward = db.prepare('SELECT block, first_id, last_id, count FROM topic_blocks WHERE topic = ? AND block < ? ORDER BY block DESC LIMIT ?');
+    this.#idsBackward = db.prepare<[number, number, string, number, number], number>(`SELECT id FROM messages ${where} AND topic = ? ORDER BY id DESC LIMIT ? OFFSET ?`).pluck();
     this.#topicsBackward = db.prepare('SELECT id, topic FROM messages WHERE id < ? AND id >= ? ORDER BY id DESC');
+    this.#nthBackward = db.prepare<[number, number], number>('SELECT id FROM messages WHERE id <= ? ORDER BY id DESC LIMIT 1 OFFSET ?').pluck();
     this.#tsAt = db.prepare('SELECT id, ts FROM messages WHERE id >= ? ORDER BY id LIMIT 1');
-    this.#last = db.prepare('SELECT max(id) AS id FROM messages');
-    this.#first = db.prepare('SELECT min(id) AS id FROM messages');
-    this.#lastOfTopic = db.prepare('SELECT max(id) AS id FROM messages WHERE topic = ?');
-  }
-
-  /** The last id of one topic (through the index), or 0. */
-  lastIdOf(topic: string): number {
-    return this.#lastOfTopic.get(topic)?.id ?? 0;
+    this.#last = db.prepare<[], number | null>('SELECT max(id) FROM messages').pluck();
+    this.#first = db.prepare<[], number | null>('SELECT min(id) FROM messages').pluck();
+    this.#lastInTail = db.prepare<[number, string], number | null>('SELECT max(id) FROM messages WHERE id >= ? AND topic = ?').pluck();
+    this.#lastInBlocks = db.prepare<[string], number | null>('SELECT last_id FROM topic_blocks WHERE topic = ? ORDER BY block DESC LIMIT 1').pluck();
   }
 
   /** The highest id in the journal, or 0 when it is empty. */
   lastId(): number {
-    return this.#last.get()?.id ?? 0;
+    return this.#last.get() ?? 0;
   }
 
   /** The lowest id still in the journal, or 0 when it is empty. */
   firstId(): number {
-    return this.#first.get()?.id ?? 0;
+    return this.#first.get() ?? 0;
+  }
+
+  /** The last id of one topic, or 0. */
+  lastIdOf(topic: string): number {
+    const tail = blockOf(this.lastId()) * BLOCK_SIZE;
+    return this.#lastInTail.get(tail, topic) ?? this.#lastInBlocks.get(topic) ?? 0;
   }
 
   /**
    * One step of reading, in id order, the messages after `cursor` and up to
-   * `until` that some want asks for. One exact topic reads through the
-   * (topic, id) index; anything else scans a window of ids and filters.
+   * `until` that `wants` asks for, as `msg` lines formatted by SQLite.
    */
-  page(wants: Wants, cursor: number, until: number, limits: PageLimits = DEFAULT_LIMITS): Page {
-    // The end of the journal is read before the rows: anything committed
-    // later (by the daemon, while tail reads) has a higher id and is left for
-    // the next step, never skipped.
-    const last = Math.min(until, this.lastId());
-    if (wants.empty || cursor >= last) return { rows: [], next: cursor, done: true };
-    const topic = wants.topic;
-    const end = topic !== undefined ? last : Math.min(last, cursor + limits.rows);
-    const iterator = topic !== undefined ? this.#byTopic.iterate(topic, cursor, end) : this.#byId.iterate(cursor, end);
-    const rows: StoredMessage[] = [];
-    let bytes = 0;
-    let read = 0;
-    for (const row of iterator) {
-      if (wants.has(row.id, row.topic)) {
-        rows.push(row);
-        // `msg <topic> <id> <sender> <body>\n`, counted in UTF-16 units.
-        bytes += row.body.length + row.topic.length + row.sender.length + 26;
-      }
-      if (++read >= limits.rows || bytes >= limits.bytes) {
-        iterator.return?.();
-        return { rows, next: row.id, done: row.id >= last };
-      }
+  pageText(wants: Wants, cursor: number, until: number, limits: PageLimits = DEFAULT_LIMITS): TextPage {
+    const range = this.#range(wants, cursor, until, limits);
+    if (range === undefined) return { text: '', count: 0, lastId: 0, next: cursor, done: true };
+    if (wants.all || range.topic !== undefined) {
+      // Nothing to filter in JavaScript: the lines alone, one string each.
+      const lines = range.topic === undefined ? this.#plainLines.all(range.from, range.to, limits.rows) : this.#plainLinesOf.all(range.from, range.to, range.topic, limits.rows);
+      let bytes = 0;
+      let count = 0;
+      while (count < lines.length && bytes < limits.bytes) bytes += (lines[count++] as string).length;
+      if (count === 0) return { text: '', count, lastId: 0, ...after(range, undefined) };
+      const lastId = msgId(lines[count - 1] as string);
+      const text = (count < lines.length ? lines.slice(0, count) : lines).join('');
+      // A page stops at its byte budget (UTF-16 units, near enough).
+      if (count < lines.length) return { text, count, lastId, next: lastId, done: false };
+      return { text, count, lastId, ...after(range, lines.length === limits.rows ? lastId : undefined) };
     }
-    // The whole range was read: the next step starts after it.
-    return { rows, next: end, done: end >= last };
+    const rows = this.#lines.all(range.from, range.to, limits.rows);
+    let text = '';
+    let count = 0;
+    let lastId = 0;
+    for (let i = 0; i < rows.length; i++) {
+      const [id, topic, line] = rows[i] as Row;
+      if (!wants.has(id, topic)) continue;
+      text += line;
+      count++;
+      lastId = id;
+      if (text.length >= limits.bytes && i < rows.length - 1) return { text, count, lastId, next: id, done: false };
+    }
+    return { text, count, lastId, ...after(range, rows.length === limits.rows ? (rows[rows.length - 1] as Row)[0] : undefined) };
+  }
+
+  /** One step of reading rows, as pageText does (`linebus tail`). */
+  page(wants: Wants, cursor: number, until: number, limits: PageLimits = DEFAULT_LIMITS): Page {
+    const range = this.#range(wants, cursor, until, limits);
+    if (range === undefined) return { rows: [], next: cursor, done: true };
+    const found = range.topic === undefined ? this.#rows.all(range.from, range.to, limits.rows) : this.#rowsOf.all(range.from, range.to, range.topic, limits.rows);
+    const rows = range.topic === undefined ? found.filter((row) => wants.has(row.id, row.topic)) : found;
+    return { rows, ...after(range, found.length === limits.rows ? (found[found.length - 1] as StoredMessage).id : undefined) };
+  }
+
+  /**
+   * The ids the next step scans, or undefined when nothing is left. The
+   * end of the journal is read first: anything committed later (while tail
+   * reads) has a higher id and is left for the next step, never skipped.
+   */
+  #range(wants: Wants, cursor: number, until: number, limits: PageLimits): Range | undefined {
+    const last = Math.min(until, this.lastId());
+    if (wants.empty || cursor >= last) return undefined;
+    const topic = wants.topic;
+    if (topic === undefined) return { from: cursor + 1, to: Math.min(last, cursor + limits.rows), topic, last };
+    // Below the last block, only the blocks that hold the topic.
+    const tail = blockOf(last) * BLOCK_SIZE;
+    if (cursor + 1 < tail) {
+      const block = this.#nextBlock.get(topic, blockOf(cursor + 1), cursor);
+      if (block) return { from: Math.max(cursor + 1, block.first_id), to: Math.min(block.last_id, last), topic, last };
+    }
+    return { from: Math.max(cursor + 1, tail), to: last, topic, last };
   }
 
   /**
    * The id after which the last `count` messages of `pattern` (up to and
    * including `until`) begin; 0 if there are fewer. Steps of at most
-   * `limits.rows` rows, so callers can yield between them.
+   * `limits.rows` rows, or rows / 32 block summaries, so callers can yield
+   * between them.
    */
   *startOfLast(pattern: string, count: number, until: number, limits: PageLimits = DEFAULT_LIMITS): Generator<void, number> {
     if (count === 0) return until;
+    if (pattern === '>') return (this.#nthBackward.get(until, count - 1) ?? 1) - 1;
+    if (isWildcardPattern(pattern)) return yield* this.#startOfLastMatching(pattern, count, until, limits);
+    // The last block, then the summaries, newest first.
+    const tail = blockOf(until) * BLOCK_SIZE;
+    const inTail = this.#idsBackward.all(tail, until, pattern, count, 0);
+    if (inTail.length === count) return (inTail[count - 1] as number) - 1;
+    let wanted = count - inTail.length;
+    // A page of summaries at a time, no statement left open across a yield.
+    const page = Math.max(1, Math.floor(limits.rows / 32));
+    let blocks = this.#blocksBackward.all(pattern, blockOf(until), page);
+    while (blocks.length > 0) {
+      for (const block of blocks) {
+        if (block.count >= wanted) {
+          const id = this.#idsBackward.get(block.first_id, block.last_id, pattern, 1, wanted - 1);
+          // Retention may have taken rows the count still has: fewer than n.
+          return id === undefined ? 0 : id - 1;
+        }
+        wanted -= block.count;
+      }
+      const oldest = (blocks[blocks.length - 1] as { block: number }).block;
+      yield;
+      blocks = blocks.length < page ? [] : this.#blocksBackward.all(pattern, oldest, page);
+    }
+    return 0;
+  }
+
+  *#startOfLastMatching(pattern: string, count: number, until: number, limits: PageLimits): Generator<void, number> {
     let seen = 0;
     let before = until + 1;
-    const exact = !isWildcardPattern(pattern);
     while (before > 1) {
-      const ids = exact
-        ? this.#idsOfTopicBackward.all(pattern, before, limits.rows).map((r) => r.id)
-        : this.#topicsBackward.all(before, Math.max(1, before - limits.rows)).filter((r) => matches(pattern, r.topic)).map((r) => r.id);
-      for (const id of ids) {
-        if (++seen === count) return id - 1;
+      const rows = this.#topicsBackward.all(before, Math.max(1, before - limits.rows));
+      for (const row of rows) {
+        if (matches(pattern, row.topic) && ++seen === count) return row.id - 1;
       }
-      if (exact && ids.length < limits.rows) return 0;
-      before = exact ? (ids[ids.length - 1] as number) : Math.max(1, before - limits.rows);
+      before = Math.max(1, before - limits.rows);
       yield;
     }
     return 0;
@@ -184,4 +234,13 @@ export class JournalReader {
     }
     return Math.max(0, low - 1);
   }
+}
+
+/**
+ * Where the step after one that scanned `range` starts: after the last row
+ * read, when it read as many as it could (`full`), else after the range.
+ */
+function after(range: Range, full: number | undefined): Step {
+  if (full !== undefined) return { next: full, done: false };
+  return { next: range.to, done: range.to >= range.last };
 }

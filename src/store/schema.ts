@@ -19,6 +19,21 @@ export interface Migration {
 export const NO_DELETE_TRIGGER = `CREATE TRIGGER messages_no_delete BEFORE DELETE ON messages
 BEGIN SELECT RAISE(ABORT, 'linebus: messages are append-only; rows cannot be deleted'); END`;
 
+/**
+ * Messages are summarized per block of 2^BLOCK_BITS ids: for each topic in
+ * the block, its first and last id and count (topic_blocks). A block is
+ * summarized by the commit that completes it, so the blocks below the one
+ * of the journal's last id are summarized and only the last block, at most
+ * 16384 rows, is ever read without the summary.
+ */
+export const BLOCK_BITS = 14;
+export const BLOCK_SIZE = 2 ** BLOCK_BITS;
+
+/** The block of an id (ids go past 2^31: no bit shifts in JavaScript). */
+export function blockOf(id: number): number {
+  return Math.floor(id / BLOCK_SIZE);
+}
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     // linebus 1.0: the messages, append-only, and the users.
@@ -41,6 +56,29 @@ CREATE TABLE users (
   created INTEGER NOT NULL
 );`,
   },
+  {
+    // linebus 2.0: an index entry per message of (topic, id) made every
+    // insert land in the middle of a B-tree, one page write per topic per
+    // commit; one summary row per topic per 16384-id block replaces it.
+    // Measured inserting 500k rows in 256-row commits: 50 topics 46k ->
+    // 288k rows/s, 1000 topics 16k -> 212k (notes in the commit).
+    version: 2,
+    sql: `
+CREATE TABLE topic_blocks (
+  block    INTEGER NOT NULL,   -- id >> ${BLOCK_BITS}
+  topic    TEXT    NOT NULL,
+  first_id INTEGER NOT NULL,
+  last_id  INTEGER NOT NULL,
+  count    INTEGER NOT NULL,
+  PRIMARY KEY (block, topic)
+) WITHOUT ROWID;
+CREATE INDEX topic_blocks_topic ON topic_blocks (topic, block);
+INSERT INTO topic_blocks (block, topic, first_id, last_id, count)
+  SELECT id >> ${BLOCK_BITS}, topic, min(id), max(id), count(*) FROM messages
+  WHERE id < ((SELECT coalesce(max(id), 0) FROM messages) >> ${BLOCK_BITS}) << ${BLOCK_BITS}
+  GROUP BY id >> ${BLOCK_BITS}, topic;
+DROP INDEX messages_topic_id;`,
+  },
 ];
 
 /** The schema version this code writes. */
@@ -62,7 +100,7 @@ export function prepareSchema(db: Database.Database, path: string, readonly: boo
   if (version === 0 && tables.size > 0) {
     throw new FatalError(`${path}: an SQLite database of some other application (no linebus schema); point --db at a new file`);
   }
-  if (version > 0 && (!tables.has('messages') || !tables.has('users'))) {
+  if (version > 0 && (!tables.has('messages') || !tables.has('users') || (version >= 2 && !tables.has('topic_blocks')))) {
     throw new FatalError(`${path}: linebus schema version ${version} but tables are missing; the file is damaged or not linebus's`);
   }
   if (version === 0 && readonly) {

@@ -3,7 +3,7 @@
  * reader and the users. One path is all an operator manages.
  */
 import Database from 'better-sqlite3';
-import { closeSync, existsSync, openSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync } from 'node:fs';
 import { FatalError } from '../protocol/errors.js';
 import { Journal } from './journal.js';
 import { JournalReader } from './reader.js';
@@ -17,6 +17,7 @@ import { Users } from './users.js';
  * every commit is fsynced, so it survives a power loss too.
  */
 export type SyncMode = 'normal' | 'full';
+
 
 export interface OpenOptions {
   /** Durability of commits; default `normal`. */
@@ -36,9 +37,9 @@ export class Store {
   readonly reader: JournalReader;
   readonly users: Users;
   #journal: Journal | undefined;
-  /** The journal file and its WAL as they were opened (inode numbers). */
-  readonly #inode: number;
-  #walInode: number | undefined;
+  /** The journal file and its WAL, held open to tell if they are unlinked. */
+  readonly #fd: number;
+  #walFd: number | undefined;
 
   private constructor(path: string, db: Database.Database, sync: SyncMode) {
     this.path = path;
@@ -46,7 +47,7 @@ export class Store {
     this.db = db;
     this.reader = new JournalReader(db);
     this.users = new Users(db);
-    this.#inode = statSync(path).ino;
+    this.#fd = openSync(path, 'r');
   }
 
   /** The writer of messages (made on first use: readers never need it). */
@@ -58,14 +59,14 @@ export class Store {
   /**
    * Throws if the journal or its WAL was deleted or replaced since it was
    * opened: commits would go on into the deleted files, be acknowledged,
-   * and vanish at the next start, when ids would begin again at 1.
+   * and vanish at the next start, when ids would begin again at 1. An fstat
+   * of files held open is cheap enough for every commit: a file unlinked
+   * (deleted, or replaced by a rename) has no link left.
    */
   #checkFiles(): void {
-    const file = statSync(this.path, { throwIfNoEntry: false });
-    const wal = statSync(`${this.path}-wal`, { throwIfNoEntry: false });
     // The WAL appears with the first commit and stays while the daemon runs.
-    this.#walInode ??= wal?.ino;
-    if (file?.ino !== this.#inode || wal?.ino !== this.#walInode) {
+    this.#walFd ??= openIfThere(`${this.path}-wal`);
+    if (fstatSync(this.#fd).nlink === 0 || (this.#walFd !== undefined && fstatSync(this.#walFd).nlink === 0)) {
       throw new Error(`${this.path} or its -wal was deleted or replaced while the daemon ran; sends are refused until it is restarted on a journal that is there`);
     }
   }
@@ -111,6 +112,13 @@ export class Store {
   }
 
   close(): void {
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    this.db.close();
+    closeSync(this.#fd);
+    if (this.#walFd !== undefined) closeSync(this.#walFd);
   }
+}
+
+function openIfThere(path: string): number | undefined {
+  return existsSync(path) ? openSync(path, 'r') : undefined;
 }

@@ -1,0 +1,54 @@
+/**
+ * What a stream of the journal wants: messages of some patterns, each after
+ * an id. Compiled once per stream: one pattern trie per distinct `after` (a
+ * catch-up has two: its own start, and the journal's end for the patterns
+ * already live), so a row costs a walk of each trie, not a match against
+ * every pattern.
+ */
+import { Sublist } from '../protocol/sublist.js';
+import { isWildcardPattern } from '../protocol/topic.js';
+
+/** Messages of `pattern` with id > after. */
+export interface Want {
+  pattern: string;
+  after: number;
+}
+
+export class Wants {
+  readonly #groups: { after: number; patterns: Sublist<true> }[] = [];
+  /** The lowest `after`: nothing before it is wanted. */
+  readonly lowest: number;
+  /** The one exact topic wanted, if that is all: read through its summary. */
+  readonly topic: string | undefined;
+  /** Every message after `lowest` is wanted: nothing to filter. */
+  readonly all: boolean;
+
+  constructor(wants: readonly Want[]) {
+    const byAfter = new Map<number, Sublist<true>>();
+    for (const want of wants) {
+      let patterns = byAfter.get(want.after);
+      if (!patterns) byAfter.set(want.after, (patterns = new Sublist()));
+      patterns.add(want.pattern, true);
+    }
+    let lowest = Number.MAX_SAFE_INTEGER;
+    for (const [after, patterns] of byAfter) {
+      this.#groups.push({ after, patterns });
+      if (after < lowest) lowest = after;
+    }
+    this.lowest = lowest;
+    const first = wants[0]?.pattern;
+    const single = first !== undefined && !isWildcardPattern(first) && wants.every((w) => w.pattern === first);
+    this.topic = single ? first : undefined;
+    this.all = byAfter.size === 1 && wants.some((w) => w.pattern === '>');
+  }
+
+  get empty(): boolean {
+    return this.#groups.length === 0;
+  }
+
+  /** Whether message `id` of `topic` is wanted. */
+  has(id: number, topic: string): boolean {
+    for (const group of this.#groups) if (id > group.after && group.patterns.matches(topic)) return true;
+    return false;
+  }
+}
