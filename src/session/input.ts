@@ -9,7 +9,7 @@ import type { Stats } from '../bus/stats.js';
 import { LineFramer } from '../protocol/framing.js';
 import type { Frame } from '../protocol/framing.js';
 import type { Link } from '../transport/link.js';
-import { Fifo } from './fifo.js';
+import { Fifo } from '../bus/fifo.js';
 
 /** Input waiting behind a held command before the link stops being read. */
 const INPUT_QUEUE_BYTES = 64 * 1024;
