@@ -2,8 +2,10 @@
  * The package's exports. Importing it starts nothing (no threads, no
  * sockets, no file reads), so it is safe in a worker thread too.
  */
-export { LinebusServer, DEFAULTS } from './server.js';
-export type { Limits, ServerOptions } from './server.js';
+export { LinebusServer } from './server.js';
+export type { ServerOptions } from './server.js';
+export { DEFAULTS } from './limits.js';
+export type { Limits } from './limits.js';
 export { Store } from './store/store.js';
 export type { OpenOptions, SyncMode } from './store/store.js';
 export { SCHEMA_VERSION } from './store/schema.js';

@@ -4,9 +4,8 @@
  * and stops them; it never reaches into a session.
  */
 import { statSync } from 'node:fs';
-import { Broker } from './bus/broker.js';
-import { Feed } from './bus/feed.js';
-import { Policy } from './bus/policy.js';
+import { assembleBus } from './bus/assemble.js';
+import type { Bus } from './bus/assemble.js';
 import { Stats } from './bus/stats.js';
 import { Turn } from './bus/turn.js';
 import { silentLogger } from './log.js';
@@ -20,33 +19,13 @@ import { JournalLock } from './store/lock.js';
 import { Retention } from './store/retention.js';
 import { Store } from './store/store.js';
 import type { SyncMode } from './store/store.js';
+import { Refusals } from './transport/refusals.js';
 import { listenTcp } from './transport/tcp.js';
 import type { Listener } from './transport/tcp.js';
 import type { Link } from './transport/link.js';
 import { version } from './version.js';
-
-export const DEFAULTS = {
-  host: '127.0.0.1',
-  port: 7667,
-  db: './linebus.db',
-  maxLine: 65536,
-  maxPending: 8 * 1024 * 1024,
-  maxConnections: 10000,
-  maxSubscriptions: 1000,
-} as const;
-
-/** What can change while the daemon runs (SIGHUP, `reconfigure`). */
-export interface Limits {
-  maxLine: number;
-  maxPending: number;
-  maxConnections: number;
-  /** Patterns one connection may receive at once. */
-  maxSubscriptions: number;
-  /** Delete messages older than this many days; 0 keeps them. */
-  retainDays: number;
-  /** Keep at most this many of the newest messages; 0 keeps all. */
-  retainMessages: number;
-}
+import { DEFAULTS } from './limits.js';
+import type { Limits } from './limits.js';
 
 export interface ServerOptions extends Partial<Limits> {
   db: string;
@@ -66,11 +45,6 @@ export interface ServerOptions extends Partial<Limits> {
 
 /** How often retention looks for rows to delete, by default. */
 const RETENTION_INTERVAL_MS = 1000;
-/** How long a client refused at the door gets to read why. */
-const REFUSAL_GRACE_MS = 2000;
-
-/** What a refused connection's input is worth. */
-function ignore(): void {}
 
 export class LinebusServer {
   readonly store: Store;
@@ -80,11 +54,11 @@ export class LinebusServer {
   readonly #turn = new Turn();
   readonly #stats = new Stats();
   readonly #services: SessionServices;
+  readonly #bus: Bus;
   readonly #retention: Retention;
   readonly #checkpointer: Checkpointer;
   readonly #sessions = new Set<Session>();
-  /** Connections refused at the door, until they are closed. */
-  readonly #refused = new Set<Link>();
+  readonly #refusals = new Refusals();
   #listener: Listener | undefined;
   #nextSessionId = 1;
   #stopping: Promise<void> | undefined;
@@ -99,17 +73,18 @@ export class LinebusServer {
       maxPending: options.maxPending ?? DEFAULTS.maxPending,
       maxConnections: options.maxConnections ?? DEFAULTS.maxConnections,
       maxSubscriptions: options.maxSubscriptions ?? DEFAULTS.maxSubscriptions,
+      maxAckPending: options.maxAckPending ?? DEFAULTS.maxAckPending,
+      maxCursors: options.maxCursors ?? DEFAULTS.maxCursors,
+      maxGroups: options.maxGroups ?? DEFAULTS.maxGroups,
       retainDays: options.retainDays ?? 0,
       retainMessages: options.retainMessages ?? 0,
     };
     const logger = options.logger ?? silentLogger;
     this.#logger = logger;
-    const broker = new Broker(store.journal, this.#turn, this.#stats, logger);
+    this.#bus = assembleBus(store, this.#turn, this.#stats, logger, this.limits);
     this.#services = {
       version: version(),
-      broker,
-      feed: new Feed(store.reader, this.#turn),
-      policy: new Policy(store.users, logger),
+      ...this.#bus,
       reader: store.reader,
       stats: () => this.stats(),
       connections: () => this.#sessions,
@@ -177,18 +152,8 @@ export class LinebusServer {
 
   #accept(link: Link): void {
     if (this.#sessions.size >= this.limits.maxConnections) {
-      this.#refused.add(link);
-      link.open({
-        data: ignore,
-        end: ignore,
-        close: () => {
-          this.#refused.delete(link);
-          this.#logger.log('debug', 'refused connection closed', { remote: link.remote });
-        },
-      });
-      link.write(`${err('busy', `the server is full (${this.limits.maxConnections} connections); try again later`)}\n`);
-      link.end();
-      setTimeout(() => link.destroy(), REFUSAL_GRACE_MS).unref();
+      const why = err('busy', `the server is full (${this.limits.maxConnections} connections); try again later`);
+      this.#refusals.refuse(link, why, () => this.#logger.log('debug', 'refused connection closed', { remote: link.remote }));
       this.#stats.closed('refused: server full');
       this.#logger.log('warn', 'connection refused: server full', { remote: link.remote, limit: this.limits.maxConnections });
       return;
@@ -220,10 +185,17 @@ export class LinebusServer {
       ['journal_bytes', this.#journalBytes()],
       ['journal_first_id', reader.firstId()],
       ['journal_last_id', reader.lastId()],
+      ['cursors', this.#bus.cursors.size],
+      ['groups', this.#bus.groups.size],
+      ['jobs_pending', this.#bus.groups.pendingJobs()],
+      ['requests_waiting', this.#bus.requests.size],
       ['max_line', this.limits.maxLine],
       ['max_pending', this.limits.maxPending],
       ['max_connections', this.limits.maxConnections],
       ['max_subscriptions', this.limits.maxSubscriptions],
+      ['max_ack_pending', this.limits.maxAckPending],
+      ['max_cursors', this.limits.maxCursors],
+      ['max_groups', this.limits.maxGroups],
       ...this.#stats.closeReasons(),
     ];
   }
@@ -243,7 +215,7 @@ export class LinebusServer {
    */
   reconfigure(limits: Partial<Limits>): string[] {
     const changed: string[] = [];
-    for (const key of ['maxLine', 'maxPending', 'maxConnections', 'maxSubscriptions', 'retainDays', 'retainMessages'] as const) {
+    for (const key of Object.keys(this.limits) as (keyof Limits)[]) {
       const value = limits[key];
       if (value === undefined || value === this.limits[key]) continue;
       changed.push(`${key} ${this.limits[key]} -> ${value}`);
@@ -271,8 +243,7 @@ export class LinebusServer {
   async #stop(): Promise<void> {
     this.#logger.log('info', 'stopping', { connections: this.#sessions.size });
     const closed = (this.#listener as Listener).close();
-    // Refused clients hold nothing worth waiting for.
-    for (const link of this.#refused) link.destroy();
+    this.#refusals.destroyAll();
     // Sends already read are committed and acknowledged before the
     // clients hear of the shutdown.
     this.#turn.endNow();
@@ -291,6 +262,7 @@ export class LinebusServer {
   /** Stops the helpers and closes the database. */
   async #release(): Promise<void> {
     this.#stats.stop();
+    this.#bus.groups.stop();
     await this.#retention.stop();
     await this.#checkpointer.stop();
     // The last connection to close checkpoints the rest and removes the WAL.

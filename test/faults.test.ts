@@ -11,10 +11,8 @@ import { join } from 'node:path';
 import { Stats } from '../src/bus/stats.js';
 import { Checkpointer } from '../src/store/checkpointer.js';
 import { Store } from '../src/store/store.js';
-import { LineClient, startServer, tempDir } from './helpers.js';
+import { LineClient, startServer, stat, tempDir } from './helpers.js';
 import type { Teardown } from './helpers.js';
-
-const stat = (pairs: [string, string | number][], name: string): number => Number(pairs.find(([k]) => k === name)?.[1]);
 
 /** A tmpfs of `size` mounted on a fresh directory, or why there is none. */
 function smallDisk(t: Teardown, size: string): string | Error {

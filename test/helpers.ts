@@ -22,6 +22,11 @@ export function tempDir(t: Teardown): string {
   return dir;
 }
 
+/** A figure of `stats`, by name, as a number. */
+export function stat(pairs: [string, string | number][], name: string): number {
+  return Number(pairs.find(([key]) => key === name)?.[1]);
+}
+
 export interface Started {
   server: LinebusServer;
   port: number;

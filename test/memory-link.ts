@@ -4,9 +4,7 @@
  * sockets.
  */
 import { join } from 'node:path';
-import { Broker } from '../src/bus/broker.js';
-import { Feed } from '../src/bus/feed.js';
-import { Policy } from '../src/bus/policy.js';
+import { assembleBus } from '../src/bus/assemble.js';
 import { Stats } from '../src/bus/stats.js';
 import { Turn } from '../src/bus/turn.js';
 import { silentLogger } from '../src/log.js';
@@ -113,17 +111,14 @@ export interface Bench {
 }
 
 /** Real services over a real journal file, without a server or sockets. */
-export function bench(t: Teardown, limits = { maxLine: 65536, maxPending: 8 << 20, maxSubscriptions: 1000 }): Bench {
+export function bench(t: Teardown, limits = { maxLine: 65536, maxPending: 8 << 20, maxSubscriptions: 1000, maxAckPending: 1000, maxCursors: 100, maxGroups: 100 }): Bench {
   const store = Store.open(join(tempDir(t), 'unit.db'));
   t.teardown(() => store.close());
   const turn = new Turn();
   const stats = new Stats();
-  const broker = new Broker(store.journal, turn, stats, silentLogger);
   const services: SessionServices = {
     version: 'test',
-    broker,
-    feed: new Feed(store.reader, turn),
-    policy: new Policy(store.users, silentLogger),
+    ...assembleBus(store, turn, stats, silentLogger, limits),
     reader: store.reader,
     stats: () => stats.pairs(),
     connections: () => [],

@@ -72,12 +72,12 @@ t.test('a migration that fails leaves the journal as it was', { timeout: 10000 }
   t.teardown(() => db.close());
   const broken = [
     ...MIGRATIONS,
-    { version: SCHEMA_VERSION + 1, sql: 'CREATE TABLE cursors (name TEXT)' },
-    { version: SCHEMA_VERSION + 2, sql: 'CREATE TABLE cursors (again TEXT)' },
+    { version: SCHEMA_VERSION + 1, sql: 'CREATE TABLE scratch (name TEXT)' },
+    { version: SCHEMA_VERSION + 2, sql: 'CREATE TABLE scratch (again TEXT)' },
   ];
-  t.throws(() => migrate(db, broken), /table cursors already exists/);
+  t.throws(() => migrate(db, broken), /table scratch already exists/);
   t.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION, 'the version is unchanged');
-  t.same(db.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE name = 'cursors'").get(), { n: 0 }, 'nothing of the first step stays');
+  t.same(db.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE name = 'scratch'").get(), { n: 0 }, 'nothing of the first step stays');
   t.equal(db.inTransaction, false);
   migrate(db, broken.slice(0, -1));
   t.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION + 1, 'a good list applies');

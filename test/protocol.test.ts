@@ -12,11 +12,11 @@ t.test('greeting, login, help, ping, logoff', { timeout: 10000 }, async (t) => {
   t.equal(await c.line(), `hello linebus ${version()}`);
   c.write('help', 'ping', 'PING  two  spaces ', 'login alice secret', 'Help', 'logoff', 'ping after logoff');
   t.same(await c.rest(), [
-    'ok help login recv replay leave send ping topics who stats help logoff quit',
+    'ok help login recv replay leave send request reply mark cursors forget take ack nack touch pending ping topics who stats help logoff quit',
     'pong',
     'pong  two  spaces ',
     'ok login alice',
-    'ok help login recv replay leave send ping topics who stats help logoff quit',
+    'ok help login recv replay leave send request reply mark cursors forget take ack nack touch pending ping topics who stats help logoff quit',
     'ok logoff',
   ]);
 });
@@ -58,7 +58,7 @@ t.test('send, recv, leave, no echo, one delivery per connection', { timeout: 100
   t.same(await alice.sync(), [], 'no echo to the sending connection');
 
   alice.write('leave syslib', 'leave syslib', 'leave >');
-  t.same(await alice.lines(3), ['ok leave syslib', 'err notfound not receiving syslib; recv it first, or check the spelling', 'ok leave >']);
+  t.same(await alice.lines(3), ['ok leave syslib', 'err notfound not receiving or taking syslib; recv it first, or check the spelling', 'ok leave >']);
   bob.write('send syslib three');
   t.equal(await bob.line(), 'ok send 3');
   t.equal(await alice2.line(), 'msg syslib 3 bob three');

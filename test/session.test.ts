@@ -38,11 +38,15 @@ t.test("a telnet timing mark waits behind a reply that is not known yet", async 
   t.same((await b.lines(link, 5)).slice(2), ['ok send 1', '\u00ff\u00fb\u0006pong'], 'the answer after the ok it waited for');
 });
 
-t.test('a client that goes away in the middle of a replay or a last-n scan ends it', async (t) => {
+t.test('a client that goes away in the middle of a replay, a last-n scan or a lag count ends it', async (t) => {
   const b = bench(t);
   // 40,000 rows; 'rare.x' one in 10,000, so a last-n scan goes far back.
   b.store.journal.append(Array.from({ length: 40000 }, (_, i) => ({ topic: i % 10000 === 5 ? 'rare.x' : 'busy', sender: 's', body: `${i}` })), 1);
-  for (const command of ['replay > since 0', 'recv rare.* last 3', 'recv > since 0']) {
+  // A cursor more than a block behind: `cursors` counts its lag in steps.
+  const owner = b.session();
+  owner.link.send('login a pw\nrecv rare.* as far since 0\n');
+  t.equal((await b.lines(owner.link, 7))[2], 'ok recv rare.* as far after 0');
+  for (const command of ['replay > since 0', 'recv rare.* last 3', 'recv > since 0', 'cursors']) {
     const { link } = b.session();
     link.send('login a pw\n');
     await b.lines(link, 2);
@@ -56,6 +60,6 @@ t.test('a client that goes away in the middle of a replay or a last-n scan ends 
     link.close();
     await b.turn.ended();
     t.equal(b.stats.catchUpsWaiting, 0, `${command}: the wait ends with the link`);
-    t.notOk(link.lines().some((line) => line.startsWith('ok replay') || line === 'pong after'), `${command}: nothing after it is answered`);
+    t.notOk(link.lines().some((line) => /^ok (replay|cursors)/.test(line) || line === 'pong after'), `${command}: nothing after it is answered`);
   }
 });

@@ -10,9 +10,7 @@ import { Turn } from '../src/bus/turn.js';
 import type { PendingMessage } from '../src/store/journal.js';
 import { hashPassword } from '../src/store/passwords.js';
 import { bench } from './memory-link.js';
-import { LineClient, startServer } from './helpers.js';
-
-const stat = (pairs: [string, string | number][], name: string): number => Number(pairs.find(([k]) => k === name)?.[1]);
+import { LineClient, startServer, stat } from './helpers.js';
 
 t.test('600 sends published in one step are committed as 256, 256 and 88', async (t) => {
   const { services, store, turn } = bench(t);

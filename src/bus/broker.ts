@@ -25,6 +25,18 @@ export interface Publication {
 }
 
 /**
+ * State written with the journal's next commit, in its transaction: cursor
+ * marks and job states, so a mark or an ack costs no transaction of its
+ * own.
+ */
+export interface Staged {
+  /** Writes the changes; runs inside the commit's transaction. */
+  write(): void;
+  /** The transaction is over: committed (`error` undefined) or rolled back. */
+  settled(error: Error | undefined): void;
+}
+
+/**
  * A turn's sends are committed together, but never more than this many in
  * one transaction: it bounds the synchronous step (a 64 KB read of short
  * sends is thousands of them, from each socket read in the same turn) and
@@ -46,6 +58,13 @@ export class Broker {
   readonly #logger: Logger;
   readonly #sublist = new Sublist<Receiver>();
   #batch: Publication[] = [];
+  /** Written by the last commit of the turn; what is staged during it waits for the next. */
+  #staged = new Set<Staged>();
+  /**
+   * Staged by a commit that failed: written with the next commit, without
+   * forcing one (a locked journal would block every turn for its timeout).
+   */
+  #unwritten = new Set<Staged>();
   /** Topic -> last id sent since start, least recently used first. */
   readonly #recentTopics = new Map<string, number>();
   /** Failed commits not logged yet: one line every FAILURE_LOG_MS at most. */
@@ -58,7 +77,9 @@ export class Broker {
     this.#stats = stats;
     this.#logger = logger;
     turn.addStep(() => {
-      while (this.#batch.length > 0) this.#commit();
+      if (this.#batch.length === 0 && this.#staged.size === 0) return;
+      do this.#commit();
+      while (this.#batch.length > 0);
     });
   }
 
@@ -66,6 +87,17 @@ export class Broker {
     this.#batch.push(publication);
     if (this.#batch.length >= BATCH_MAX) this.#turn.endNow();
     else this.#turn.schedule();
+  }
+
+  /** Sends waiting for their commit: they get the ids after the journal's last. */
+  get queued(): number {
+    return this.#batch.length;
+  }
+
+  /** Writes `staged` with the commit at the end of this turn (or the next). */
+  stage(staged: Staged): void {
+    this.#staged.add(staged);
+    this.#turn.schedule();
   }
 
   /** Returns false if `receiver` already had `pattern`. */
@@ -110,15 +142,33 @@ export class Broker {
     // for the next transaction.
     const batch = this.#batch.length > BATCH_MAX ? this.#batch.splice(0, BATCH_MAX) : this.#batch;
     if (batch === this.#batch) this.#batch = [];
+    // Staged state goes with the last commit of the turn: after the sends
+    // of the turn, so a dead job's row goes with its `$dead` message.
+    let staged: Set<Staged> | undefined;
+    if (this.#batch.length === 0 && this.#staged.size + this.#unwritten.size > 0) {
+      staged = this.#staged;
+      for (const s of this.#unwritten) staged.add(s);
+      this.#staged = new Set();
+      this.#unwritten = new Set();
+    }
+    const writeStaged = staged && ((): void => {
+      for (const s of staged) s.write();
+    });
     let lastId: number;
     try {
-      lastId = this.#journal.append(batch, Date.now());
+      lastId = this.#journal.append(batch, Date.now(), writeStaged);
     } catch (error) {
       this.#failed(batch.length, error as Error);
+      for (const s of staged ?? []) {
+        this.#unwritten.add(s);
+        s.settled(error as Error);
+      }
       const refusal = new ProtocolError('internal', 'the journal could not store the message; nothing was sent, try again');
       for (const publication of batch) publication.done(refusal);
       return;
     }
+    for (const s of staged ?? []) s.settled(undefined);
+    if (batch.length === 0) return;
     const stats = this.#stats;
     stats.messagesIn += batch.length;
     stats.commits++;

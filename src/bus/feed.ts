@@ -6,16 +6,22 @@
  * While a feed runs, the target skips live deliveries (pauseLive): the feed
  * reads them from the journal instead, in id order, and goes live in the
  * same synchronous step as its last read, so nothing falls between.
+ *
+ * A durable cursor is a catch-up from the cursor's mark; the feed makes the
+ * cursor when it is new, and counts a cursor's lag.
  */
 import type { Start } from '../protocol/args.js';
-import { journalStartsAt, ok } from '../protocol/wire.js';
+import { err, journalStartsAt, ok } from '../protocol/wire.js';
+import type { LagCounter } from '../store/lag.js';
 import type { JournalReader } from '../store/reader.js';
 import { Wants } from '../store/wants.js';
 import type { Want } from '../store/wants.js';
+import type { Cursors } from './cursors.js';
 import type { Turn } from './turn.js';
 
 /** What a feed writes to: a session (or, later, an HTTP stream). */
 export interface FeedTarget {
+  readonly user: string | undefined;
   /** The patterns it receives live. */
   readonly patterns: ReadonlySet<string>;
   subscribe(pattern: string): void;
@@ -38,10 +44,14 @@ const PAGE_ROWS = 8000;
 export class Feed {
   readonly #reader: JournalReader;
   readonly #turn: Turn;
+  readonly #cursors: Cursors;
+  readonly #lag: LagCounter;
 
-  constructor(reader: JournalReader, turn: Turn) {
+  constructor(reader: JournalReader, turn: Turn, cursors: Cursors, lag: LagCounter) {
     this.#reader = reader;
     this.#turn = turn;
+    this.#cursors = cursors;
+    this.#lag = lag;
   }
 
   /** PROTOCOL.md: `ok recv`, then the journaled messages, then live. */
@@ -55,6 +65,56 @@ export class Feed {
       if (after === undefined) return;
       await this.#stream(target, [{ pattern, after }, ...wants], NO_END);
     });
+  }
+
+  /**
+   * PROTOCOL.md: `recv <pattern> as <cursor>`: a catch-up from the mark of
+   * the target's user's cursor, made first (from `start`, or from the
+   * journal's end) if there is none; at most `maxCursors` per user.
+   */
+  follow(target: FeedTarget, name: string, pattern: string, start: Start | undefined, maxCursors: number): Promise<void> {
+    return this.#paused(target, async () => {
+      const wants = this.#liveWants(target);
+      const user = target.user as string;
+      const cursors = this.#cursors;
+      let cursor = cursors.get(user, name);
+      if (cursor === undefined) {
+        if (cursors.count(user) >= maxCursors) {
+          target.reply(err('busy', `you have ${maxCursors} cursors, the most one user may (--max-cursors); forget one first`));
+          return;
+        }
+        const after = await this.#startId(target, pattern, start ?? { kind: 'id', id: this.#reader.lastId() });
+        if (after === undefined) return;
+        // A start in the future means: from now on.
+        cursor = cursors.get(user, name) ?? cursors.create(user, name, pattern, Math.min(after, this.#reader.lastId()));
+      }
+      if (cursor.pattern !== pattern) {
+        target.reply(err('syntax', `cursor ${name} follows ${cursor.pattern}; recv ${cursor.pattern} as ${name}, or forget ${name} first`));
+        return;
+      }
+      target.subscribe(pattern);
+      const mark = cursor.mark;
+      const first = this.#reader.firstId();
+      target.reply(ok('recv', pattern, 'as', name, 'after', `${mark}${first > mark + 1 ? journalStartsAt(first) : ''}`));
+      await this.#stream(target, [{ pattern, after: mark }, ...wants], NO_END);
+    });
+  }
+
+  /** The number of journaled messages of `pattern` after `after`; undefined if the target closed. */
+  async lag(target: FeedTarget, pattern: string, after: number): Promise<number | undefined> {
+    const steps = this.#lag.count(pattern, after, this.#reader.lastId());
+    let step = steps.next();
+    while (!step.done) {
+      if (!(await target.room())) return undefined;
+      step = steps.next();
+    }
+    return step.value;
+  }
+
+  /** The id after which `start` begins for `pattern` (a new group's position). */
+  async startOf(target: FeedTarget, pattern: string, start: Start): Promise<number | undefined> {
+    await this.#turn.ended();
+    return this.#startId(target, pattern, start);
   }
 
   /** PROTOCOL.md: the journaled messages, then `ok replay <pattern> <count>`. */

@@ -33,6 +33,11 @@ export class Stats {
   catchUpsWaiting = 0;
   /** The most input bytes any connection had queued behind a command. */
   inputQueueMaxBytes = 0;
+  /** Work queues: jobs handed out (redelivered ones too), acked, handed out again, dead. */
+  jobsDelivered = 0;
+  jobsAcked = 0;
+  jobsRedelivered = 0;
+  jobsDead = 0;
   readonly #closeReasons = new Map<string, number>();
   readonly #rates: RateSample[] = [];
   #rateTimer: NodeJS.Timeout | undefined;
@@ -78,6 +83,10 @@ export class Stats {
       ['slow_disconnects', this.slowDisconnects],
       ['catch_ups_waiting', this.catchUpsWaiting],
       ['input_queue_max_bytes', this.inputQueueMaxBytes],
+      ['jobs_delivered', this.jobsDelivered],
+      ['jobs_acked', this.jobsAcked],
+      ['jobs_redelivered', this.jobsRedelivered],
+      ['jobs_dead', this.jobsDead],
       ['retention_deleted', this.retentionDeleted],
       ['retention_failures', this.retentionFailures],
       ['in_per_s', Math.round((this.messagesIn - oldest.in) / seconds)],

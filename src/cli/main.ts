@@ -4,7 +4,7 @@
  * LINEBUS_* environment variable.
  */
 import { Command, Option } from 'commander';
-import { DEFAULTS } from '../server.js';
+import { DEFAULTS } from '../limits.js';
 import { version } from '../version.js';
 import { atLeast, dbOption, logLevel, port, positiveInt, wholeNumber } from './options.js';
 import { serve } from './serve.js';
@@ -27,7 +27,10 @@ export function program(): Command {
     .addOption(new Option('--max-line <bytes>', 'longest accepted line').env('LINEBUS_MAX_LINE').default(DEFAULTS.maxLine).argParser(positiveInt))
     .addOption(new Option('--max-pending <bytes>', "output waiting for a client before it is cut off with 'err slow' (at least 65536)").env('LINEBUS_MAX_PENDING').default(DEFAULTS.maxPending).argParser(atLeast(65536)))
     .addOption(new Option('--max-connections <n>', 'connections served at once').env('LINEBUS_MAX_CONNECTIONS').default(DEFAULTS.maxConnections).argParser(positiveInt))
-    .addOption(new Option('--max-subscriptions <n>', 'patterns one connection may receive at once').env('LINEBUS_MAX_SUBSCRIPTIONS').default(DEFAULTS.maxSubscriptions).argParser(positiveInt))
+    .addOption(new Option('--max-subscriptions <n>', 'patterns one connection may receive or take at once').env('LINEBUS_MAX_SUBSCRIPTIONS').default(DEFAULTS.maxSubscriptions).argParser(positiveInt))
+    .addOption(new Option('--max-ack-pending <n>', 'un-acked jobs one queue group may have out; past it the group waits for acks').env('LINEBUS_MAX_ACK_PENDING').default(DEFAULTS.maxAckPending).argParser(positiveInt))
+    .addOption(new Option('--max-cursors <n>', 'durable cursors one user may have').env('LINEBUS_MAX_CURSORS').default(DEFAULTS.maxCursors).argParser(positiveInt))
+    .addOption(new Option('--max-groups <n>', 'queue groups one user may make').env('LINEBUS_MAX_GROUPS').default(DEFAULTS.maxGroups).argParser(positiveInt))
     .addOption(new Option('--retain-days <n>', 'delete messages older than n days (0: keep)').env('LINEBUS_RETAIN_DAYS').default(0).argParser(wholeNumber))
     .addOption(new Option('--retain-messages <n>', 'keep only the newest n messages (0: keep all)').env('LINEBUS_RETAIN_MESSAGES').default(0).argParser(wholeNumber))
     .addOption(new Option('--sync <mode>', "commit durability: 'normal' survives a crash, 'full' also a power loss (fsync per commit)").env('LINEBUS_SYNC').choices(['normal', 'full']).default('normal'))

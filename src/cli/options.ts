@@ -1,7 +1,7 @@
 /** Parsers for option values, shared by the command line and --config. */
 import { InvalidArgumentError, Option } from 'commander';
 import type { Threshold } from '../log.js';
-import { DEFAULTS } from '../server.js';
+import { DEFAULTS } from '../limits.js';
 
 export function positiveInt(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {

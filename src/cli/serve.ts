@@ -7,20 +7,14 @@ import type { Command } from 'commander';
 import { createLogger } from '../log.js';
 import type { LogFormat, Threshold } from '../log.js';
 import { LinebusServer } from '../server.js';
-import type { Limits } from '../server.js';
+import type { Limits } from '../limits.js';
 import { readConfig } from './config.js';
 import type { ConfigParsers } from './config.js';
 
-export interface ServeOptions {
+export interface ServeOptions extends Limits {
   host: string;
   port: number;
   db: string;
-  maxLine: number;
-  maxPending: number;
-  maxConnections: number;
-  maxSubscriptions: number;
-  retainDays: number;
-  retainMessages: number;
   config: string | undefined;
   sync: 'normal' | 'full';
   logFormat: LogFormat;
@@ -33,6 +27,9 @@ const RELOADABLE: ReadonlySet<keyof ServeOptions> = new Set<keyof ServeOptions>(
   'maxPending',
   'maxConnections',
   'maxSubscriptions',
+  'maxAckPending',
+  'maxCursors',
+  'maxGroups',
   'retainDays',
   'retainMessages',
   'logLevel',

@@ -4,12 +4,17 @@
  * only through Conn.
  */
 import type { Broker } from '../bus/broker.js';
+import type { Cursors } from '../bus/cursors.js';
 import type { Feed, FeedTarget } from '../bus/feed.js';
+import type { Groups } from '../bus/groups.js';
+import type { Worker } from '../bus/job.js';
 import type { Caller, Policy } from '../bus/policy.js';
 import type { Receiver } from '../bus/receiver.js';
+import type { Requests } from '../bus/requests.js';
+import type { Attachments } from '../bus/attachments.js';
 import type { JournalReader } from '../store/reader.js';
 
-export interface Conn extends Receiver, FeedTarget, Caller, ConnectionInfo {
+export interface Conn extends Receiver, Worker, FeedTarget, Caller, ConnectionInfo {
   readonly user: string | undefined;
   /** The login succeeded: this connection is `user` from now on. */
   loggedIn(user: string): void;
@@ -19,8 +24,12 @@ export interface Conn extends Receiver, FeedTarget, Caller, ConnectionInfo {
   later(): (line: string) => void;
   /** Runs `work`; the commands after this one wait until it is done. */
   hold(work: () => Promise<void>): void;
-  /** Returns false if the pattern was not being received. */
+  /** Stops receiving and leaves the groups taken on `pattern`; false if there was nothing to stop. */
   unsubscribe(pattern: string): boolean;
+  /** Patterns received and groups taken: what --max-subscriptions counts. */
+  readonly subscriptionCount: number;
+  /** Groups taken, and what to undo when the connection goes. */
+  readonly attachments: Attachments;
   /** Replies `ok logoff`, then closes once it is written. */
   logoff(): void;
 }
@@ -40,6 +49,12 @@ export interface ConnectionInfo {
 /** The limits handlers apply (SIGHUP may change them). */
 export interface HandlerLimits {
   readonly maxSubscriptions: number;
+  /** Un-acked jobs of one group, at most. */
+  readonly maxAckPending: number;
+  /** Cursors of one user, at most. */
+  readonly maxCursors: number;
+  /** Groups one user may make. */
+  readonly maxGroups: number;
 }
 
 export interface Services {
@@ -49,6 +64,9 @@ export interface Services {
   readonly feed: Feed;
   readonly policy: Policy;
   readonly reader: JournalReader;
+  readonly cursors: Cursors;
+  readonly groups: Groups;
+  readonly requests: Requests;
   /** What `stats` shows, as name and value pairs. */
   stats(): [string, string | number][];
   /** Every connection, in the order they came. */

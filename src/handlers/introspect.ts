@@ -34,8 +34,9 @@ export function who(conn: Conn, { topic }: CommandOf<'who'>, services: Services)
   }
   const connections = new Map<string, number>();
   for (const receiver of services.broker.receivers(topic)) {
-    const user = receiver.user as string;
-    connections.set(user, (connections.get(user) ?? 0) + 1);
+    // A queue group receives too; its members are connections of their own (`who` alone).
+    const user = receiver.user;
+    if (user !== undefined) connections.set(user, (connections.get(user) ?? 0) + 1);
   }
   const users = [...connections.keys()].sort();
   for (const user of users) conn.reply(item('user', user, connections.get(user) as number));

@@ -1,12 +1,23 @@
-/** `recv` and `leave`: what a connection receives (PROTOCOL.md, "Commands"). */
+/** `recv` and `leave`: what a connection receives (PROTOCOL.md, "Commands", "Durable cursors"). */
 import { err, ok } from '../protocol/wire.js';
 import type { CommandOf } from '../protocol/commands.js';
 import type { Conn, Services } from './context.js';
 
-export function recv(conn: Conn, { pattern, start }: CommandOf<'recv'>, services: Services): void {
+/** `err busy` when the connection receives and takes all it may (--max-subscriptions). */
+export function subscriptionRefused(conn: Conn, services: Services): string | undefined {
   const most = services.limits.maxSubscriptions;
-  if (conn.patterns.size >= most && !conn.patterns.has(pattern)) {
-    conn.reply(err('busy', `this connection receives ${conn.patterns.size} patterns, the most one may (--max-subscriptions); leave one first`));
+  if (conn.subscriptionCount < most) return undefined;
+  return err('busy', `this connection receives or takes ${conn.subscriptionCount} patterns, the most one may (--max-subscriptions); leave one first`);
+}
+
+export function recv(conn: Conn, { pattern, cursor, start }: CommandOf<'recv'>, services: Services): void {
+  const refusal = conn.patterns.has(pattern) ? undefined : subscriptionRefused(conn, services);
+  if (refusal !== undefined) {
+    conn.reply(refusal);
+    return;
+  }
+  if (cursor !== undefined) {
+    conn.hold(() => services.feed.follow(conn, cursor, pattern, start, services.limits.maxCursors));
     return;
   }
   if (start === undefined) {
@@ -19,7 +30,7 @@ export function recv(conn: Conn, { pattern, start }: CommandOf<'recv'>, services
 
 export function leave(conn: Conn, { pattern }: CommandOf<'leave'>): void {
   if (!conn.unsubscribe(pattern)) {
-    conn.reply(err('notfound', `not receiving ${pattern}; recv it first, or check the spelling`));
+    conn.reply(err('notfound', `not receiving or taking ${pattern}; recv it first, or check the spelling`));
     return;
   }
   conn.reply(ok('leave', pattern));

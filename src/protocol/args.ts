@@ -23,8 +23,13 @@ export class Usage {
   }
 }
 
-const DURATION = /^(\d{1,9})([smhd])$/;
-const DURATION_MS: Readonly<Record<string, number>> = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 };
+const DURATION = /^(\d{1,9})(ms|s|m|h|d)$/;
+const DURATION_MS: Readonly<Record<string, number>> = { ms: 1, s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 };
+/** The longest `wait`, `within` or nack delay: 30 days. */
+export const MAX_DURATION_MS = 30 * 86400e3;
+const DURATION_HINT = 'use a number and a unit: 500ms, 30s, 5m, 2h, 1d';
+/** Cursor and group names (PROTOCOL.md, "Durable cursors"). */
+const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 // ISO-8601 date or date-time, as Date.parse reads it; a bare number is an id.
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?$/;
 
@@ -34,7 +39,7 @@ export function parseCount(text: string | undefined): number | undefined {
   return Number(text);
 }
 
-/** `90s`, `15m`, `2h`, `7d` in milliseconds, or undefined. */
+/** `500ms`, `90s`, `15m`, `2h`, `7d` in milliseconds, or undefined. */
 export function parseDuration(text: string): number | undefined {
   const duration = DURATION.exec(text);
   return duration ? Number(duration[1]) * (DURATION_MS[duration[2] as string] as number) : undefined;
@@ -77,6 +82,21 @@ export class Args {
     return text.length > 0 ? text : undefined;
   }
 
+  /** The next token in lower case, without taking it. */
+  peek(): string | undefined {
+    const pos = this.#pos;
+    const word = this.word();
+    this.#pos = pos;
+    return word?.toLowerCase();
+  }
+
+  /** Takes the next token if it is `keyword` (in any case). */
+  keyword(keyword: string): boolean {
+    if (this.peek() !== keyword) return false;
+    this.word();
+    return true;
+  }
+
   atEnd(): boolean {
     this.#skipBlanks();
     return this.#pos >= this.#line.length;
@@ -104,15 +124,80 @@ export class Args {
     const word = this.word()?.toLowerCase();
     const value = this.word();
     this.end();
-    if (word === 'last') {
-      const count = parseCount(value);
-      if (count === undefined) throw new Usage('last needs a whole number');
-      return { kind: 'last', count };
-    }
-    if (word !== 'since') throw new Usage("expected 'since' or 'last'");
-    if (value === undefined) throw new Usage('since needs an id, a duration (90s, 15m, 2h, 7d) or a time');
-    return parseSince(value);
+    return parseStart(word, value);
   }
+
+  /** A cursor or group name: 1 to 64 letters, digits, `-`, `_` and `.`. */
+  name(what: 'cursor' | 'group'): string {
+    const name = this.word();
+    if (name === undefined) throw new Usage();
+    if (!NAME.test(name)) throw new Usage(`a ${what} name is 1 to 64 letters, digits, '-', '_' or '.'`);
+    return name;
+  }
+
+  /** A journal id. */
+  id(): number {
+    const word = this.word();
+    if (word === undefined) throw new Usage();
+    const id = parseCount(word);
+    if (id === undefined) throw new Usage(`'${word}' is not a message id (a whole number)`);
+    return id;
+  }
+
+  /** A duration of 1ms to 30d, in milliseconds; `what` names it in the error. */
+  duration(what: string): number {
+    const word = this.word();
+    if (word === undefined) throw new Usage(`${what} needs a duration; ${DURATION_HINT}`);
+    const ms = parseDuration(word);
+    if (ms === undefined) throw new Usage(`'${word}' is not a duration; ${DURATION_HINT}`);
+    if (ms === 0 || ms > MAX_DURATION_MS) throw new Usage(`${what} is from 1ms to 30d`);
+    return ms;
+  }
+
+  /** A whole number from `min` up, after the option `what`. */
+  count(what: string, min: number): number {
+    const count = parseCount(this.word());
+    if (count === undefined || count < min) throw new Usage(`${what} needs a whole number of at least ${min}`);
+    return count;
+  }
+}
+
+/** `since <value>` or `last <value>`. */
+export function parseStart(word: string | undefined, value: string | undefined): Start {
+  if (word === 'last') {
+    const count = parseCount(value);
+    if (count === undefined) throw new Usage('last needs a whole number');
+    return { kind: 'last', count };
+  }
+  if (word !== 'since') throw new Usage("expected 'since' or 'last'");
+  if (value === undefined) throw new Usage('since needs an id, a duration (90s, 15m, 2h, 7d) or a time');
+  return parseSince(value);
+}
+
+/** The options of `take` after `as <group>`, in any order, each once. */
+export interface TakeOptions {
+  start?: Start;
+  max?: number;
+  waitMs?: number;
+  tries?: number;
+}
+
+export function takeOptions(a: Args): TakeOptions {
+  const options: TakeOptions = {};
+  const seen = new Set<string>();
+  for (let word = a.peek(); word !== undefined; word = a.peek()) {
+    a.word();
+    if (seen.has(word)) throw new Usage(`${word} is given twice`);
+    seen.add(word);
+    if (word === 'since' || word === 'last') {
+      if (seen.has('since') && seen.has('last')) throw new Usage("give 'since' or 'last', not both");
+      options.start = parseStart(word, a.word());
+    } else if (word === 'max') options.max = a.count('max', 1);
+    else if (word === 'wait') options.waitMs = a.duration('wait');
+    else if (word === 'tries') options.tries = a.count('tries', 0);
+    else throw new Usage(`unexpected '${word}'; the options are since, max, wait and tries`);
+  }
+  return options;
 }
 
 /** The value of `since`: a journal id, a duration ago, or an ISO-8601 time. */

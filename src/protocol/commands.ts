@@ -5,7 +5,7 @@
  * one entry here plus one handler (handlers/index.ts will not compile
  * without it).
  */
-import { checkTopic, Usage } from './args.js';
+import { checkTopic, takeOptions, Usage } from './args.js';
 import type { Args, Start } from './args.js';
 import { MAX_USER_BYTES } from './topic.js';
 
@@ -24,6 +24,13 @@ function verb<A>(spec: VerbSpec<A>): VerbSpec<A> {
   return spec;
 }
 
+/** A verb whose one argument is a journal id. */
+function idOnly(a: Args): { id: number } {
+  const id = a.id();
+  a.end();
+  return { id };
+}
+
 /** Verbs in the order `help` lists them: the order a newcomer needs them. */
 export const VERBS = {
   login: verb({
@@ -39,13 +46,18 @@ export const VERBS = {
     },
   }),
   recv: verb({
-    usage: 'recv <pattern> [since <id|duration|time> | last <n>]',
-    summary: 'receive the messages of every topic that matches, live; since/last first replays the journal',
+    usage: 'recv <pattern> [as <cursor>] [since <id|duration|time> | last <n>]',
+    summary: 'receive the messages of every topic that matches, live; since/last first replays the journal; as <cursor> resumes where the cursor is marked',
     login: true,
     parse(a) {
       const pattern = a.pattern();
+      const cursor = a.keyword('as') ? a.name('cursor') : undefined;
+      const next = a.peek();
+      if (cursor !== undefined && next !== undefined && next !== 'since' && next !== 'last') {
+        throw new Usage(`'${next}' after the cursor name: a cursor name has no spaces`);
+      }
       const start: Start | undefined = a.atEnd() ? undefined : a.start();
-      return { pattern, start };
+      return { pattern, cursor, start };
     },
   }),
   replay: verb({
@@ -73,6 +85,102 @@ export const VERBS = {
       const body = a.rest();
       if (topic === undefined || body === undefined) throw new Usage();
       return { topic: checkTopic(topic), body };
+    },
+  }),
+  request: verb({
+    usage: 'request <topic> [within <duration>] <message>',
+    summary: 'send a message and wait for the first reply to it (default within 10s)',
+    login: true,
+    parse(a) {
+      const word = a.word();
+      if (word === undefined) throw new Usage();
+      const topic = checkTopic(word);
+      const withinMs = a.keyword('within') ? a.duration('within') : undefined;
+      const body = a.rest();
+      if (body === undefined) throw new Usage('the message is missing');
+      return { topic, withinMs, body };
+    },
+  }),
+  reply: verb({
+    usage: 'reply <id> <answer>',
+    summary: 'answer request <id>; the asker gets ok request <id> <you> <answer>',
+    login: true,
+    parse(a) {
+      const id = a.id();
+      const answer = a.rest();
+      if (answer === undefined) throw new Usage('the answer is missing');
+      return { id, answer };
+    },
+  }),
+  mark: verb({
+    usage: 'mark <cursor> <id>',
+    summary: 'everything up to <id> is handled; recv <pattern> as <cursor> resumes after it',
+    login: true,
+    parse(a) {
+      const cursor = a.name('cursor');
+      const id = a.id();
+      a.end();
+      return { cursor, id };
+    },
+  }),
+  cursors: verb({
+    usage: 'cursors',
+    summary: 'your cursors: name, pattern, mark and messages after it',
+    login: true,
+    parse: (a) => (a.end(), {}),
+  }),
+  forget: verb({
+    usage: 'forget <cursor>',
+    summary: 'delete a cursor',
+    login: true,
+    parse(a) {
+      const cursor = a.name('cursor');
+      a.end();
+      return { cursor };
+    },
+  }),
+  take: verb({
+    usage: 'take <pattern> as <group> [since <start> | last <n>] [max <n>] [wait <duration>] [tries <n>]',
+    summary: 'share the messages of a pattern with the other members of a group, as job lines to ack',
+    login: true,
+    parse(a) {
+      const pattern = a.pattern();
+      if (!a.keyword('as')) throw new Usage("take needs 'as <group>'");
+      const group = a.name('group');
+      return { pattern, group, ...takeOptions(a) };
+    },
+  }),
+  ack: verb({
+    usage: 'ack <id>',
+    summary: 'job <id> is done; it is never delivered again',
+    login: true,
+    parse: idOnly,
+  }),
+  nack: verb({
+    usage: 'nack <id> [<duration>]',
+    summary: 'give job <id> back, to go out again at once or after the duration',
+    login: true,
+    parse(a) {
+      const id = a.id();
+      const delayMs = a.atEnd() ? 0 : a.duration('the delay');
+      a.end();
+      return { id, delayMs };
+    },
+  }),
+  touch: verb({
+    usage: 'touch <id>',
+    summary: 'still working on job <id>: restart its wait',
+    login: true,
+    parse: idOnly,
+  }),
+  pending: verb({
+    usage: 'pending <group>',
+    summary: "a group's jobs out, waiting and delayed",
+    login: true,
+    parse(a) {
+      const group = a.name('group');
+      a.end();
+      return { group };
     },
   }),
   ping: verb({

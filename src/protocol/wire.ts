@@ -33,6 +33,21 @@ export function msgText(topic: string, id: number, sender: string, body: string)
   return `msg ${topic} ${id} ${sender} ${body}\n`;
 }
 
+/** `job <topic> <id> <from> <message>` with its LF: a work queue's delivery. */
+export function jobText(topic: string, id: number, sender: string, body: string): string {
+  return `job ${topic} ${id} ${sender} ${body}\n`;
+}
+
+/** The `job` line of a message whose `msg` line is `msg` (the same words after the first). */
+export function jobFromMsg(msg: string): string {
+  return `job${msg.slice(3)}`;
+}
+
+/** A duration as a person writes it: `10s`, `1500ms`. */
+export function duration(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
 /** A data line of a listing command: `<kind> <words...>` (topic, user, stat). */
 export function item(kind: string, ...words: (string | number)[]): string {
   return `${kind} ${words.join(' ')}`;

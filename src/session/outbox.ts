@@ -129,6 +129,23 @@ export class Outbox implements Flushable {
     this.#heldBytes = 0;
   }
 
+  /**
+   * Waits until this turn's output is in the link and the link holds at
+   * most `bytes` (at least the socket's own high-water mark, 16 KB, so a
+   * link over it has a `drain` to come), or `open` turns false.
+   */
+  async room(bytes: number, open: () => boolean, counters: { catchUpsWaiting: number }): Promise<void> {
+    await this.#turn.ended();
+    while (open() && this.#link.writableLength > bytes) {
+      counters.catchUpsWaiting++;
+      try {
+        await this.#link.drained();
+      } finally {
+        counters.catchUpsWaiting--;
+      }
+    }
+  }
+
   /** Half-closes the link once everything before this call is written. */
   endWhenFlushed(): void {
     this.#endWhenFlushed = true;

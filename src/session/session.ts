@@ -8,18 +8,14 @@
 import type { Delivery } from '../bus/receiver.js';
 import type { Stats } from '../bus/stats.js';
 import type { Turn } from '../bus/turn.js';
-import { HANDLERS } from '../handlers/index.js';
-import type { Handler } from '../handlers/index.js';
+import { handleLine } from '../handlers/index.js';
 import type { Conn, HandlerLimits, Services } from '../handlers/context.js';
 import type { Logger } from '../log.js';
-import { VERBS } from '../protocol/commands.js';
-import type { Command, Verb } from '../protocol/commands.js';
-import { ProtocolError } from '../protocol/errors.js';
 import type { Frame } from '../protocol/framing.js';
 import { WILL_TIMING_MARK } from '../protocol/telnet.js';
-import { parse } from '../protocol/parser.js';
 import { err, hello, ok } from '../protocol/wire.js';
 import type { Link } from '../transport/link.js';
+import { Attachments } from '../bus/attachments.js';
 import { Input } from './input.js';
 import { Outbox } from './outbox.js';
 
@@ -43,13 +39,14 @@ export class Session implements Conn {
   readonly remote: string;
   readonly remoteAddress: string | undefined;
   readonly listener: string;
-  readonly #link: Link;
   readonly #services: SessionServices;
   readonly #outbox: Outbox;
   readonly #input: Input;
   /** --max-line as it was when this connection came. */
   readonly #maxLine: number;
   readonly #patterns = new Set<string>();
+  /** Groups taken, and what to undo when the connection goes. */
+  readonly attachments = new Attachments();
   #user: string | undefined;
   /** A feed reads live messages from the journal for now. */
   #liveSkipped = false;
@@ -58,7 +55,6 @@ export class Session implements Conn {
 
   constructor(link: Link, services: SessionServices, id: number) {
     this.id = id;
-    this.#link = link;
     this.#services = services;
     this.remote = link.remote;
     this.remoteAddress = link.remoteAddress;
@@ -86,11 +82,21 @@ export class Session implements Conn {
     return this.#outbox.pendingBytes();
   }
 
-  // --- Receiver ------------------------------------------------------------
+  /** Patterns received and groups taken: what --max-subscriptions counts. */
+  get subscriptionCount(): number {
+    return this.#patterns.size + this.attachments.size;
+  }
+
+  // --- Receiver, Worker ----------------------------------------------------
 
   deliver(message: Delivery): void {
     if (this.#closeReason !== undefined || this.#liveSkipped) return;
     this.#push(message.text, message.bytes, message.id);
+  }
+
+  pushJob(text: string, bytes: number): boolean {
+    this.#push(text, bytes, 0);
+    return this.#closeReason === undefined;
   }
 
   // --- Conn ----------------------------------------------------------------
@@ -141,14 +147,15 @@ export class Session implements Conn {
   }
 
   unsubscribe(pattern: string): boolean {
-    if (!this.#patterns.delete(pattern)) return false;
-    this.#services.broker.unsubscribe(this, pattern);
-    return true;
+    const received = this.#patterns.delete(pattern);
+    if (received) this.#services.broker.unsubscribe(this, pattern);
+    return this.attachments.leave(pattern) || received;
   }
 
   logoff(): void {
     this.reply(ok('logoff'));
     this.#closeReason = 'logoff';
+    this.attachments.release();
     this.#input.stop();
     this.#outbox.endWhenFlushed();
   }
@@ -163,22 +170,9 @@ export class Session implements Conn {
     if (this.#closeReason === undefined) this.#outbox.push(text, bytes, lastId);
   }
 
-  /**
-   * Waits until this turn's output is in the link and the link holds at
-   * most a page. The page size is at least the socket's own high-water mark
-   * (16 KB), so a link over it has a `drain` to come.
-   */
+  /** Resolves once this turn's output is in the link and it holds at most a page; false once closed. */
   async room(): Promise<boolean> {
-    await this.#services.turn.ended();
-    const counters = this.#services.counters;
-    while (this.#closeReason === undefined && this.#link.writableLength > this.pageBytes) {
-      counters.catchUpsWaiting++;
-      try {
-        await this.#link.drained();
-      } finally {
-        counters.catchUpsWaiting--;
-      }
-    }
+    await this.#outbox.room(this.pageBytes, () => this.#closeReason === undefined, this.#services.counters);
     return this.#closeReason === undefined;
   }
 
@@ -195,11 +189,7 @@ export class Session implements Conn {
   /** The server is stopping: say so, then close. */
   shutdown(): void {
     if (this.#closeReason !== undefined) return;
-    this.#outbox.dropUnsent();
-    this.#closeReason = 'shutdown';
-    const text = `${err('shutdown', 'the server is stopping; reconnect later')}\n`;
-    this.#outbox.push(text, Buffer.byteLength(text), 0);
-    this.#outbox.endWhenFlushed();
+    this.#leaveWith('shutdown', err('shutdown', 'the server is stopping; reconnect later'));
     this.#outbox.flush();
   }
 
@@ -233,9 +223,19 @@ export class Session implements Conn {
       limit: limits.maxPending,
       last_id: last,
     });
+    this.#leaveWith('slow', err('slow', `you fell over ${limits.maxPending} bytes behind; last id sent ${last}; reconnect and recv <pattern> since ${last}`));
+  }
+
+  /**
+   * On the way out for `reason`, dropping what was not handed to the link:
+   * `last` is the last line; groups get this worker's jobs back at once.
+   */
+  #leaveWith(reason: string, last: string): void {
     this.#outbox.dropUnsent();
-    this.#closeReason = 'slow';
-    const text = `${err('slow', `you fell over ${limits.maxPending} bytes behind; last id sent ${last}; reconnect and recv <pattern> since ${last}`)}\n`;
+    this.#closeReason = reason;
+    this.#input.stop();
+    this.attachments.release();
+    const text = `${last}\n`;
     this.#outbox.push(text, Buffer.byteLength(text), 0);
     this.#outbox.endWhenFlushed();
   }
@@ -248,7 +248,7 @@ export class Session implements Conn {
    */
   #maybeFinish(): void {
     if (!this.#input.ended || this.#closeReason !== undefined) return;
-    if (this.#input.busy || this.#outbox.waiting() || this.#patterns.size > 0) return;
+    if (this.#input.busy || this.#outbox.waiting() || this.subscriptionCount > 0) return;
     this.#closeReason = 'client closed';
     this.#outbox.endWhenFlushed();
   }
@@ -260,6 +260,7 @@ export class Session implements Conn {
     this.#services.turn.forget(this.#outbox);
     for (const pattern of this.#patterns) this.#services.broker.unsubscribe(this, pattern);
     this.#patterns.clear();
+    this.attachments.release();
     this.#services.closed(this, this.#closeReason);
   }
 
@@ -277,20 +278,8 @@ export class Session implements Conn {
         // again. The IAC IP before it means nothing here.
         this.#outbox.pushBytes(WILL_TIMING_MARK);
         return;
-      case 'line': {
-        const command = parse(frame.text);
-        if (command === undefined) return;
-        if (command instanceof ProtocolError) this.reply(command.toLine());
-        else this.#dispatch(command);
-      }
+      case 'line':
+        handleLine(this, frame.text, this.#services);
     }
-  }
-
-  #dispatch(command: Command): void {
-    if (this.#user === undefined && VERBS[command.verb].login) {
-      this.reply(err('auth', `log in first: ${VERBS.login.usage}`));
-      return;
-    }
-    (HANDLERS[command.verb] as Handler<Verb>)(this, command as never, this.#services);
   }
 }

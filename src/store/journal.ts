@@ -28,7 +28,7 @@ export interface PendingMessage {
 
 export class Journal {
   readonly #check: () => void;
-  readonly #appendBatch: (messages: readonly PendingMessage[], ts: number) => number;
+  readonly #appendBatch: (messages: readonly PendingMessage[], ts: number, alsoWrite: (() => void) | undefined) => number;
   readonly #deleteThrough: (lastDeleted: number, limit: number) => number;
 
   /** `check` throws when the journal's files are no longer the ones open. */
@@ -43,7 +43,8 @@ export class Journal {
       'INSERT INTO topic_blocks (block, topic, first_id, last_id, count) SELECT ?, topic, min(id), max(id), count(*) FROM messages WHERE id BETWEEN ? AND ? GROUP BY topic',
     );
     const params: unknown[] = [];
-    this.#appendBatch = db.transaction((messages: readonly PendingMessage[], ts: number) => {
+    this.#appendBatch = db.transaction((messages: readonly PendingMessage[], ts: number, alsoWrite: (() => void) | undefined) => {
+      alsoWrite?.();
       let id = 0;
       let i = 0;
       for (; i + INSERT_ROWS <= messages.length; i += INSERT_ROWS) {
@@ -81,13 +82,15 @@ export class Journal {
   }
 
   /**
-   * Appends messages in one transaction, in order, all stamped `ts`.
-   * Returns the id of the last one; ids are consecutive within a batch
-   * because the daemon's connection is the only writer of `messages`.
+   * Appends messages in one transaction, in order, all stamped `ts`, with
+   * whatever `alsoWrite` writes (cursor marks, job states) in the same
+   * transaction. Returns the id of the last message (0 for none); ids are
+   * consecutive within a batch because the daemon's connection is the only
+   * writer of `messages`.
    */
-  append(messages: readonly PendingMessage[], ts: number): number {
+  append(messages: readonly PendingMessage[], ts: number, alsoWrite?: () => void): number {
     this.#check();
-    return this.#appendBatch(messages, ts);
+    return this.#appendBatch(messages, ts, alsoWrite);
   }
 
   /**

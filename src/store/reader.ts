@@ -67,6 +67,7 @@ export class JournalReader {
   readonly #topicsBackward: Database.Statement<[number, number], { id: number; topic: string }>;
   readonly #nthBackward: Database.Statement<[number, number], number>;
   readonly #tsAt: Database.Statement<[number], { id: number; ts: number }>;
+  readonly #one: Database.Statement<[number], StoredMessage>;
   readonly #last: Database.Statement<[], number | null>;
   readonly #first: Database.Statement<[], number | null>;
   readonly #lastInTail: Database.Statement<[number, string], number | null>;
@@ -85,6 +86,7 @@ export class JournalReader {
     this.#topicsBackward = db.prepare('SELECT id, topic FROM messages WHERE id < ? AND id >= ? ORDER BY id DESC');
     this.#nthBackward = db.prepare<[number, number], number>('SELECT id FROM messages WHERE id <= ? ORDER BY id DESC LIMIT 1 OFFSET ?').pluck();
     this.#tsAt = db.prepare('SELECT id, ts FROM messages WHERE id >= ? ORDER BY id LIMIT 1');
+    this.#one = db.prepare(`SELECT ${COLUMNS} FROM messages WHERE id = ?`);
     this.#last = db.prepare<[], number | null>('SELECT max(id) FROM messages').pluck();
     this.#first = db.prepare<[], number | null>('SELECT min(id) FROM messages').pluck();
     this.#lastInTail = db.prepare<[number, string], number | null>('SELECT max(id) FROM messages WHERE id >= ? AND topic = ?').pluck();
@@ -99,6 +101,11 @@ export class JournalReader {
   /** The lowest id still in the journal, or 0 when it is empty. */
   firstId(): number {
     return this.#first.get() ?? 0;
+  }
+
+  /** One message; undefined if there is none (or retention deleted it). */
+  message(id: number): StoredMessage | undefined {
+    return this.#one.get(id);
   }
 
   /** The last id of one topic, or 0. */

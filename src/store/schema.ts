@@ -79,6 +79,47 @@ INSERT INTO topic_blocks (block, topic, first_id, last_id, count)
   GROUP BY id >> ${BLOCK_BITS}, topic;
 DROP INDEX messages_topic_id;`,
   },
+  {
+    // linebus 2.0: durable cursors and work queues (PROTOCOL.md, version 2).
+    // A group's jobs are the journal's messages after its position; a row
+    // of jobs exists only for a message handed out and not yet acked.
+    version: 3,
+    sql: `
+CREATE TABLE cursors (
+  user    TEXT    NOT NULL,
+  name    TEXT    NOT NULL,
+  pattern TEXT    NOT NULL,
+  mark    INTEGER NOT NULL,   -- every message up to this id is handled
+  created INTEGER NOT NULL,   -- ms since the Unix epoch
+  PRIMARY KEY (user, name)
+) WITHOUT ROWID;
+CREATE TABLE groups (
+  name     TEXT    PRIMARY KEY,
+  pattern  TEXT    NOT NULL,
+  position INTEGER NOT NULL,  -- every matching message up to this id was handed out
+  wait_ms  INTEGER NOT NULL,  -- how long a job may stay un-acked
+  tries    INTEGER NOT NULL,  -- deliveries before a job is dead; 0: never
+  creator  TEXT    NOT NULL,
+  created  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE jobs (
+  grp   TEXT    NOT NULL,
+  id    INTEGER NOT NULL,     -- the message's id
+  tries INTEGER NOT NULL,     -- deliveries so far
+  due   INTEGER NOT NULL,     -- delayed by a nack until this ms; 0: not delayed
+  PRIMARY KEY (grp, id)
+) WITHOUT ROWID;`,
+  },
+];
+
+/** Each table and the version that made it: a journal at a version has them all. */
+const TABLES: readonly [version: number, name: string][] = [
+  [1, 'messages'],
+  [1, 'users'],
+  [2, 'topic_blocks'],
+  [3, 'cursors'],
+  [3, 'groups'],
+  [3, 'jobs'],
 ];
 
 /** The schema version this code writes. */
@@ -100,7 +141,7 @@ export function prepareSchema(db: Database.Database, path: string, readonly: boo
   if (version === 0 && tables.size > 0) {
     throw new FatalError(`${path}: an SQLite database of some other application (no linebus schema); point --db at a new file`);
   }
-  if (version > 0 && (!tables.has('messages') || !tables.has('users') || (version >= 2 && !tables.has('topic_blocks')))) {
+  if (version > 0 && TABLES.some(([since, name]) => version >= since && !tables.has(name))) {
     throw new FatalError(`${path}: linebus schema version ${version} but tables are missing; the file is damaged or not linebus's`);
   }
   if (version === 0 && readonly) {

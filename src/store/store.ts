@@ -5,7 +5,10 @@
 import Database from 'better-sqlite3';
 import { closeSync, existsSync, fstatSync, openSync } from 'node:fs';
 import { FatalError } from '../protocol/errors.js';
+import { CursorStore } from './cursors.js';
+import { GroupStore } from './groups.js';
 import { Journal } from './journal.js';
+import { LagCounter } from './lag.js';
 import { JournalReader } from './reader.js';
 import { prepareSchema } from './schema.js';
 import { Users } from './users.js';
@@ -37,6 +40,9 @@ export class Store {
   readonly reader: JournalReader;
   readonly users: Users;
   #journal: Journal | undefined;
+  #cursors: CursorStore | undefined;
+  #groups: GroupStore | undefined;
+  #lag: LagCounter | undefined;
   /** The journal file and its WAL, held open to tell if they are unlinked. */
   readonly #fd: number;
   #walFd: number | undefined;
@@ -54,6 +60,22 @@ export class Store {
   get journal(): Journal {
     this.#journal ??= new Journal(this.db, () => this.#checkFiles());
     return this.#journal;
+  }
+
+  /** The cursors (made on first use: a reader of an older journal has none). */
+  get cursors(): CursorStore {
+    this.#cursors ??= new CursorStore(this.db);
+    return this.#cursors;
+  }
+
+  get groups(): GroupStore {
+    this.#groups ??= new GroupStore(this.db);
+    return this.#groups;
+  }
+
+  get lag(): LagCounter {
+    this.#lag ??= new LagCounter(this.db);
+    return this.#lag;
   }
 
   /**

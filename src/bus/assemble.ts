@@ -1,0 +1,38 @@
+/**
+ * The bus over one store: broker, feed, policy, cursors, groups and
+ * requests, wired together once for the daemon (server.ts) and for tests
+ * that drive sessions without sockets.
+ */
+import type { Logger } from '../log.js';
+import type { Store } from '../store/store.js';
+import { Broker } from './broker.js';
+import { Cursors } from './cursors.js';
+import { Feed } from './feed.js';
+import { Groups } from './groups.js';
+import { Policy } from './policy.js';
+import { Requests } from './requests.js';
+import type { Stats } from './stats.js';
+import type { Turn } from './turn.js';
+
+export interface Bus {
+  readonly broker: Broker;
+  readonly feed: Feed;
+  readonly policy: Policy;
+  readonly cursors: Cursors;
+  readonly groups: Groups;
+  readonly requests: Requests;
+}
+
+/** Loads the cursors and groups of `store` (their pending jobs go out again). */
+export function assembleBus(store: Store, turn: Turn, stats: Stats, logger: Logger, limits: { readonly maxAckPending: number }): Bus {
+  const broker = new Broker(store.journal, turn, stats, logger);
+  const cursors = new Cursors(store.cursors, broker);
+  return {
+    broker,
+    feed: new Feed(store.reader, turn, cursors, store.lag),
+    policy: new Policy(store.users, logger),
+    cursors,
+    groups: new Groups({ reader: store.reader, broker, store: store.groups, counters: stats, limits, logger }),
+    requests: new Requests(),
+  };
+}

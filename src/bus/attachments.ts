@@ -1,0 +1,67 @@
+/**
+ * What a connection holds besides its `recv` patterns: its memberships of
+ * queue groups and the things to undo when it goes (a request waiting for
+ * its answer). Leaving them is what sends a closed or slow worker's jobs
+ * back to its groups at once.
+ */
+import type { Group } from './group.js';
+import type { Member } from './job.js';
+
+export class Attachments {
+  readonly #members = new Map<Group, Member>();
+  readonly #onRelease = new Set<() => void>();
+  #released = false;
+
+  /** Groups taken. */
+  get size(): number {
+    return this.#members.size;
+  }
+
+  /** Whether this connection is a member of `group`. */
+  has(group: Group): boolean {
+    return this.#members.has(group);
+  }
+
+  members(): Iterable<Member> {
+    return this.#members.values();
+  }
+
+  /** A take succeeded; after release, the member leaves at once. */
+  joined(member: Member): void {
+    if (this.#released) member.group.leave(member);
+    else this.#members.set(member.group, member);
+  }
+
+  /** Leaves every group taken on `pattern`; false if there was none. */
+  leave(pattern: string): boolean {
+    let left = false;
+    for (const [group, member] of this.#members) {
+      if (group.pattern !== pattern) continue;
+      this.#members.delete(group);
+      group.leave(member);
+      left = true;
+    }
+    return left;
+  }
+
+  /** `callback` runs when the connection goes; the returned function cancels it. */
+  onRelease(callback: () => void): () => void {
+    if (this.#released) {
+      callback();
+      return () => {};
+    }
+    this.#onRelease.add(callback);
+    return () => this.#onRelease.delete(callback);
+  }
+
+  /** The connection is going: leave every group, run the callbacks. */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    const members = [...this.#members.values()];
+    this.#members.clear();
+    for (const member of members) member.group.leave(member);
+    for (const callback of this.#onRelease) callback();
+    this.#onRelease.clear();
+  }
+}

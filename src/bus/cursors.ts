@@ -1,0 +1,102 @@
+/**
+ * Durable cursors (PROTOCOL.md, "Durable cursors"): every user's cursors,
+ * kept in memory and in the cursors table. A mark changes the cursor at
+ * once and is written with the broker's next commit: however many marks
+ * of one cursor a turn brings, one UPDATE, in the journal's transaction,
+ * and each `ok mark` only after it.
+ */
+import type { CursorStore, StoredCursor } from '../store/cursors.js';
+import { err, ok } from '../protocol/wire.js';
+import type { Broker, Staged } from './broker.js';
+
+export type Cursor = StoredCursor;
+
+export class Cursors implements Staged {
+  readonly #store: CursorStore;
+  readonly #broker: Broker;
+  /** user -> name -> cursor */
+  readonly #byUser = new Map<string, Map<string, Cursor>>();
+  #count = 0;
+  /** Cursors marked since the last commit. */
+  #marked = new Set<Cursor>();
+  /** Replies that wait for the commit of their mark. */
+  #replies: { cursor: Cursor; reply: (line: string) => void }[] = [];
+
+  constructor(store: CursorStore, broker: Broker) {
+    this.#store = store;
+    this.#broker = broker;
+    for (const cursor of store.all()) this.#add(cursor);
+  }
+
+  /** Every user's cursors together. */
+  get size(): number {
+    return this.#count;
+  }
+
+  get(user: string, name: string): Cursor | undefined {
+    return this.#byUser.get(user)?.get(name);
+  }
+
+  /** `user`'s cursors, by name. */
+  of(user: string): Cursor[] {
+    return [...(this.#byUser.get(user)?.values() ?? [])].sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  count(user: string): number {
+    return this.#byUser.get(user)?.size ?? 0;
+  }
+
+  /** Makes a cursor, written at once (a rare event). */
+  create(user: string, name: string, pattern: string, mark: number): Cursor {
+    const cursor: Cursor = { user, name, pattern, mark };
+    this.#store.create(cursor, Date.now());
+    this.#add(cursor);
+    return cursor;
+  }
+
+  /**
+   * Moves the mark forward (never back) to `id` now, and writes it with
+   * the next commit; `reply` then gets `ok mark <name> <mark>`.
+   */
+  mark(cursor: Cursor, id: number, reply: (line: string) => void): void {
+    if (id > cursor.mark) cursor.mark = id;
+    this.#marked.add(cursor);
+    this.#replies.push({ cursor, reply });
+    this.#broker.stage(this);
+  }
+
+  /** Deletes it at once; false if there is none. */
+  forget(user: string, name: string): boolean {
+    const cursors = this.#byUser.get(user);
+    if (!cursors?.delete(name)) return false;
+    this.#count--;
+    if (cursors.size === 0) this.#byUser.delete(user);
+    this.#store.forget(user, name);
+    return true;
+  }
+
+  // --- Staged ----------------------------------------------------------------
+
+  write(): void {
+    // A cursor forgotten (or forgotten and made again) since its mark is
+    // not written: the row is no longer its own.
+    for (const cursor of this.#marked) if (this.get(cursor.user, cursor.name) === cursor) this.#store.mark(cursor);
+  }
+
+  settled(error: Error | undefined): void {
+    const replies = this.#replies;
+    this.#replies = [];
+    // After a failed commit the marks stay to be written by the next one.
+    if (error === undefined) this.#marked = new Set();
+    for (const { cursor, reply } of replies) {
+      reply(error === undefined ? ok('mark', cursor.name, cursor.mark) : err('internal', 'the mark could not be stored; mark again'));
+    }
+  }
+
+  #add(cursor: Cursor): void {
+    let cursors = this.#byUser.get(cursor.user);
+    if (!cursors) this.#byUser.set(cursor.user, (cursors = new Map()));
+    cursors.set(cursor.name, cursor);
+    this.#count++;
+  }
+}

@@ -1,0 +1,300 @@
+/**
+ * One queue group (PROTOCOL.md, "Work queues"). The journal is the queue:
+ * the group's position says how far it has handed out the messages of its
+ * pattern; a Job exists only for a message handed out and not yet acked
+ * (out with a member, ready to go again, or delayed by a nack).
+ *
+ * New jobs come from its Backlog; the group is a Receiver, so live
+ * messages feed the backlog once it has read to the journal's end. Jobs
+ * that came back (a member left, a wait ran out, a nack) go out again
+ * first, lowest id first, preferably to another member. Deadlines are on
+ * the shared Timers heap; changes are written with the broker's next
+ * commit (GroupWrites).
+ */
+import { jobText, ok } from '../protocol/wire.js';
+import type { StoredGroup, StoredJob } from '../store/groups.js';
+import { Backlog } from './backlog.js';
+import { GroupWrites } from './group-writes.js';
+import type { GroupServices } from './groups.js';
+import { Heap } from './heap.js';
+import { Job, Member, Members } from './job.js';
+import type { Worker } from './job.js';
+import type { Delivery, Receiver } from './receiver.js';
+
+export class Group implements Receiver {
+  readonly name: string;
+  readonly pattern: string;
+  readonly waitMs: number;
+  /** Deliveries before a job is dead; 0: never. */
+  readonly tries: number;
+  readonly creator: string;
+  /** Receivers have a login; a group has members instead. */
+  readonly user = undefined;
+  readonly #services: GroupServices;
+  readonly #backlog: Backlog;
+  readonly #writes: GroupWrites;
+  /** Every job handed out and not acked, in id order. */
+  readonly #jobs = new Map<number, Job>();
+  readonly #ready = new Heap<Job>((a, b) => a.id < b.id);
+  readonly #members = new Members();
+  /** Jobs out with members. */
+  #out = 0;
+  #dispatching = false;
+  #again = false;
+
+  constructor(services: GroupServices, stored: StoredGroup) {
+    this.#services = services;
+    this.name = stored.name;
+    this.pattern = stored.pattern;
+    this.waitMs = stored.waitMs;
+    this.tries = stored.tries;
+    this.creator = stored.creator;
+    this.#backlog = new Backlog(stored.name, stored.pattern, stored.position, services.reader, services.logger, () => this.dispatch());
+    this.#writes = new GroupWrites(this, services.store, services.broker, stored.position);
+  }
+
+  /** After a restart: jobs that were out go again, delayed ones wait on. */
+  load(stored: Iterable<StoredJob>): void {
+    for (const { id, tries, due } of stored) {
+      const job = new Job(this, id, tries);
+      job.mayBeStored = true;
+      this.#jobs.set(id, job);
+      if (due > 0) {
+        job.delay(due);
+        this.#services.timers.set(job);
+      } else {
+        this.#giveBack(job);
+      }
+    }
+  }
+
+  /** Every matching message up to this id was handed out. */
+  get position(): number {
+    return this.#backlog.position;
+  }
+
+  /** Jobs handed out and not acked: out, ready and delayed. */
+  get pending(): number {
+    return this.#jobs.size;
+  }
+
+  /** Whether `job` is still the group's (not acked, not dead). */
+  has(job: Job): boolean {
+    return this.#jobs.get(job.id) === job;
+  }
+
+  /** The jobs out, ready and delayed, lowest id first. */
+  jobs(): IterableIterator<Job> {
+    return this.#jobs.values();
+  }
+
+  // --- members ---------------------------------------------------------------
+
+  /** `worker` joins (or, already a member, holds at most `max` from now on). */
+  join(worker: Worker, max: number): Member {
+    let member = this.#members.get(worker);
+    if (member === undefined) {
+      member = new Member(this, worker, max);
+      this.#members.add(member);
+      if (this.#members.size === 1) {
+        this.#services.broker.subscribe(this, this.pattern);
+        this.#backlog.live = true;
+      }
+    } else {
+      this.#members.setMax(member, max);
+    }
+    this.dispatch();
+    return member;
+  }
+
+  /** The member leaves; its jobs go back to the group at once. */
+  leave(member: Member): void {
+    if (!this.#members.remove(member)) return;
+    for (const job of [...member.held.values()]) {
+      this.#release(job);
+      this.#giveBack(job);
+    }
+    if (this.#members.size === 0) {
+      this.#services.broker.unsubscribe(this, this.pattern);
+      this.#backlog.live = false;
+    }
+    this.dispatch();
+  }
+
+  // --- a member's commands ---------------------------------------------------
+
+  /** Done with job `id`; false if `member` does not hold it. */
+  ack(member: Member, id: number, reply: (line: string) => void): boolean {
+    const job = member.held.get(id);
+    if (job === undefined) return false;
+    this.#release(job);
+    this.#jobs.delete(id);
+    this.#writes.changed(job);
+    this.#services.counters.jobsAcked++;
+    this.#writes.replyAfterCommit(reply, ok('ack', id));
+    this.dispatch();
+    return true;
+  }
+
+  /** Gives job `id` back, at once or after `delayMs`; false if `member` does not hold it. */
+  nack(member: Member, id: number, delayMs: number, reply: (line: string) => void): boolean {
+    const job = member.held.get(id);
+    if (job === undefined) return false;
+    this.#release(job);
+    if (delayMs > 0 && !this.#exhausted(job)) {
+      job.delay(Date.now() + delayMs);
+      this.#services.timers.set(job);
+      this.#writes.changed(job);
+    } else {
+      this.#giveBack(job);
+    }
+    this.#writes.replyAfterCommit(reply, ok('nack', id));
+    this.dispatch();
+    return true;
+  }
+
+  /** Restarts the wait of job `id`: the ms left, or undefined if `member` does not hold it. */
+  touch(member: Member, id: number): number | undefined {
+    const job = member.held.get(id);
+    if (job === undefined) return undefined;
+    job.due = Date.now() + this.waitMs;
+    this.#services.timers.set(job);
+    return this.waitMs;
+  }
+
+  /** A job's time came: its wait ran out, or its delay ended. */
+  expired(job: Job): void {
+    if (job.state === 'out') {
+      const holder = job.holder as Member;
+      this.#services.logger.log('info', 'job wait ran out; it goes back to the group', { group: this.name, id: job.id, user: holder.worker.user, tries: job.tries });
+      this.#release(job);
+    }
+    this.#giveBack(job);
+    this.dispatch();
+  }
+
+  // --- handing out -----------------------------------------------------------
+
+  /** A live message of the pattern, committed just now. */
+  deliver(message: Delivery): void {
+    if (this.#backlog.offer(message)) this.dispatch();
+  }
+
+  /** Hands out jobs while members have room; safe to call at any depth. */
+  dispatch(): void {
+    if (this.#dispatching) {
+      this.#again = true;
+      return;
+    }
+    this.#dispatching = true;
+    try {
+      do {
+        this.#again = false;
+        this.#handOut();
+      } while (this.#again);
+    } finally {
+      this.#dispatching = false;
+    }
+  }
+
+  #handOut(): void {
+    const { limits, reader } = this.#services;
+    while (this.#members.free > 0 && this.#out < limits.maxAckPending) {
+      // Off the ready heap before #send puts it on the timers' (one heap at a time).
+      const ready = this.#ready.pop();
+      if (ready !== undefined) {
+        const row = reader.message(ready.id);
+        if (row === undefined) this.#lost(ready);
+        else if (!this.#send(ready, jobText(row.topic, row.id, row.sender, row.body))) this.#ready.push(ready);
+        continue;
+      }
+      const next = this.#backlog.peek();
+      if (next === undefined) return;
+      const job = new Job(this, next.id, 0);
+      if (this.#send(job, next.text)) {
+        this.#backlog.take();
+        this.#jobs.set(job.id, job);
+        this.#writes.moved();
+      }
+    }
+  }
+
+  /** Gives `job` to a member (another than its last, if one has room). */
+  #send(job: Job, text: string): boolean {
+    const member = this.#members.pick(job.last) as Member;
+    if (!member.worker.pushJob(text, Buffer.byteLength(text))) {
+      // A worker that cannot take it is closing: it leaves (if it has not yet).
+      this.leave(member);
+      return false;
+    }
+    job.holder = member;
+    job.last = member;
+    job.state = 'out';
+    job.tries++;
+    job.due = Date.now() + this.waitMs;
+    this.#services.timers.set(job);
+    this.#members.hold(member, job);
+    this.#out++;
+    const counters = this.#services.counters;
+    counters.jobsDelivered++;
+    if (job.tries > 1) counters.jobsRedelivered++;
+    this.#writes.changed(job);
+    return true;
+  }
+
+  // --- job states ------------------------------------------------------------
+
+  /** Takes an out job from its member. */
+  #release(job: Job): void {
+    this.#members.drop(job.holder as Member, job);
+    job.holder = undefined;
+    this.#out--;
+    this.#services.timers.remove(job);
+  }
+
+  #exhausted(job: Job): boolean {
+    return this.tries > 0 && job.tries >= this.tries;
+  }
+
+  /** Back in the group: ready to go again, or dead after its last try. */
+  #giveBack(job: Job): void {
+    if (this.#exhausted(job)) {
+      this.#dead(job);
+      return;
+    }
+    job.state = 'ready';
+    job.due = 0;
+    this.#ready.push(job);
+    this.#writes.changed(job);
+  }
+
+  /** PROTOCOL.md: journaled on `$dead.<group>`, and never handed out again. */
+  #dead(job: Job): void {
+    const { reader, broker, counters, logger } = this.#services;
+    const row = reader.message(job.id);
+    if (row === undefined) {
+      this.#lost(job);
+      return;
+    }
+    this.#jobs.delete(job.id);
+    this.#writes.changed(job);
+    counters.jobsDead++;
+    logger.log('info', 'job dead after its last try', { group: this.name, id: job.id, tries: job.tries });
+    broker.publish({
+      origin: undefined,
+      topic: `$dead.${this.name}`,
+      sender: '$linebus',
+      body: `${job.id} ${row.topic} ${row.body}`,
+      done: (result) => {
+        if (typeof result !== 'number') logger.log('error', 'a dead job could not be journaled', { group: this.name, id: job.id, error: result.message });
+      },
+    });
+  }
+
+  /** The job's message is gone from the journal (retention): nothing to hand out. */
+  #lost(job: Job): void {
+    this.#jobs.delete(job.id);
+    this.#writes.changed(job);
+    this.#services.logger.log('warn', 'retention deleted a job before it was acked', { group: this.name, id: job.id });
+  }
+}

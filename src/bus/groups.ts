@@ -1,0 +1,83 @@
+/**
+ * Every queue group of the bus, loaded from the database at start (with
+ * their pending jobs) and made on first `take`. Groups belong to the bus,
+ * not to a user; each remembers who made it, for the per-user cap.
+ */
+import type { Logger } from '../log.js';
+import type { GroupStore, StoredGroup } from '../store/groups.js';
+import type { JournalReader } from '../store/reader.js';
+import type { Broker } from './broker.js';
+import { Group } from './group.js';
+import { Timers } from './timers.js';
+
+/** The counters `stats` shows for work queues. */
+export interface JobCounters {
+  jobsDelivered: number;
+  jobsAcked: number;
+  jobsRedelivered: number;
+  jobsDead: number;
+}
+
+export interface GroupServices {
+  readonly reader: JournalReader;
+  readonly broker: Broker;
+  readonly store: GroupStore;
+  /** One heap and one Node timer for every group's deadlines. */
+  readonly timers: Timers;
+  readonly counters: JobCounters;
+  /** SIGHUP may change them. */
+  readonly limits: { readonly maxAckPending: number };
+  readonly logger: Logger;
+}
+
+export class Groups {
+  readonly #services: GroupServices;
+  readonly #groups = new Map<string, Group>();
+
+  constructor(services: Omit<GroupServices, 'timers'>) {
+    this.#services = { ...services, timers: new Timers() };
+    for (const stored of services.store.all()) {
+      const group = this.#add(stored);
+      group.load(services.store.jobs(stored.name));
+    }
+  }
+
+  get size(): number {
+    return this.#groups.size;
+  }
+
+  get(name: string): Group | undefined {
+    return this.#groups.get(name);
+  }
+
+  /** How many groups `user` made. */
+  madeBy(user: string): number {
+    let count = 0;
+    for (const group of this.#groups.values()) if (group.creator === user) count++;
+    return count;
+  }
+
+  /** Jobs handed out and not acked, in every group. */
+  pendingJobs(): number {
+    let count = 0;
+    for (const group of this.#groups.values()) count += group.pending;
+    return count;
+  }
+
+  /** Makes a group, written at once (a rare event). */
+  create(stored: StoredGroup): Group {
+    this.#services.store.create(stored, Date.now());
+    return this.#add(stored);
+  }
+
+  /** No more deadlines (the daemon is stopping). */
+  stop(): void {
+    this.#services.timers.stop();
+  }
+
+  #add(stored: StoredGroup): Group {
+    const group = new Group(this.#services, stored);
+    this.#groups.set(stored.name, group);
+    return group;
+  }
+}

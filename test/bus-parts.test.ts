@@ -1,0 +1,117 @@
+/**
+ * Pure parts of the bus as tables, on Node's mock timers: the waiting
+ * requests (every order of a reply's claim, its commit's outcome, the
+ * timeout and the asker leaving), a connection's attachments, durations,
+ * and the rates of `stats`.
+ */
+import t from 'tap';
+import { mock } from 'node:test';
+import { Requests } from '../src/bus/requests.js';
+import { Attachments } from '../src/bus/attachments.js';
+import type { Member } from '../src/bus/job.js';
+import { Stats } from '../src/bus/stats.js';
+import { duration } from '../src/protocol/wire.js';
+
+type Step = 'claim' | 'commit' | 'fail' | 'timeout' | 'gone' | 'claim again';
+
+const cases: { steps: Step[]; heard: string[]; claims: boolean[]; waiting: number }[] = [
+  { steps: ['claim', 'commit'], heard: ['answered by bob: 42'], claims: [true], waiting: 0 },
+  { steps: ['timeout'], heard: ['timed out'], claims: [], waiting: 0 },
+  { steps: ['timeout', 'claim'], heard: ['timed out'], claims: [false], waiting: 0 },
+  { steps: ['claim', 'claim again', 'commit'], heard: ['answered by bob: 42'], claims: [true, false], waiting: 0 },
+  // A failed commit frees the request for the next reply.
+  { steps: ['claim', 'fail', 'claim again', 'commit'], heard: ['answered by bob: 42'], claims: [true, true], waiting: 0 },
+  // The time runs out while an answer is being committed: its outcome decides.
+  { steps: ['claim', 'timeout', 'commit'], heard: ['answered by bob: 42'], claims: [true], waiting: 0 },
+  { steps: ['claim', 'timeout', 'fail'], heard: ['timed out'], claims: [true], waiting: 0 },
+  { steps: ['claim', 'fail'], heard: [], claims: [true], waiting: 1 },
+  { steps: ['gone', 'claim'], heard: [], claims: [false], waiting: 0 },
+  { steps: ['gone', 'timeout'], heard: [], claims: [], waiting: 0 },
+  { steps: ['claim', 'gone', 'commit'], heard: [], claims: [true], waiting: 0 },
+  // The asker's connection closes after its answer came.
+  { steps: ['claim', 'commit', 'gone'], heard: ['answered by bob: 42'], claims: [true], waiting: 0 },
+];
+
+t.test('a request hears one outcome, whatever the order of events', async (t) => {
+  mock.timers.enable({ apis: ['setTimeout'] });
+  t.teardown(() => mock.timers.reset());
+  for (const { steps, heard, claims, waiting } of cases) {
+    const requests = new Requests();
+    const outcomes: string[] = [];
+    requests.wait(7, { answered: (responder, answer) => outcomes.push(`answered by ${responder}: ${answer}`), timedOut: () => outcomes.push('timed out') }, 1000);
+    let claim: ReturnType<Requests['claim']>;
+    const claimed: boolean[] = [];
+    for (const step of steps) {
+      if (step === 'claim' || step === 'claim again') {
+        const next = requests.claim(7);
+        claimed.push(next !== undefined);
+        claim = next ?? claim;
+      } else if (step === 'commit' || step === 'fail') {
+        requests.settle(7, claim as NonNullable<typeof claim>, step === 'commit' ? { responder: 'bob', text: '42' } : undefined);
+      } else if (step === 'timeout') {
+        mock.timers.tick(1000);
+      } else {
+        requests.gone(7);
+      }
+    }
+    t.same(outcomes, heard, steps.join(', '));
+    t.same(claimed, claims, `${steps.join(', ')}: claims`);
+    t.equal(requests.size, waiting, `${steps.join(', ')}: still waiting`);
+  }
+});
+
+t.test('a release callback added after the release runs at once; a cancelled one never', async (t) => {
+  const attachments = new Attachments();
+  const ran: string[] = [];
+  const cancel = attachments.onRelease(() => ran.push('cancelled'));
+  attachments.onRelease(() => ran.push('before'));
+  cancel();
+  attachments.release();
+  t.same(ran, ['before']);
+  const noop = attachments.onRelease(() => ran.push('after'));
+  t.same(ran, ['before', 'after']);
+  noop();
+  attachments.release();
+  t.same(ran, ['before', 'after'], 'a second release runs nothing again');
+});
+
+t.test('durations read back as written', async (t) => {
+  for (const [ms, text] of [
+    [10_000, '10s'],
+    [1500, '1500ms'],
+    [200, '200ms'],
+    [0, '0s'],
+  ] as const) {
+    t.equal(duration(ms), text);
+  }
+});
+
+t.test('a member that joins after its connection went leaves at once', async (t) => {
+  const attachments = new Attachments();
+  const left: unknown[] = [];
+  const member = { group: { leave: (m: unknown) => left.push(m) } } as unknown as Member;
+  attachments.release();
+  attachments.joined(member);
+  t.same(left, [member]);
+  t.equal(attachments.size, 0);
+});
+
+t.test('rates average the last ten seconds; before a sample, everything since start', async (t) => {
+  mock.timers.enable({ apis: ['setInterval', 'Date'], now: 1_000_000 });
+  t.teardown(() => mock.timers.reset());
+  const rate = (stats: Stats, name: string): number | undefined => stats.pairs().find(([key]) => key === name)?.[1];
+  const unstarted = new Stats();
+  unstarted.messagesIn = 30;
+  mock.timers.tick(3000);
+  t.equal(rate(unstarted, 'in_per_s'), 10, 'no samples: 30 over the 3 s since start');
+  const stats = new Stats();
+  stats.start();
+  t.teardown(() => stats.stop());
+  for (let second = 1; second <= 30; second++) {
+    stats.messagesIn += second <= 20 ? 100 : 10;
+    stats.messagesOut += 50;
+    mock.timers.tick(1000);
+  }
+  t.equal(rate(stats, 'in_per_s'), 10, 'the last ten seconds only');
+  t.equal(rate(stats, 'out_per_s'), 50);
+});
