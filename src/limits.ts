@@ -14,6 +14,11 @@ export const DEFAULTS = {
   maxAckPending: 1000,
   maxCursors: 100,
   maxGroups: 100,
+  maxInput: 64 * 1024,
+  loginTimeout: 10,
+  idleTimeout: 3600,
+  retainDays: 0,
+  retainMessages: 0,
 } as const;
 
 /** What can change while the daemon runs (SIGHUP, `reconfigure`). */
@@ -29,8 +34,49 @@ export interface Limits {
   maxCursors: number;
   /** Queue groups one user may make. */
   maxGroups: number;
+  /** Input bytes waiting behind a command before the connection stops being read. */
+  maxInput: number;
+  /** Seconds a connection has to log in. */
+  loginTimeout: number;
+  /** Seconds a logged-in connection that receives nothing may stay silent; 0: for ever. */
+  idleTimeout: number;
   /** Delete messages older than this many days; 0 keeps them. */
   retainDays: number;
   /** Keep at most this many of the newest messages; 0 keeps all. */
   retainMessages: number;
+}
+
+/** `options` with the defaults filled in. */
+export function limitsFrom(options: Partial<Limits>): Limits {
+  const pick = <K extends keyof Limits>(key: K): number => options[key] ?? DEFAULTS[key];
+  return {
+    maxLine: pick('maxLine'),
+    maxPending: pick('maxPending'),
+    maxConnections: pick('maxConnections'),
+    maxSubscriptions: pick('maxSubscriptions'),
+    maxAckPending: pick('maxAckPending'),
+    maxCursors: pick('maxCursors'),
+    maxGroups: pick('maxGroups'),
+    maxInput: pick('maxInput'),
+    loginTimeout: pick('loginTimeout'),
+    idleTimeout: pick('idleTimeout'),
+    retainDays: pick('retainDays'),
+    retainMessages: pick('retainMessages'),
+  };
+}
+
+/** The limits in force, as `stats` names them. */
+export function limitStats(limits: Limits): [string, number][] {
+  return [
+    ['max_line', limits.maxLine],
+    ['max_pending', limits.maxPending],
+    ['max_connections', limits.maxConnections],
+    ['max_subscriptions', limits.maxSubscriptions],
+    ['max_ack_pending', limits.maxAckPending],
+    ['max_cursors', limits.maxCursors],
+    ['max_groups', limits.maxGroups],
+    ['max_input', limits.maxInput],
+    ['login_timeout_s', limits.loginTimeout],
+    ['idle_timeout_s', limits.idleTimeout],
+  ];
 }

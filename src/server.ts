@@ -24,8 +24,12 @@ import { listenTcp } from './transport/tcp.js';
 import type { Listener } from './transport/tcp.js';
 import type { Link } from './transport/link.js';
 import { version } from './version.js';
-import { DEFAULTS } from './limits.js';
+import { DEFAULTS, limitsFrom, limitStats } from './limits.js';
 import type { Limits } from './limits.js';
+import type { Acl } from './bus/acl.js';
+import { listenTls } from './transport/tls.js';
+import { Watchdog } from './session/watchdog.js';
+import type { TlsFiles, TlsListener } from './transport/tls.js';
 
 export interface ServerOptions extends Partial<Limits> {
   db: string;
@@ -41,6 +45,10 @@ export interface ServerOptions extends Partial<Limits> {
   /** Journal commit durability (see SyncMode); default `normal`. */
   sync?: SyncMode;
   logger?: Logger;
+  /** Access rules (--acl); none: every user may do everything. */
+  acl?: Acl;
+  /** A TLS listener too (--tls-port), on `host` unless it says otherwise. */
+  tls?: TlsFiles & { port: number; host?: string | undefined };
 }
 
 /** How often retention looks for rows to delete, by default. */
@@ -60,6 +68,8 @@ export class LinebusServer {
   readonly #sessions = new Set<Session>();
   readonly #refusals = new Refusals();
   #listener: Listener | undefined;
+  #tls: TlsListener | undefined;
+  readonly #watchdog: Watchdog;
   #nextSessionId = 1;
   #stopping: Promise<void> | undefined;
   /** Called when the last session has closed, while stopping. */
@@ -68,20 +78,11 @@ export class LinebusServer {
   private constructor(options: ServerOptions, store: Store, lock: JournalLock) {
     this.store = store;
     this.#lock = lock;
-    this.limits = {
-      maxLine: options.maxLine ?? DEFAULTS.maxLine,
-      maxPending: options.maxPending ?? DEFAULTS.maxPending,
-      maxConnections: options.maxConnections ?? DEFAULTS.maxConnections,
-      maxSubscriptions: options.maxSubscriptions ?? DEFAULTS.maxSubscriptions,
-      maxAckPending: options.maxAckPending ?? DEFAULTS.maxAckPending,
-      maxCursors: options.maxCursors ?? DEFAULTS.maxCursors,
-      maxGroups: options.maxGroups ?? DEFAULTS.maxGroups,
-      retainDays: options.retainDays ?? 0,
-      retainMessages: options.retainMessages ?? 0,
-    };
+    this.limits = limitsFrom(options);
     const logger = options.logger ?? silentLogger;
     this.#logger = logger;
     this.#bus = assembleBus(store, this.#turn, this.#stats, logger, this.limits);
+    this.#bus.policy.acl = options.acl;
     this.#services = {
       version: version(),
       ...this.#bus,
@@ -94,6 +95,8 @@ export class LinebusServer {
       limits: this.limits,
       closed: (session, reason) => this.#closed(session, reason),
     };
+    this.#watchdog = new Watchdog(() => this.#sessions, this.limits, logger);
+    this.#watchdog.start();
     this.#retention = new Retention(store.journal, store.reader, this.limits, this.#stats, logger);
     this.#checkpointer = new Checkpointer(store.path, this.#stats, logger);
     this.#stats.start();
@@ -114,21 +117,26 @@ export class LinebusServer {
       throw error;
     }
     const server = new LinebusServer(options, store, lock);
-    const where = options.listenFd ?? { host: options.host ?? DEFAULTS.host, port: options.port ?? DEFAULTS.port };
+    const host = options.host ?? DEFAULTS.host;
+    const where = options.listenFd ?? { host, port: options.port ?? DEFAULTS.port };
+    const accept = (link: Link): void => server.#accept(link);
     try {
-      server.#listener = await listenTcp(where, (link) => server.#accept(link));
+      server.#listener = await listenTcp(where, accept);
+      if (options.tls) server.#tls = await listenTls({ host: options.tls.host ?? host, port: options.tls.port }, options.tls, accept);
     } catch (error) {
+      await server.#listener?.close();
       await server.#release();
       if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
-      const place = typeof where === 'number' ? `fd ${where}` : `${where.host}:${where.port}`;
-      throw new FatalError(`${place} is in use (EADDRINUSE); is a linebus serve running already? Stop it, or give another --port`);
+      const [place, option] = server.#listener ? [`${options.tls?.host ?? host}:${options.tls?.port}`, '--tls-port'] : [typeof where === 'number' ? `fd ${where}` : `${where.host}:${where.port}`, '--port'];
+      throw new FatalError(`${place} is in use (EADDRINUSE); is a linebus serve running already? Stop it, or give another ${option}`);
     }
     if (server.#services.policy.open) {
       server.#logger.log('warn', `no users in ${store.path}: open mode, loopback clients may log in as anyone; add a user with 'linebus user add <name>'`);
     }
     // The last line of start-up: CLI.md's readiness signal.
     const address = server.address();
-    server.#logger.log('notice', `listening on ${address.address}:${address.port}`, {
+    const tls = server.#tls?.address();
+    server.#logger.log('notice', `listening on ${address.address}:${address.port}${tls ? `, TLS on ${tls.address}:${tls.port}` : ''}`, {
       fd: typeof where === 'number' ? where : undefined,
       db: store.path,
       version: server.#services.version,
@@ -141,6 +149,15 @@ export class LinebusServer {
 
   address(): { address: string; port: number } {
     return (this.#listener as Listener).address();
+  }
+
+  tlsAddress(): { address: string; port: number } | undefined {
+    return this.#tls?.address();
+  }
+
+  /** Re-reads the TLS certificate and key (SIGHUP); throws, keeping the old ones, if they are bad. */
+  reloadTls(): void {
+    this.#tls?.reload();
   }
 
   /** The turns of the event loop that ended with work (see bus/turn.ts). */
@@ -189,13 +206,8 @@ export class LinebusServer {
       ['groups', this.#bus.groups.size],
       ['jobs_pending', this.#bus.groups.pendingJobs()],
       ['requests_waiting', this.#bus.requests.size],
-      ['max_line', this.limits.maxLine],
-      ['max_pending', this.limits.maxPending],
-      ['max_connections', this.limits.maxConnections],
-      ['max_subscriptions', this.limits.maxSubscriptions],
-      ['max_ack_pending', this.limits.maxAckPending],
-      ['max_cursors', this.limits.maxCursors],
-      ['max_groups', this.limits.maxGroups],
+      ['logins_delayed', this.#bus.policy.throttle.delayed],
+      ...limitStats(this.limits),
       ...this.#stats.closeReasons(),
     ];
   }
@@ -208,9 +220,14 @@ export class LinebusServer {
 
   // --- limits and retention ------------------------------------------------
 
+  /** New access rules (SIGHUP): every connection's next command and delivery obey them. */
+  set acl(acl: Acl | undefined) {
+    this.#bus.policy.acl = acl;
+  }
+
   /**
-   * Applies new limits (SIGHUP). A new --max-line applies to connections
-   * made after it; the others at once. Returns what changed, as
+   * Applies new limits (SIGHUP). A new --max-line or --max-input applies to
+   * connections made after it; the others at once. Returns what changed, as
    * `name old -> new` strings.
    */
   reconfigure(limits: Partial<Limits>): string[] {
@@ -242,7 +259,7 @@ export class LinebusServer {
 
   async #stop(): Promise<void> {
     this.#logger.log('info', 'stopping', { connections: this.#sessions.size });
-    const closed = (this.#listener as Listener).close();
+    const closed = Promise.all([(this.#listener as Listener).close(), this.#tls?.close()]);
     this.#refusals.destroyAll();
     // Sends already read are committed and acknowledged before the
     // clients hear of the shutdown.
@@ -262,6 +279,7 @@ export class LinebusServer {
   /** Stops the helpers and closes the database. */
   async #release(): Promise<void> {
     this.#stats.stop();
+    this.#watchdog.stop();
     this.#bus.groups.stop();
     await this.#retention.stop();
     await this.#checkpointer.stop();

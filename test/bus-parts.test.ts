@@ -38,7 +38,7 @@ t.test('a request hears one outcome, whatever the order of events', async (t) =>
   for (const { steps, heard, claims, waiting } of cases) {
     const requests = new Requests();
     const outcomes: string[] = [];
-    requests.wait(7, { answered: (responder, answer) => outcomes.push(`answered by ${responder}: ${answer}`), timedOut: () => outcomes.push('timed out') }, 1000);
+    requests.wait(7, { answered: (responder, answer) => outcomes.push(`answered by ${responder}: ${answer}`), timedOut: () => outcomes.push('timed out') }, 1000, 'q');
     let claim: ReturnType<Requests['claim']>;
     const claimed: boolean[] = [];
     for (const step of steps) {

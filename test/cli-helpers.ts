@@ -26,15 +26,34 @@ export function finish(child: ChildProcessWithoutNullStreams, input?: string): P
   return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
 }
 
+export interface Serving {
+  child: ChildProcessWithoutNullStreams;
+  port: number;
+  stderr: () => string;
+  /** Resolves once stderr, so far or later, matches `pattern`. */
+  logged(pattern: RegExp): Promise<void>;
+}
+
 /** Starts `linebus serve` and resolves once it logs the port it listens on. */
-export function serve(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcessWithoutNullStreams; port: number; stderr: () => string }> {
+export function serve(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Serving> {
   const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...args], { env: { ...process.env, ...env } });
   let stderr = '';
+  const logged = (pattern: RegExp): Promise<void> =>
+    new Promise((resolve) => {
+      const check = (): void => {
+        if (!pattern.test(stderr)) return;
+        child.stderr.off('data', check);
+        resolve();
+      };
+      // Registered after serve()'s own listener, so stderr holds the chunk.
+      child.stderr.on('data', check);
+      check();
+    });
   return new Promise((resolve, reject) => {
     child.stderr.setEncoding('utf8').on('data', (text: string) => {
       stderr += text;
       const match = /listening on [^\s]+:(\d+)/.exec(stderr);
-      if (match) resolve({ child, port: Number(match[1]), stderr: () => stderr });
+      if (match) resolve({ child, port: Number(match[1]), stderr: () => stderr, logged });
     });
     child.on('close', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
   });

@@ -51,45 +51,33 @@ t.test('--config, and SIGHUP re-reads it and logs what changed', { timeout: 3000
   const dir = tempDir(t);
   const config = join(dir, 'linebus.conf');
   writeFileSync(config, '# limits\nmax-line 20\nmax-pending 65536  # bytes\n\nlog-level info\n');
-  const { child, port, stderr } = await serve(['--db', join(dir, 'bus.db'), '--config', config, '--max-pending', '99999']);
+  const { child, port, logged } = await serve(['--db', join(dir, 'bus.db'), '--config', config, '--max-pending', '99999']);
   const c = await LineClient.login(port, 'alice');
   c.write('send a 0123456789ABCDEF');
   t.equal(await c.line(), 'err toolong line is over the 20-byte limit and was dropped; send shorter lines', 'the file sets max-line');
-  // serve()'s own listener, added first, has appended each chunk to
-  // stderr() by the time this one runs.
-  const reloaded = (pattern: RegExp): Promise<void> =>
-    new Promise((resolve) => {
-      const check = (): void => {
-        if (!pattern.test(stderr())) return;
-        child.stderr.off('data', check);
-        resolve();
-      };
-      child.stderr.on('data', check);
-      check();
-    });
   writeFileSync(config, 'max-line 100\nretain-messages 5\nmax-pending 131072\nlog-level debug\nsync full\n');
   child.kill('SIGHUP');
-  await reloaded(/SIGHUP: reloaded .*linebus\.conf: maxLine 20 -> 100, retainMessages 0 -> 5, logLevel info -> debug, sync normal -> full needs a restart, kept normal users=0/);
+  await logged(/SIGHUP: reloaded .*linebus\.conf: maxLine 20 -> 100, retainMessages 0 -> 5, logLevel info -> debug, sync normal -> full needs a restart, kept normal users=0/);
   t.pass('the command line still wins for max-pending; sync needs a restart');
   const d = await LineClient.login(port, 'bob');
   d.write('send a 0123456789ABCDEF');
   t.equal(await d.line(), 'ok send 1', 'a new connection has the new max-line');
 
   child.kill('SIGHUP');
-  await reloaded(/SIGHUP: reloaded .*linebus\.conf: sync normal -> full needs a restart, kept normal users=0/);
+  await logged(/SIGHUP: reloaded .*linebus\.conf: sync normal -> full needs a restart, kept normal users=0/);
   t.pass('the same file again changes nothing, and still says what waits for a restart');
   writeFileSync(config, 'max-line 100\nretain-messages 5\nmax-pending 131072\nlog-level debug\n');
   child.kill('SIGHUP');
-  await reloaded(/SIGHUP: reloaded .*linebus\.conf: nothing changed/);
+  await logged(/SIGHUP: reloaded .*linebus\.conf: nothing changed/);
   t.pass('nothing changed');
 
   writeFileSync(config, 'max-lines 100\n');
   child.kill('SIGHUP');
-  await reloaded(/error SIGHUP: kept the old settings: .*linebus\.conf:1: unknown setting 'max-lines'; known: host, port, db, max-line/);
+  await logged(/error SIGHUP: kept the old settings: .*linebus\.conf:1: unknown setting 'max-lines'; known: host, port, db, max-line/);
   t.pass('a bad file keeps the old settings');
   writeFileSync(config, 'retain-days 1\nmax-pending 1\n');
   child.kill('SIGHUP');
-  await reloaded(/error SIGHUP: kept the old settings: .*linebus\.conf:2: max-pending: expected a whole number of at least 65536\./);
+  await logged(/error SIGHUP: kept the old settings: .*linebus\.conf:2: max-pending: expected a whole number of at least 65536\./);
   t.pass('a limit out of range keeps the old settings');
   const done = finish(child);
   child.kill('SIGTERM');

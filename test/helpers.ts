@@ -7,6 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
+import { connect as connectTls } from 'node:tls';
+import type { ConnectionOptions } from 'node:tls';
 import { join } from 'node:path';
 import { LinebusServer } from '../src/server.js';
 import type { ServerOptions } from '../src/server.js';
@@ -94,6 +96,16 @@ export class LineClient {
     const socket = connect(port, host);
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    return new LineClient(socket);
+  }
+
+  /** Connects over TLS; rejects if the handshake fails. */
+  static async tls(port: number, options: ConnectionOptions): Promise<LineClient> {
+    const socket = connectTls({ host: '127.0.0.1', port, ...options });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('secureConnect', resolve);
       socket.once('error', reject);
     });
     return new LineClient(socket);

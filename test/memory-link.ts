@@ -111,7 +111,7 @@ export interface Bench {
 }
 
 /** Real services over a real journal file, without a server or sockets. */
-export function bench(t: Teardown, limits = { maxLine: 65536, maxPending: 8 << 20, maxSubscriptions: 1000, maxAckPending: 1000, maxCursors: 100, maxGroups: 100 }): Bench {
+export function bench(t: Teardown, limits = { maxLine: 65536, maxPending: 8 << 20, maxSubscriptions: 1000, maxAckPending: 1000, maxCursors: 100, maxGroups: 100, maxInput: 65536 }): Bench {
   const store = Store.open(join(tempDir(t), 'unit.db'));
   t.teardown(() => store.close());
   const turn = new Turn();

@@ -1,14 +1,19 @@
 /**
- * Open mode refuses clients that are not on loopback. The daemon and the
+ * Open mode refuses clients that are not on loopback; a daemon that serves
+ * plain TCP on loopback and TLS outside is reached from elsewhere only over
+ * TLS, with a login, and the access file's rules hold there. The daemon and the
  * client run in two network namespaces this test makes, joined by a veth
  * pair on TEST-NET-1 (192.0.2.0/24, reserved for documentation), so no
  * traffic leaves the test's own hosts.
  */
 import t from 'tap';
 import { execFileSync, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, finish, run } from './cli-helpers.js';
 import { tempDir } from './helpers.js';
+import type { Teardown } from './helpers.js';
+import { haveOpenssl, makeCerts } from './certs.js';
 
 const suffix = `${process.pid}`;
 const SERVER_NS = `lb-srv-${suffix}`;
@@ -47,10 +52,29 @@ function removeHosts(): void {
   }
 }
 
-/** Runs a small line client inside the client namespace. */
-async function talk(port: number, lines: string[], replies: number): Promise<string[]> {
+/** Starts `linebus serve args...` in the server namespace; stopped with SIGTERM at teardown. */
+async function serveInNamespace(t: Teardown, args: string[]): Promise<void> {
+  const child = spawn('ip', ['netns', 'exec', SERVER_NS, process.execPath, BIN, 'serve', ...args]);
+  const exited = finish(child);
+  t.teardown(() => {
+    child.kill('SIGTERM');
+    return exited;
+  });
+  await new Promise<void>((resolve) => {
+    let seen = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      seen += chunk.toString();
+      if (seen.includes('listening on')) resolve();
+    });
+  });
+}
+
+/** Runs a small line client inside the client namespace; over TLS when given the CA to trust. */
+async function talk(port: number, lines: string[], replies: number, ca?: string): Promise<string[]> {
+  const connect = ca === undefined ? `require('node:net').connect(${port}, '${SERVER_IP}')` : `require('node:tls').connect({ host: '${SERVER_IP}', port: ${port}, ca: require('node:fs').readFileSync(${JSON.stringify(ca)}) })`;
   const script = `
-    const s = require('node:net').connect(${port}, '${SERVER_IP}');
+    const s = ${connect};
+    s.on('error', (e) => { process.stdout.write('error ' + e.code + '\\n'); process.exit(1); });
     let got = '';
     s.setEncoding('utf8');
     s.on('data', (d) => { got += d; if (got.split('\\n').length > ${replies}) { process.stdout.write(got); s.destroy(); } });
@@ -70,19 +94,7 @@ t.test('open mode: a non-loopback client is refused with a hint, a real user is 
     return;
   }
   const db = join(tempDir(t), 'bus.db');
-  const child = spawn('ip', ['netns', 'exec', SERVER_NS, process.execPath, BIN, 'serve', '--host', SERVER_IP, '--port', '7667', '--db', db]);
-  const exited = finish(child);
-  t.teardown(() => {
-    child.kill('SIGTERM');
-    return exited;
-  });
-  await new Promise<void>((resolve) => {
-    let seen = '';
-    child.stderr.on('data', (chunk: Buffer) => {
-      seen += chunk.toString();
-      if (seen.includes('listening on')) resolve();
-    });
-  });
+  await serveInNamespace(t, ['--host', SERVER_IP, '--port', '7667', '--db', db]);
 
   const refused = await talk(7667, ['login alice anything'], 2);
   t.equal(refused[1], "err auth no users are set up, so only loopback clients may log in; the operator must run 'linebus user add <name>'");
@@ -90,4 +102,31 @@ t.test('open mode: a non-loopback client is refused with a hint, a real user is 
   t.equal((await run(['user', 'add', 'alice', '--db', db], 'pw\n')).code, 0);
   const accepted = await talk(7667, ['login alice pw', 'ping from afar'], 3);
   t.same(accepted.slice(1), ['ok login alice', 'pong from afar']);
+});
+
+t.test('from another host: only TLS, only with a login, only the topics the rules allow', { timeout: 60000 }, async (t) => {
+  if (!haveOpenssl()) return t.fail('openssl is missing and could not be installed');
+  const problem = makeHosts();
+  t.teardown(removeHosts);
+  if (problem) {
+    t.plan(0, problem);
+    return;
+  }
+  const dir = tempDir(t);
+  const certs = makeCerts(dir, SERVER_IP);
+  const db = join(dir, 'bus.db');
+  const acl = join(dir, 'acl');
+  writeFileSync(acl, 'user alice\ntopic read orders.>\nuser bob\ntopic write >\n');
+  for (const user of ['alice', 'bob']) t.equal((await run(['user', 'add', user, '--db', db], 'pw\n')).code, 0);
+  await serveInNamespace(t, ['--port', '7667', '--db', db, '--tls-host', SERVER_IP, '--tls-port', '7669', '--tls-cert', certs.server.cert, '--tls-key', certs.server.key, '--acl', acl]);
+  t.same(await talk(7667, ['login alice pw'], 1), ['error ECONNREFUSED'], 'plain TCP listens on loopback only');
+  t.same(await talk(7669, ['send orders.eu x'], 2, certs.ca), ['hello linebus 1.0.0', 'err auth log in first: login <user> <password>']);
+  t.same(await talk(7669, ['login bob pw', 'send secrets.x hush', 'send orders.eu paid'], 4, certs.ca), ['hello linebus 1.0.0', 'ok login bob', 'ok send 1', 'ok send 2']);
+  t.same(await talk(7669, ['login alice pw', 'send orders.eu x', 'recv > since 0'], 5, certs.ca), [
+    'hello linebus 1.0.0',
+    'ok login alice',
+    "err denied you may not send to orders.eu (the access file's rules); ask the operator",
+    'ok recv >',
+    'msg orders.eu 2 bob paid',
+  ]);
 });

@@ -75,21 +75,41 @@ t.test('a connection whose commands wait stops being read, then catches up in or
   t.equal(lines[20001], 'pong 19999');
 });
 
-t.test('over TCP: a client pipelining behind a login queues a bounded amount', { timeout: 20000 }, async (t) => {
-  const { server, port } = await startServer(t);
-  // A real user, so the login waits for a real password hash.
-  server.store.users.put('alice', await hashPassword('pw'));
-  const c = await LineClient.connect(port);
-  await c.line();
-  // 8 MB of pings, written while the password check runs.
-  const pings = `ping ${'p'.repeat(1000)}\n`.repeat(8000);
-  c.writeRaw(`login alice pw\n${pings}`);
-  t.equal(await c.line(), 'ok login alice');
-  const replies = await c.lines(8000);
-  t.equal(replies[7999], `pong ${'p'.repeat(1000)}`);
-  const queued = stat(server.stats(), 'input_queue_max_bytes');
-  t.ok(queued > 0 && queued <= 256 * 1024, `at most ${queued} bytes of input were queued, not 8 MB`);
-  c.close();
+t.test('--max-input: the input a connection may queue behind a command before it stops being read', async (t) => {
+  for (const maxInput of [4096, 65536]) {
+    const b = bench(t, { maxLine: 65536, maxPending: 8 << 20, maxSubscriptions: 1000, maxAckPending: 1000, maxCursors: 100, maxGroups: 100, maxInput });
+    const { link } = b.session();
+    link.send('login alice pw\n');
+    // Six lines of 1 KiB each while the login holds them.
+    const pausedAfter: boolean[] = [];
+    for (let i = 0; i < 6; i++) {
+      link.send(`ping ${'p'.repeat(1018)}\n`);
+      pausedAfter.push(link.paused);
+    }
+    t.same(pausedAfter, maxInput === 4096 ? [false, false, false, true, true, true] : [false, false, false, false, false, false], `--max-input ${maxInput}`);
+    await b.turn.ended();
+  }
+});
+
+t.test('over TCP: a client pipelining behind a login queues a bounded amount (--max-input)', { timeout: 30000 }, async (t) => {
+  for (const maxInput of [65536, 4096]) {
+    const { server, port } = await startServer(t, { maxInput });
+    // A real user, so the login waits for a real password hash.
+    server.store.users.put('alice', await hashPassword('pw'));
+    const c = await LineClient.connect(port);
+    await c.line();
+    // 8 MB of pings, written while the password check runs.
+    const pings = `ping ${'p'.repeat(1000)}\n`.repeat(8000);
+    c.writeRaw(`login alice pw\n${pings}`);
+    t.equal(await c.line(), 'ok login alice');
+    const replies = await c.lines(8000);
+    t.equal(replies[7999], `pong ${'p'.repeat(1000)}`, 'every ping answered: the client only waits');
+    const queued = stat(server.stats(), 'input_queue_max_bytes');
+    // The bound, plus the one read (at most 64 KiB) that crossed it.
+    t.ok(queued > 0 && queued <= maxInput + 65536, `at most ${queued} bytes of input were queued with --max-input ${maxInput}, not 8 MB`);
+    t.equal(stat(server.stats(), 'max_input'), maxInput);
+    c.close();
+  }
 });
 
 t.test('a reply reserved before the output was dropped is never written', async (t) => {

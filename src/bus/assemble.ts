@@ -27,10 +27,11 @@ export interface Bus {
 export function assembleBus(store: Store, turn: Turn, stats: Stats, logger: Logger, limits: { readonly maxAckPending: number }): Bus {
   const broker = new Broker(store.journal, turn, stats, logger);
   const cursors = new Cursors(store.cursors, broker);
+  const policy = new Policy(store.users, logger);
   return {
     broker,
-    feed: new Feed(store.reader, turn, cursors, store.lag),
-    policy: new Policy(store.users, logger),
+    feed: new Feed(store.reader, turn, cursors, store.lag, policy),
+    policy,
     cursors,
     groups: new Groups({ reader: store.reader, broker, store: store.groups, counters: stats, limits, logger }),
     requests: new Requests(),

@@ -17,6 +17,7 @@ import type { JournalReader } from '../store/reader.js';
 import { Wants } from '../store/wants.js';
 import type { Want } from '../store/wants.js';
 import type { Cursors } from './cursors.js';
+import type { Policy } from './policy.js';
 import type { Turn } from './turn.js';
 
 /** What a feed writes to: a session (or, later, an HTTP stream). */
@@ -46,12 +47,14 @@ export class Feed {
   readonly #turn: Turn;
   readonly #cursors: Cursors;
   readonly #lag: LagCounter;
+  readonly #policy: Policy;
 
-  constructor(reader: JournalReader, turn: Turn, cursors: Cursors, lag: LagCounter) {
+  constructor(reader: JournalReader, turn: Turn, cursors: Cursors, lag: LagCounter, policy: Policy) {
     this.#reader = reader;
     this.#turn = turn;
     this.#cursors = cursors;
     this.#lag = lag;
+    this.#policy = policy;
   }
 
   /** PROTOCOL.md: `ok recv`, then the journaled messages, then live. */
@@ -102,13 +105,29 @@ export class Feed {
 
   /** The number of journaled messages of `pattern` after `after`; undefined if the target closed. */
   async lag(target: FeedTarget, pattern: string, after: number): Promise<number | undefined> {
-    const steps = this.#lag.count(pattern, after, this.#reader.lastId());
+    const user = target.user as string;
+    const steps = this.#policy.reach(user, pattern) === 'all' ? this.#lag.count(pattern, after, this.#reader.lastId()) : this.#readableRows(user, pattern, after);
     let step = steps.next();
     while (!step.done) {
       if (!(await target.room())) return undefined;
       step = steps.next();
     }
     return step.value;
+  }
+
+  /** The rows of `pattern` after `after` that `user` may read, counted a page at a time. */
+  *#readableRows(user: string, pattern: string, after: number): Generator<void, number> {
+    const reader = this.#reader;
+    const wants = new Wants([{ pattern, after }], this.#policy.readable(user));
+    const until = reader.lastId();
+    let page = reader.page(wants, Math.max(after, reader.firstId() - 1), until);
+    let count = page.rows.length;
+    while (!page.done) {
+      yield;
+      page = reader.page(wants, page.next, until);
+      count += page.rows.length;
+    }
+    return count;
   }
 
   /** The id after which `start` begins for `pattern` (a new group's position). */
@@ -192,7 +211,7 @@ export class Feed {
    */
   async #stream(target: FeedTarget, list: Want[], until: number): Promise<number | undefined> {
     const reader = this.#reader;
-    const wants = new Wants(list);
+    const wants = new Wants(list, target.user === undefined ? undefined : this.#policy.readable(target.user));
     const limits = { rows: PAGE_ROWS, bytes: target.pageBytes };
     // Nothing lies before the first row (retention may have removed it).
     let cursor = Math.max(wants.lowest, reader.firstId() - 1);

@@ -14,6 +14,8 @@ export interface Asker {
 
 interface Waiting {
   readonly asker: Asker;
+  /** The question's topic. */
+  readonly topic: string;
   readonly timer: NodeJS.Timeout;
   /** A reply is being committed. */
   claimed: boolean;
@@ -31,11 +33,16 @@ export class Requests {
     return this.#waiting.size;
   }
 
-  /** `asker` waits `withinMs` for an answer to request `id`. */
-  wait(id: number, asker: Asker, withinMs: number): void {
-    const waiting: Waiting = { asker, timer: setTimeout(() => this.#expire(id, waiting), withinMs), claimed: false, expired: false };
+  /** `asker` waits `withinMs` for an answer to request `id`, asked on `topic`. */
+  wait(id: number, asker: Asker, withinMs: number, topic: string): void {
+    const waiting: Waiting = { asker, topic, timer: setTimeout(() => this.#expire(id, waiting), withinMs), claimed: false, expired: false };
     waiting.timer.unref();
     this.#waiting.set(id, waiting);
+  }
+
+  /** The topic of request `id`, if someone waits for its answer. */
+  topicOf(id: number): string | undefined {
+    return this.#waiting.get(id)?.topic;
   }
 
   /** The asker left: nobody waits for `id` any more. */

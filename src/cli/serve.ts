@@ -7,7 +7,10 @@ import type { Command } from 'commander';
 import { createLogger } from '../log.js';
 import type { LogFormat, Threshold } from '../log.js';
 import { LinebusServer } from '../server.js';
+import type { ServerOptions } from '../server.js';
+import { FatalError } from '../protocol/errors.js';
 import type { Limits } from '../limits.js';
+import { readAcl } from './acl-file.js';
 import { readConfig } from './config.js';
 import type { ConfigParsers } from './config.js';
 
@@ -16,6 +19,13 @@ export interface ServeOptions extends Limits {
   port: number;
   db: string;
   config: string | undefined;
+  acl: string | undefined;
+  tlsHost: string | undefined;
+  tlsPort: number | undefined;
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
+  tlsCa: string | undefined;
+  tlsVerify: boolean | undefined;
   sync: 'normal' | 'full';
   logFormat: LogFormat;
   logLevel: Threshold;
@@ -30,6 +40,9 @@ const RELOADABLE: ReadonlySet<keyof ServeOptions> = new Set<keyof ServeOptions>(
   'maxAckPending',
   'maxCursors',
   'maxGroups',
+  'maxInput',
+  'loginTimeout',
+  'idleTimeout',
   'retainDays',
   'retainMessages',
   'logLevel',
@@ -86,12 +99,38 @@ export function inheritedSocket(env: NodeJS.ProcessEnv): number | undefined {
   return 3;
 }
 
+function tlsOptions(options: ServeOptions): ServerOptions['tls'] {
+  const { tlsHost, tlsPort, tlsCert, tlsKey, tlsCa, tlsVerify } = options;
+  if (tlsPort === undefined) {
+    if (tlsHost ?? tlsCert ?? tlsKey ?? tlsCa ?? tlsVerify) throw new FatalError('--tls-host, --tls-cert, --tls-key, --tls-ca and --tls-verify need --tls-port');
+    return undefined;
+  }
+  if (tlsCert === undefined || tlsKey === undefined) throw new FatalError('--tls-port needs --tls-cert and --tls-key');
+  if (tlsVerify && tlsCa === undefined) throw new FatalError('--tls-verify needs --tls-ca, the CA that signs client certificates');
+  return { host: tlsHost, port: tlsPort, cert: tlsCert, key: tlsKey, ca: tlsCa, verify: tlsVerify };
+}
+
 export async function serve(cliOptions: ServeOptions, command: Command): Promise<void> {
   const options = cliOptions.config ? { ...cliOptions, ...fromConfig(cliOptions.config, command) } : cliOptions;
   const logger = createLogger({ format: options.logFormat, level: options.logLevel });
-  const server = await LinebusServer.start({ ...options, listenFd: inheritedSocket(process.env), logger });
+  const acl = options.acl === undefined ? undefined : readAcl(options.acl);
+  const server = await LinebusServer.start({ ...options, acl, tls: tlsOptions(options), listenFd: inheritedSocket(process.env), logger });
   process.on('SIGHUP', () => {
     const users = server.store.users.list().length;
+    try {
+      server.reloadTls();
+      if (options.tlsPort !== undefined) logger.log('info', `SIGHUP: TLS certificate and key re-read from ${options.tlsCert}, ${options.tlsKey}`);
+    } catch (error) {
+      logger.log('error', `SIGHUP: kept the old TLS certificate and key: ${(error as Error).message}`);
+    }
+    if (options.acl !== undefined) {
+      try {
+        server.acl = readAcl(options.acl);
+        logger.log('info', `SIGHUP: access rules reloaded from ${options.acl}`);
+      } catch (error) {
+        logger.log('error', `SIGHUP: kept the old access rules: ${(error as Error).message}`);
+      }
+    }
     if (!options.config) {
       logger.log('info', 'SIGHUP: users are read at every login; no --config file, so limits are unchanged', { users });
       return;

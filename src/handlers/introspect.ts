@@ -5,11 +5,14 @@ import { item, ok } from '../protocol/wire.js';
 import type { Conn, Services } from './context.js';
 
 /** Topics sent to since start, and every topic or pattern received. */
-export function topics(conn: Conn, _command: CommandOf<'topics'>, { broker, reader }: Services): void {
+export function topics(conn: Conn, _command: CommandOf<'topics'>, { broker, reader, policy }: Services): void {
+  const user = conn.user as string;
   const rows = new Map<string, string>();
-  for (const [topic, id] of broker.recentTopics()) rows.set(topic, item('topic', topic, broker.receivers(topic).size, id));
+  for (const [topic, id] of broker.recentTopics()) {
+    if (policy.mayRead(user, topic)) rows.set(topic, item('topic', topic, broker.receivers(topic).size, id));
+  }
   for (const [pattern, receivers] of broker.subscriptions()) {
-    if (rows.has(pattern)) continue;
+    if (rows.has(pattern) || policy.reach(user, pattern) === 'none') continue;
     // A pattern counts its own receivers and has no last id; an exact
     // topic counts every receiver whose pattern matches it.
     const line = isWildcardPattern(pattern)
@@ -26,14 +29,16 @@ export function who(conn: Conn, { topic }: CommandOf<'who'>, services: Services)
   if (topic === undefined) {
     let count = 0;
     for (const c of services.connections()) {
-      conn.reply(item('conn', c.id, c.user ?? '-', c.remote, c.listener, c.pendingBytes(), ...c.patterns));
+      const patterns = [...c.patterns].filter((pattern) => services.policy.reach(conn.user as string, pattern) !== 'none');
+      conn.reply(item('conn', c.id, c.user ?? '-', c.remote, c.listener, c.pendingBytes(), ...patterns));
       count++;
     }
     conn.reply(ok('who', count));
     return;
   }
   const connections = new Map<string, number>();
-  for (const receiver of services.broker.receivers(topic)) {
+  const receivers = services.policy.mayRead(conn.user, topic) ? services.broker.receivers(topic) : [];
+  for (const receiver of receivers) {
     // A queue group receives too; its members are connections of their own (`who` alone).
     const user = receiver.user;
     if (user !== undefined) connections.set(user, (connections.get(user) ?? 0) + 1);

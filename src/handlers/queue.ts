@@ -21,6 +21,11 @@ export function take(conn: Conn, command: CommandOf<'take'>, services: Services)
     conn.reply(refusal);
     return;
   }
+  const denied = services.policy.receiveAll(conn.user as string, pattern);
+  if (denied) {
+    conn.reply(denied.toLine());
+    return;
+  }
   if (max > limits.maxAckPending) {
     conn.reply(err('syntax', `max ${max} is over the ${limits.maxAckPending} un-acked jobs a group may have (--max-ack-pending); ask for fewer`));
     return;
@@ -94,6 +99,11 @@ export function pending(conn: Conn, { group: name }: CommandOf<'pending'>, servi
   const group = services.groups.get(name);
   if (group === undefined) {
     conn.reply(err('notfound', `no group ${name}; take <pattern> as ${name} makes it`));
+    return;
+  }
+  const denied = services.policy.receiveAll(conn.user as string, group.pattern);
+  if (denied) {
+    conn.reply(denied.toLine());
     return;
   }
   const jobs = [...group.jobs()];

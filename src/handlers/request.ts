@@ -11,7 +11,7 @@ export const REQUEST_WITHIN_MS = 10_000;
  * replies (not its deliveries) until the first reply or the timeout.
  */
 export function request(conn: Conn, { topic, withinMs = REQUEST_WITHIN_MS, body }: CommandOf<'request'>, services: Services): void {
-  const refusal = services.policy.send(topic);
+  const refusal = services.policy.send(conn.user as string, topic);
   if (refusal) {
     conn.reply(refusal.toLine());
     return;
@@ -44,6 +44,7 @@ export function request(conn: Conn, { topic, withinMs = REQUEST_WITHIN_MS, body 
                 timedOut: () => finish(err('timeout', `no reply to request ${id} within ${duration(withinMs)}; it stays in the journal as ${id}`)),
               },
               withinMs,
+              topic,
             );
             cancel = conn.attachments.onRelease(() => {
               requests.gone(id);
@@ -56,7 +57,9 @@ export function request(conn: Conn, { topic, withinMs = REQUEST_WITHIN_MS, body 
 }
 
 export function reply(conn: Conn, { id, answer }: CommandOf<'reply'>, services: Services): void {
-  const claim = services.requests.claim(id);
+  // Only a user who may read the question may answer it.
+  const topic = services.requests.topicOf(id);
+  const claim = topic !== undefined && services.policy.mayRead(conn.user, topic) ? services.requests.claim(id) : undefined;
   if (claim === undefined) {
     conn.reply(err('notfound', `no one waits for an answer to ${id}: answered already, timed out, or the asker left`));
     return;

@@ -4,7 +4,7 @@ import type { CommandOf } from '../protocol/commands.js';
 import type { Conn, Services } from './context.js';
 
 export function send(conn: Conn, { topic, body }: CommandOf<'send'>, services: Services): void {
-  const refusal = services.policy.send(topic);
+  const refusal = services.policy.send(conn.user as string, topic);
   if (refusal) {
     conn.reply(refusal.toLine());
     return;

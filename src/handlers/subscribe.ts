@@ -16,6 +16,11 @@ export function recv(conn: Conn, { pattern, cursor, start }: CommandOf<'recv'>, 
     conn.reply(refusal);
     return;
   }
+  const denied = services.policy.receive(conn.user as string, pattern);
+  if (denied) {
+    conn.reply(denied.toLine());
+    return;
+  }
   if (cursor !== undefined) {
     conn.hold(() => services.feed.follow(conn, cursor, pattern, start, services.limits.maxCursors));
     return;

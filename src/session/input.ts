@@ -1,7 +1,7 @@
 /**
  * The input side of one connection: bytes from the link become frames,
  * handled one at a time and in order. While the session holds (a login, a
- * catch-up), frames queue here; past INPUT_QUEUE_BYTES the link stops being
+ * catch-up), frames queue here; past --max-input bytes the link stops being
  * read until the queue is worked off, so a client can never make the
  * daemon hold more than that (plus one read) of its input.
  */
@@ -11,8 +11,6 @@ import type { Frame } from '../protocol/framing.js';
 import type { Link } from '../transport/link.js';
 import { Fifo } from '../bus/fifo.js';
 
-/** Input waiting behind a held command before the link stops being read. */
-const INPUT_QUEUE_BYTES = 64 * 1024;
 /** A frame's cost in the queue besides its text. */
 const FRAME_OVERHEAD = 16;
 
@@ -34,9 +32,13 @@ export class Input {
   ended = false;
 
   /** `handle` gets each frame in order; `onEnd` is called once at the end of input. */
-  constructor(link: Link, maxLine: number, counters: Stats, handle: (frame: Frame) => void, onEnd: () => void) {
+  /** Input waiting behind a held command before the link stops being read (--max-input). */
+  readonly #maxQueued: number;
+
+  constructor(link: Link, maxLine: number, maxQueued: number, counters: Stats, handle: (frame: Frame) => void, onEnd: () => void) {
     this.#link = link;
     this.#counters = counters;
+    this.#maxQueued = maxQueued;
     this.#handle = handle;
     this.#framer = new LineFramer(maxLine, (frame) => this.#onFrame(frame), () => {
       this.ended = true;
@@ -71,7 +73,7 @@ export class Input {
       this.#queuedBytes -= frameBytes(frame);
       this.#handle(frame);
     }
-    if (this.#paused && this.#queuedBytes < INPUT_QUEUE_BYTES) {
+    if (this.#paused && this.#queuedBytes < this.#maxQueued) {
       this.#paused = false;
       this.#link.resume();
     }
@@ -93,7 +95,7 @@ export class Input {
     this.#queue.push(frame);
     this.#queuedBytes += frameBytes(frame);
     if (this.#queuedBytes > this.#counters.inputQueueMaxBytes) this.#counters.inputQueueMaxBytes = this.#queuedBytes;
-    if (this.#queuedBytes >= INPUT_QUEUE_BYTES && !this.#paused) {
+    if (this.#queuedBytes >= this.#maxQueued && !this.#paused) {
       this.#paused = true;
       this.#link.pause();
     }

@@ -25,7 +25,7 @@ export interface SessionServices extends Services {
   readonly counters: Stats;
   readonly logger: Logger;
   /** The limits as they are now (SIGHUP may change them). */
-  readonly limits: HandlerLimits & { readonly maxLine: number; readonly maxPending: number };
+  readonly limits: HandlerLimits & { readonly maxLine: number; readonly maxPending: number; readonly maxInput: number };
   /** The session has closed, for `reason`. */
   closed(session: Session, reason: string): void;
 }
@@ -48,6 +48,8 @@ export class Session implements Conn {
   /** Groups taken, and what to undo when the connection goes. */
   readonly attachments = new Attachments();
   #user: string | undefined;
+  /** Lines read: the watchdog's sign of life (--idle-timeout). */
+  linesIn = 0;
   /** A feed reads live messages from the journal for now. */
   #liveSkipped = false;
   /** Set once the session is on its way out: no more input or deliveries. */
@@ -61,7 +63,7 @@ export class Session implements Conn {
     this.listener = link.listener;
     this.#maxLine = services.limits.maxLine;
     this.#outbox = new Outbox(link, services.turn);
-    this.#input = new Input(link, this.#maxLine, services.counters, (frame) => this.#handleFrame(frame), () => this.#maybeFinish());
+    this.#input = new Input(link, this.#maxLine, services.limits.maxInput, services.counters, (frame) => this.#handleFrame(frame), () => this.#maybeFinish());
     link.open({
       data: (chunk) => this.#input.write(chunk),
       end: () => this.#input.end(),
@@ -82,6 +84,16 @@ export class Session implements Conn {
     return this.#outbox.pendingBytes();
   }
 
+  /** A command is still being answered. */
+  get busy(): boolean {
+    return this.#input.busy || this.#outbox.waiting();
+  }
+
+  /** Closes for `reason` (a timeout), `line` the last thing written. */
+  expire(reason: string, line: string): void {
+    if (this.#closeReason === undefined) this.#leaveWith(reason, line);
+  }
+
   /** Patterns received and groups taken: what --max-subscriptions counts. */
   get subscriptionCount(): number {
     return this.#patterns.size + this.attachments.size;
@@ -90,7 +102,7 @@ export class Session implements Conn {
   // --- Receiver, Worker ----------------------------------------------------
 
   deliver(message: Delivery): void {
-    if (this.#closeReason !== undefined || this.#liveSkipped) return;
+    if (this.#closeReason !== undefined || this.#liveSkipped || !this.#services.policy.mayRead(this.user, message.topic)) return;
     this.#push(message.text, message.bytes, message.id);
   }
 
@@ -279,6 +291,7 @@ export class Session implements Conn {
         this.#outbox.pushBytes(WILL_TIMING_MARK);
         return;
       case 'line':
+        this.linesIn++;
         handleLine(this, frame.text, this.#services);
     }
   }

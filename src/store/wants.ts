@@ -23,7 +23,11 @@ export class Wants {
   /** Every message after `lowest` is wanted: nothing to filter. */
   readonly all: boolean;
 
-  constructor(wants: readonly Want[]) {
+  /** What the reader may read; undefined: everything. */
+  readonly #readable: ((topic: string) => boolean) | undefined;
+
+  constructor(wants: readonly Want[], readable?: (topic: string) => boolean) {
+    this.#readable = readable;
     const byAfter = new Map<number, Sublist<true>>();
     for (const want of wants) {
       let patterns = byAfter.get(want.after);
@@ -37,9 +41,9 @@ export class Wants {
     }
     this.lowest = lowest;
     const first = wants[0]?.pattern;
-    const single = first !== undefined && !isWildcardPattern(first) && wants.every((w) => w.pattern === first);
+    const single = first !== undefined && !isWildcardPattern(first) && wants.every((w) => w.pattern === first) && (readable?.(first) ?? true);
     this.topic = single ? first : undefined;
-    this.all = byAfter.size === 1 && wants.some((w) => w.pattern === '>');
+    this.all = byAfter.size === 1 && wants.some((w) => w.pattern === '>') && readable === undefined;
   }
 
   get empty(): boolean {
@@ -48,6 +52,7 @@ export class Wants {
 
   /** Whether message `id` of `topic` is wanted. */
   has(id: number, topic: string): boolean {
+    if (this.#readable !== undefined && !this.#readable(topic)) return false;
     for (const group of this.#groups) if (id > group.after && group.patterns.matches(topic)) return true;
     return false;
   }
