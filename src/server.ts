@@ -3,7 +3,6 @@
  * stats), the listeners, and a session per connection. It starts, reports
  * and stops them; it never reaches into a session.
  */
-import { statSync } from 'node:fs';
 import { assembleBus } from './bus/assemble.js';
 import type { Bus } from './bus/assemble.js';
 import { Stats } from './bus/stats.js';
@@ -13,33 +12,27 @@ import type { Logger } from './log.js';
 import { err } from './protocol/wire.js';
 import { Session } from './session/session.js';
 import type { SessionServices } from './session/session.js';
-import { FatalError } from './protocol/errors.js';
 import { Checkpointer } from './store/checkpointer.js';
 import { JournalLock } from './store/lock.js';
 import { Retention } from './store/retention.js';
 import { Store } from './store/store.js';
 import type { SyncMode } from './store/store.js';
 import { Refusals } from './transport/refusals.js';
-import { listenTcp } from './transport/tcp.js';
-import type { Listener } from './transport/tcp.js';
 import type { Link } from './transport/link.js';
 import { version } from './version.js';
-import { DEFAULTS, limitsFrom, limitStats } from './limits.js';
+import { limitsFrom, limitStats } from './limits.js';
 import type { Limits } from './limits.js';
 import type { Acl } from './bus/acl.js';
-import { listenTls } from './transport/tls.js';
+import { closeAll, listenAll } from './listen.js';
+import type { Listening, ListenOptions } from './listen.js';
+import type { WebServices } from './transport/http.js';
+import { metricsText } from './web/metrics.js';
+import { consolePage } from './web/console.js';
 import { Watchdog } from './session/watchdog.js';
-import type { TlsFiles, TlsListener } from './transport/tls.js';
+import { runSteps } from './store/lag.js';
 
-export interface ServerOptions extends Partial<Limits> {
+export interface ServerOptions extends Partial<Limits>, ListenOptions {
   db: string;
-  host?: string;
-  port?: number;
-  /**
-   * Listen on this already-listening file descriptor (systemd socket
-   * activation: 3) instead of opening host:port.
-   */
-  listenFd?: number;
   /** How often retention looks for rows to delete. */
   retentionIntervalMs?: number;
   /** Journal commit durability (see SyncMode); default `normal`. */
@@ -47,8 +40,6 @@ export interface ServerOptions extends Partial<Limits> {
   logger?: Logger;
   /** Access rules (--acl); none: every user may do everything. */
   acl?: Acl;
-  /** A TLS listener too (--tls-port), on `host` unless it says otherwise. */
-  tls?: TlsFiles & { port: number; host?: string | undefined };
 }
 
 /** How often retention looks for rows to delete, by default. */
@@ -67,8 +58,7 @@ export class LinebusServer {
   readonly #checkpointer: Checkpointer;
   readonly #sessions = new Set<Session>();
   readonly #refusals = new Refusals();
-  #listener: Listener | undefined;
-  #tls: TlsListener | undefined;
+  #listening: Listening | undefined;
   readonly #watchdog: Watchdog;
   #nextSessionId = 1;
   #stopping: Promise<void> | undefined;
@@ -117,27 +107,21 @@ export class LinebusServer {
       throw error;
     }
     const server = new LinebusServer(options, store, lock);
-    const host = options.host ?? DEFAULTS.host;
-    const where = options.listenFd ?? { host, port: options.port ?? DEFAULTS.port };
-    const accept = (link: Link): void => server.#accept(link);
     try {
-      server.#listener = await listenTcp(where, accept);
-      if (options.tls) server.#tls = await listenTls({ host: options.tls.host ?? host, port: options.tls.port }, options.tls, accept);
+      server.#listening = await listenAll(options, (link) => server.#accept(link), server.#web());
     } catch (error) {
-      await server.#listener?.close();
       await server.#release();
-      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
-      const [place, option] = server.#listener ? [`${options.tls?.host ?? host}:${options.tls?.port}`, '--tls-port'] : [typeof where === 'number' ? `fd ${where}` : `${where.host}:${where.port}`, '--port'];
-      throw new FatalError(`${place} is in use (EADDRINUSE); is a linebus serve running already? Stop it, or give another ${option}`);
+      throw error;
     }
     if (server.#services.policy.open) {
       server.#logger.log('warn', `no users in ${store.path}: open mode, loopback clients may log in as anyone; add a user with 'linebus user add <name>'`);
     }
     // The last line of start-up: CLI.md's readiness signal.
     const address = server.address();
-    const tls = server.#tls?.address();
-    server.#logger.log('notice', `listening on ${address.address}:${address.port}${tls ? `, TLS on ${tls.address}:${tls.port}` : ''}`, {
-      fd: typeof where === 'number' ? where : undefined,
+    const [tls, http] = [server.tlsAddress(), server.httpAddress()];
+    const also = `${tls ? `, TLS on ${tls.address}:${tls.port}` : ''}${http ? `, HTTP${options.http?.tls ? 'S' : ''} on ${http.address}:${http.port}` : ''}`;
+    server.#logger.log('notice', `listening on ${address.address}:${address.port}${also}`, {
+      fd: options.listenFd,
       db: store.path,
       version: server.#services.version,
       sync: store.sync,
@@ -148,16 +132,44 @@ export class LinebusServer {
   }
 
   address(): { address: string; port: number } {
-    return (this.#listener as Listener).address();
+    return (this.#listening as Listening).tcp.address();
   }
 
   tlsAddress(): { address: string; port: number } | undefined {
-    return this.#tls?.address();
+    return this.#listening?.tls?.address();
+  }
+
+  httpAddress(): { address: string; port: number } | undefined {
+    return this.#listening?.http?.address();
   }
 
   /** Re-reads the TLS certificate and key (SIGHUP); throws, keeping the old ones, if they are bad. */
   reloadTls(): void {
-    this.#tls?.reload();
+    this.#listening?.tls?.reload();
+    this.#listening?.http?.reload();
+  }
+
+  /** What the web listener needs of the daemon. */
+  #web(): WebServices {
+    const { policy, cursors } = this.#bus;
+    return {
+      accept: (link) => this.#accept(link),
+      login: (caller, user, password) => policy.login(caller, user, password),
+      get open() {
+        return policy.open;
+      },
+      tsOf: (id) => this.store.reader.message(id)?.ts,
+      metrics: () => {
+        const listeners = new Map<string, number>();
+        for (const session of this.#sessions) listeners.set(session.listener, (listeners.get(session.listener) ?? 0) + 1);
+        const lastId = this.store.reader.lastId();
+        const lags = [...cursors.all()].map((c) => ({ user: c.user, cursor: c.name, lag: runSteps(this.store.lag.count(c.pattern, c.mark, lastId)) }));
+        return metricsText(this.stats(), listeners, lags);
+      },
+      healthy: () => this.#stopping === undefined && !this.#bus.broker.failing,
+      maxBody: this.limits.maxPending,
+      consolePage,
+    };
   }
 
   /** The turns of the event loop that ended with work (see bus/turn.ts). */
@@ -199,7 +211,7 @@ export class LinebusServer {
       uptime as [string, number],
       ['connections', this.#sessions.size],
       ...counters,
-      ['journal_bytes', this.#journalBytes()],
+      ['journal_bytes', this.store.bytes()],
       ['journal_first_id', reader.firstId()],
       ['journal_last_id', reader.lastId()],
       ['cursors', this.#bus.cursors.size],
@@ -210,12 +222,6 @@ export class LinebusServer {
       ...limitStats(this.limits),
       ...this.#stats.closeReasons(),
     ];
-  }
-
-  /** The journal's size on disk: the database file and its WAL. */
-  #journalBytes(): number {
-    const size = (path: string): number => statSync(path, { throwIfNoEntry: false })?.size ?? 0;
-    return size(this.store.path) + size(`${this.store.path}-wal`);
   }
 
   // --- limits and retention ------------------------------------------------
@@ -259,7 +265,7 @@ export class LinebusServer {
 
   async #stop(): Promise<void> {
     this.#logger.log('info', 'stopping', { connections: this.#sessions.size });
-    const closed = Promise.all([(this.#listener as Listener).close(), this.#tls?.close()]);
+    const closed = closeAll(this.#listening as Listening);
     this.#refusals.destroyAll();
     // Sends already read are committed and acknowledged before the
     // clients hear of the shutdown.

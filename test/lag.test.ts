@@ -7,17 +7,11 @@ import t from 'tap';
 import { join } from 'node:path';
 import { matches } from '../src/protocol/topic.js';
 import { BLOCK_SIZE } from '../src/store/schema.js';
+import { runSteps } from '../src/store/lag.js';
 import { Store } from '../src/store/store.js';
 import { tempDir } from './helpers.js';
 
 const ROWS = 2 * BLOCK_SIZE + 7000;
-
-function run(steps: Generator<void, number>): number {
-  for (;;) {
-    const step = steps.next();
-    if (step.done) return step.value;
-  }
-}
 
 t.test('lag equals a count of the rows, for every pattern and mark', { timeout: 60000 }, async (t) => {
   const store = Store.open(join(tempDir(t), 'lag.db'));
@@ -36,7 +30,7 @@ t.test('lag equals a count of the rows, for every pattern and mark', { timeout: 
     for (const pattern of patterns) {
       for (const mark of marks) {
         const expected = rows.filter((r) => r.id > mark && matches(pattern, r.topic)).length;
-        const counted = run(store.lag.count(pattern, mark, ROWS));
+        const counted = runSteps(store.lag.count(pattern, mark, ROWS));
         if (counted !== expected) {
           wrong++;
           t.fail(`${label}: ${pattern} after ${mark}: ${counted}, expected ${expected}`);

@@ -6,6 +6,8 @@
  */
 import t from 'tap';
 import { readFileSync, writeFileSync, copyFileSync } from 'node:fs';
+import { get as httpsGet } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import { LineClient, startServer, tempDir } from './helpers.js';
 import { run, serve } from './cli-helpers.js';
@@ -55,7 +57,7 @@ t.test('serve: TLS options checked at start; certificates re-read on SIGHUP, a b
   const missing = await run(['serve', '--db', db, '--port', '0', '--tls-port', '0', '--tls-cert', certs.server.cert]);
   t.match(missing, { code: 1, stderr: /^linebus: --tls-port needs --tls-cert and --tls-key\n$/ });
   const portless = await run(['serve', '--db', db, '--port', '0', '--tls-cert', certs.server.cert]);
-  t.match(portless, { code: 1, stderr: /^linebus: --tls-host, --tls-cert, --tls-key, --tls-ca and --tls-verify need --tls-port\n$/ });
+  t.match(portless, { code: 1, stderr: /^linebus: --tls-cert and --tls-key need --tls-port or --http-port\n$/ });
   const caless = await run(['serve', '--db', db, '--port', '0', '--tls-port', '0', '--tls-cert', certs.server.cert, '--tls-key', certs.server.key, '--tls-verify']);
   t.match(caless, { code: 1, stderr: /^linebus: --tls-verify needs --tls-ca, the CA that signs client certificates\n$/ });
   const badCa = await run(['serve', '--db', db, '--port', '0', '--tls-port', '0', '--tls-cert', certs.server.cert, '--tls-key', certs.server.key, '--tls-ca', join(dir, 'nope.pem')]);
@@ -75,7 +77,7 @@ t.test('serve: TLS options checked at start; certificates re-read on SIGHUP, a b
   const tlsPort = Number(/TLS on [^\s]+:(\d+)/.exec(stderr())?.[1]);
   const subject = async (): Promise<string> => {
     const client = await LineClient.tls(tlsPort, { ca: readFileSync(certs.ca) });
-    const name = (client.socket as import('node:tls').TLSSocket).getPeerCertificate().subject.CN as string;
+    const name = (client.socket as TLSSocket).getPeerCertificate().subject.CN as string;
     client.close();
     return name;
   };
@@ -89,4 +91,38 @@ t.test('serve: TLS options checked at start; certificates re-read on SIGHUP, a b
   child.kill('SIGHUP');
   await logged(/SIGHUP: TLS certificate and key re-read/);
   t.equal(await subject(), 'other', 'new connections get the new certificate');
+});
+
+t.test('HTTPS: the web listener with the same certificate; re-read on reload', { timeout: 30000 }, async (t) => {
+  if (!haveOpenssl()) return t.fail('openssl is missing and could not be installed');
+  const dir = tempDir(t);
+  const certs = makeCerts(dir);
+  const cert = join(dir, 'live.pem');
+  const key = join(dir, 'live.key');
+  copyFileSync(certs.server.cert, cert);
+  copyFileSync(certs.server.key, key);
+  const { server } = await startServer(t, { http: { port: 0, tls: { cert, key } } });
+  const port = (server.httpAddress() as { port: number }).port;
+  const get = (path: string): Promise<{ status: number; body: string; subject: string }> =>
+    new Promise((resolve, reject) => {
+      const req = httpsGet({ host: '127.0.0.1', port, path, ca: readFileSync(certs.ca), agent: false }, (res) => {
+        const subject = (res.socket as TLSSocket).getPeerCertificate().subject.CN as string;
+        let body = '';
+        res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode as number, body, subject }));
+      });
+      req.on('error', reject);
+    });
+  t.same(await get('/healthz'), { status: 200, body: 'ok\n', subject: 'server' });
+  writeFileSync(key, 'not a key\n');
+  t.throws(() => server.reloadTls(), 'a bad key is refused');
+  copyFileSync(certs.other.cert, cert);
+  copyFileSync(certs.other.key, key);
+  server.reloadTls();
+  t.equal((await get('/healthz')).subject, 'other', 'new connections get the new pair');
+  await t.rejects(startServer(t, { http: { port: 0, tls: { cert, key: join(dir, 'nope') } } }), { message: /^HTTPS: cannot use .*live\.pem and .*nope: ENOENT/ });
+  const half = await run(['serve', '--db', join(dir, 'bus.db'), '--port', '0', '--http-port', '0', '--tls-cert', cert]);
+  t.match(half, { code: 1, stderr: /^linebus: HTTPS needs both --tls-cert and --tls-key\n$/ });
+  const stray = await run(['serve', '--db', join(dir, 'bus.db'), '--port', '0', '--http-origin', 'https://a.example']);
+  t.match(stray, { code: 1, stderr: /^linebus: --http-host and --http-origin need --http-port\n$/ });
 });

@@ -69,6 +69,8 @@ export class Broker {
   readonly #recentTopics = new Map<string, number>();
   /** Failed commits not logged yet: one line every FAILURE_LOG_MS at most. */
   #failuresUnlogged = 0;
+  /** The last commit failed (`/healthz`). */
+  failing = false;
   #failureLoggedAt = 0;
 
   constructor(journal: Journal, turn: Turn, stats: Stats, logger: Logger) {
@@ -158,6 +160,7 @@ export class Broker {
     try {
       lastId = this.#journal.append(batch, Date.now(), writeStaged);
     } catch (error) {
+      this.failing = true;
       this.#failed(batch.length, error as Error);
       for (const s of staged ?? []) {
         this.#unwritten.add(s);
@@ -167,6 +170,7 @@ export class Broker {
       for (const publication of batch) publication.done(refusal);
       return;
     }
+    this.failing = false;
     for (const s of staged ?? []) s.settled(undefined);
     if (batch.length === 0) return;
     const stats = this.#stats;

@@ -37,6 +37,11 @@ export class Cursors implements Staged {
     return this.#byUser.get(user)?.get(name);
   }
 
+  /** Every user's cursors. */
+  *all(): Iterable<Cursor> {
+    for (const cursors of this.#byUser.values()) yield* cursors.values();
+  }
+
   /** `user`'s cursors, by name. */
   of(user: string): Cursor[] {
     return [...(this.#byUser.get(user)?.values() ?? [])].sort((a, b) => (a.name < b.name ? -1 : 1));

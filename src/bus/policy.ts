@@ -58,6 +58,10 @@ export class Policy {
 
   /** Whether any login from loopback is accepted (no users yet). */
   get open(): boolean {
+    if (this.#open && this.#users.any()) {
+      this.#open = false;
+      this.#logger.log('info', 'a user was added: open mode is over, every login needs a password');
+    }
     return this.#open;
   }
 
@@ -65,16 +69,12 @@ export class Policy {
   async login(caller: Caller, user: string, password: string): Promise<ProtocolError | undefined> {
     const problem = userNameProblem(user);
     if (problem) return usageError('login', problem);
-    const any = this.#users.any();
-    if (this.#open && any) {
-      this.#open = false;
-      this.#logger.log('info', 'a user was added: open mode is over, every login needs a password');
-    }
-    if (this.#open) {
+    if (this.open) {
       if (isLoopback(caller.remoteAddress)) return undefined;
       this.#logger.log('warn', 'login refused: open mode allows loopback clients only', { remote: caller.remote });
       return new ProtocolError('auth', "no users are set up, so only loopback clients may log in; the operator must run 'linebus user add <name>'");
     }
+    const any = this.#users.any();
     if (!any && !this.#warnedNoUsers) {
       this.#logger.log('error', "every user was deleted: nobody can log in until one is added with 'linebus user add <name>' (open mode is decided at start)");
     }

@@ -20,6 +20,9 @@ export interface ServeOptions extends Limits {
   db: string;
   config: string | undefined;
   acl: string | undefined;
+  httpPort: number | undefined;
+  httpHost: string | undefined;
+  httpOrigin: string | undefined;
   tlsHost: string | undefined;
   tlsPort: number | undefined;
   tlsCert: string | undefined;
@@ -100,9 +103,10 @@ export function inheritedSocket(env: NodeJS.ProcessEnv): number | undefined {
 }
 
 function tlsOptions(options: ServeOptions): ServerOptions['tls'] {
-  const { tlsHost, tlsPort, tlsCert, tlsKey, tlsCa, tlsVerify } = options;
+  const { tlsHost, tlsPort, tlsCert, tlsKey, tlsCa, tlsVerify, httpPort } = options;
   if (tlsPort === undefined) {
-    if (tlsHost ?? tlsCert ?? tlsKey ?? tlsCa ?? tlsVerify) throw new FatalError('--tls-host, --tls-cert, --tls-key, --tls-ca and --tls-verify need --tls-port');
+    if (tlsHost ?? tlsCa ?? tlsVerify) throw new FatalError('--tls-host, --tls-ca and --tls-verify need --tls-port');
+    if ((tlsCert ?? tlsKey) !== undefined && httpPort === undefined) throw new FatalError('--tls-cert and --tls-key need --tls-port or --http-port');
     return undefined;
   }
   if (tlsCert === undefined || tlsKey === undefined) throw new FatalError('--tls-port needs --tls-cert and --tls-key');
@@ -110,16 +114,27 @@ function tlsOptions(options: ServeOptions): ServerOptions['tls'] {
   return { host: tlsHost, port: tlsPort, cert: tlsCert, key: tlsKey, ca: tlsCa, verify: tlsVerify };
 }
 
+function httpOptions(options: ServeOptions): ServerOptions['http'] {
+  const { httpPort, httpHost, httpOrigin, tlsCert, tlsKey } = options;
+  if (httpPort === undefined) {
+    if (httpHost ?? httpOrigin) throw new FatalError('--http-host and --http-origin need --http-port');
+    return undefined;
+  }
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new FatalError('HTTPS needs both --tls-cert and --tls-key');
+  const origins = httpOrigin?.split(',').map((origin) => origin.trim()).filter((origin) => origin !== '');
+  return { port: httpPort, host: httpHost, tls: tlsCert && tlsKey ? { cert: tlsCert, key: tlsKey } : undefined, origins };
+}
+
 export async function serve(cliOptions: ServeOptions, command: Command): Promise<void> {
   const options = cliOptions.config ? { ...cliOptions, ...fromConfig(cliOptions.config, command) } : cliOptions;
   const logger = createLogger({ format: options.logFormat, level: options.logLevel });
   const acl = options.acl === undefined ? undefined : readAcl(options.acl);
-  const server = await LinebusServer.start({ ...options, acl, tls: tlsOptions(options), listenFd: inheritedSocket(process.env), logger });
+  const server = await LinebusServer.start({ ...options, acl, tls: tlsOptions(options), http: httpOptions(options), listenFd: inheritedSocket(process.env), logger });
   process.on('SIGHUP', () => {
     const users = server.store.users.list().length;
     try {
       server.reloadTls();
-      if (options.tlsPort !== undefined) logger.log('info', `SIGHUP: TLS certificate and key re-read from ${options.tlsCert}, ${options.tlsKey}`);
+      if (options.tlsCert !== undefined) logger.log('info', `SIGHUP: TLS certificate and key re-read from ${options.tlsCert}, ${options.tlsKey}`);
     } catch (error) {
       logger.log('error', `SIGHUP: kept the old TLS certificate and key: ${(error as Error).message}`);
     }

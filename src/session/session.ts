@@ -62,6 +62,7 @@ export class Session implements Conn {
     this.remoteAddress = link.remoteAddress;
     this.listener = link.listener;
     this.#maxLine = services.limits.maxLine;
+    this.#user = link.user;
     this.#outbox = new Outbox(link, services.turn);
     this.#input = new Input(link, this.#maxLine, services.limits.maxInput, services.counters, (frame) => this.#handleFrame(frame), () => this.#maybeFinish());
     link.open({

@@ -67,3 +67,10 @@ export class LagCounter {
     return count;
   }
 }
+
+/** Runs a counting generator to its end at once (where yielding is not needed). */
+export function runSteps(steps: Generator<void, number>): number {
+  let step = steps.next();
+  while (!step.done) step = steps.next();
+  return step.value;
+}

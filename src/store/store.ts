@@ -3,7 +3,7 @@
  * reader and the users. One path is all an operator manages.
  */
 import Database from 'better-sqlite3';
-import { closeSync, existsSync, fstatSync, openSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, statSync } from 'node:fs';
 import { FatalError } from '../protocol/errors.js';
 import { CursorStore } from './cursors.js';
 import { GroupStore } from './groups.js';
@@ -76,6 +76,12 @@ export class Store {
   get lag(): LagCounter {
     this.#lag ??= new LagCounter(this.db);
     return this.#lag;
+  }
+
+  /** The journal's size on disk: the database file and its WAL. */
+  bytes(): number {
+    const size = (path: string): number => statSync(path, { throwIfNoEntry: false })?.size ?? 0;
+    return size(this.path) + size(`${this.path}-wal`);
   }
 
   /**

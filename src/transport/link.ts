@@ -20,6 +20,8 @@ export interface Link {
   readonly remoteAddress: string | undefined;
   /** `address:port`, for logs. */
   readonly remote: string;
+  /** Logged in by the transport already (HTTP credentials), if so. */
+  readonly user?: string | undefined;
   /** Bytes written but not yet taken by the peer's side of the transport. */
   readonly writableLength: number;
   /** Starts the flow of events; called once, by the session. */

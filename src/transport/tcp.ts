@@ -4,6 +4,7 @@
  */
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
+import type { Writable } from 'node:stream';
 import type { Link, LinkEvents } from './link.js';
 
 export class SocketLink implements Link {
@@ -46,17 +47,7 @@ export class SocketLink implements Link {
   }
 
   drained(): Promise<void> {
-    const socket = this.#socket;
-    if (socket.destroyed || socket.writableLength === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        socket.off('drain', done);
-        socket.off('close', done);
-        resolve();
-      };
-      socket.on('drain', done);
-      socket.on('close', done);
-    });
+    return drained(this.#socket);
   }
 
   end(): void {
@@ -66,6 +57,20 @@ export class SocketLink implements Link {
   destroy(): void {
     this.#socket.destroy();
   }
+}
+
+/** Resolves once `stream` has written what it holds, or closed. */
+export function drained(stream: Writable): Promise<void> {
+  if (stream.destroyed || stream.writableLength === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
+  });
 }
 
 export interface Listener {

@@ -26,8 +26,8 @@ export interface TlsListener extends Listener {
   reload(): void;
 }
 
-/** The files' contents, for a context. */
-function secureContext(files: TlsFiles): SecureContextOptions {
+/** The files' contents, for a context (TLS and HTTPS listeners alike). */
+export function secureContext(files: TlsFiles): SecureContextOptions {
   return {
     cert: readFileSync(files.cert),
     key: readFileSync(files.key),

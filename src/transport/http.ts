@@ -1,0 +1,234 @@
+/**
+ * The web listener (WEB.md): HTTP or HTTPS, a handful of routes on
+ * node:http (no framework needed for these), WebSocket upgrades through
+ * `ws` in noServer mode so credentials are checked before the upgrade.
+ * Every stream, poll, POST and WebSocket becomes a Link of its own and
+ * reaches the bus as a session does.
+ */
+import { createServer as createHttpServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import { WebSocketServer } from 'ws';
+import type { Caller } from '../bus/policy.js';
+import { isLoopback } from '../bus/policy.js';
+import { FatalError } from '../protocol/errors.js';
+import type { ProtocolError } from '../protocol/errors.js';
+import { HttpLink } from './http-link.js';
+import type { Format } from './http-link.js';
+import type { Link } from './link.js';
+import type { Listener } from './tcp.js';
+import { secureContext } from './tls.js';
+import type { TlsFiles } from './tls.js';
+import { WsLink } from './ws.js';
+
+export interface WebServices {
+  accept(link: Link): void;
+  login(caller: Caller, user: string, password: string): Promise<ProtocolError | undefined>;
+  /** No users: loopback clients need no credentials. */
+  readonly open: boolean;
+  tsOf(id: number): number | undefined;
+  metrics(): Promise<{ contentType: string; text: string }>;
+  healthy(): boolean;
+  /** Bytes of a POST body, at most. */
+  readonly maxBody: number;
+  /** The console page. */
+  consolePage(): string;
+}
+
+export interface HttpOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly tls?: TlsFiles | undefined;
+  /** Origins allowed besides the listener's own (--http-origin). */
+  readonly origins: readonly string[];
+}
+
+/** A WebSocket frame may hold many lines, up to this many bytes. */
+const MAX_FRAME = 1 << 20;
+/** Printable and no spaces: what may go into a command line. */
+const WORD = /^[^\s\p{Cc}]+$/u;
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function credentials(req: IncomingMessage, url: URL): [string, string] | undefined {
+  const header = req.headers.authorization ?? '';
+  const [scheme = '', value = ''] = header.split(' ', 2);
+  let pair: string | undefined;
+  if (/^basic$/i.test(scheme)) pair = Buffer.from(value, 'base64').toString('utf8');
+  else if (/^bearer$/i.test(scheme)) pair = value;
+  else if (url.searchParams.has('auth')) pair = Buffer.from(url.searchParams.get('auth') as string, 'base64').toString('utf8');
+  if (pair === undefined) return undefined;
+  const colon = pair.indexOf(':');
+  if (colon < 1) throw new HttpError(401, 'credentials are user:password (Basic, Bearer or ?auth=<base64>)');
+  return [pair.slice(0, colon), pair.slice(colon + 1)];
+}
+
+export class HttpListener implements Listener {
+  readonly name = 'http';
+  readonly #server: Server;
+  readonly #web: WebServices;
+  readonly #options: HttpOptions;
+  readonly #wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME });
+
+  private constructor(server: Server, web: WebServices, options: HttpOptions) {
+    this.#server = server;
+    this.#web = web;
+    this.#options = options;
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      this.#request(req, res).catch((error: unknown) => this.#refuse(res, error));
+    });
+    server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      socket.on('error', () => {});
+      this.#upgrade(req, socket, head).catch((error: unknown) => {
+        const status = error instanceof HttpError ? error.status : 500;
+        socket.end(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : 'Refused'}\r\nContent-Type: text/plain\r\nConnection: close\r\n${status === 401 ? 'WWW-Authenticate: Basic realm="linebus"\r\n' : ''}\r\n${(error as Error).message}\n`);
+      });
+    });
+  }
+
+  static listen(options: HttpOptions, web: WebServices): Promise<HttpListener> {
+    let server: Server;
+    try {
+      server = options.tls ? createHttpsServer({ ...secureContext(options.tls) }) : createHttpServer();
+    } catch (error) {
+      return Promise.reject(new FatalError(`HTTPS: cannot use ${options.tls?.cert} and ${options.tls?.key}: ${(error as Error).message}`));
+    }
+    const listener = new HttpListener(server, web, options);
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: options.host, port: options.port }, () => {
+        server.off('error', reject);
+        resolve(listener);
+      });
+    });
+  }
+
+  address(): AddressInfo {
+    return this.#server.address() as AddressInfo;
+  }
+
+  close(): Promise<void> {
+    return new Promise((done) => {
+      this.#server.close(() => done());
+      this.#server.closeAllConnections();
+    });
+  }
+
+  /** Re-reads the HTTPS certificate and key; throws, keeping the old ones, if they are bad. */
+  reload(): void {
+    if (this.#options.tls) (this.#server as import('node:https').Server).setSecureContext(secureContext(this.#options.tls));
+  }
+
+  async #request(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://linebus');
+    const route = url.pathname;
+    const method = req.method ?? 'GET';
+    if (route === '/' || route === '/healthz' || route === '/metrics') {
+      if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, `${route} answers GET only`);
+      if (route === '/') return this.#send(res, 200, 'text/html; charset=utf-8', this.#web.consolePage());
+      if (route === '/healthz') return this.#web.healthy() ? this.#send(res, 200, 'text/plain', 'ok\n') : this.#send(res, 503, 'text/plain', 'the journal does not commit\n');
+      const { contentType, text } = await this.#web.metrics();
+      return this.#send(res, 200, contentType, text);
+    }
+    if (route === '/ws') throw new HttpError(426, '/ws is a WebSocket: connect with an Upgrade request');
+    if (!route.startsWith('/t/')) throw new HttpError(404, 'no such path; try /t/<topic>, /ws, /metrics, /healthz or /');
+    let name: string;
+    try {
+      name = decodeURIComponent(route.slice(3));
+    } catch {
+      throw new HttpError(400, 'the topic is not valid percent-encoding');
+    }
+    if (!WORD.test(name)) throw new HttpError(400, 'a topic or pattern has no spaces or control characters; give one after /t/');
+    if (method === 'POST') return this.#post(req, res, url, name);
+    if (method !== 'GET') throw new HttpError(405, `/t/<topic> takes GET (receive) and POST (send), not ${method}`);
+    this.#checkOrigin(req);
+    const user = await this.#user(req, url);
+    const accept = req.headers.accept ?? '';
+    const format: Format = accept.includes('text/event-stream') ? 'sse' : url.searchParams.get('format') === 'json' ? 'json' : 'plain';
+    const start = this.#start(req, url);
+    const poll = url.searchParams.get('poll') === '1';
+    const commands = poll ? `replay ${name} ${start ?? 'last 100'}\n` : `recv ${name}${start ? ` ${start}` : ''}\n`;
+    this.#web.accept(new HttpLink(req, res, user, { format, collect: false, commands, tsOf: (id) => this.#web.tsOf(id) }));
+  }
+
+  async #post(req: IncomingMessage, res: ServerResponse, url: URL, topic: string): Promise<void> {
+    const user = await this.#user(req, url);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > this.#web.maxBody) throw new HttpError(413, `a body is at most ${this.#web.maxBody} bytes; send fewer lines at a time`);
+      chunks.push(chunk as Buffer);
+    }
+    const lines = Buffer.concat(chunks).toString('utf8').split('\n').map((line) => line.replace(/\r$/, '')).filter((line) => line !== '');
+    if (lines.length === 0) throw new HttpError(400, 'the body holds no line to send');
+    const json = (req.headers.accept ?? '').includes('application/json');
+    const commands = lines.map((line) => `send ${topic} ${line}\n`).join('');
+    this.#web.accept(new HttpLink(req, res, user, { format: json ? 'json' : 'plain', collect: true, commands, tsOf: () => undefined }));
+  }
+
+  async #upgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://linebus');
+    if (url.pathname !== '/ws') throw new HttpError(404, 'WebSocket connections go to /ws');
+    this.#checkOrigin(req);
+    // Credentials are optional here: the client may send `login` itself.
+    const given = credentials(req, url);
+    const user = given ? await this.#login(req, given) : undefined;
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#web.accept(new WsLink(ws, req, user)));
+  }
+
+  /** `since` (or an EventSource's Last-Event-ID) or `last`, as recv takes them. */
+  #start(req: IncomingMessage, url: URL): string | undefined {
+    const lastEventId = req.headers['last-event-id'];
+    const since = typeof lastEventId === 'string' && lastEventId !== '' ? lastEventId : url.searchParams.get('since');
+    const last = url.searchParams.get('last');
+    const [word, value] = since !== null ? ['since', since] : last !== null ? ['last', last] : [];
+    if (word === undefined) return undefined;
+    if (!WORD.test(value as string)) throw new HttpError(400, `${word}= takes an id, a duration or a time, with no spaces`);
+    return `${word} ${value}`;
+  }
+
+  async #user(req: IncomingMessage, url: URL): Promise<string> {
+    const given = credentials(req, url);
+    if (given) return this.#login(req, given);
+    if (this.#web.open && isLoopback(req.socket.remoteAddress)) return 'anonymous';
+    throw new HttpError(401, 'log in: Basic, Bearer user:password, or ?auth=<base64 of user:password>');
+  }
+
+  async #login(req: IncomingMessage, [user, password]: [string, string]): Promise<string> {
+    const caller = { id: 0, remote: `${req.socket.remoteAddress}:${req.socket.remotePort}`, remoteAddress: req.socket.remoteAddress };
+    const refusal = await this.#web.login(caller, user, password);
+    if (refusal) throw new HttpError(401, refusal.message);
+    return user;
+  }
+
+  /** Browsers: only pages of this listener, or of --http-origin, may read the bus. */
+  #checkOrigin(req: IncomingMessage): void {
+    const origin = req.headers.origin;
+    if (origin === undefined) return;
+    const own = `${this.#options.tls ? 'https' : 'http'}://${req.headers.host ?? ''}`;
+    if (origin !== own && !this.#options.origins.includes(origin)) throw new HttpError(403, `origin ${origin} is not allowed; the operator may add it with --http-origin`);
+  }
+
+  #send(res: ServerResponse, status: number, type: string, body: string): void {
+    res.writeHead(status, { 'Content-Type': type, 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
+    res.end(res.req.method === 'HEAD' ? undefined : body);
+  }
+
+  /** Routes throw before anything is written; a Link takes over the response after. */
+  #refuse(res: ServerResponse, error: unknown): void {
+    const status = error instanceof HttpError ? error.status : 500;
+    const headers: Record<string, string> = { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' };
+    if (status === 401) headers['WWW-Authenticate'] = 'Basic realm="linebus"';
+    res.writeHead(status, headers);
+    res.end(`${error instanceof HttpError ? error.message : 'the server could not answer that; try again'}\n`);
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * `/metrics` (WEB.md): the figures of `stats` in the Prometheus text
+ * format, through prom-client, `linebus_` names and `_total` for counters.
+ * Made at each scrape from one `stats` snapshot: nothing to keep in step.
+ */
+import { Counter, Gauge, Registry } from 'prom-client';
+
+/** stats name -> metric name and help; counters end in _total. */
+const COUNTERS: Record<string, [string, string]> = {
+  connections_total: ['linebus_connections_accepted_total', 'connections accepted since start'],
+  messages_in: ['linebus_messages_in_total', 'messages journaled'],
+  messages_out: ['linebus_deliveries_total', 'msg lines delivered live'],
+  journal_commits: ['linebus_journal_commits_total', 'journal transactions'],
+  journal_checkpoints: ['linebus_journal_checkpoints_total', 'WAL checkpoints'],
+  journal_checkpoint_failures: ['linebus_journal_checkpoint_failures_total', 'WAL checkpoints that failed'],
+  slow_disconnects: ['linebus_slow_disconnects_total', "clients cut off with 'err slow'"],
+  jobs_delivered: ['linebus_group_jobs_delivered_total', 'jobs handed to queue group members'],
+  jobs_acked: ['linebus_group_jobs_acked_total', 'jobs acknowledged'],
+  jobs_redelivered: ['linebus_group_jobs_redelivered_total', 'jobs given out again'],
+  jobs_dead: ['linebus_group_jobs_dead_total', 'jobs journaled on $dead.<group>'],
+  retention_deleted: ['linebus_retention_deleted_total', 'messages deleted by retention'],
+  logins_delayed: ['linebus_logins_delayed_total', 'logins slowed after failures from their address'],
+};
+
+const GAUGES: Record<string, [string, string, number]> = {
+  uptime_s: ['linebus_uptime_seconds', 'seconds since start', 1],
+  journal_bytes: ['linebus_journal_bytes', 'size of the journal and its WAL', 1],
+  journal_first_id: ['linebus_journal_first_id', 'first id in the journal', 1],
+  journal_last_id: ['linebus_journal_last_id', 'last id in the journal', 1],
+  event_loop_delay_p99_ms: ['linebus_event_loop_delay_p99_seconds', "99th percentile of the event loop's delay", 0.001],
+  event_loop_delay_max_ms: ['linebus_event_loop_delay_max_seconds', "longest delay of the event loop", 0.001],
+  cursors: ['linebus_cursors', 'durable cursors', 1],
+  groups: ['linebus_groups', 'queue groups', 1],
+  jobs_pending: ['linebus_group_jobs_pending', 'un-acked and delayed jobs of every group', 1],
+  requests_waiting: ['linebus_requests_waiting', 'requests waiting for a reply', 1],
+};
+
+/** The text of one scrape. */
+export async function metricsText(stats: readonly [string, string | number][], listeners: ReadonlyMap<string, number>, lags: readonly { user: string; cursor: string; lag: number }[]): Promise<{ contentType: string; text: string }> {
+  const registry = new Registry();
+  const closed = new Counter({ name: 'linebus_connections_closed_total', help: 'connections closed, by reason', labelNames: ['reason'], registers: [registry] });
+  for (const [name, value] of stats) {
+    if (typeof value !== 'number') continue;
+    const counter = COUNTERS[name];
+    const gauge = GAUGES[name];
+    if (counter) new Counter({ name: counter[0], help: counter[1], registers: [registry] }).inc(value);
+    else if (gauge) new Gauge({ name: gauge[0], help: gauge[1], registers: [registry] }).set(value * gauge[2]);
+    else if (name.startsWith('closed.')) closed.inc({ reason: name.slice('closed.'.length) }, value);
+  }
+  const connections = new Gauge({ name: 'linebus_connections', help: 'open connections, by listener', labelNames: ['listener'], registers: [registry] });
+  for (const listener of ['tcp', 'tls', 'http', 'ws']) connections.set({ listener }, listeners.get(listener) ?? 0);
+  const lag = new Gauge({ name: 'linebus_cursor_lag', help: 'journaled messages after a cursor\'s mark', labelNames: ['user', 'cursor'], registers: [registry] });
+  for (const cursor of lags) lag.set({ user: cursor.user, cursor: cursor.cursor }, cursor.lag);
+  return { contentType: registry.contentType, text: await registry.metrics() };
+}
