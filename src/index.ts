@@ -19,3 +19,5 @@ export type { ErrorCode } from './protocol/errors.js';
 export { createLogger } from './log.js';
 export type { Logger } from './log.js';
 export { version } from './version.js';
+export { Client, connect, LinebusError } from './client/client.js';
+export type { ConnectOptions, Job, Message, RecvOptions } from './client/client.js';

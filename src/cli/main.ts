@@ -7,6 +7,7 @@ import { Command, Option } from 'commander';
 import { DEFAULTS } from '../limits.js';
 import { version } from '../version.js';
 import { atLeast, dbOption, logLevel, port, positiveInt, wholeNumber } from './options.js';
+import { recvCommand, requestCommand, sendCommand } from './client-commands.js';
 import { serve } from './serve.js';
 import { sinceOption, tailCommand } from './tail.js';
 import { userAdd, userDel, userList } from './users.js';
@@ -67,6 +68,39 @@ export function program(): Command {
     .addOption(new Option('--since <start>', 'every message after this id, or of the last 15m, 2h, 7d, or since an ISO-8601 time (at most the last -n, if given)').argParser(sinceOption))
     .option('--json', 'one JSON object per line: id, ts, topic, sender, body', false)
     .action(tailCommand);
+
+  const connection = (command: Command): Command =>
+    command
+      .addOption(new Option('--host <address>', 'the daemon').env('LINEBUS_HOST').default(DEFAULTS.host))
+      .addOption(new Option('--port <port>', 'its port').env('LINEBUS_PORT').default(DEFAULTS.port).argParser(port))
+      .addOption(new Option('--user <name>', 'log in as (open mode: any name; default: $USER)').env('LINEBUS_USER'))
+      .addOption(new Option('--password <password>', 'the password').env('LINEBUS_PASSWORD'))
+      .addOption(new Option('--tls', 'connect over TLS').env('LINEBUS_TLS'))
+      .addOption(new Option('--tls-ca <file>', 'CA certificates, PEM, to trust (implies --tls)').env('LINEBUS_TLS_CA'))
+      .addOption(new Option('--url <url>', 'linebus://user:password@host:port, linebuss:// for TLS (instead of the options above)').env('LINEBUS_URL'));
+
+  connection(cli.command('send <topic> [message...]'))
+    .description('send the message, or every line of stdin as one message; exit 0 once all are acknowledged')
+    .option('-v, --verbose', 'print the id of each message', false)
+    .action((topic: string, words: string[], flags) => sendCommand(topic, words, flags));
+
+  connection(cli.command('recv <pattern> [command...]'))
+    .description('print messages (topic id from message), catch-up first, reconnecting without loss; with -- command, run it for each')
+    .addOption(new Option('--since <start>', 'begin after this id, or 15m, 2h, 7d ago, or at an ISO-8601 time').argParser((value) => (sinceOption(value), value)))
+    .addOption(new Option('--last <n>', 'begin with the last n messages').argParser(wholeNumber))
+    .option('--as <cursor>', 'a durable cursor: the server keeps the place, marked after each message (after the command exits 0)')
+    .option('--take <group>', 'take jobs of a queue group: acked after each (after the command exits 0; nacked otherwise)')
+    .addOption(new Option('--max <n>', 'with --take: jobs held at once').argParser(positiveInt))
+    .addOption(new Option('-n, --count <n>', 'exit after n messages').argParser(positiveInt))
+    .option('--json', 'one JSON object per line: id, topic, sender, body', false)
+    .option('--reply', "send the command's first line of output as the reply to the message", false)
+    .addOption(new Option('--timeout <seconds>', 'kill a command that runs longer (default: no limit)').argParser(positiveInt))
+    .action((pattern: string, argv: string[], flags) => recvCommand(pattern, argv, flags));
+
+  connection(cli.command('request <topic> <message...>'))
+    .description('send a request and print the first reply; exit 1 on err timeout')
+    .option('--within <duration>', 'how long to wait (default 10s)')
+    .action((topic: string, words: string[], flags) => requestCommand(topic, words, flags));
 
   return cli;
 }
