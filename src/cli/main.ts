@@ -8,7 +8,7 @@ import { DEFAULTS } from '../limits.js';
 import { version } from '../version.js';
 import { atLeast, dbOption, logLevel, port, positiveInt, wholeNumber } from './options.js';
 import { recvCommand, requestCommand, sendCommand } from './client-commands.js';
-import { serve } from './serve.js';
+import type { ServeOptions } from './serve.js';
 import { sinceOption, tailCommand } from './tail.js';
 import { userAdd, userDel, userList } from './users.js';
 
@@ -51,7 +51,8 @@ export function program(): Command {
     .addOption(new Option('--config <file>', "settings file ('name value' lines, any option above by its long name), re-read on SIGHUP").env('LINEBUS_CONFIG'))
     .addOption(new Option('--log-format <format>', 'log line format').env('LINEBUS_LOG_FORMAT').choices(['text', 'json']).default('text'))
     .addOption(new Option('--log-level <level>', 'lowest level logged').env('LINEBUS_LOG_LEVEL').default('info').argParser(logLevel))
-    .action(serve);
+    // Loaded when used: the daemon's modules (ws, prom-client) would slow every client command's start.
+    .action(async (options: ServeOptions, command: Command) => (await import('./serve.js')).serve(options, command));
 
   const user = cli.command('user').description('manage the users who may log in');
   user.command('add <name>').description('add a user, or change their password (one line on stdin, or a prompt)').addOption(dbOption()).action(userAdd);

@@ -9,7 +9,7 @@ import { createServer as createHttpServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { WebSocketServer } from 'ws';
+import type { WebSocketServer } from 'ws';
 import type { Caller } from '../bus/policy.js';
 import { isLoopback } from '../bus/policy.js';
 import { FatalError } from '../protocol/errors.js';
@@ -76,10 +76,11 @@ export class HttpListener implements Listener {
   readonly #server: Server;
   readonly #web: WebServices;
   readonly #options: HttpOptions;
-  readonly #wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME });
+  readonly #wss: WebSocketServer;
 
-  private constructor(server: Server, web: WebServices, options: HttpOptions) {
+  private constructor(server: Server, web: WebServices, options: HttpOptions, wss: WebSocketServer) {
     this.#server = server;
+    this.#wss = wss;
     this.#web = web;
     this.#options = options;
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -94,14 +95,17 @@ export class HttpListener implements Listener {
     });
   }
 
-  static listen(options: HttpOptions, web: WebServices): Promise<HttpListener> {
+  static async listen(options: HttpOptions, web: WebServices): Promise<HttpListener> {
+    // Loaded only by a daemon with a web listener.
+    const { WebSocketServer } = await import('ws');
+    const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME });
     let server: Server;
     try {
       server = options.tls ? createHttpsServer({ ...secureContext(options.tls) }) : createHttpServer();
     } catch (error) {
-      return Promise.reject(new FatalError(`HTTPS: cannot use ${options.tls?.cert} and ${options.tls?.key}: ${(error as Error).message}`));
+      throw new FatalError(`HTTPS: cannot use ${options.tls?.cert} and ${options.tls?.key}: ${(error as Error).message}`);
     }
-    const listener = new HttpListener(server, web, options);
+    const listener = new HttpListener(server, web, options, wss);
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen({ host: options.host, port: options.port }, () => {

@@ -3,7 +3,6 @@
  * format, through prom-client, `linebus_` names and `_total` for counters.
  * Made at each scrape from one `stats` snapshot: nothing to keep in step.
  */
-import { Counter, Gauge, Registry } from 'prom-client';
 
 /** stats name -> metric name and help; counters end in _total. */
 const COUNTERS: Record<string, [string, string]> = {
@@ -37,6 +36,8 @@ const GAUGES: Record<string, [string, string, number]> = {
 
 /** The text of one scrape. */
 export async function metricsText(stats: readonly [string, string | number][], listeners: ReadonlyMap<string, number>, lags: readonly { user: string; cursor: string; lag: number }[]): Promise<{ contentType: string; text: string }> {
+  // Loaded at the first scrape: most daemons are never scraped.
+  const { Counter, Gauge, Registry } = await import('prom-client');
   const registry = new Registry();
   const closed = new Counter({ name: 'linebus_connections_closed_total', help: 'connections closed, by reason', labelNames: ['reason'], registers: [registry] });
   for (const [name, value] of stats) {
