@@ -84,7 +84,7 @@ t.test('the package holds what an installed linebus needs, and no tests', { time
   const packed = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' });
   t.equal(packed.status, 0, packed.stderr);
   const files = new Set((JSON.parse(packed.stdout) as { files: { path: string }[] }[])[0]?.files.map((f) => f.path));
-  for (const file of ['bin/linebus', 'dist/src/cli/main.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/store/checkpoint-worker.js', 'man/linebus.1', 'man/linebus-protocol.7', 'systemd/linebus.service', 'systemd/linebus.socket', 'package.json', 'README.md']) {
+  for (const file of ['bin/linebus', 'dist/src/cli/main.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/store/checkpoint-worker.js', 'man/linebus.1', 'man/linebus-protocol.7', 'systemd/linebus.service', 'systemd/linebus.socket', 'web/console.html', 'package.json', 'README.md']) {
     t.ok(files.has(file), file);
   }
   t.notOk([...files].some((f) => f.startsWith('dist/test/') || f.startsWith('test/')), 'no tests');
