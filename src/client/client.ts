@@ -80,7 +80,7 @@ interface Stream {
   fail(error: Error): void;
 }
 
-export function parseUrl(url: string): ConnectOptions {
+function parseUrl(url: string): ConnectOptions {
   const parsed = new URL(url);
   if (parsed.protocol !== 'linebus:' && parsed.protocol !== 'linebuss:') throw new LinebusError('syntax', `${url}: use linebus://user:password@host:port (linebuss:// for TLS)`);
   return {
