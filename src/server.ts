@@ -26,10 +26,10 @@ import type { Acl } from './bus/acl.js';
 import { closeAll, listenAll } from './listen.js';
 import type { Listening, ListenOptions } from './listen.js';
 import type { WebServices } from './transport/http.js';
-import { metricsText } from './web/metrics.js';
-import { consolePage } from './web/console.js';
+import { webServices } from './web/services.js';
 import { Watchdog } from './session/watchdog.js';
-import { runSteps } from './store/lag.js';
+import type { Cluster } from './cluster/cluster.js';
+import type { ClusterSettings } from './cluster/subjects.js';
 
 export interface ServerOptions extends Partial<Limits>, ListenOptions {
   db: string;
@@ -40,6 +40,8 @@ export interface ServerOptions extends Partial<Limits>, ListenOptions {
   logger?: Logger;
   /** Access rules (--acl); none: every user may do everything. */
   acl?: Acl;
+  /** One door of a bus shared through NATS JetStream (--cluster). */
+  cluster?: ClusterSettings;
 }
 
 /** How often retention looks for rows to delete, by default. */
@@ -59,6 +61,7 @@ export class LinebusServer {
   readonly #sessions = new Set<Session>();
   readonly #refusals = new Refusals();
   #listening: Listening | undefined;
+  #cluster: Cluster | undefined;
   readonly #watchdog: Watchdog;
   #nextSessionId = 1;
   #stopping: Promise<void> | undefined;
@@ -108,6 +111,8 @@ export class LinebusServer {
     }
     const server = new LinebusServer(options, store, lock);
     try {
+      // Loaded only in cluster mode: the NATS client is not needed otherwise.
+      if (options.cluster) server.#cluster = new (await import('./cluster/cluster.js')).Cluster(options.cluster, server.#bus.broker, store, server.#logger);
       server.#listening = await listenAll(options, (link) => server.#accept(link), server.#web());
     } catch (error) {
       await server.#release();
@@ -116,6 +121,7 @@ export class LinebusServer {
     if (server.#services.policy.open) {
       server.#logger.log('warn', `no users in ${store.path}: open mode, loopback clients may log in as anyone; add a user with 'linebus user add <name>'`);
     }
+    server.#cluster?.start();
     // The last line of start-up: CLI.md's readiness signal.
     const address = server.address();
     const [tls, http] = [server.tlsAddress(), server.httpAddress()];
@@ -127,6 +133,7 @@ export class LinebusServer {
       sync: store.sync,
       retain_days: server.limits.retainDays || undefined,
       retain_messages: server.limits.retainMessages || undefined,
+      cluster: options.cluster?.urls.join(','),
     });
     return server;
   }
@@ -151,25 +158,20 @@ export class LinebusServer {
 
   /** What the web listener needs of the daemon. */
   #web(): WebServices {
-    const { policy, cursors } = this.#bus;
-    return {
-      accept: (link) => this.#accept(link),
-      login: (caller, user, password) => policy.login(caller, user, password),
-      get open() {
-        return policy.open;
-      },
-      tsOf: (id) => this.store.reader.message(id)?.ts,
-      metrics: () => {
-        const listeners = new Map<string, number>();
-        for (const session of this.#sessions) listeners.set(session.listener, (listeners.get(session.listener) ?? 0) + 1);
-        const lastId = this.store.reader.lastId();
-        const lags = [...cursors.all()].map((c) => ({ user: c.user, cursor: c.name, lag: runSteps(this.store.lag.count(c.pattern, c.mark, lastId)) }));
-        return metricsText(this.stats(), listeners, lags);
-      },
-      healthy: () => this.#stopping === undefined && !this.#bus.broker.failing,
+    return webServices({
+      bus: this.#bus,
+      store: this.store,
       maxBody: this.limits.maxPending,
-      consolePage,
-    };
+      accept: (link) => this.#accept(link),
+      listeners: () => [...this.#sessions].map((s) => s.listener),
+      stats: () => this.stats(),
+      healthy: () => this.#stopping === undefined && !this.#bus.broker.failing && (this.#cluster === undefined || this.#cluster.state === 'ready'),
+    });
+  }
+
+  /** Cluster mode: resolves when the stream is set up and copied from. */
+  clusterReady(): Promise<void> {
+    return this.#cluster?.ready() ?? Promise.resolve();
   }
 
   /** The turns of the event loop that ended with work (see bus/turn.ts). */
@@ -219,6 +221,7 @@ export class LinebusServer {
       ['jobs_pending', this.#bus.groups.pendingJobs()],
       ['requests_waiting', this.#bus.requests.size],
       ['logins_delayed', this.#bus.policy.throttle.delayed],
+      ...(this.#cluster?.stats() ?? []),
       ...limitStats(this.limits),
       ...this.#stats.closeReasons(),
     ];
@@ -287,6 +290,7 @@ export class LinebusServer {
     this.#stats.stop();
     this.#watchdog.stop();
     this.#bus.groups.stop();
+    await this.#cluster?.stop();
     await this.#retention.stop();
     await this.#checkpointer.stop();
     // The last connection to close checkpoints the rest and removes the WAL.

@@ -6,7 +6,7 @@
  * (PROTOCOL.md, "Delivery").
  */
 import { ProtocolError } from '../protocol/errors.js';
-import type { Journal } from '../store/journal.js';
+import type { Journal, NumberedMessage } from '../store/journal.js';
 import type { Logger } from '../log.js';
 import { Delivery } from './receiver.js';
 import type { Receiver } from './receiver.js';
@@ -22,6 +22,20 @@ export interface Publication {
   readonly body: string;
   /** Called once, after the commit, with the id; or with the refusal. */
   done(result: number | ProtocolError): void;
+}
+
+/**
+ * A message of a cluster's stream (cluster/cluster.ts): its id and time
+ * come from the stream; `done` gets the id once it is journaled here.
+ */
+export interface Ingested extends Publication, NumberedMessage {}
+
+/**
+ * Where sends go instead of the journal in cluster mode: upstream
+ * publishes them, and they come back through Broker.ingest.
+ */
+export interface Upstream {
+  publish(publication: Publication): void;
 }
 
 /**
@@ -58,6 +72,8 @@ export class Broker {
   readonly #logger: Logger;
   readonly #sublist = new Sublist<Receiver>();
   #batch: Publication[] = [];
+  /** Cluster mode: sends go there, and the journal takes only what is ingested. */
+  #upstream: Upstream | undefined;
   /** Written by the last commit of the turn; what is staged during it waits for the next. */
   #staged = new Set<Staged>();
   /**
@@ -86,6 +102,21 @@ export class Broker {
   }
 
   publish(publication: Publication): void {
+    if (this.#upstream !== undefined) this.#upstream.publish(publication);
+    else this.#enqueue(publication);
+  }
+
+  /** Cluster mode from now on: sends go to `upstream`, the journal takes what ingest brings. */
+  set upstream(upstream: Upstream) {
+    this.#upstream = upstream;
+  }
+
+  /** Journals a message of the cluster's stream with its own id and time, then delivers it. */
+  ingest(message: Ingested): void {
+    this.#enqueue(message);
+  }
+
+  #enqueue(publication: Publication): void {
     this.#batch.push(publication);
     if (this.#batch.length >= BATCH_MAX) this.#turn.endNow();
     else this.#turn.schedule();
@@ -158,7 +189,10 @@ export class Broker {
     });
     let lastId: number;
     try {
-      lastId = this.#journal.append(batch, Date.now(), writeStaged);
+      lastId =
+        this.#upstream === undefined
+          ? this.#journal.append(batch, Date.now(), writeStaged)
+          : this.#journal.appendNumbered(batch as Ingested[], writeStaged);
     } catch (error) {
       this.failing = true;
       this.#failed(batch.length, error as Error);
@@ -168,6 +202,9 @@ export class Broker {
       }
       const refusal = new ProtocolError('internal', 'the journal could not store the message; nothing was sent, try again');
       for (const publication of batch) publication.done(refusal);
+      // A cluster's messages must be journaled in order: the ones after
+      // the failed batch go too, and the stream brings them all again.
+      if (this.#upstream !== undefined) for (const publication of this.#batch.splice(0)) publication.done(refusal);
       return;
     }
     this.failing = false;
@@ -181,12 +218,16 @@ export class Broker {
       if (this.#recentTopics.size <= RECENT_TOPICS - batch.length) break;
       this.#recentTopics.delete(topic);
     }
+    // Ids are consecutive in a batch of the journal's own; a cluster's
+    // messages carry theirs.
+    const numbered = this.#upstream !== undefined;
     let id = lastId - batch.length + 1;
     // Runs of one topic are common: its place in the recent topics and its
     // receivers are looked up once a run.
     let topic: string | undefined;
     let receivers: ReadonlySet<Receiver> = NO_RECEIVERS;
     for (const publication of batch) {
+      if (numbered) id = (publication as Ingested).id;
       publication.done(id);
       if (publication.topic !== topic) {
         topic = publication.topic;

@@ -6,7 +6,8 @@
 import { Command, Option } from 'commander';
 import { DEFAULTS } from '../limits.js';
 import { version } from '../version.js';
-import { atLeast, dbOption, logLevel, port, positiveInt, wholeNumber } from './options.js';
+import { DEFAULT_STREAM } from '../cluster/subjects.js';
+import { atLeast, atMost, dbOption, logLevel, port, positiveInt, wholeNumber } from './options.js';
 import { recvCommand, requestCommand, sendCommand } from './client-commands.js';
 import type { ServeOptions } from './serve.js';
 import { sinceOption, tailCommand } from './tail.js';
@@ -48,6 +49,9 @@ export function program(): Command {
     .addOption(new Option('--http-host <address>', 'address of the web listener (default: --host)').env('LINEBUS_HTTP_HOST'))
     .addOption(new Option('--http-origin <origins>', "comma-separated origins besides the listener's own whose pages may use /ws and the streams").env('LINEBUS_HTTP_ORIGIN'))
     .addOption(new Option('--acl <file>', 'access file: which user may read and write which topics; re-read on SIGHUP').env('LINEBUS_ACL'))
+    .addOption(new Option('--cluster <urls>', 'share one bus with other daemons through NATS JetStream: comma-separated nats://host:4222 URLs').env('LINEBUS_CLUSTER'))
+    .addOption(new Option('--cluster-stream <name>', 'the JetStream stream (made if missing); topics are its subjects under this name').env('LINEBUS_CLUSTER_STREAM').default(DEFAULT_STREAM))
+    .addOption(new Option('--cluster-replicas <n>', 'replicas of the stream when this daemon makes it (3 for a three-node NATS cluster)').env('LINEBUS_CLUSTER_REPLICAS').default(1).argParser(atMost(5)))
     .addOption(new Option('--config <file>', "settings file ('name value' lines, any option above by its long name), re-read on SIGHUP").env('LINEBUS_CONFIG'))
     .addOption(new Option('--log-format <format>', 'log line format').env('LINEBUS_LOG_FORMAT').choices(['text', 'json']).default('text'))
     .addOption(new Option('--log-level <level>', 'lowest level logged').env('LINEBUS_LOG_LEVEL').default('info').argParser(logLevel))

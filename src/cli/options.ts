@@ -20,6 +20,14 @@ export function atLeast(min: number): (value: string) => number {
   };
 }
 
+/** A whole number from 1 to `max`. */
+export function atMost(max: number): (value: string) => number {
+  return (value) => {
+    if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) throw new InvalidArgumentError(`expected a whole number from 1 to ${max}.`);
+    return Number(value);
+  };
+}
+
 export function port(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) > 65535) throw new InvalidArgumentError('expected a port number from 0 to 65535.');
   return Number(value);

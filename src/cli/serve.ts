@@ -12,6 +12,7 @@ import { FatalError } from '../protocol/errors.js';
 import type { Limits } from '../limits.js';
 import { readAcl } from './acl-file.js';
 import { readConfig } from './config.js';
+import { parseClusterUrls, streamNameProblem } from '../cluster/subjects.js';
 import type { ConfigParsers } from './config.js';
 
 export interface ServeOptions extends Limits {
@@ -30,6 +31,9 @@ export interface ServeOptions extends Limits {
   tlsCa: string | undefined;
   tlsVerify: boolean | undefined;
   sync: 'normal' | 'full';
+  cluster: string | undefined;
+  clusterStream: string;
+  clusterReplicas: number;
   logFormat: LogFormat;
   logLevel: Threshold;
 }
@@ -125,11 +129,22 @@ function httpOptions(options: ServeOptions): ServerOptions['http'] {
   return { port: httpPort, host: httpHost, tls: tlsCert && tlsKey ? { cert: tlsCert, key: tlsKey } : undefined, origins };
 }
 
+function clusterOptions({ cluster, clusterStream: stream, clusterReplicas: replicas }: ServeOptions): ServerOptions['cluster'] {
+  if (cluster === undefined) return undefined;
+  const problem = streamNameProblem(stream);
+  if (problem !== undefined) throw new FatalError(`--cluster-stream ${stream}: ${problem}`);
+  try {
+    return { urls: parseClusterUrls(cluster), stream, replicas };
+  } catch (error) {
+    throw new FatalError(`--cluster: ${(error as Error).message}`);
+  }
+}
+
 export async function serve(cliOptions: ServeOptions, command: Command): Promise<void> {
   const options = cliOptions.config ? { ...cliOptions, ...fromConfig(cliOptions.config, command) } : cliOptions;
   const logger = createLogger({ format: options.logFormat, level: options.logLevel });
   const acl = options.acl === undefined ? undefined : readAcl(options.acl);
-  const server = await LinebusServer.start({ ...options, acl, tls: tlsOptions(options), http: httpOptions(options), listenFd: inheritedSocket(process.env), logger });
+  const server = await LinebusServer.start({ ...options, acl, tls: tlsOptions(options), http: httpOptions(options), cluster: clusterOptions(options), listenFd: inheritedSocket(process.env), logger });
   process.on('SIGHUP', () => {
     const users = server.store.users.list().length;
     try {

@@ -26,9 +26,16 @@ export interface PendingMessage {
   readonly body: string;
 }
 
+/** A message whose id and time were given elsewhere (a cluster's stream). */
+export interface NumberedMessage extends PendingMessage {
+  readonly id: number;
+  readonly ts: number;
+}
+
 export class Journal {
   readonly #check: () => void;
   readonly #appendBatch: (messages: readonly PendingMessage[], ts: number, alsoWrite: (() => void) | undefined) => number;
+  readonly #appendNumbered: (messages: readonly NumberedMessage[], alsoWrite: (() => void) | undefined) => number;
   readonly #deleteThrough: (lastDeleted: number, limit: number) => number;
 
   /** `check` throws when the journal's files are no longer the ones open. */
@@ -65,6 +72,24 @@ export class Journal {
       }
       return id;
     });
+    const insertNumbered = db.prepare('INSERT INTO messages (id, ts, topic, sender, body) VALUES (?, ?, ?, ?, ?)');
+    const last = db.prepare<[], number | null>('SELECT max(id) FROM messages').pluck();
+    this.#appendNumbered = db.transaction((messages: readonly NumberedMessage[], alsoWrite: (() => void) | undefined) => {
+      alsoWrite?.();
+      // Ids may skip (a stream's deleted messages): the blocks completed
+      // are those from the journal's last id before the batch.
+      const before = last.get() ?? 0;
+      let id = before;
+      for (const m of messages) {
+        if (m.id <= id) throw new Error(`message id ${m.id} is not after the journal's last id ${id}`);
+        insertNumbered.run(m.id, m.ts, m.topic, m.sender, m.body);
+        id = m.id;
+      }
+      for (let block = blockOf(before); block < blockOf(id); block++) {
+        summarize.run(block, block * BLOCK_SIZE, (block + 1) * BLOCK_SIZE - 1);
+      }
+      return id;
+    });
     const remove = db.prepare<[number, number]>('DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE id <= ? ORDER BY id LIMIT ?)');
     const forget = db.prepare<[number]>('DELETE FROM topic_blocks WHERE block < ?');
     const first = db.prepare<[], number | null>('SELECT min(id) FROM messages').pluck();
@@ -91,6 +116,16 @@ export class Journal {
   append(messages: readonly PendingMessage[], ts: number, alsoWrite?: () => void): number {
     this.#check();
     return this.#appendBatch(messages, ts, alsoWrite);
+  }
+
+  /**
+   * Appends messages that carry their own ids and times (cluster mode),
+   * in one transaction with `alsoWrite`. Ids must rise and be above the
+   * journal's last; returns the last one.
+   */
+  appendNumbered(messages: readonly NumberedMessage[], alsoWrite?: () => void): number {
+    this.#check();
+    return this.#appendNumbered(messages, alsoWrite);
   }
 
   /**

@@ -110,6 +110,17 @@ CREATE TABLE jobs (
   PRIMARY KEY (grp, id)
 ) WITHOUT ROWID;`,
   },
+  {
+    // linebus 2.0, --cluster: the JetStream stream this journal copies.
+    // Its ids are that stream's sequence numbers, so a journal belongs to
+    // one stream (identified by name and creation time) for good.
+    version: 4,
+    sql: `
+CREATE TABLE cluster (
+  stream  TEXT NOT NULL,      -- the stream's name
+  created TEXT NOT NULL       -- the stream's creation time, as JetStream reports it
+);`,
+  },
 ];
 
 /** Each table and the version that made it: a journal at a version has them all. */
@@ -120,6 +131,7 @@ const TABLES: readonly [version: number, name: string][] = [
   [3, 'cursors'],
   [3, 'groups'],
   [3, 'jobs'],
+  [4, 'cluster'],
 ];
 
 /** The schema version this code writes. */

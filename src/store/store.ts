@@ -5,6 +5,7 @@
 import Database from 'better-sqlite3';
 import { closeSync, existsSync, fstatSync, openSync, statSync } from 'node:fs';
 import { FatalError } from '../protocol/errors.js';
+import { ClusterStore } from './cluster.js';
 import { CursorStore } from './cursors.js';
 import { GroupStore } from './groups.js';
 import { Journal } from './journal.js';
@@ -43,6 +44,7 @@ export class Store {
   #cursors: CursorStore | undefined;
   #groups: GroupStore | undefined;
   #lag: LagCounter | undefined;
+  #cluster: ClusterStore | undefined;
   /** The journal file and its WAL, held open to tell if they are unlinked. */
   readonly #fd: number;
   #walFd: number | undefined;
@@ -76,6 +78,12 @@ export class Store {
   get lag(): LagCounter {
     this.#lag ??= new LagCounter(this.db);
     return this.#lag;
+  }
+
+  /** The stream a cluster daemon's journal copies. */
+  get cluster(): ClusterStore {
+    this.#cluster ??= new ClusterStore(this.db);
+    return this.#cluster;
   }
 
   /** The journal's size on disk: the database file and its WAL. */
