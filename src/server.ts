@@ -112,7 +112,7 @@ export class LinebusServer {
     const server = new LinebusServer(options, store, lock);
     try {
       // Loaded only in cluster mode: the NATS client is not needed otherwise.
-      if (options.cluster) server.#cluster = new (await import('./cluster/cluster.js')).Cluster(options.cluster, server.#bus.broker, store, server.#logger);
+      if (options.cluster) server.#cluster = new (await import('./cluster/cluster.js')).Cluster(options.cluster, server.#bus, store, server.#logger);
       server.#listening = await listenAll(options, (link) => server.#accept(link), server.#web());
     } catch (error) {
       await server.#release();

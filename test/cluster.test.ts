@@ -81,6 +81,25 @@ t.test('a message sent through one daemon reaches the others with the same id', 
   for (const client of [alice, onB, onC]) client.close();
 });
 
+t.test('a cursor marked through one daemon resumes from its mark on another', async (t) => {
+  const onA = await LineClient.login(a.port, 'dave');
+  onA.write('recv chat.> as bot since 0');
+  t.same(await onA.lines(3), ['ok recv chat.> as bot after 0', 'msg chat.x 1 alice hello', 'msg chat.y 2 bob hi from b']);
+  onA.write('mark bot 1');
+  t.equal(await onA.line(), 'ok mark bot 1', 'answered once the other daemons can see it');
+  onA.close();
+  const onB = await LineClient.login(b.port, 'dave');
+  onB.write('recv chat.> as bot');
+  t.same(await onB.lines(2), ['ok recv chat.> as bot after 1', 'msg chat.y 2 bob hi from b']);
+  onB.write('mark bot 2');
+  t.equal(await onB.line(), 'ok mark bot 2');
+  onB.close();
+  const onC = await LineClient.login(c.port, 'dave');
+  onC.write('recv chat.> as bot', 'cursors');
+  t.same(await onC.lines(3), ['ok recv chat.> as bot after 2', 'cursor bot chat.> 2 0', 'ok cursors 1']);
+  onC.close();
+});
+
 t.test('a daemon killed and restarted catches up from the stream', async (t) => {
   await killed(c);
   const alice = await LineClient.login(a.port, 'alice');

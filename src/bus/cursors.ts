@@ -11,6 +11,19 @@ import type { Broker, Staged } from './broker.js';
 
 export type Cursor = StoredCursor;
 
+/**
+ * Cluster mode: where this daemon's cursor changes go, so that a client
+ * finds its cursors whichever daemon it reaches (cluster/cursors.ts).
+ */
+export interface CursorReplica {
+  created(cursor: Cursor): void;
+  /** Settles once the other daemons can see the mark (or it failed, and holds here only). */
+  marked(cursor: Cursor): Promise<void>;
+  forgotten(user: string, name: string): void;
+  /** Brings the cursor up to date from the other daemons. */
+  refresh(user: string, name: string): Promise<void>;
+}
+
 export class Cursors implements Staged {
   readonly #store: CursorStore;
   readonly #broker: Broker;
@@ -19,6 +32,10 @@ export class Cursors implements Staged {
   #count = 0;
   /** Cursors marked since the last commit. */
   #marked = new Set<Cursor>();
+  /** Cursors marked by this daemon's clients since the last commit: the replica hears of them. */
+  #markedHere = new Set<Cursor>();
+  /** Cluster mode: told of every change made here. */
+  replica: CursorReplica | undefined;
   /** Replies that wait for the commit of their mark. */
   #replies: { cursor: Cursor; reply: (line: string) => void }[] = [];
 
@@ -56,7 +73,38 @@ export class Cursors implements Staged {
     const cursor: Cursor = { user, name, pattern, mark };
     this.#store.create(cursor, Date.now());
     this.#add(cursor);
+    this.replica?.created(cursor);
     return cursor;
+  }
+
+  /**
+   * A cursor as another daemon of the cluster has it: made or replaced
+   * here, or its mark moved forward (never back), without telling the
+   * replica again.
+   */
+  adopt(user: string, name: string, pattern: string, mark: number): void {
+    const cursor = this.get(user, name);
+    if (cursor !== undefined && cursor.pattern === pattern) {
+      if (mark <= cursor.mark) return;
+      cursor.mark = mark;
+      this.#marked.add(cursor);
+      this.#broker.stage(this);
+      return;
+    }
+    if (cursor !== undefined) this.#forget(user, name);
+    const adopted: Cursor = { user, name, pattern, mark };
+    this.#store.create(adopted, Date.now());
+    this.#add(adopted);
+  }
+
+  /** Cluster mode: the cursor as the other daemons last left it. */
+  refresh(user: string, name: string): Promise<void> {
+    return this.replica?.refresh(user, name) ?? Promise.resolve();
+  }
+
+  /** A cursor another daemon of the cluster forgot. */
+  drop(user: string, name: string): void {
+    this.#forget(user, name);
   }
 
   /**
@@ -66,12 +114,19 @@ export class Cursors implements Staged {
   mark(cursor: Cursor, id: number, reply: (line: string) => void): void {
     if (id > cursor.mark) cursor.mark = id;
     this.#marked.add(cursor);
+    this.#markedHere.add(cursor);
     this.#replies.push({ cursor, reply });
     this.#broker.stage(this);
   }
 
   /** Deletes it at once; false if there is none. */
   forget(user: string, name: string): boolean {
+    if (!this.#forget(user, name)) return false;
+    this.replica?.forgotten(user, name);
+    return true;
+  }
+
+  #forget(user: string, name: string): boolean {
     const cursors = this.#byUser.get(user);
     if (!cursors?.delete(name)) return false;
     this.#count--;
@@ -92,9 +147,20 @@ export class Cursors implements Staged {
     const replies = this.#replies;
     this.#replies = [];
     // After a failed commit the marks stay to be written by the next one.
-    if (error === undefined) this.#marked = new Set();
+    const shared = new Map<Cursor, Promise<void>>();
+    if (error === undefined) {
+      this.#marked = new Set();
+      for (const cursor of this.#markedHere) {
+        if (this.replica !== undefined && this.get(cursor.user, cursor.name) === cursor) shared.set(cursor, this.replica.marked(cursor));
+      }
+      this.#markedHere = new Set();
+    }
     for (const { cursor, reply } of replies) {
-      reply(error === undefined ? ok('mark', cursor.name, cursor.mark) : err('internal', 'the mark could not be stored; mark again'));
+      const answer = (): void => reply(error === undefined ? ok('mark', cursor.name, cursor.mark) : err('internal', 'the mark could not be stored; mark again'));
+      // Cluster mode: `ok mark` once another daemon would find the mark.
+      const share = shared.get(cursor);
+      if (share === undefined) answer();
+      else void share.then(answer);
     }
   }
 

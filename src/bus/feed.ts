@@ -80,6 +80,7 @@ export class Feed {
       const wants = this.#liveWants(target);
       const user = target.user as string;
       const cursors = this.#cursors;
+      await cursors.refresh(user, name);
       let cursor = cursors.get(user, name);
       if (cursor === undefined) {
         if (cursors.count(user) >= maxCursors) {

@@ -7,16 +7,19 @@
  * reachable, sends get `err busy` and the journal's history stays readable.
  */
 import { randomBytes } from 'node:crypto';
-import type { JetStreamClient, JsMsg, NatsConnection, ConsumerMessages } from 'nats';
+import type { JetStreamClient, NatsConnection } from 'nats';
 import type { Broker, Publication, Upstream } from '../bus/broker.js';
+import type { Cursors } from '../bus/cursors.js';
+import { SharedCursors } from './cursors.js';
 import type { Logger } from '../log.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { Store } from '../store/store.js';
 import { identityProblem } from '../store/cluster.js';
 import { InFlightSends } from './publisher.js';
-import { bodyProblem, FOREIGN_SENDER, SENDER_HEADER, subjectOf, topicOf } from './subjects.js';
+import { SENDER_HEADER, subjectOf } from './subjects.js';
 import type { ClusterSettings } from './subjects.js';
 import { ensureStream } from './stream.js';
+import { StreamCopy } from './copy.js';
 
 /** How long a send waits for JetStream's PubAck before it is refused. */
 export const PUBACK_TIMEOUT_MS = 5000;
@@ -24,19 +27,13 @@ export const PUBACK_TIMEOUT_MS = 5000;
 const UNREACHABLE_LOG_MS = 2000;
 /** Waits between attempts to set the stream up, doubling up to the last. */
 const SETUP_RETRY_MS = [500, 1000, 2000, 5000, 10_000];
-/** How often the copy is checked for a stall, and how quiet it must have been. */
-const STALL_CHECK_MS = 2000;
-/** Messages the consumer asks for at a time. */
-const CONSUME_BATCH = 1024;
-/** A pull request's life, and the heartbeat within it. */
-const PULL_EXPIRES_MS = 5000;
-const PULL_HEARTBEAT_MS = 1000;
-
 export type ClusterState = 'connecting' | 'setting up' | 'ready' | 'disconnected' | 'refused' | 'stopped';
 
 export class Cluster implements Upstream {
   readonly #settings: ClusterSettings;
   readonly #broker: Broker;
+  readonly #cursors: Cursors;
+  #sharedCursors: SharedCursors | undefined;
   readonly #store: Store;
   readonly #logger: Logger;
   readonly #sends = new InFlightSends(`${process.pid.toString(36)}${randomBytes(4).toString('hex')}`);
@@ -47,23 +44,14 @@ export class Cluster implements Upstream {
   #state: ClusterState = 'connecting';
   /** Why sends are refused while not ready. */
   #why = 'the cluster (NATS) is not reachable yet';
-  #messages: ConsumerMessages | undefined;
-  /** Bumped whenever the consumer is replaced: messages of an older one are dropped. */
-  #generation = 0;
-  /** The highest stream sequence handed to the broker. */
-  #ingested = 0;
-  /** A commit failed: the copy starts again after the journal's last id. */
-  #rewind = true;
-  #resyncTimer: NodeJS.Timeout | undefined;
-  #stallTimer: NodeJS.Timeout | undefined;
-  /** When the copy last brought a message (or started). */
-  #lastCopied = 0;
+  #copy: StreamCopy | undefined;
   readonly #ready: Promise<void>;
   #onReady: (() => void) | undefined;
 
-  constructor(settings: ClusterSettings, broker: Broker, store: Store, logger: Logger) {
+  constructor(settings: ClusterSettings, { broker, cursors }: { broker: Broker; cursors: Cursors }, store: Store, logger: Logger) {
     this.#settings = settings;
     this.#broker = broker;
+    this.#cursors = cursors;
     this.#store = store;
     this.#logger = logger;
     this.#ready = new Promise((resolve) => (this.#onReady = resolve));
@@ -111,10 +99,8 @@ export class Cluster implements Upstream {
 
   async stop(): Promise<void> {
     this.#state = 'stopped';
-    this.#generation++;
-    clearTimeout(this.#resyncTimer);
-    clearInterval(this.#stallTimer);
-    this.#messages?.stop();
+    this.#copy?.stop();
+    this.#sharedCursors?.stop();
     this.#sends.refuseAll('the server is stopping');
     await this.#nc?.close();
   }
@@ -173,9 +159,10 @@ export class Cluster implements Upstream {
         if (info.state.messages > 0 && info.state.first_seq > from) {
           this.#logger.log('warn', `cluster: ids ${from} to ${info.state.first_seq - 1} are gone from the stream (its limits); the journal goes on from ${info.state.first_seq}`);
         }
-        await this.#consume();
-        this.#stallTimer = setInterval(() => void this.#checkStall(nc), STALL_CHECK_MS);
-        this.#stallTimer.unref();
+        this.#copy?.stop();
+        const nats = this.#nats as typeof import('nats');
+        this.#copy = await StreamCopy.start({ nats, nc, settings: this.#settings, broker: this.#broker, store, sends: this.#sends, logger: this.#logger });
+        await this.#shareCursors(nc);
         this.#state = 'ready';
         this.#logger.log('notice', `cluster: stream ${this.#settings.stream} ready, journal at id ${from - 1} of ${info.state.last_seq}`, { server: nc.getServer() });
         this.#onReady?.();
@@ -188,119 +175,13 @@ export class Cluster implements Upstream {
     }
   }
 
-  /** Starts copying the stream from the journal's last id on. */
-  async #consume(): Promise<void> {
-    const js = this.#js as JetStreamClient;
-    const generation = ++this.#generation;
-    this.#messages?.stop();
-    // After a failed commit the broker dropped what it held: the journal
-    // says where to go on. Otherwise what was handed to the broker is
-    // committed in this turn, and the copy goes on after it.
-    if (this.#rewind) this.#ingested = this.#store.reader.lastId();
-    this.#rewind = false;
-    const from = this.#ingested + 1;
-    const { DeliverPolicy } = this.#nats as typeof import('nats');
-    const consumer = await js.consumers.get(this.#settings.stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from });
-    // Short pulls with frequent heartbeats: a consumer lost with its NATS
-    // node is noticed (two missed heartbeats) and made again in seconds.
-    this.#lastCopied = Date.now();
-    const messages = await consumer.consume({ max_messages: CONSUME_BATCH, expires: PULL_EXPIRES_MS, idle_heartbeat: PULL_HEARTBEAT_MS });
-    this.#messages = messages;
-    void (async () => {
-      for await (const message of messages) {
-        if (generation !== this.#generation) break;
-        this.#ingest(message);
-      }
-    })();
-    void this.#watchConsumer(messages, generation);
-  }
-
-  /**
-   * The consumer lives on one NATS node. When that node dies the client
-   * library does not always make it again (seen with nats-server 2.9), so
-   * two missed heartbeats or a consumer gone start a new one here, from
-   * the journal's last id.
-   */
-  async #watchConsumer(messages: ConsumerMessages, generation: number): Promise<void> {
-    const { ConsumerEvents } = this.#nats as typeof import('nats');
-    for await (const status of await messages.status()) {
-      if (generation !== this.#generation) return;
-      this.#logger.log('debug', `cluster: consumer ${status.type}`, { data: String(status.data) });
-      const lost =
-        (status.type === ConsumerEvents.HeartbeatsMissed && Number(status.data) >= 2) ||
-        status.type === ConsumerEvents.ConsumerNotFound ||
-        status.type === ConsumerEvents.ConsumerDeleted;
-      if (!lost) continue;
-      this.#logger.log('warn', `cluster: the copy of the stream stopped (${status.type}); starting it again after id ${this.#store.reader.lastId()}`);
-      this.#resync(0);
-      return;
-    }
-  }
-
-  /**
-   * The last resort against a copy that stopped without a sign (its
-   * node died while the connection moved to another): quiet for a while
-   * while the stream has more than the journal, it starts again.
-   */
-  async #checkStall(nc: NatsConnection): Promise<void> {
-    if (this.#state !== 'ready' || this.#resyncTimer !== undefined || Date.now() - this.#lastCopied < STALL_CHECK_MS) return;
-    try {
-      const info = await (await nc.jetstreamManager()).streams.info(this.#settings.stream);
-      if (info.state.last_seq <= this.#ingested || Date.now() - this.#lastCopied < STALL_CHECK_MS) return;
-      this.#logger.log('warn', `cluster: the copy of the stream stalled at id ${this.#ingested} of ${info.state.last_seq}; starting it again`);
-      this.#resync(0);
-    } catch (error) {
-      this.#logger.log('debug', `cluster: stall check: ${(error as Error).message}`);
-    }
-  }
-
-  #ingest(message: JsMsg): void {
-    this.#lastCopied = Date.now();
-    const id = message.seq;
-    // An ordered consumer made again starts where it stopped: nothing twice.
-    if (id <= this.#ingested) return;
-    this.#ingested = id;
-    const where = topicOf(this.#settings.stream, message.subject);
-    const body = message.string();
-    const problem = 'problem' in where ? where.problem : bodyProblem(body);
-    if (problem !== undefined || !('topic' in where)) {
-      this.#logger.log('warn', `cluster: stream message ${id} is not a linebus message (${problem}); not journaled`, { subject: message.subject });
-      return;
-    }
-    const headers = message.headers;
-    const claim = this.#sends.claim(headers?.get('Nats-Msg-Id') || undefined);
-    this.#broker.ingest({
-      id,
-      ts: Math.floor(message.info.timestampNanos / 1e6),
-      topic: where.topic,
-      sender: headers?.get(SENDER_HEADER) || FOREIGN_SENDER,
-      body,
-      origin: claim?.origin,
-      done: (result) => {
-        claim?.journaled(result);
-        if (typeof result === 'number') return;
-        this.#rewind = true;
-        this.#resync();
-      },
-    });
-  }
-
-  /**
-   * A commit of the journal failed: what it held is taken from the stream
-   * again, after a pause (a full disk or a held lock is not over at once).
-   */
-  #resync(pauseMs = 1000): void {
-    if (this.#resyncTimer !== undefined || this.#state === 'stopped') return;
-    this.#generation++;
-    this.#messages?.stop();
-    this.#resyncTimer = setTimeout(() => {
-      this.#resyncTimer = undefined;
-      this.#consume().catch((error: Error) => {
-        this.#logger.log('error', `cluster: cannot copy the stream again: ${error.message}`);
-        this.#resync();
-      });
-    }, pauseMs);
-    this.#resyncTimer.unref();
+  /** Shares cursors through the bucket `<stream>_cursors`, made if missing. */
+  async #shareCursors(nc: NatsConnection): Promise<void> {
+    if (this.#sharedCursors !== undefined) return;
+    const kv = await nc.jetstream({ timeout: 2000 }).views.kv(`${this.#settings.stream}_cursors`, { replicas: this.#settings.replicas });
+    const shared = new SharedCursors(kv, this.#cursors, this.#logger);
+    await shared.start();
+    this.#sharedCursors = shared;
   }
 
   /** Logs the connection's ups and downs; sends are refused while it is down. */

@@ -4,7 +4,7 @@
  * so NATS's `*` and `>` mean what linebus's do. Pure; cluster.ts does the
  * talking.
  */
-import { NOT_PRINTABLE, topicProblem } from '../protocol/topic.js';
+import { topicProblem } from '../protocol/topic.js';
 
 /** The stream (and subject prefix) when --cluster-stream is not given. */
 export const DEFAULT_STREAM = 'linebus';
@@ -43,11 +43,13 @@ export function bodyProblem(body: string): string | undefined {
   return /[\r\n]/.test(body) ? 'its body has a line break' : undefined;
 }
 
-/** Why `name` cannot be the stream's name (JetStream's rules), or undefined. */
+/**
+ * Why `name` cannot be the stream's name, or undefined. Stricter than
+ * JetStream: the name also names the cursor bucket, and the first token
+ * of every subject.
+ */
 export function streamNameProblem(name: string): string | undefined {
-  if (name.length === 0 || name.length > 64) return 'a stream name is 1 to 64 characters';
-  if (/[.*>/\\]/.test(name) || NOT_PRINTABLE.test(name)) return 'a stream name has no dots, wildcards, slashes or spaces';
-  return undefined;
+  return /^[A-Za-z0-9_-]{1,32}$/.test(name) ? undefined : 'a stream name is 1 to 32 letters, digits, - or _';
 }
 
 /**
