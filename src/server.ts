@@ -4,7 +4,7 @@
  * and stops them; it never reaches into a session.
  */
 import { assembleBus } from './bus/assemble.js';
-import type { Bus } from './bus/assemble.js';
+import type { Bus, GroupsMaker } from './bus/assemble.js';
 import { Stats } from './bus/stats.js';
 import { Turn } from './bus/turn.js';
 import { silentLogger } from './log.js';
@@ -20,7 +20,8 @@ import type { SyncMode } from './store/store.js';
 import { Refusals } from './transport/refusals.js';
 import type { Link } from './transport/link.js';
 import { version } from './version.js';
-import { limitsFrom, limitStats } from './limits.js';
+import { limitsFrom } from './limits.js';
+import { statPairs } from './stat-pairs.js';
 import type { Limits } from './limits.js';
 import type { Acl } from './bus/acl.js';
 import { closeAll, listenAll } from './listen.js';
@@ -68,13 +69,19 @@ export class LinebusServer {
   /** Called when the last session has closed, while stopping. */
   #onDrained: (() => void) | undefined;
 
-  private constructor(options: ServerOptions, store: Store, lock: JournalLock) {
+  private constructor(options: ServerOptions, store: Store, lock: JournalLock, cluster: typeof import('./cluster/cluster.js') | undefined) {
     this.store = store;
     this.#lock = lock;
     this.limits = limitsFrom(options);
     const logger = options.logger ?? silentLogger;
     this.#logger = logger;
-    this.#bus = assembleBus(store, this.#turn, this.#stats, logger, this.limits);
+    const clusterGroups: GroupsMaker | undefined =
+      cluster &&
+      ((broker, cursors) => {
+        this.#cluster = new cluster.Cluster(options.cluster as ClusterSettings, { broker, cursors, counters: this.#stats, limits: this.limits }, store, logger);
+        return this.#cluster.groups;
+      });
+    this.#bus = assembleBus(store, this.#turn, this.#stats, logger, this.limits, clusterGroups);
     this.#bus.policy.acl = options.acl;
     this.#services = {
       version: version(),
@@ -109,10 +116,9 @@ export class LinebusServer {
       store.close();
       throw error;
     }
-    const server = new LinebusServer(options, store, lock);
+    // Loaded only in cluster mode: the NATS client is not needed otherwise.
+    const server = new LinebusServer(options, store, lock, options.cluster && (await import('./cluster/cluster.js')));
     try {
-      // Loaded only in cluster mode: the NATS client is not needed otherwise.
-      if (options.cluster) server.#cluster = new (await import('./cluster/cluster.js')).Cluster(options.cluster, server.#bus, store, server.#logger);
       server.#listening = await listenAll(options, (link) => server.#accept(link), server.#web());
     } catch (error) {
       await server.#release();
@@ -206,25 +212,7 @@ export class LinebusServer {
 
   /** Name and value pairs, as `stats` shows them. */
   stats(): [string, string | number][] {
-    const reader = this.store.reader;
-    const [uptime, ...counters] = this.#stats.pairs();
-    return [
-      ['version', this.#services.version],
-      uptime as [string, number],
-      ['connections', this.#sessions.size],
-      ...counters,
-      ['journal_bytes', this.store.bytes()],
-      ['journal_first_id', reader.firstId()],
-      ['journal_last_id', reader.lastId()],
-      ['cursors', this.#bus.cursors.size],
-      ['groups', this.#bus.groups.size],
-      ['jobs_pending', this.#bus.groups.pendingJobs()],
-      ['requests_waiting', this.#bus.requests.size],
-      ['logins_delayed', this.#bus.policy.throttle.delayed],
-      ...(this.#cluster?.stats() ?? []),
-      ...limitStats(this.limits),
-      ...this.#stats.closeReasons(),
-    ];
+    return statPairs({ version: this.#services.version, stats: this.#stats, connections: this.#sessions.size, store: this.store, bus: this.#bus, limits: this.limits, cluster: this.#cluster });
   }
 
   // --- limits and retention ------------------------------------------------

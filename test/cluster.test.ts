@@ -100,16 +100,48 @@ t.test('a cursor marked through one daemon resumes from its mark on another', as
   onC.close();
 });
 
+t.test('a queue group shared by workers on two daemons: each job to one of them, acks and deaths everywhere', async (t) => {
+  const onA = await LineClient.login(a.port, 'worker');
+  const onB = await LineClient.login(b.port, 'worker');
+  onA.write('take jobs.> as work max 1 tries 2');
+  t.equal(await onA.line(), 'ok take jobs.> as work');
+  onB.write('take jobs.> as work max 1');
+  t.equal(await onB.line(), 'ok take jobs.> as work', 'the group made through A, found through B');
+  const boss = await LineClient.login(c.port, 'boss');
+  boss.write('send jobs.x one', 'send jobs.x two');
+  const [one, two] = (await boss.lines(2)).map((line) => Number(/^ok send (\d+)$/.exec(line as string)?.[1]));
+  const [jobA, jobB] = [await onA.line(), await onB.line()];
+  t.same([jobA, jobB].sort(), [`job jobs.x ${one} boss one`, `job jobs.x ${two} boss two`], 'one job each, none twice');
+  const idOf = (line: string | undefined): number => Number(line?.split(' ')[2]);
+  onA.write(`ack ${idOf(jobA)}`, `ack ${idOf(jobA)}`);
+  const acks = await onA.lines(2);
+  t.equal(acks[0], `ok ack ${idOf(jobA)}`);
+  t.match(acks[1], /^err notfound /, "an acked job is no one's");
+  onB.write(`nack ${idOf(jobB)}`);
+  t.equal(await onB.line(), `ok nack ${idOf(jobB)}`);
+  // Its second and last try, through whichever daemon JetStream picks.
+  const again = await Promise.race([onA.line().then((line) => ({ worker: onA, line })), onB.line().then((line) => ({ worker: onB, line }))]);
+  t.equal(again.line, jobB, 'the nacked job comes again, to one worker');
+  again.worker.write(`nack ${idOf(jobB)}`);
+  t.equal(await again.worker.line(), `ok nack ${idOf(jobB)}`);
+  boss.write('recv $dead.work since 0');
+  const body = jobB?.split(' ')[4];
+  t.same(await boss.lines(2), ['ok recv $dead.work', `msg $dead.work ${(two as number) + 1} $linebus ${idOf(jobB)} jobs.x ${body}`], 'dead after 2 tries, journaled once');
+  boss.close();
+  onA.close();
+  onB.close();
+});
+
 t.test('a daemon killed and restarted catches up from the stream', async (t) => {
   await killed(c);
   const alice = await LineClient.login(a.port, 'alice');
   alice.write('send chat.x three', 'send chat.x four', 'send chat.x five');
-  t.same(await alice.lines(3), ['ok send 3', 'ok send 4', 'ok send 5']);
+  t.same(await alice.lines(3), ['ok send 6', 'ok send 7', 'ok send 8'], 'after the group test\'s 3, 4 and 5');
   c = await daemon('c');
-  t.match(c.stderr(), /journal at id 2 of 5/, 'it knew where it stopped');
+  t.match(c.stderr(), /journal at id 5 of 8/, 'it knew where it stopped');
   const carol = await LineClient.login(c.port, 'carol');
-  carol.write('recv chat.> since 2');
-  t.same(await carol.lines(4), ['ok recv chat.>', 'msg chat.x 3 alice three', 'msg chat.x 4 alice four', 'msg chat.x 5 alice five']);
+  carol.write('recv chat.> since 5');
+  t.same(await carol.lines(4), ['ok recv chat.>', 'msg chat.x 6 alice three', 'msg chat.x 7 alice four', 'msg chat.x 8 alice five']);
   alice.close();
   carol.close();
 });
@@ -152,12 +184,12 @@ t.test('NATS gone: err busy and a clear log line, history still readable; back: 
   const alice = await LineClient.login(a.port, 'alice');
   alice.write('send chat.x lost?');
   t.match(await alice.line(), /^err busy .*nothing was sent, try again$/);
-  alice.write('replay chat.> since 4');
-  t.same(await alice.lines(2), ['msg chat.x 5 alice five', 'ok replay chat.> 1'], 'the journal still answers');
+  alice.write('replay chat.> since 7');
+  t.same(await alice.lines(2), ['msg chat.x 8 alice five', 'ok replay chat.> 1'], 'the journal still answers');
   await Promise.all(nats.nodes.map((n) => n.start()));
   await a.logged(/cluster: reconnected to NATS server/);
   const id = await sendRetrying(alice, 'chat.x', 'back');
-  t.ok(id > 45, `the send after the outage got the stream's next id (${id})`);
+  t.ok(id > 48, `the send after the outage got the stream's next id (${id})`);
   alice.close();
 });
 

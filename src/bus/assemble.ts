@@ -13,18 +13,25 @@ import { Policy } from './policy.js';
 import { Requests } from './requests.js';
 import type { Stats } from './stats.js';
 import type { Turn } from './turn.js';
+import type { QueueGroups } from './queue.js';
 
 export interface Bus {
   readonly broker: Broker;
   readonly feed: Feed;
   readonly policy: Policy;
   readonly cursors: Cursors;
-  readonly groups: Groups;
+  readonly groups: QueueGroups;
   readonly requests: Requests;
 }
 
-/** Loads the cursors and groups of `store` (their pending jobs go out again). */
-export function assembleBus(store: Store, turn: Turn, stats: Stats, logger: Logger, limits: { readonly maxAckPending: number }): Bus {
+/** Where the groups are kept instead of the journal (cluster mode). */
+export type GroupsMaker = (broker: Broker, cursors: Cursors) => QueueGroups;
+
+/**
+ * Loads the cursors and groups of `store` (their pending jobs go out
+ * again), or has `makeGroups` make the groups.
+ */
+export function assembleBus(store: Store, turn: Turn, stats: Stats, logger: Logger, limits: { readonly maxAckPending: number }, makeGroups?: GroupsMaker): Bus {
   const broker = new Broker(store.journal, turn, stats, logger);
   const cursors = new Cursors(store.cursors, broker);
   const policy = new Policy(store.users, logger);
@@ -33,7 +40,7 @@ export function assembleBus(store: Store, turn: Turn, stats: Stats, logger: Logg
     feed: new Feed(store.reader, turn, cursors, store.lag, policy),
     policy,
     cursors,
-    groups: new Groups({ reader: store.reader, broker, store: store.groups, counters: stats, limits, logger }),
+    groups: makeGroups?.(broker, cursors) ?? new Groups({ reader: store.reader, broker, store: store.groups, counters: stats, limits, logger }),
     requests: new Requests(),
   };
 }

@@ -4,8 +4,7 @@
  * its answer). Leaving them is what sends a closed or slow worker's jobs
  * back to its groups at once.
  */
-import type { Group } from './group.js';
-import type { Member } from './job.js';
+import type { QueueGroup as Group, QueueMember as Member } from './queue.js';
 
 export class Attachments {
   readonly #members = new Map<Group, Member>();

@@ -11,6 +11,8 @@ import type { JetStreamClient, NatsConnection } from 'nats';
 import type { Broker, Publication, Upstream } from '../bus/broker.js';
 import type { Cursors } from '../bus/cursors.js';
 import { SharedCursors } from './cursors.js';
+import { ClusterGroups } from './groups.js';
+import type { JobCounters } from '../bus/groups.js';
 import type { Logger } from '../log.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { Store } from '../store/store.js';
@@ -29,7 +31,17 @@ const UNREACHABLE_LOG_MS = 2000;
 const SETUP_RETRY_MS = [500, 1000, 2000, 5000, 10_000];
 export type ClusterState = 'connecting' | 'setting up' | 'ready' | 'disconnected' | 'refused' | 'stopped';
 
+/** The parts of the bus the cluster serves. */
+export interface ClusterBus {
+  readonly broker: Broker;
+  readonly cursors: Cursors;
+  readonly counters: JobCounters;
+  readonly limits: { readonly maxAckPending: number };
+}
+
 export class Cluster implements Upstream {
+  /** Queue groups, kept by JetStream's durable consumers. */
+  readonly groups: ClusterGroups;
   readonly #settings: ClusterSettings;
   readonly #broker: Broker;
   readonly #cursors: Cursors;
@@ -48,10 +60,11 @@ export class Cluster implements Upstream {
   readonly #ready: Promise<void>;
   #onReady: (() => void) | undefined;
 
-  constructor(settings: ClusterSettings, { broker, cursors }: { broker: Broker; cursors: Cursors }, store: Store, logger: Logger) {
+  constructor(settings: ClusterSettings, { broker, cursors, counters, limits }: ClusterBus, store: Store, logger: Logger) {
     this.#settings = settings;
     this.#broker = broker;
     this.#cursors = cursors;
+    this.groups = new ClusterGroups({ stream: settings.stream, broker, counters, limits, logger });
     this.#store = store;
     this.#logger = logger;
     this.#ready = new Promise((resolve) => (this.#onReady = resolve));
@@ -101,6 +114,7 @@ export class Cluster implements Upstream {
     this.#state = 'stopped';
     this.#copy?.stop();
     this.#sharedCursors?.stop();
+    this.groups.stop();
     this.#sends.refuseAll('the server is stopping');
     await this.#nc?.close();
   }
@@ -163,6 +177,7 @@ export class Cluster implements Upstream {
         const nats = this.#nats as typeof import('nats');
         this.#copy = await StreamCopy.start({ nats, nc, settings: this.#settings, broker: this.#broker, store, sends: this.#sends, logger: this.#logger });
         await this.#shareCursors(nc);
+        this.groups.connected(nats, nc, await nc.jetstreamManager());
         this.#state = 'ready';
         this.#logger.log('notice', `cluster: stream ${this.#settings.stream} ready, journal at id ${from - 1} of ${info.state.last_seq}`, { server: nc.getServer() });
         this.#onReady?.();

@@ -6,7 +6,7 @@
 import type { Broker } from '../bus/broker.js';
 import type { Cursors } from '../bus/cursors.js';
 import type { Feed, FeedTarget } from '../bus/feed.js';
-import type { Groups } from '../bus/groups.js';
+import type { QueueGroups } from '../bus/queue.js';
 import type { Worker } from '../bus/job.js';
 import type { Caller, Policy } from '../bus/policy.js';
 import type { Receiver } from '../bus/receiver.js';
@@ -65,7 +65,7 @@ export interface Services {
   readonly policy: Policy;
   readonly reader: JournalReader;
   readonly cursors: Cursors;
-  readonly groups: Groups;
+  readonly groups: QueueGroups;
   readonly requests: Requests;
   /** What `stats` shows, as name and value pairs. */
   stats(): [string, string | number][];

@@ -1,6 +1,6 @@
 /** `take`, `ack`, `nack`, `touch`, `pending` (PROTOCOL.md, "Work queues"). */
-import type { Group } from '../bus/group.js';
-import type { Member } from '../bus/job.js';
+import type { QueueGroup as Group, QueueMember as Member } from '../bus/queue.js';
+import { ProtocolError } from '../protocol/errors.js';
 import type { CommandOf } from '../protocol/commands.js';
 import { err, item, ok } from '../protocol/wire.js';
 import type { Conn, Services } from './context.js';
@@ -42,17 +42,25 @@ export function take(conn: Conn, command: CommandOf<'take'>, services: Services)
   conn.hold(async () => {
     const position = await services.feed.startOf(conn, pattern, start ?? { kind: 'id', id: reader.lastId() });
     if (position === undefined) return;
-    const group =
-      groups.get(name) ??
-      groups.create({
-        name,
-        pattern,
-        // A start in the future means: from now on.
-        position: Math.min(position, reader.lastId()),
-        waitMs: command.waitMs ?? GROUP_DEFAULTS.waitMs,
-        tries: command.tries ?? GROUP_DEFAULTS.tries,
-        creator: user,
-      });
+    let group: Group;
+    try {
+      group =
+        groups.get(name) ??
+        (await groups.create({
+          name,
+          pattern,
+          // A start in the future means: from now on.
+          position: Math.min(position, reader.lastId()),
+          waitMs: command.waitMs ?? GROUP_DEFAULTS.waitMs,
+          tries: command.tries ?? GROUP_DEFAULTS.tries,
+          creator: user,
+        }));
+    } catch (error) {
+      // Cluster mode: the engine did not answer.
+      if (!(error instanceof ProtocolError)) throw error;
+      conn.reply(error.toLine());
+      return;
+    }
     join(conn, group, pattern, max);
   });
 }

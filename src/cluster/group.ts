@@ -1,0 +1,231 @@
+/**
+ * A queue group in cluster mode: a JetStream durable pull consumer on the
+ * stream, filtered to the group's pattern, shared by every daemon. The
+ * consumer hands each job to one daemon at a time and takes it back when
+ * its wait (ack_wait) runs out; each daemon pulls only as many jobs as its
+ * own members have room for and hands them out round robin. Tries are
+ * counted by JetStream (its delivery count): a job that comes a time too
+ * many is journaled on `$dead.<group>` and terminated.
+ */
+import type { Consumer, JsMsg } from 'nats';
+import type { Broker } from '../bus/broker.js';
+import type { JobCounters } from '../bus/groups.js';
+import type { Worker } from '../bus/job.js';
+import type { QueueGroup, QueueJob, QueueMember } from '../bus/queue.js';
+import type { Logger } from '../log.js';
+import { err, jobText, ok } from '../protocol/wire.js';
+import type { StoredGroup } from '../store/groups.js';
+import { FOREIGN_SENDER, SENDER_HEADER } from './subjects.js';
+
+/** How long one pull waits for jobs before asking again. */
+const PULL_EXPIRES_MS = 2000;
+/** The pause after a pull failed (NATS away, a leader election). */
+const PULL_RETRY_MS = 1000;
+
+class ClusterJob implements QueueJob {
+  readonly id: number;
+  readonly tries: number;
+  readonly msg: JsMsg;
+  holder: ClusterMember | undefined;
+
+  constructor(msg: JsMsg, holder: ClusterMember) {
+    this.id = msg.seq;
+    this.tries = msg.info.redeliveryCount;
+    this.msg = msg;
+    this.holder = holder;
+  }
+}
+
+class ClusterMember implements QueueMember {
+  readonly group: ClusterGroup;
+  readonly worker: Worker;
+  max: number;
+  readonly held = new Map<number, ClusterJob>();
+
+  constructor(group: ClusterGroup, worker: Worker, max: number) {
+    this.group = group;
+    this.worker = worker;
+    this.max = max;
+  }
+}
+
+export interface ClusterGroupParts {
+  readonly stored: StoredGroup;
+  readonly consumer: Consumer;
+  /** The subject prefix of topics (`<stream>.`). */
+  readonly prefix: string;
+  readonly broker: Broker;
+  readonly counters: JobCounters;
+  readonly logger: Logger;
+}
+
+export class ClusterGroup implements QueueGroup {
+  readonly name: string;
+  readonly pattern: string;
+  readonly creator: string;
+  readonly waitMs: number;
+  /** Deliveries before a job is dead; 0: never. */
+  readonly tries: number;
+  readonly #parts: ClusterGroupParts;
+  readonly #members: ClusterMember[] = [];
+  #next = 0;
+  #pulling = false;
+  #stopped = false;
+
+  constructor(parts: ClusterGroupParts) {
+    this.#parts = parts;
+    ({ name: this.name, pattern: this.pattern, creator: this.creator, waitMs: this.waitMs, tries: this.tries } = parts.stored);
+  }
+
+  get pending(): number {
+    let count = 0;
+    for (const member of this.#members) count += member.held.size;
+    return count;
+  }
+
+  join(worker: Worker, max: number): QueueMember {
+    let member = this.#members.find((m) => m.worker === worker);
+    if (member === undefined) this.#members.push((member = new ClusterMember(this, worker, max)));
+    else member.max = max;
+    this.dispatch();
+    return member;
+  }
+
+  leave(member: QueueMember): void {
+    const index = this.#members.indexOf(member as ClusterMember);
+    if (index < 0) return;
+    this.#members.splice(index, 1);
+    // Back to the consumer at once, for any daemon's members.
+    for (const job of (member as ClusterMember).held.values()) job.msg.nak();
+    (member as ClusterMember).held.clear();
+  }
+
+  ack(member: QueueMember, id: number, reply: (line: string) => void): boolean {
+    const job = this.#take(member, id);
+    if (job === undefined) return false;
+    this.#parts.counters.jobsAcked++;
+    job.msg.ackAck().then(
+      (acked) => reply(acked ? ok('ack', id) : err('busy', `the cluster did not confirm the ack of ${id}; the job may come again`)),
+      (error: Error) => reply(err('busy', `the ack of ${id} did not reach the cluster (${error.message}); the job may come again`)),
+    );
+    this.dispatch();
+    return true;
+  }
+
+  nack(member: QueueMember, id: number, delayMs: number, reply: (line: string) => void): boolean {
+    const job = this.#take(member, id);
+    if (job === undefined) return false;
+    if (this.#exhausted(job)) this.#dead(job);
+    else job.msg.nak(delayMs > 0 ? delayMs : undefined);
+    reply(ok('nack', id));
+    this.dispatch();
+    return true;
+  }
+
+  touch(member: QueueMember, id: number): number | undefined {
+    const job = (member as ClusterMember).held.get(id);
+    if (job === undefined) return undefined;
+    job.msg.working();
+    return this.waitMs;
+  }
+
+  *jobs(): Iterable<QueueJob> {
+    const jobs = this.#members.flatMap((member) => [...member.held.values()]);
+    yield* jobs.sort((a, b) => a.id - b.id);
+  }
+
+  has(job: QueueJob): boolean {
+    return (job as ClusterJob).holder?.held.get(job.id) === job;
+  }
+
+  /** Pulls jobs while this daemon's members have room. */
+  dispatch(): void {
+    if (this.#pulling || this.#stopped || this.#room() <= 0) return;
+    this.#pulling = true;
+    void this.#pull().finally(() => (this.#pulling = false));
+  }
+
+  stop(): void {
+    this.#stopped = true;
+  }
+
+  async #pull(): Promise<void> {
+    while (!this.#stopped && this.#room() > 0) {
+      try {
+        const batch = await this.#parts.consumer.fetch({ max_messages: this.#room(), expires: PULL_EXPIRES_MS });
+        for await (const msg of batch) this.#handOut(msg);
+      } catch (error) {
+        this.#parts.logger.log('warn', `cluster: group ${this.name} cannot pull jobs (${(error as Error).message}); trying again`);
+        await new Promise((resolve) => setTimeout(resolve, PULL_RETRY_MS).unref());
+      }
+    }
+  }
+
+  #room(): number {
+    let room = 0;
+    for (const member of this.#members) room += Math.max(0, member.max - member.held.size);
+    return room;
+  }
+
+  #handOut(msg: JsMsg): void {
+    const job = new ClusterJob(msg, undefined as unknown as ClusterMember);
+    if (this.#exhausted(job, 1)) {
+      this.#dead(job);
+      return;
+    }
+    const member = this.#pick();
+    const text = jobText(msg.subject.slice(this.#parts.prefix.length), msg.seq, msg.headers?.get(SENDER_HEADER) || FOREIGN_SENDER, msg.string());
+    if (member === undefined || !member.worker.pushJob(text, Buffer.byteLength(text))) {
+      if (member !== undefined) this.leave(member);
+      msg.nak();
+      return;
+    }
+    job.holder = member;
+    member.held.set(job.id, job);
+    this.#parts.counters.jobsDelivered++;
+    if (job.tries > 1) this.#parts.counters.jobsRedelivered++;
+  }
+
+  /** The next member with room, round robin. */
+  #pick(): ClusterMember | undefined {
+    for (let i = 0; i < this.#members.length; i++) {
+      const index = (this.#next + i) % this.#members.length;
+      const member = this.#members[index] as ClusterMember;
+      if (member.held.size >= member.max) continue;
+      this.#next = index + 1;
+      return member;
+    }
+    return undefined;
+  }
+
+  #take(member: QueueMember, id: number): ClusterJob | undefined {
+    const job = (member as ClusterMember).held.get(id);
+    if (job === undefined) return undefined;
+    (member as ClusterMember).held.delete(id);
+    job.holder = undefined;
+    return job;
+  }
+
+  /** Its tries are used up (`coming`: counting a delivery about to be made). */
+  #exhausted(job: ClusterJob, coming = 0): boolean {
+    return this.tries > 0 && job.tries - coming >= this.tries;
+  }
+
+  /** PROTOCOL.md: journaled on `$dead.<group>`, and never handed out again. */
+  #dead(job: ClusterJob): void {
+    const { broker, counters, logger, prefix } = this.#parts;
+    counters.jobsDead++;
+    logger.log('info', 'job dead after its last try', { group: this.name, id: job.id, tries: job.tries });
+    broker.publish({
+      origin: undefined,
+      topic: `$dead.${this.name}`,
+      sender: '$linebus',
+      body: `${job.id} ${job.msg.subject.slice(prefix.length)} ${job.msg.string()}`,
+      done: (result) => {
+        // Terminated only once the dead letter is in the stream: until then the job may come again.
+        if (typeof result === 'number') job.msg.term();
+        else logger.log('error', 'a dead job could not be journaled; it may come again', { group: this.name, id: job.id, error: result.message });
+      },
+    });
+  }
+}

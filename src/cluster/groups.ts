@@ -1,0 +1,120 @@
+/**
+ * The queue groups of a cluster: one JetStream durable consumer each,
+ * named `g_<base64url of the group name>` (consumer names allow few
+ * characters), with the group's settings in its description, so whichever
+ * daemon a worker reaches finds the group another daemon made.
+ */
+import type { JetStreamManager, NatsConnection, NatsError } from 'nats';
+import type { Broker } from '../bus/broker.js';
+import type { JobCounters } from '../bus/groups.js';
+import type { QueueGroup, QueueGroups } from '../bus/queue.js';
+import type { Logger } from '../log.js';
+import { ProtocolError } from '../protocol/errors.js';
+import type { StoredGroup } from '../store/groups.js';
+import { ClusterGroup } from './group.js';
+
+/** JetStream's error code for "consumer not found". */
+const CONSUMER_NOT_FOUND = 10014;
+
+interface Description {
+  readonly linebus: { readonly name: string; readonly pattern: string; readonly tries: number; readonly creator: string };
+}
+
+export function consumerName(group: string): string {
+  return `g_${Buffer.from(group).toString('base64url')}`;
+}
+
+export interface ClusterGroupsParts {
+  readonly stream: string;
+  readonly broker: Broker;
+  readonly counters: JobCounters;
+  readonly limits: { readonly maxAckPending: number };
+  readonly logger: Logger;
+}
+
+export class ClusterGroups implements QueueGroups {
+  readonly #parts: ClusterGroupsParts;
+  readonly #groups = new Map<string, ClusterGroup>();
+  #engine: { nats: typeof import('nats'); nc: NatsConnection; jsm: JetStreamManager } | undefined;
+
+  constructor(parts: ClusterGroupsParts) {
+    this.#parts = parts;
+  }
+
+  /** The cluster is reachable: groups can be made and found from now on. */
+  connected(nats: typeof import('nats'), nc: NatsConnection, jsm: JetStreamManager): void {
+    this.#engine = { nats, nc, jsm };
+  }
+
+  get size(): number {
+    return this.#groups.size;
+  }
+
+  get(name: string): QueueGroup | undefined {
+    return this.#groups.get(name);
+  }
+
+  madeBy(user: string): number {
+    let count = 0;
+    for (const group of this.#groups.values()) if (group.creator === user) count++;
+    return count;
+  }
+
+  pendingJobs(): number {
+    let count = 0;
+    for (const group of this.#groups.values()) count += group.pending;
+    return count;
+  }
+
+  async create(stored: StoredGroup): Promise<QueueGroup> {
+    const engine = this.#engine;
+    if (engine === undefined) throw new ProtocolError('busy', 'the cluster (NATS) is not reachable yet; take the group again later');
+    const { nats, jsm } = engine;
+    const { stream } = this.#parts;
+    const durable = consumerName(stored.name);
+    let settings = stored;
+    try {
+      try {
+        const info = await jsm.consumers.info(stream, durable);
+        settings = this.#settingsOf(info.config.description, info.config.ack_wait ?? nats.nanos(stored.waitMs), stored);
+      } catch (error) {
+        if ((error as NatsError).api_error?.err_code !== CONSUMER_NOT_FOUND) throw error;
+        const description: Description = { linebus: { name: stored.name, pattern: stored.pattern, tries: stored.tries, creator: stored.creator } };
+        await jsm.consumers.add(stream, {
+          durable_name: durable,
+          description: JSON.stringify(description),
+          filter_subject: `${stream}.${stored.pattern}`,
+          ack_policy: nats.AckPolicy.Explicit,
+          ack_wait: nats.nanos(stored.waitMs),
+          max_ack_pending: this.#parts.limits.maxAckPending,
+          deliver_policy: nats.DeliverPolicy.StartSequence,
+          opt_start_seq: stored.position + 1,
+        });
+      }
+    } catch (error) {
+      throw new ProtocolError('busy', `the cluster could not make or find group ${stored.name} (${(error as Error).message}); take it again later`);
+    }
+    // Another take may have made it meanwhile.
+    const existing = this.#groups.get(stored.name);
+    if (existing !== undefined) return existing;
+    const consumer = await engine.nc.jetstream().consumers.get(stream, durable);
+    const group = new ClusterGroup({ stored: settings, consumer, prefix: `${stream}.`, broker: this.#parts.broker, counters: this.#parts.counters, logger: this.#parts.logger });
+    this.#groups.set(stored.name, group);
+    return group;
+  }
+
+  stop(): void {
+    for (const group of this.#groups.values()) group.stop();
+  }
+
+  /** A group another daemon made: its settings from the consumer's description. */
+  #settingsOf(description: string | undefined, ackWaitNanos: number, asked: StoredGroup): StoredGroup {
+    try {
+      const { linebus } = JSON.parse(description ?? '') as Description;
+      return { ...asked, pattern: linebus.pattern, tries: linebus.tries, creator: linebus.creator, waitMs: Math.round(ackWaitNanos / 1e6) };
+    } catch {
+      this.#parts.logger.log('warn', `cluster: consumer ${consumerName(asked.name)} has no linebus description; group ${asked.name} taken as asked`);
+      return asked;
+    }
+  }
+}
