@@ -9,7 +9,8 @@ import t from 'tap';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { connect } from 'nats';
-import { LineClient, tempDir } from './helpers.js';
+import { LineClient, startServer, tempDir } from './helpers.js';
+import type { Started } from './helpers.js';
 import { serve } from './cli-helpers.js';
 import type { Serving } from './cli-helpers.js';
 import { haveNatsServer, startNatsCluster } from './nats-cluster.js';
@@ -23,12 +24,29 @@ t.teardown(() => nats.stop());
 
 const READY = /cluster: stream linebus ready/;
 
-/** A cluster daemon on its own journal, started and ready. */
+const cluster = { urls: nats.urls.split(','), stream: 'linebus', replicas: 3 };
+
+/** A cluster daemon in this process (its code is measured), on its own journal, ready. */
+async function inProcess(name: string): Promise<Started> {
+  const started = await startServer(t, { db: join(dir, `${name}.db`), cluster });
+  await started.server.clusterReady();
+  return started;
+}
+
+/** A cluster daemon as its own process (for kill -9), on its own journal, ready. */
 async function daemon(name: string, args: string[] = []): Promise<Serving> {
   const serving = await serve(['--db', join(dir, `${name}.db`), '--cluster', nats.urls, '--cluster-replicas', '3', ...args]);
-  t.teardown(() => serving.child.kill('SIGKILL'));
+  // SIGTERM: a clean exit writes the child's coverage.
+  t.teardown(() => (serving.child.exitCode === null && serving.child.signalCode === null ? stopped(serving) : undefined));
   await serving.logged(READY);
   return serving;
+}
+
+function stopped(serving: Serving): Promise<void> {
+  return new Promise((resolve) => {
+    serving.child.once('close', () => resolve());
+    serving.child.kill('SIGTERM');
+  });
 }
 
 function killed(serving: Serving): Promise<void> {
@@ -55,8 +73,8 @@ async function sendRetrying(client: LineClient, topic: string, body: string): Pr
   }
 }
 
-const a = await daemon('a');
-const b = await daemon('b');
+const a = await inProcess('a');
+const b = await inProcess('b');
 let c = await daemon('c');
 
 t.test('a message sent through one daemon reaches the others with the same id', async (t) => {
@@ -180,24 +198,23 @@ t.test('a NATS node killed: no acknowledged message lost, sends go on', async (t
 
 t.test('NATS gone: err busy and a clear log line, history still readable; back: sends again', async (t) => {
   await Promise.all(nats.nodes.map((n) => n.kill()));
-  await a.logged(/cluster: lost NATS server/);
+  await a.waitForLog(/cluster: lost NATS server/);
   const alice = await LineClient.login(a.port, 'alice');
   alice.write('send chat.x lost?');
   t.match(await alice.line(), /^err busy .*nothing was sent, try again$/);
   alice.write('replay chat.> since 7');
   t.same(await alice.lines(2), ['msg chat.x 8 alice five', 'ok replay chat.> 1'], 'the journal still answers');
   await Promise.all(nats.nodes.map((n) => n.start()));
-  await a.logged(/cluster: reconnected to NATS server/);
+  await a.waitForLog(/cluster: reconnected to NATS server/);
   const id = await sendRetrying(alice, 'chat.x', 'back');
   t.ok(id > 48, `the send after the outage got the stream's next id (${id})`);
   alice.close();
 });
 
 t.test('a daemon that cannot reach NATS at start serves its history and refuses sends', async (t) => {
-  await killed(b);
-  const cut = await serve(['--db', join(dir, 'b.db'), '--cluster', 'nats://127.0.0.1:1']);
-  t.teardown(() => cut.child.kill('SIGKILL'));
-  await cut.logged(/error cluster: cannot reach NATS at nats:\/\/127\.0\.0\.1:1; sends get err busy/);
+  await b.server.stop();
+  const cut = await startServer(t, { db: join(dir, 'b.db'), cluster: { ...cluster, urls: ['nats://127.0.0.1:1'] } });
+  await cut.waitForLog(/^error cluster: cannot reach NATS at nats:\/\/127\.0\.0\.1:1 \(.+\); sends get err busy until it answers \(still trying\)/);
   const bob = await LineClient.login(cut.port, 'bob');
   bob.write('send chat.x anyone?', 'replay chat.> since 0');
   t.match(await bob.line(), /^err busy the cluster \(NATS\) is not reachable yet; nothing was sent, try again$/);
@@ -207,17 +224,63 @@ t.test('a daemon that cannot reach NATS at start serves its history and refuses 
 
 t.test("a journal with messages of its own does not join: they would clash with the stream's ids", async (t) => {
   const own = join(dir, 'own.db');
-  const single = await serve(['--db', own]);
+  const single = await startServer(t, { db: own });
   const alice = await LineClient.login(single.port, 'alice');
   alice.write('send chat.x mine');
   t.equal(await alice.line(), 'ok send 1');
   alice.close();
-  await killed(single);
-  const joining = await serve(['--db', own, '--cluster', nats.urls]);
-  t.teardown(() => joining.child.kill('SIGKILL'));
-  await joining.logged(/error cluster: .*own\.db has messages up to id 1 that are not the stream's .*give this daemon a journal of its own/);
+  await single.server.stop();
+  const joining = await startServer(t, { db: own, cluster });
+  await joining.waitForLog(/^error cluster: .*own\.db has messages up to id 1 that are not the stream's .*give this daemon a journal of its own/);
   const bob = await LineClient.login(joining.port, 'bob');
   bob.write('send chat.x hi');
   t.equal(await bob.line(), 'err busy this daemon cannot use the cluster (see its log); nothing was sent, try again');
   bob.close();
+});
+
+t.test('more of a cluster daemon: stats, messages of other NATS clients, touch, pending, delayed nack, leave, forget', async (t) => {
+  const alice = await LineClient.login(a.port, 'alice');
+  alice.write('stats');
+  const stats = await alice.until('ok stats');
+  t.ok(stats.includes('stat cluster ready') && stats.includes('stat cluster_stream linebus') && stats.includes('stat cluster_sends_in_flight 0'), 'stats shows the cluster');
+  // Another NATS client publishing on the stream's subjects: a line is a
+  // message from `nats`; a body with a line break cannot be one.
+  alice.write('recv ext.>');
+  t.equal(await alice.line(), 'ok recv ext.>');
+  const nc = await connect({ servers: nats.urls.split(',') });
+  const js = nc.jetstream();
+  await js.publish('linebus.ext.bad', new TextEncoder().encode('two\nlines'));
+  const good = await js.publish('linebus.ext.good', new TextEncoder().encode('from nats'));
+  await nc.close();
+  t.equal(await alice.line(), `msg ext.good ${good.seq} nats from nats`);
+  t.match((await a.waitForLog(/is not a linebus message/)).split(' {')[0], `warn cluster: stream message ${good.seq - 1} is not a linebus message (its body has a line break); not journaled`);
+
+  const first = await LineClient.login(a.port, 'worker');
+  first.write('take tasks.> as chores max 2');
+  t.equal(await first.line(), 'ok take tasks.> as chores');
+  alice.write('send tasks.a wash', 'send tasks.b dry');
+  const ids = (await alice.lines(2)).map((line) => Number(line?.split(' ')[2]));
+  t.same(await first.lines(2), [`job tasks.a ${ids[0]} alice wash`, `job tasks.b ${ids[1]} alice dry`]);
+  first.write(`touch ${ids[0]}`, 'pending chores');
+  t.same(await first.lines(4), [`ok touch ${ids[0]} 30`, `pending ${ids[0]} tasks.a worker 0 1`, `pending ${ids[1]} tasks.b worker 0 1`, 'ok pending chores 2']);
+  first.write(`nack ${ids[0]} 1s`);
+  t.equal(await first.line(), `ok nack ${ids[0]}`);
+  const second = await LineClient.login(a.port, 'helper');
+  second.write('take tasks.> as chores');
+  t.equal(await second.line(), 'ok take tasks.> as chores');
+  first.write('leave tasks.>');
+  t.equal(await first.line(), 'ok leave tasks.>');
+  // The left job at once, the delayed one after its second: both to the one member left, one at a time.
+  const got = new Set<string>();
+  for (let i = 0; i < 2; i++) {
+    const line = (await second.line()) as string;
+    got.add(line);
+    second.write(`ack ${line.split(' ')[2]}`);
+    t.match(await second.line(), /^ok ack \d+$/);
+  }
+  t.same([...got].sort(), [`job tasks.a ${ids[0]} alice wash`, `job tasks.b ${ids[1]} alice dry`]);
+
+  alice.write('recv tasks.> as tally', 'forget tally', 'cursors');
+  t.same(await alice.lines(3), [`ok recv tasks.> as tally after ${ids[1]}`, 'ok forget tally', 'ok cursors 0']);
+  for (const client of [alice, first, second]) client.close();
 });

@@ -25,8 +25,8 @@ import { StreamCopy } from './copy.js';
 
 /** How long a send waits for JetStream's PubAck before it is refused. */
 export const PUBACK_TIMEOUT_MS = 5000;
-/** Unreachable at start for this long: logged as an error (and retried for ever). */
-const UNREACHABLE_LOG_MS = 2000;
+/** The wait between attempts to reach NATS. */
+const CONNECT_RETRY_MS = 1000;
 /** Waits between attempts to set the stream up, doubling up to the last. */
 const SETUP_RETRY_MS = [500, 1000, 2000, 5000, 10_000];
 export type ClusterState = 'connecting' | 'setting up' | 'ready' | 'disconnected' | 'refused' | 'stopped';
@@ -123,26 +123,20 @@ export class Cluster implements Upstream {
     const nats = await import('nats');
     this.#nats = nats;
     const servers = this.#settings.urls.join(',');
-    const unreachable = setTimeout(() => {
-      this.#logger.log('error', `cluster: cannot reach NATS at ${servers}; sends get err busy until it answers (still trying)`);
-    }, UNREACHABLE_LOG_MS);
-    unreachable.unref();
     this.#logger.log('info', `cluster: connecting to ${servers}`, { stream: this.#settings.stream });
-    let nc: NatsConnection;
-    try {
-      nc = await nats.connect({
-        servers: [...this.#settings.urls],
-        name: `linebus ${process.pid}`,
-        waitOnFirstConnect: true,
-        maxReconnectAttempts: -1,
-        reconnectTimeWait: 1000,
-      });
-    } catch (error) {
-      clearTimeout(unreachable);
-      this.#refuse(`cluster: cannot use NATS at ${servers}: ${(error as Error).message}`);
-      return;
+    let nc: NatsConnection | undefined;
+    // Once connected the client reconnects by itself, for ever; until the
+    // first connection, this loop retries (stop() ends it).
+    for (let attempt = 0; nc === undefined; attempt++) {
+      if (this.#state === 'stopped') return;
+      try {
+        nc = await nats.connect({ servers: [...this.#settings.urls], name: `linebus ${process.pid}`, maxReconnectAttempts: -1, reconnectTimeWait: CONNECT_RETRY_MS });
+      } catch (error) {
+        const level = attempt === 0 ? 'error' : 'debug';
+        this.#logger.log(level, `cluster: cannot reach NATS at ${servers} (${(error as Error).message}); sends get err busy until it answers (still trying)`);
+        await new Promise((resolve) => setTimeout(resolve, CONNECT_RETRY_MS).unref());
+      }
     }
-    clearTimeout(unreachable);
     if (this.#state === 'stopped') {
       await nc.close();
       return;

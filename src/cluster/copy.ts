@@ -20,6 +20,8 @@ const CONSUME_BATCH = 1024;
 /** A pull request's life, and the heartbeat within it. */
 const PULL_EXPIRES_MS = 5000;
 const PULL_HEARTBEAT_MS = 1000;
+/** The server deletes a copy's consumer nobody pulled from for this long. */
+const CONSUMER_IDLE_MS = 60_000;
 
 export interface CopyParts {
   readonly nats: typeof import('nats');
@@ -87,7 +89,6 @@ export class StreamCopy {
 
   /** (Re)starts copying, after what was handed to the broker, or after the journal's last id. */
   async #consume(): Promise<void> {
-    const js = this.#nc.jetstream();
     const generation = ++this.#generation;
     this.#messages?.stop();
     // After a failed commit the broker dropped what it held: the journal
@@ -96,16 +97,39 @@ export class StreamCopy {
     if (this.#rewind) this.#ingested = this.#store.reader.lastId();
     this.#rewind = false;
     const from = this.#ingested + 1;
-    const { DeliverPolicy } = this.#nats;
-    const consumer = await js.consumers.get(this.#settings.stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from });
+    const { AckPolicy, DeliverPolicy, nanos } = this.#nats;
+    // A plain ephemeral consumer, no acks, that the server drops once this
+    // daemon stops pulling: its delivery sequence shows any message lost
+    // on the way, and then the copy starts again from the journal.
+    const jsm = await this.#nc.jetstreamManager();
+    const info = await jsm.consumers.add(this.#settings.stream, {
+      ack_policy: AckPolicy.None,
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: from,
+      mem_storage: true,
+      num_replicas: 1,
+      inactive_threshold: nanos(CONSUMER_IDLE_MS),
+    });
+    const consumer = await this.#nc.jetstream().consumers.get(this.#settings.stream, info.name);
+    this.#lastCopied = Date.now();
     // Short pulls with frequent heartbeats: a consumer lost with its NATS
     // node is noticed (two missed heartbeats) and made again in seconds.
-    this.#lastCopied = Date.now();
     const messages = await consumer.consume({ max_messages: CONSUME_BATCH, expires: PULL_EXPIRES_MS, idle_heartbeat: PULL_HEARTBEAT_MS });
+    // Stopped or replaced while it was being made.
+    if (generation !== this.#generation) {
+      messages.stop();
+      return;
+    }
     this.#messages = messages;
     void (async () => {
+      let delivered = 0;
       for await (const message of messages) {
         if (generation !== this.#generation) break;
+        if (message.info.deliverySequence !== ++delivered) {
+          this.#logger.log('warn', `cluster: the copy of the stream skipped (delivery ${message.info.deliverySequence}, not ${delivered}); starting it again after id ${this.#ingested}`);
+          this.#resync(0);
+          break;
+        }
         this.#ingest(message);
       }
     })();

@@ -1,0 +1,154 @@
+/**
+ * The pure parts of cluster mode, as tables: subjects and URLs, the
+ * journal's claim on a stream, sends waiting for their PubAck and their
+ * copy, cursor keys, consumer names, and the journal taking the stream's ids.
+ */
+import t from 'tap';
+import { join } from 'node:path';
+import { bodyProblem, parseClusterUrls, streamNameProblem, subjectOf, topicOf } from '../src/cluster/subjects.js';
+import { identityProblem } from '../src/store/cluster.js';
+import type { StreamIdentity } from '../src/store/cluster.js';
+import { InFlightSends } from '../src/cluster/publisher.js';
+import { cursorKey, cursorOfKey } from '../src/cluster/cursors.js';
+import { consumerName } from '../src/cluster/groups.js';
+import type { Publication } from '../src/bus/broker.js';
+import type { Receiver } from '../src/bus/receiver.js';
+import type { ProtocolError } from '../src/protocol/errors.js';
+import { Store } from '../src/store/store.js';
+import { BLOCK_SIZE } from '../src/store/schema.js';
+import { tempDir } from './helpers.js';
+
+t.test('--cluster URLs', async (t) => {
+  const table: [string, string[] | RegExp][] = [
+    ['nats://h1:4222,nats://h2:4222', ['nats://h1:4222', 'nats://h2:4222']],
+    ['h1', ['nats://h1:4222']],
+    [' h1:5000 , tls://h2 ', ['nats://h1:5000', 'tls://h2:4222']],
+    ['nats://user:secret@h1:4222', ['nats://user:secret@h1:4222']],
+    ['nats://[::1]:4222', ['nats://[::1]:4222']],
+    ['http://h1:4222', /the scheme is nats:\/\/ \(or tls:\/\/\), not http:\/\//],
+    ['nats://', /not a NATS URL|has no host/],
+    [',', /no NATS URL/],
+    ['nats://h1:99999', /not a NATS URL/],
+  ];
+  for (const [input, expected] of table) {
+    if (expected instanceof RegExp) t.throws(() => parseClusterUrls(input), { message: expected }, input);
+    else t.same(parseClusterUrls(input), expected, input);
+  }
+});
+
+t.test('topics are subjects under the stream name', async (t) => {
+  t.equal(subjectOf('linebus', 'orders.eu'), 'linebus.orders.eu');
+  t.same(topicOf('linebus', 'linebus.orders.eu'), { topic: 'orders.eu' });
+  t.same(topicOf('linebus', 'other.orders'), { problem: 'subject other.orders is not under linebus.' });
+  t.same(topicOf('linebus', 'linebus.a..b'), { problem: 'topic has an empty segment (check the dots)' });
+  t.match(topicOf('linebus', 'linebus.a.*'), { problem: /wildcard/ });
+  t.equal(bodyProblem('one line'), undefined);
+  t.equal(bodyProblem('two\nlines'), 'its body has a line break');
+  t.equal(bodyProblem('a\rb'), 'its body has a line break');
+  for (const good of ['linebus', 'bus-2', 'a_b']) t.equal(streamNameProblem(good), undefined, good);
+  for (const bad of ['', 'a.b', 'a b', 'x>', 'x'.repeat(33)]) t.ok(streamNameProblem(bad), `'${bad}' refused`);
+});
+
+t.test('a journal copies one stream', async (t) => {
+  const stream = { stream: 'linebus', created: '2026-11-23T00:00:00Z' };
+  const table: [StreamIdentity | undefined, number, number, RegExp | undefined][] = [
+    [undefined, 0, 0, undefined],
+    [undefined, 0, 500, undefined],
+    [undefined, 3, 500, /has messages up to id 3 that are not the stream's/],
+    [stream, 10, 500, undefined],
+    [stream, 501, 500, /has messages up to id 501 but stream linebus ends at 500: the stream lost messages/],
+    [{ stream: 'other', created: stream.created }, 1, 500, /copies stream other made .*, not stream linebus/],
+    [{ stream: 'linebus', created: '2025-01-01T00:00:00Z' }, 1, 500, /deleted and made again\?/],
+  ];
+  for (const [journal, lastId, lastSeq, expected] of table) {
+    const problem = identityProblem('bus.db', journal, lastId, stream, lastSeq);
+    if (expected === undefined) t.equal(problem, undefined);
+    else t.match(problem, expected);
+  }
+});
+
+/** A publication whose answer is kept. */
+function publication(origin?: Receiver): Publication & { answers: (number | string)[] } {
+  const answers: (number | string)[] = [];
+  return { origin, topic: 't', sender: 'alice', body: 'b', answers, done: (result) => answers.push(typeof result === 'number' ? result : (result as ProtocolError).toLine()) };
+}
+
+t.test('a send is answered once its PubAck came and its copy was journaled, in either order', async (t) => {
+  const sends = new InFlightSends('p');
+  const origin = {} as Receiver;
+  const first = publication(origin);
+  const id1 = sends.add(first);
+  t.equal(id1, 'p-1');
+  sends.acked(id1, 7);
+  t.same(first.answers, [], 'not before its copy is journaled');
+  const claim = sends.claim(id1);
+  t.equal(claim?.origin, origin, 'its copy is not delivered back to the sender');
+  claim?.journaled(7);
+  t.same(first.answers, [7]);
+  t.equal(sends.size, 0);
+
+  const second = publication();
+  const id2 = sends.add(second);
+  sends.claim(id2)?.journaled(8);
+  t.same(second.answers, [], 'not before the PubAck');
+  sends.acked(id2, 8);
+  t.same(second.answers, [8]);
+
+  const lost = publication();
+  const id3 = sends.add(lost);
+  sends.failed(id3, new Error('TIMEOUT'));
+  t.same(lost.answers, ['err busy the cluster did not store the message (TIMEOUT); it was not sent, try again']);
+  t.equal(sends.claim(id3), undefined, 'a refused send that was stored after all is anybody\'s message');
+
+  const seen = publication();
+  const id4 = sends.add(seen);
+  sends.claim(id4)?.journaled(9);
+  sends.failed(id4, new Error('TIMEOUT'));
+  t.same(seen.answers, [9], 'a send seen in the stream was stored: its PubAck only got lost');
+
+  const failedCommit = publication();
+  const id5 = sends.add(failedCommit);
+  sends.claim(id5)?.journaled({ toLine: () => 'err internal' } as ProtocolError);
+  sends.acked(id5, 10);
+  t.same(failedCommit.answers, [], 'a failed commit waits for the copy to come again');
+  sends.claim(id5)?.journaled(10);
+  t.same(failedCommit.answers, [10]);
+
+  t.equal(sends.claim(undefined), undefined);
+  sends.acked('unknown', 1);
+  sends.failed('unknown', new Error('x'));
+  const waiting = publication();
+  sends.add(waiting);
+  sends.refuseAll('the server is stopping');
+  t.same(waiting.answers, ['err busy the server is stopping']);
+});
+
+t.test('cursor keys and consumer names use only the characters JetStream allows', async (t) => {
+  for (const [user, name] of [
+    ['alice', 'bot'],
+    ['bob.smith', 'reports.daily'],
+    ['ünï', 'a-b_c'],
+  ] as const) {
+    const key = cursorKey(user, name);
+    t.match(key, /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/, key);
+    t.same(cursorOfKey(key), { user, name });
+  }
+  for (const bad of ['one', 'a.b.c', '.b', 'a.']) t.equal(cursorOfKey(bad), undefined, bad);
+  t.equal(consumerName('work'), 'g_d29yaw');
+  t.match(consumerName('orders.eu-1'), /^g_[A-Za-z0-9_-]+$/);
+});
+
+t.test("the journal takes a stream's ids, gaps and all, and summarizes the blocks they complete", async (t) => {
+  const store = Store.open(join(tempDir(t), 'bus.db'));
+  t.teardown(() => store.close());
+  const message = (id: number, topic = 't'): { id: number; ts: number; topic: string; sender: string; body: string } => ({ id, ts: 1000 + id, topic, sender: 's', body: `m${id}` });
+  t.equal(store.journal.appendNumbered([message(1), message(2), message(5)]), 5);
+  t.same(store.reader.message(5), { id: 5, ts: 1005, topic: 't', sender: 's', body: 'm5' });
+  t.throws(() => store.journal.appendNumbered([message(5)]), { message: "message id 5 is not after the journal's last id 5" });
+  t.equal(store.reader.lastId(), 5, 'the failed batch left nothing');
+  // Across a block boundary with a gap: the block before is summarized.
+  t.equal(store.journal.appendNumbered([message(BLOCK_SIZE + 3, 'u')]), BLOCK_SIZE + 3);
+  const blocks = store.db.prepare('SELECT block, topic, first_id, last_id, count FROM topic_blocks').all();
+  t.same(blocks, [{ block: 0, topic: 't', first_id: 1, last_id: 5, count: 3 }]);
+  t.equal(store.journal.appendNumbered([]), BLOCK_SIZE + 3, 'an empty batch (staged writes only) changes nothing');
+});
