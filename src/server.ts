@@ -45,6 +45,8 @@ export interface ServerOptions extends Partial<Limits>, ListenOptions {
   cluster?: ClusterSettings;
 }
 
+/** How long start-up waits for the cluster before it says it is listening all the same. */
+const CLUSTER_START_WAIT_MS = 3000;
 /** How often retention looks for rows to delete, by default. */
 const RETENTION_INTERVAL_MS = 1000;
 
@@ -127,7 +129,9 @@ export class LinebusServer {
     if (server.#services.policy.open) {
       server.#logger.log('warn', `no users in ${store.path}: open mode, loopback clients may log in as anyone; add a user with 'linebus user add <name>'`);
     }
-    server.#cluster?.start();
+    // The readiness line waits (a little) for the cluster: until its stream
+    // is set up every send would be refused.
+    await server.#cluster?.start(CLUSTER_START_WAIT_MS);
     // The last line of start-up: CLI.md's readiness signal.
     const address = server.address();
     const [tls, http] = [server.tlsAddress(), server.httpAddress()];

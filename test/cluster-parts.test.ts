@@ -114,6 +114,20 @@ t.test('a send is answered once its PubAck came and its copy was journaled, in e
   sends.claim(id5)?.journaled(10);
   t.same(failedCommit.answers, [10]);
 
+  const late = publication();
+  const id6 = sends.add(late);
+  const acked = publication();
+  const id7 = sends.add(acked);
+  sends.acked(id7, 11);
+  sends.expire(Date.now() - 60_000);
+  t.same(late.answers, [], 'not refused before its time');
+  sends.expire(Date.now() + 1);
+  t.same(late.answers, ['err busy the cluster did not store the message (TIMEOUT); it was not sent, try again'], 'no PubAck in time: refused');
+  t.same(acked.answers, [], 'a stored send waits for its copy, however long');
+  t.equal(sends.claim(id6), undefined);
+  sends.claim(id7)?.journaled(11);
+  t.same(acked.answers, [11]);
+
   t.equal(sends.claim(undefined), undefined);
   sends.acked('unknown', 1);
   sends.failed('unknown', new Error('x'));

@@ -7,7 +7,7 @@
  * reachable, sends get `err busy` and the journal's history stays readable.
  */
 import { randomBytes } from 'node:crypto';
-import type { JetStreamClient, NatsConnection } from 'nats';
+import type { Msg, NatsConnection } from 'nats';
 import type { Broker, Publication, Upstream } from '../bus/broker.js';
 import type { Cursors } from '../bus/cursors.js';
 import { SharedCursors } from './cursors.js';
@@ -25,6 +25,8 @@ import { StreamCopy } from './copy.js';
 
 /** How long a send waits for JetStream's PubAck before it is refused. */
 export const PUBACK_TIMEOUT_MS = 5000;
+/** How often sends are checked for a PubAck that did not come. */
+const SWEEP_MS = 500;
 /** The wait between attempts to reach NATS. */
 const CONNECT_RETRY_MS = 1000;
 /** Waits between attempts to set the stream up, doubling up to the last. */
@@ -52,7 +54,10 @@ export class Cluster implements Upstream {
   /** The client library, loaded when cluster mode starts. */
   #nats: typeof import('nats') | undefined;
   #nc: NatsConnection | undefined;
-  #js: JetStreamClient | undefined;
+  /** Where PubAcks come: <inbox>.<Nats-Msg-Id>. */
+  #inbox = '';
+  /** Refuses sends whose PubAck did not come in time. */
+  #sweep: NodeJS.Timeout | undefined;
   #state: ClusterState = 'connecting';
   /** Why sends are refused while not ready. */
   #why = 'the cluster (NATS) is not reachable yet';
@@ -75,29 +80,56 @@ export class Cluster implements Upstream {
     return this.#state;
   }
 
-  /** Resolves once the stream is set up and copied from (tests, start-up logs). */
+  /** Resolves once the stream is set up and copied from, or the daemon gave up on it for good. */
   ready(): Promise<void> {
     return this.#ready;
   }
 
-  /** Connects in the background, for ever, until stop(). */
-  start(): void {
+  /**
+   * Connects in the background, for ever, until stop(); resolves once the
+   * stream is ready or after `waitMs`, whichever comes first.
+   */
+  async start(waitMs: number): Promise<void> {
     void this.#run();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.#ready, new Promise((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+    clearTimeout(timer);
   }
 
   publish(publication: Publication): void {
-    const js = this.#js;
-    if (this.#state !== 'ready' || js === undefined) {
+    const nc = this.#nc;
+    if (this.#state !== 'ready' || nc === undefined) {
       publication.done(new ProtocolError('busy', `${this.#why}; nothing was sent, try again`));
       return;
     }
     const msgId = this.#sends.add(publication);
     const headers = (this.#nats as typeof import('nats')).headers();
     headers.set(SENDER_HEADER, publication.sender);
-    js.publish(subjectOf(this.#settings.stream, publication.topic), Buffer.from(publication.body), { msgID: msgId, headers, timeout: PUBACK_TIMEOUT_MS }).then(
-      (ack) => this.#sends.acked(msgId, ack.seq),
-      (error: Error) => this.#sends.failed(msgId, error),
-    );
+    headers.set('Nats-Msg-Id', msgId);
+    // A plain publish with a reply subject of our own, not the client's
+    // request per send: that one makes an Error (for its stack) and a
+    // timer for every message, most of the daemon's time in cluster mode.
+    nc.publish(subjectOf(this.#settings.stream, publication.topic), Buffer.from(publication.body), { headers, reply: `${this.#inbox}.${msgId}` });
+  }
+
+  /** A PubAck, an error from JetStream, or "no responders" (no stream) for one send. */
+  #pubAck(error: Error | null, msg: Msg): void {
+    const msgId = msg.subject.slice(this.#inbox.length + 1);
+    if (error !== null) {
+      this.#sends.failed(msgId, error);
+      return;
+    }
+    if (msg.headers?.hasError) {
+      this.#sends.failed(msgId, new Error(`${msg.headers.code} ${msg.headers.description || 'no stream answered'}`));
+      return;
+    }
+    try {
+      const ack = msg.json<{ seq?: number; error?: { description?: string } }>();
+      if (typeof ack.seq === 'number') this.#sends.acked(msgId, ack.seq);
+      else this.#sends.failed(msgId, new Error(ack.error?.description ?? 'no sequence in the PubAck'));
+    } catch (parseError) {
+      this.#sends.failed(msgId, parseError as Error);
+    }
   }
 
   /** What `stats` shows of the cluster. */
@@ -113,6 +145,7 @@ export class Cluster implements Upstream {
   async stop(): Promise<void> {
     this.#state = 'stopped';
     this.#copy?.stop();
+    clearInterval(this.#sweep);
     this.#sharedCursors?.stop();
     this.groups.stop();
     this.#sends.refuseAll('the server is stopping');
@@ -142,7 +175,10 @@ export class Cluster implements Upstream {
       return;
     }
     this.#nc = nc;
-    this.#js = nc.jetstream();
+    this.#inbox = nats.createInbox();
+    nc.subscribe(`${this.#inbox}.*`, { callback: (error, msg) => this.#pubAck(error, msg) });
+    this.#sweep = setInterval(() => this.#sends.expire(Date.now() - PUBACK_TIMEOUT_MS), SWEEP_MS);
+    this.#sweep.unref();
     this.#logger.log('info', `cluster: connected to ${nc.getServer()}`);
     void this.#watch(nc);
     await this.#setUp(nc);
@@ -214,5 +250,7 @@ export class Cluster implements Upstream {
     this.#state = 'refused';
     this.#why = 'this daemon cannot use the cluster (see its log)';
     this.#logger.log('error', `${why}; sends get err busy`);
+    // Start-up waits no longer: this will not change.
+    this.#onReady?.();
   }
 }

@@ -15,6 +15,8 @@ interface InFlight {
   seq: number;
   /** The message is in this daemon's journal with this id; 0 until then. */
   journaled: number;
+  /** When it was published (ms). */
+  readonly at: number;
 }
 
 /** What a stream message that this daemon sent means for its sender. */
@@ -41,7 +43,7 @@ export class InFlightSends {
   /** Registers a send about to be published; returns its Nats-Msg-Id. */
   add(publication: Publication): string {
     const msgId = `${this.#prefix}-${++this.#next}`;
-    this.#sends.set(msgId, { publication, seq: 0, journaled: 0 });
+    this.#sends.set(msgId, { publication, seq: 0, journaled: 0, at: Date.now() });
     return msgId;
   }
 
@@ -68,6 +70,14 @@ export class InFlightSends {
     }
     this.#sends.delete(msgId);
     send.publication.done(new ProtocolError('busy', `the cluster did not store the message (${error.message}); it was not sent, try again`));
+  }
+
+  /** Refuses the sends published before `before` that neither got a PubAck nor came back through the stream. */
+  expire(before: number): void {
+    for (const [msgId, send] of this.#sends) {
+      if (send.at >= before) return;
+      if (send.seq === 0 && send.journaled === 0) this.failed(msgId, new Error('TIMEOUT'));
+    }
   }
 
   /** A message of the stream with Nats-Msg-Id `msgId`: one of ours, if in flight. */
