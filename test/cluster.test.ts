@@ -27,8 +27,8 @@ const READY = /cluster: stream linebus ready/;
 const cluster = { urls: nats.urls.split(','), stream: 'linebus', replicas: 3 };
 
 /** A cluster daemon in this process (its code is measured), on its own journal, ready. */
-async function inProcess(name: string): Promise<Started> {
-  const started = await startServer(t, { db: join(dir, `${name}.db`), cluster });
+async function inProcess(name: string, http = false): Promise<Started> {
+  const started = await startServer(t, { db: join(dir, `${name}.db`), cluster, http: http ? { port: 0 } : undefined });
   await started.server.clusterReady();
   return started;
 }
@@ -73,7 +73,11 @@ async function sendRetrying(client: LineClient, topic: string, body: string): Pr
   }
 }
 
-const a = await inProcess('a');
+const a = await inProcess('a', true);
+/** GET /healthz of daemon a: 200 while its cluster is ready, 503 while not. */
+async function healthOfA(): Promise<number> {
+  return (await fetch(`http://127.0.0.1:${(a.server.httpAddress() as { port: number }).port}/healthz`)).status;
+}
 const b = await inProcess('b');
 let c = await daemon('c');
 
@@ -199,6 +203,7 @@ t.test('a NATS node killed: no acknowledged message lost, sends go on', async (t
 t.test('NATS gone: err busy and a clear log line, history still readable; back: sends again', async (t) => {
   await Promise.all(nats.nodes.map((n) => n.kill()));
   await a.waitForLog(/cluster: lost NATS server/);
+  t.equal(await healthOfA(), 503, '/healthz: not ready without NATS');
   const alice = await LineClient.login(a.port, 'alice');
   alice.write('send chat.x lost?');
   t.match(await alice.line(), /^err busy .*nothing was sent, try again$/);
@@ -207,6 +212,7 @@ t.test('NATS gone: err busy and a clear log line, history still readable; back: 
   await Promise.all(nats.nodes.map((n) => n.start()));
   await a.waitForLog(/cluster: reconnected to NATS server/);
   const id = await sendRetrying(alice, 'chat.x', 'back');
+  t.equal(await healthOfA(), 200, '/healthz: ready again');
   t.ok(id > 48, `the send after the outage got the stream's next id (${id})`);
   alice.close();
 });
@@ -266,8 +272,8 @@ t.test('more of a cluster daemon: stats, messages of other NATS clients, touch, 
   first.write(`nack ${ids[0]} 1s`);
   t.equal(await first.line(), `ok nack ${ids[0]}`);
   const second = await LineClient.login(a.port, 'helper');
-  second.write('take tasks.> as chores');
-  t.equal(await second.line(), 'ok take tasks.> as chores');
+  second.write('take tasks.> as chores', 'take tasks.> as chores max 1');
+  t.same(await second.lines(2), ['ok take tasks.> as chores', 'ok take tasks.> as chores'], 'taking again changes only the max');
   first.write('leave tasks.>');
   t.equal(await first.line(), 'ok leave tasks.>');
   // The left job at once, the delayed one after its second: both to the one member left, one at a time.
@@ -283,4 +289,41 @@ t.test('more of a cluster daemon: stats, messages of other NATS clients, touch, 
   alice.write('recv tasks.> as tally', 'forget tally', 'cursors');
   t.same(await alice.lines(3), [`ok recv tasks.> as tally after ${ids[1]}`, 'ok forget tally', 'ok cursors 0']);
   for (const client of [alice, first, second]) client.close();
+});
+
+t.test('a job whose wait runs out comes again, and after its last try is dead', async (t) => {
+  const worker = await LineClient.login(a.port, 'slowpoke');
+  worker.write('take late.> as lazy wait 1s tries 1');
+  t.equal(await worker.line(), 'ok take late.> as lazy');
+  const boss = await LineClient.login(a.port, 'boss');
+  boss.write('recv $dead.lazy', 'send late.x zzz');
+  const [recvReply, sent] = await boss.lines(2);
+  t.equal(recvReply, 'ok recv $dead.lazy');
+  const id = Number(sent?.split(' ')[2]);
+  t.equal(await worker.line(), `job late.x ${id} boss zzz`);
+  // Not acked: JetStream takes it back after 1 s; its second delivery is one too many.
+  t.match(await boss.line(), new RegExp(`^msg \\$dead\\.lazy \\d+ \\$linebus ${id} late\\.x zzz$`));
+  worker.write(`ack ${id}`);
+  t.match(await worker.line(), /^err notfound /, 'the wait ran out: the worker holds it no more');
+  worker.close();
+  boss.close();
+});
+
+t.test('a stream that cannot be made is retried, and logged', async (t) => {
+  const five = await startServer(t, { db: join(dir, 'five.db'), cluster: { ...cluster, stream: 'five', replicas: 5 } });
+  t.match(await five.waitForLog(/cannot set up stream five/), /^warn cluster: cannot set up stream five: .+; retrying in 500 ms/);
+  const bob = await LineClient.login(five.port, 'bob');
+  bob.write('send x y');
+  t.equal(await bob.line(), 'err busy the cluster stream is being set up; nothing was sent, try again');
+  bob.close();
+});
+
+t.test('the stream deleted under the daemons: sends refused, not lost', async (t) => {
+  const nc = await connect({ servers: nats.urls.split(',') });
+  await (await nc.jetstreamManager()).streams.delete('linebus');
+  await nc.close();
+  const alice = await LineClient.login(a.port, 'alice');
+  alice.write('send chat.x gone?');
+  t.match(await alice.line(), /^err busy the cluster did not store the message \(.+\); it was not sent, try again$/);
+  alice.close();
 });

@@ -27,6 +27,8 @@ class ClusterJob implements QueueJob {
   readonly tries: number;
   readonly msg: JsMsg;
   holder: ClusterMember | undefined;
+  /** When its wait runs out JetStream gives it to another; the member's room comes back. */
+  deadline: NodeJS.Timeout | undefined;
 
   constructor(msg: JsMsg, holder: ClusterMember) {
     this.id = msg.seq;
@@ -96,7 +98,10 @@ export class ClusterGroup implements QueueGroup {
     if (index < 0) return;
     this.#members.splice(index, 1);
     // Back to the consumer at once, for any daemon's members.
-    for (const job of (member as ClusterMember).held.values()) job.msg.nak();
+    for (const job of (member as ClusterMember).held.values()) {
+      clearTimeout(job.deadline);
+      job.msg.nak();
+    }
     (member as ClusterMember).held.clear();
   }
 
@@ -126,6 +131,7 @@ export class ClusterGroup implements QueueGroup {
     const job = (member as ClusterMember).held.get(id);
     if (job === undefined) return undefined;
     job.msg.working();
+    this.#wait(job);
     return this.waitMs;
   }
 
@@ -182,6 +188,7 @@ export class ClusterGroup implements QueueGroup {
     }
     job.holder = member;
     member.held.set(job.id, job);
+    this.#wait(job);
     this.#parts.counters.jobsDelivered++;
     if (job.tries > 1) this.#parts.counters.jobsRedelivered++;
   }
@@ -198,9 +205,24 @@ export class ClusterGroup implements QueueGroup {
     return undefined;
   }
 
+  /** (Re)starts the job's wait, as JetStream's ack_wait does. */
+  #wait(job: ClusterJob): void {
+    clearTimeout(job.deadline);
+    job.deadline = setTimeout(() => {
+      const member = job.holder;
+      if (member === undefined || member.held.get(job.id) !== job) return;
+      this.#parts.logger.log('info', 'job wait ran out; it goes back to the group', { group: this.name, id: job.id, user: member.worker.user, tries: job.tries });
+      member.held.delete(job.id);
+      job.holder = undefined;
+      this.dispatch();
+    }, this.waitMs);
+    job.deadline.unref();
+  }
+
   #take(member: QueueMember, id: number): ClusterJob | undefined {
     const job = (member as ClusterMember).held.get(id);
     if (job === undefined) return undefined;
+    clearTimeout(job.deadline);
     (member as ClusterMember).held.delete(id);
     job.holder = undefined;
     return job;

@@ -11,7 +11,7 @@ export const ERROR_CODES = {
   toolong: 'the line is over the length limit',
   encoding: 'the line is not UTF-8',
   notfound: 'the thing named is not there',
-  busy: 'a limit of the server or of a queue group is reached for now (connections, subscriptions, cursors, groups); retry later',
+  busy: 'a limit of the server or of a queue group is reached for now (connections, subscriptions, cursors, groups), or the cluster cannot be reached; retry later',
   timeout: 'a request got no reply in time',
   slow: 'the client fell too far behind; the connection is closed',
   shutdown: 'the server is stopping; the connection is closed',
