@@ -85,3 +85,20 @@ t.test('systemd socket activation: listens on the inherited fd 3', { timeout: 20
   t.match(result.stderr, new RegExp(`notice listening on 127\\.0\\.0\\.1:${port} fd=3`));
   c.close();
 });
+
+t.test('bad --cluster settings stop serve with one line and exit 1', { timeout: 20000 }, async (t) => {
+  const db = join(tempDir(t), 'bus.db');
+  const table: [string[], string][] = [
+    [['--cluster', 'http://n1:4222'], "linebus: --cluster: 'http://n1:4222': the scheme is nats:// (or tls://), not http://\n"],
+    [['--cluster', ' , '], 'linebus: --cluster: no NATS URL; write nats://host:4222[,nats://host2:4222]\n'],
+    [['--cluster', 'nats://n1', '--cluster-stream', 'a.b'], 'linebus: --cluster-stream a.b: a stream name is 1 to 32 letters, digits, - or _\n'],
+  ];
+  for (const [args, expected] of table) {
+    const result = await run(['serve', '--port', '0', '--db', db, ...args]);
+    t.equal(result.code, 1, args.join(' '));
+    t.equal(result.stderr, expected);
+  }
+  const replicas = await run(['serve', '--port', '0', '--db', db, '--cluster', 'nats://n1', '--cluster-replicas', '7']);
+  t.equal(replicas.code, 1);
+  t.match(replicas.stderr, /--cluster-replicas <n>' argument '7' is invalid\. expected a whole number from 1 to 5\./);
+});

@@ -224,7 +224,9 @@ t.test('a daemon that cannot reach NATS at start serves its history and refuses 
   const bob = await LineClient.login(cut.port, 'bob');
   bob.write('send chat.x anyone?', 'replay chat.> since 0');
   t.match(await bob.line(), /^err busy the cluster \(NATS\) is not reachable yet; nothing was sent, try again$/);
-  t.same(await bob.lines(2), ['msg chat.x 1 alice hello', 'msg chat.y 2 bob hi from b']);
+  t.same((await bob.until('ok replay')).slice(0, 2), ['msg chat.x 1 alice hello', 'msg chat.y 2 bob hi from b']);
+  bob.write('take chat.> as helpers');
+  t.equal(await bob.line(), 'err busy the cluster (NATS) is not reachable yet; take the group again later');
   bob.close();
 });
 
@@ -325,5 +327,7 @@ t.test('the stream deleted under the daemons: sends refused, not lost', async (t
   const alice = await LineClient.login(a.port, 'alice');
   alice.write('send chat.x gone?');
   t.match(await alice.line(), /^err busy the cluster did not store the message \(.+\); it was not sent, try again$/);
+  alice.write('take chat.> as newcomers');
+  t.match(await alice.line(), /^err busy the cluster could not make or find group newcomers \(.+\); take it again later$/);
   alice.close();
 });
