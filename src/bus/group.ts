@@ -20,6 +20,7 @@ import { Heap } from './heap.js';
 import { Job, Member, Members } from './job.js';
 import type { Worker } from './job.js';
 import type { Delivery, Receiver } from './receiver.js';
+import { publishDead } from './queue.js';
 
 export class Group implements Receiver {
   readonly name: string;
@@ -270,7 +271,7 @@ export class Group implements Receiver {
 
   /** PROTOCOL.md: journaled on `$dead.<group>`, and never handed out again. */
   #dead(job: Job): void {
-    const { reader, broker, counters, logger } = this.#services;
+    const { reader } = this.#services;
     const row = reader.message(job.id);
     if (row === undefined) {
       this.#lost(job);
@@ -278,17 +279,7 @@ export class Group implements Receiver {
     }
     this.#jobs.delete(job.id);
     this.#writes.changed(job);
-    counters.jobsDead++;
-    logger.log('info', 'job dead after its last try', { group: this.name, id: job.id, tries: job.tries });
-    broker.publish({
-      origin: undefined,
-      topic: `$dead.${this.name}`,
-      sender: '$linebus',
-      body: `${job.id} ${row.topic} ${row.body}`,
-      done: (result) => {
-        if (typeof result !== 'number') logger.log('error', 'a dead job could not be journaled', { group: this.name, id: job.id, error: result.message });
-      },
-    });
+    publishDead(this.#services, { group: this.name, id: job.id, tries: job.tries, topic: row.topic, body: row.body });
   }
 
   /** The job's message is gone from the journal (retention): nothing to hand out. */

@@ -9,6 +9,7 @@ import type { JournalReader } from '../store/reader.js';
 import type { Broker } from './broker.js';
 import { Group } from './group.js';
 import { Timers } from './timers.js';
+import { groupsMadeBy, jobsPendingIn } from './queue.js';
 
 /** The counters `stats` shows for work queues. */
 export interface JobCounters {
@@ -52,16 +53,12 @@ export class Groups {
 
   /** How many groups `user` made. */
   madeBy(user: string): number {
-    let count = 0;
-    for (const group of this.#groups.values()) if (group.creator === user) count++;
-    return count;
+    return groupsMadeBy(this.#groups.values(), user);
   }
 
   /** Jobs handed out and not acked, in every group. */
   pendingJobs(): number {
-    let count = 0;
-    for (const group of this.#groups.values()) count += group.pending;
-    return count;
+    return jobsPendingIn(this.#groups.values());
   }
 
   /** Makes a group, written at once (a rare event). */

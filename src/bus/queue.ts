@@ -3,7 +3,10 @@
  * queues"), whoever keeps them: the daemon's own journal (group.ts) or,
  * in cluster mode, JetStream's durable consumers (cluster/group.ts).
  */
+import type { Logger } from '../log.js';
 import type { StoredGroup } from '../store/groups.js';
+import type { Broker } from './broker.js';
+import type { JobCounters } from './groups.js';
 import type { Worker } from './job.js';
 
 export interface QueueJob {
@@ -55,4 +58,46 @@ export interface QueueGroups {
   create(stored: StoredGroup): QueueGroup | Promise<QueueGroup>;
   /** No more deadlines (the daemon is stopping). */
   stop(): void;
+}
+
+/** How many of `groups` `user` made (the per-user cap, --max-groups). */
+export function groupsMadeBy(groups: Iterable<QueueGroup>, user: string): number {
+  let count = 0;
+  for (const group of groups) if (group.creator === user) count++;
+  return count;
+}
+
+/** Jobs handed out and not acked, in all of `groups`. */
+export function jobsPendingIn(groups: Iterable<QueueGroup>): number {
+  let count = 0;
+  for (const group of groups) count += group.pending;
+  return count;
+}
+
+export interface DeadJob {
+  readonly group: string;
+  readonly id: number;
+  readonly tries: number;
+  readonly topic: string;
+  readonly body: string;
+}
+
+/**
+ * PROTOCOL.md: a job delivered `tries` times is journaled on
+ * `$dead.<group>`, sender `$linebus`, body `<id> <topic> <message>`;
+ * `journaled` runs once it is.
+ */
+export function publishDead({ broker, counters, logger }: { broker: Broker; counters: JobCounters; logger: Logger }, job: DeadJob, journaled?: () => void): void {
+  counters.jobsDead++;
+  logger.log('info', 'job dead after its last try', { group: job.group, id: job.id, tries: job.tries });
+  broker.publish({
+    origin: undefined,
+    topic: `$dead.${job.group}`,
+    sender: '$linebus',
+    body: `${job.id} ${job.topic} ${job.body}`,
+    done: (result) => {
+      if (typeof result === 'number') journaled?.();
+      else logger.log('error', 'a dead job could not be journaled', { group: job.group, id: job.id, error: result.message });
+    },
+  });
 }

@@ -1,8 +1,8 @@
 /**
  * Cluster mode (CLI.md, "Cluster"): this daemon is one door of a bus whose
  * messages live in one JetStream stream. Sends are published to the stream
- * (publisher.ts); an ordered consumer copies the stream, in order, into the
- * journal through Broker.ingest, which delivers to this daemon's clients.
+ * (publisher.ts); a consumer copies the stream, in order, into the
+ * journal through Broker.ingest (copy.ts), which delivers to this daemon's clients.
  * The daemon starts whether or not NATS answers: until the stream is
  * reachable, sends get `err busy` and the journal's history stays readable.
  */

@@ -1,6 +1,6 @@
 /**
- * The copy of the cluster's stream into this daemon's journal: an ordered
- * consumer from the journal's last id on, each message handed to
+ * The copy of the cluster's stream into this daemon's journal: an
+ * ephemeral consumer from the journal's last id on, each message handed to
  * Broker.ingest (which journals it with the stream's id, then delivers).
  * A copy that stops (its NATS node died, a commit failed) starts again
  * where the journal is.
@@ -137,10 +137,8 @@ export class StreamCopy {
   }
 
   /**
-   * The consumer lives on one NATS node. When that node dies the client
-   * library does not always make it again (seen with nats-server 2.9), so
-   * two missed heartbeats or a consumer gone start a new one here, from
-   * the journal's last id.
+   * The consumer lives on one NATS node. When that node dies, two missed
+   * heartbeats or a consumer gone start a new one, after what was copied.
    */
   async #watchConsumer(messages: ConsumerMessages, generation: number): Promise<void> {
     const { ConsumerEvents } = this.#nats;
@@ -178,7 +176,7 @@ export class StreamCopy {
   #ingest(message: JsMsg): void {
     this.#lastCopied = Date.now();
     const id = message.seq;
-    // An ordered consumer made again starts where it stopped: nothing twice.
+    // A consumer made again may start before what was copied: nothing twice.
     if (id <= this.#ingested) return;
     this.#ingested = id;
     const where = topicOf(this.#settings.stream, message.subject);

@@ -11,6 +11,7 @@ import type { Consumer, JsMsg } from 'nats';
 import type { Broker } from '../bus/broker.js';
 import type { JobCounters } from '../bus/groups.js';
 import type { Worker } from '../bus/job.js';
+import { publishDead } from '../bus/queue.js';
 import type { QueueGroup, QueueJob, QueueMember } from '../bus/queue.js';
 import type { Logger } from '../log.js';
 import { err, jobText, ok } from '../protocol/wire.js';
@@ -30,7 +31,7 @@ class ClusterJob implements QueueJob {
   /** When its wait runs out JetStream gives it to another; the member's room comes back. */
   deadline: NodeJS.Timeout | undefined;
 
-  constructor(msg: JsMsg, holder: ClusterMember) {
+  constructor(msg: JsMsg, holder: ClusterMember | undefined) {
     this.id = msg.seq;
     this.tries = msg.info.redeliveryCount;
     this.msg = msg;
@@ -174,7 +175,7 @@ export class ClusterGroup implements QueueGroup {
   }
 
   #handOut(msg: JsMsg): void {
-    const job = new ClusterJob(msg, undefined as unknown as ClusterMember);
+    const job = new ClusterJob(msg, undefined);
     if (this.#exhausted(job, 1)) {
       this.#dead(job);
       return;
@@ -235,19 +236,9 @@ export class ClusterGroup implements QueueGroup {
 
   /** PROTOCOL.md: journaled on `$dead.<group>`, and never handed out again. */
   #dead(job: ClusterJob): void {
-    const { broker, counters, logger, prefix } = this.#parts;
-    counters.jobsDead++;
-    logger.log('info', 'job dead after its last try', { group: this.name, id: job.id, tries: job.tries });
-    broker.publish({
-      origin: undefined,
-      topic: `$dead.${this.name}`,
-      sender: '$linebus',
-      body: `${job.id} ${job.msg.subject.slice(prefix.length)} ${job.msg.string()}`,
-      done: (result) => {
-        // Terminated only once the dead letter is in the stream: until then the job may come again.
-        if (typeof result === 'number') job.msg.term();
-        else logger.log('error', 'a dead job could not be journaled; it may come again', { group: this.name, id: job.id, error: result.message });
-      },
-    });
+    const { prefix } = this.#parts;
+    const dead = { group: this.name, id: job.id, tries: job.tries, topic: job.msg.subject.slice(prefix.length), body: job.msg.string() };
+    // Terminated only once the dead letter is in the stream: until then the job may come again.
+    publishDead(this.#parts, dead, () => job.msg.term());
   }
 }

@@ -7,6 +7,7 @@
 import type { JetStreamManager, NatsConnection, NatsError } from 'nats';
 import type { Broker } from '../bus/broker.js';
 import type { JobCounters } from '../bus/groups.js';
+import { groupsMadeBy, jobsPendingIn } from '../bus/queue.js';
 import type { QueueGroup, QueueGroups } from '../bus/queue.js';
 import type { Logger } from '../log.js';
 import { ProtocolError } from '../protocol/errors.js';
@@ -55,15 +56,11 @@ export class ClusterGroups implements QueueGroups {
   }
 
   madeBy(user: string): number {
-    let count = 0;
-    for (const group of this.#groups.values()) if (group.creator === user) count++;
-    return count;
+    return groupsMadeBy(this.#groups.values(), user);
   }
 
   pendingJobs(): number {
-    let count = 0;
-    for (const group of this.#groups.values()) count += group.pending;
-    return count;
+    return jobsPendingIn(this.#groups.values());
   }
 
   async create(stored: StoredGroup): Promise<QueueGroup> {
