@@ -22,7 +22,7 @@ class Fake implements Watched {
   busy = false;
   closed: string | undefined;
   constructor(readonly id: number) {}
-  expire(_reason: string, line: string): void {
+  close(_reason: string, line: string): void {
     this.closed = line;
   }
 }

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { parse } from '../src/protocol/parser.js';
-import { ProtocolError } from '../src/protocol/errors.js';
+import { ForeignProtocolError, ProtocolError } from '../src/protocol/errors.js';
 
 function code(line: string): string | undefined {
   const result = parse(line);
@@ -161,4 +161,17 @@ t.test('errors', async (t) => {
   t.equal(`${'t'.repeat(255)}`.length, 255);
   t.same(parse(`send ${'t'.repeat(255)} x`), { verb: 'send', topic: 't'.repeat(255), body: 'x' }, '255 bytes is allowed');
   t.equal((parse('send') as ProtocolError).toLine(), 'err syntax usage: send <topic> <message>');
+});
+
+t.test('HTTP on the line port: a request line or a Host header closes the connection', async (t) => {
+  const foreign: string[] = ['GET / HTTP/1.1', 'POST /t/x HTTP/1.0', 'OPTIONS * HTTP/1.1', 'PUT /a?b=c HTTP/2', 'Host: 127.0.0.1:7667', 'host: x', 'HOST:example'];
+  for (const line of foreign) {
+    const result = parse(line);
+    t.ok(result instanceof ForeignProtocolError && result.reason === 'http request' && result.code === 'syntax', line);
+  }
+  const unknown: string[] = ['get / http/1.1', 'GET /', 'GET / HTTP/1.1 extra', 'post office', 'hosting: no', 'Hostname: x'];
+  for (const line of unknown) {
+    const result = parse(line);
+    t.ok(result instanceof ProtocolError && !(result instanceof ForeignProtocolError), `${line}: an unknown command, no more`);
+  }
 });

@@ -13,6 +13,7 @@ import type { Receiver } from '../bus/receiver.js';
 import type { Requests } from '../bus/requests.js';
 import type { Attachments } from '../bus/attachments.js';
 import type { JournalReader } from '../store/reader.js';
+import type { Logger } from '../log.js';
 
 export interface Conn extends Receiver, Worker, FeedTarget, Caller, ConnectionInfo {
   readonly user: string | undefined;
@@ -32,6 +33,8 @@ export interface Conn extends Receiver, Worker, FeedTarget, Caller, ConnectionIn
   readonly attachments: Attachments;
   /** Replies `ok logoff`, then closes once it is written. */
   logoff(): void;
+  /** Writes `line` last and closes, for `reason` (logged and counted); nothing after it is handled. */
+  close(reason: string, line: string): void;
 }
 
 /** What `who` shows of a connection. */
@@ -67,6 +70,7 @@ export interface Services {
   readonly cursors: Cursors;
   readonly groups: QueueGroups;
   readonly requests: Requests;
+  readonly logger: Logger;
   /** What `stats` shows, as name and value pairs. */
   stats(): [string, string | number][];
   /** Every connection, in the order they came. */

@@ -4,7 +4,7 @@
  */
 import type { CommandOf, Verb } from '../protocol/commands.js';
 import { VERBS } from '../protocol/commands.js';
-import { ProtocolError } from '../protocol/errors.js';
+import { ForeignProtocolError, ProtocolError } from '../protocol/errors.js';
 import { parse } from '../protocol/parser.js';
 import { err } from '../protocol/wire.js';
 import { help, logoff, ping } from './basic.js';
@@ -48,6 +48,11 @@ export const HANDLERS: { readonly [V in Verb]: Handler<V> } = {
 export function handleLine(conn: Conn, line: string, services: Services): void {
   const command = parse(line);
   if (command === undefined) return;
+  if (command instanceof ForeignProtocolError) {
+    services.logger.log('warn', `${command.reason} on a line-protocol listener: closed (a web page, or a client given the wrong port)`, { conn: conn.id, remote: conn.remote, listener: conn.listener });
+    conn.close(command.reason, command.toLine());
+    return;
+  }
   if (command instanceof ProtocolError) {
     conn.reply(command.toLine());
     return;

@@ -37,6 +37,23 @@ export class ProtocolError extends Error {
 }
 
 /**
+ * A line that shows the peer is not a linebus client but speaks another
+ * protocol (HTTP: a web page can make a browser send a request to any
+ * port, and its body would run as commands). The connection is closed
+ * after this line, and nothing after it is handled.
+ */
+export class ForeignProtocolError extends ProtocolError {
+  /** Why the connection closed, as logged and counted. */
+  readonly reason: string;
+
+  constructor(reason: string, text: string) {
+    super('syntax', text);
+    this.name = 'ForeignProtocolError';
+    this.reason = reason;
+  }
+}
+
+/**
  * A problem that stops the daemon or a CLI command before it does anything
  * (an unreadable database, a bad option). The CLI prints its message as one
  * line, without a stack trace, and exits non-zero.

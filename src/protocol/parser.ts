@@ -7,7 +7,7 @@ import { Args } from './args.js';
 import type { Usage } from './args.js';
 import { VERB_NAMES, VERBS } from './commands.js';
 import type { Command, Verb, VerbSpec } from './commands.js';
-import { ProtocolError } from './errors.js';
+import { ForeignProtocolError, ProtocolError } from './errors.js';
 import { topicProblem } from './topic.js';
 
 export type ParseResult = Command | ProtocolError | undefined;
@@ -32,6 +32,7 @@ export function parse(line: string): ParseResult {
   const word = args.word() as string;
   const verb = VERB_NAMES.get(word.toLowerCase());
   if (verb === undefined) {
+    if (looksLikeHttp(word, line)) return new ForeignProtocolError('http request', 'this port speaks the linebus line protocol, not HTTP; the web listener is --http-port');
     const shown = word.length > 32 ? `${word.slice(0, 32)}...` : word;
     return new ProtocolError('syntax', `unknown command '${shown}'; try help`);
   }
@@ -42,6 +43,14 @@ export function parse(line: string): ParseResult {
     // Argument readers throw only Usage (protocol/args.ts).
     return usageError(verb, (error as Usage).problem);
   }
+}
+
+/** An HTTP request line (`POST / HTTP/1.1`), or a `Host:` header, as Redis looks for. */
+const HTTP_REQUEST_LINE = /^[A-Z]+ \S+ HTTP\/\d(\.\d)?$/;
+
+/** Whether a line with the unknown verb `word` is part of an HTTP request. */
+function looksLikeHttp(word: string, line: string): boolean {
+  return word.toLowerCase().startsWith('host:') || HTTP_REQUEST_LINE.test(line);
 }
 
 /**

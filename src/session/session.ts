@@ -10,7 +10,6 @@ import type { Stats } from '../bus/stats.js';
 import type { Turn } from '../bus/turn.js';
 import { handleLine } from '../handlers/index.js';
 import type { Conn, HandlerLimits, Services } from '../handlers/context.js';
-import type { Logger } from '../log.js';
 import type { Frame } from '../protocol/framing.js';
 import { WILL_TIMING_MARK } from '../protocol/telnet.js';
 import { err, hello, ok } from '../protocol/wire.js';
@@ -23,7 +22,6 @@ import { Outbox } from './outbox.js';
 export interface SessionServices extends Services {
   readonly turn: Turn;
   readonly counters: Stats;
-  readonly logger: Logger;
   /** The limits as they are now (SIGHUP may change them). */
   readonly limits: HandlerLimits & { readonly maxLine: number; readonly maxPending: number; readonly maxInput: number };
   /** The session has closed, for `reason`. */
@@ -90,9 +88,9 @@ export class Session implements Conn {
     return this.#input.busy || this.#outbox.waiting();
   }
 
-  /** Closes for `reason` (a timeout), `line` the last thing written. */
-  expire(reason: string, line: string): void {
-    if (this.#closeReason === undefined) this.#leaveWith(reason, line);
+  /** Closes for `reason` (a timeout, a foreign protocol) after what was written so far, `line` last. */
+  close(reason: string, line: string): void {
+    if (this.#closeReason === undefined) this.#leaveWith(reason, line, false);
   }
 
   /** Patterns received and groups taken: what --max-subscriptions counts. */
@@ -202,7 +200,7 @@ export class Session implements Conn {
   /** The server is stopping: say so, then close. */
   shutdown(): void {
     if (this.#closeReason !== undefined) return;
-    this.#leaveWith('shutdown', err('shutdown', 'the server is stopping; reconnect later'));
+    this.#leaveWith('shutdown', err('shutdown', 'the server is stopping; reconnect later'), true);
     this.#outbox.flush();
   }
 
@@ -236,15 +234,16 @@ export class Session implements Conn {
       limit: limits.maxPending,
       last_id: last,
     });
-    this.#leaveWith('slow', err('slow', `you fell over ${limits.maxPending} bytes behind; last id sent ${last}; reconnect and recv <pattern> since ${last}`));
+    this.#leaveWith('slow', err('slow', `you fell over ${limits.maxPending} bytes behind; last id sent ${last}; reconnect and recv <pattern> since ${last}`), true);
   }
 
   /**
-   * On the way out for `reason`, dropping what was not handed to the link:
-   * `last` is the last line; groups get this worker's jobs back at once.
+   * On the way out for `reason`, dropping what was not handed to the link
+   * if `dropUnsent`: `last` is the last line; groups get this worker's
+   * jobs back at once.
    */
-  #leaveWith(reason: string, last: string): void {
-    this.#outbox.dropUnsent();
+  #leaveWith(reason: string, last: string, dropUnsent: boolean): void {
+    if (dropUnsent) this.#outbox.dropUnsent();
     this.#closeReason = reason;
     this.#input.stop();
     this.attachments.release();

@@ -18,7 +18,7 @@ export interface Watched {
   /** A command is still being answered (a login, a request, a catch-up). */
   readonly busy: boolean;
   /** Closes with `line` as the last thing written, for `reason`. */
-  expire(reason: string, line: string): void;
+  close(reason: string, line: string): void;
 }
 
 interface Seen {
@@ -59,10 +59,10 @@ export class Watchdog {
       const quiet = (now - seen.since) / 1000;
       if (conn.user === undefined && quiet >= loginTimeout) {
         this.#logger.log('info', 'closed: no login in time', { conn: conn.id, remote: conn.remote, limit_s: loginTimeout });
-        conn.expire('login timeout', err('auth', `no login within ${loginTimeout}s (--login-timeout); reconnect and log in`));
+        conn.close('login timeout', err('auth', `no login within ${loginTimeout}s (--login-timeout); reconnect and log in`));
       } else if (conn.user !== undefined && idleTimeout > 0 && conn.subscriptionCount === 0 && quiet >= idleTimeout) {
         this.#logger.log('info', 'closed: idle', { conn: conn.id, remote: conn.remote, user: conn.user, limit_s: idleTimeout });
-        conn.expire('idle', err('timeout', `idle for ${idleTimeout}s, receiving nothing (--idle-timeout); reconnect when you need the bus`));
+        conn.close('idle', err('timeout', `idle for ${idleTimeout}s, receiving nothing (--idle-timeout); reconnect when you need the bus`));
       }
     }
   }
