@@ -12,6 +12,7 @@ import { FatalError } from '../protocol/errors.js';
 import type { Limits } from '../limits.js';
 import { readAcl } from './acl-file.js';
 import { readConfig } from './config.js';
+import { DaemonSignals } from './signals.js';
 import { parseClusterUrls, streamNameProblem } from '../cluster/subjects.js';
 import type { ConfigParsers } from './config.js';
 
@@ -144,8 +145,10 @@ export async function serve(cliOptions: ServeOptions, command: Command): Promise
   const options = cliOptions.config ? { ...cliOptions, ...fromConfig(cliOptions.config, command) } : cliOptions;
   const logger = createLogger({ format: options.logFormat, level: options.logLevel });
   const acl = options.acl === undefined ? undefined : readAcl(options.acl);
+  // Before the daemon can say it is ready: see DaemonSignals.
+  const signals = new DaemonSignals(logger);
   const server = await LinebusServer.start({ ...options, acl, tls: tlsOptions(options), http: httpOptions(options), cluster: clusterOptions(options), listenFd: inheritedSocket(process.env), logger });
-  process.on('SIGHUP', () => {
+  signals.started(server, () => {
     const users = server.store.users.list().length;
     try {
       server.reloadTls();
@@ -182,16 +185,4 @@ export async function serve(cliOptions: ServeOptions, command: Command): Promise
       logger.log('error', `SIGHUP: kept the old settings: ${(error as Error).message}`);
     }
   });
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    signals++;
-    if (signals > 1) {
-      logger.log('warn', `second ${signal}: exiting without waiting`);
-      process.exit(1);
-    }
-    logger.log('info', `${signal} received`);
-    void server.stop().then(() => process.exit(0));
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
 }
