@@ -1,8 +1,12 @@
 /**
  * `/metrics` (WEB.md): the figures of `stats` in the Prometheus text
- * format, through prom-client, `linebus_` names and `_total` for counters.
- * Made at each scrape from one `stats` snapshot: nothing to keep in step.
+ * format, through prom-client, `linebus_` names and `_total` for counters,
+ * made at each scrape from one `stats` snapshot (nothing to keep in step);
+ * beside them prom-client's process and Node.js collectors and the build,
+ * which live as long as the daemon.
  */
+import type { Registry } from 'prom-client';
+import { version } from '../version.js';
 
 /** stats name -> metric name and help; counters end in _total. */
 const COUNTERS: Record<string, [string, string]> = {
@@ -34,9 +38,29 @@ const GAUGES: Record<string, [string, string, number]> = {
   requests_waiting: ['linebus_requests_waiting', 'requests waiting for a reply', 1],
 };
 
-/** The text of one scrape. */
-export async function metricsText(stats: readonly [string, string | number][], listeners: ReadonlyMap<string, number>, lags: readonly { user: string; cursor: string; lag: number }[]): Promise<{ contentType: string; text: string }> {
-  // Loaded at the first scrape: most daemons are never scraped.
+/** Made at the first scrape: most daemons are never scraped, and prom-client loads then. */
+export class Exporter {
+  /** prom-client's default collectors (process_*, nodejs_*) and linebus_build_info. */
+  #lasting: Promise<Registry> | undefined;
+
+  /** The text of one scrape. */
+  async scrape(stats: readonly [string, string | number][], listeners: ReadonlyMap<string, number>, lags: readonly { user: string; cursor: string; lag: number }[]): Promise<{ contentType: string; text: string }> {
+    this.#lasting ??= lastingRegistry();
+    const { Registry } = await import('prom-client');
+    const merged = Registry.merge([await this.#lasting, await statsRegistry(stats, listeners, lags)]);
+    return { contentType: merged.contentType, text: await merged.metrics() };
+  }
+}
+
+async function lastingRegistry(): Promise<Registry> {
+  const { collectDefaultMetrics, Gauge, Registry } = await import('prom-client');
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  new Gauge({ name: 'linebus_build_info', help: 'the linebus version and the Node.js it runs on; always 1', labelNames: ['version', 'node'], registers: [registry] }).set({ version: version(), node: process.version }, 1);
+  return registry;
+}
+
+async function statsRegistry(stats: readonly [string, string | number][], listeners: ReadonlyMap<string, number>, lags: readonly { user: string; cursor: string; lag: number }[]): Promise<Registry> {
   const { Counter, Gauge, Registry } = await import('prom-client');
   const registry = new Registry();
   const closed = new Counter({ name: 'linebus_connections_closed_total', help: 'connections closed, by reason', labelNames: ['reason'], registers: [registry] });
@@ -52,5 +76,5 @@ export async function metricsText(stats: readonly [string, string | number][], l
   for (const listener of ['tcp', 'tls', 'http', 'ws']) connections.set({ listener }, listeners.get(listener) ?? 0);
   const lag = new Gauge({ name: 'linebus_cursor_lag', help: 'journaled messages after a cursor\'s mark', labelNames: ['user', 'cursor'], registers: [registry] });
   for (const cursor of lags) lag.set({ user: cursor.user, cursor: cursor.cursor }, cursor.lag);
-  return { contentType: registry.contentType, text: await registry.metrics() };
+  return registry;
 }

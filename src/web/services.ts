@@ -5,7 +5,7 @@ import { runSteps } from '../store/lag.js';
 import type { Link } from '../transport/link.js';
 import type { WebServices } from '../transport/http.js';
 import { consolePage } from './console.js';
-import { metricsText } from './metrics.js';
+import { Exporter } from './metrics.js';
 
 export interface WebParts {
   readonly bus: Bus;
@@ -20,6 +20,7 @@ export interface WebParts {
 
 export function webServices({ bus, store, maxBody, accept, listeners, stats, healthy }: WebParts): WebServices {
   const { policy, cursors } = bus;
+  const exporter = new Exporter();
   return {
     accept,
     login: (caller, user, password) => policy.login(caller, user, password),
@@ -32,7 +33,7 @@ export function webServices({ bus, store, maxBody, accept, listeners, stats, hea
       for (const listener of listeners()) counts.set(listener, (counts.get(listener) ?? 0) + 1);
       const lastId = store.reader.lastId();
       const lags = [...cursors.all()].map((c) => ({ user: c.user, cursor: c.name, lag: runSteps(store.lag.count(c.pattern, c.mark, lastId)) }));
-      return metricsText(stats(), counts, lags);
+      return exporter.scrape(stats(), counts, lags);
     },
     healthy,
     maxBody,
