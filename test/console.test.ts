@@ -11,6 +11,8 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { LineClient, startServer, tempDir } from './helpers.js';
+import { hashPassword } from '../src/store/passwords.js';
+import { Store } from '../src/store/store.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -53,18 +55,62 @@ t.test('the console in a browser: receive, send, reconnect without a gap', { tim
   await page.click('#post');
   t.equal(await tcp.line(), 'msg chat.room 3 alice hello from the browser', 'a TCP client receives what the page sent');
   await page.waitForFunction("document.getElementById('note').textContent === 'ok send 3'");
+  await page.waitForSelector('tr.mine[data-id="3"]');
+  t.same(await page.$$eval('tr[data-id="3"] td', (cells) => cells.map((cell) => cell.textContent)), ['3', 'chat.room', 'alice', 'hello from the browser'], 'its own send is shown from ok send, marked as its own');
+  await page.fill('#topic', 'elsewhere');
+  await page.fill('#message', 'not received here');
+  await page.click('#post');
+  await page.waitForFunction("document.getElementById('note').textContent === 'ok send 4'");
+  t.equal(await page.$('tr[data-id="4"]'), null, 'a send to a topic the pattern does not match is not shown');
 
   // The WebSocket drops; a message is sent meanwhile; the page catches up.
   await page.evaluate('ws.close()');
   await page.waitForSelector('#status.down');
   tcp.write('send chat.room while you were away');
-  t.equal(await tcp.line(), 'ok send 4');
-  await page.waitForSelector('tr[data-id="4"]');
+  t.equal(await tcp.line(), 'ok send 5');
+  await page.waitForSelector('tr[data-id="5"]');
   await page.waitForSelector('#status.live');
-  t.same(await page.$$eval('#rows tr', (rows) => rows.map((row) => row.getAttribute('data-id'))), ['4', '3', '2', '1'], 'every message once, newest first; its own send came with the catch-up');
+  t.same(await page.$$eval('#rows tr', (rows) => rows.map((row) => row.getAttribute('data-id'))), ['5', '3', '2', '1'], 'every message once, newest first: the catch-up brought its own send again and it is not shown twice');
 
   const shot = join(tempDir(t), 'console.png');
   await page.screenshot({ path: shot, fullPage: true });
   t.ok(statSync(shot).size > 10_000, `a screenshot in ${shot}`);
   tcp.close();
+});
+
+t.test('the console logs in with its defaults in open mode; a refused login stops and says why', { timeout: 120000 }, async (t) => {
+  if (!haveChromium()) return t.fail('chromium is missing and could not be installed');
+  const { server } = await startServer(t, { http: { port: 0 } });
+  const base = `http://127.0.0.1:${(server.httpAddress() as { port: number }).port}`;
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  t.teardown(() => browser.close());
+  const page = await browser.newPage();
+  await page.goto(`${base}/`);
+  await page.click('#go');
+  await page.waitForSelector('#status.live');
+  t.equal(await page.textContent('#status'), 'receiving >', 'user anonymous and no password: in');
+  await page.fill('#message', 'hi');
+  await page.click('#post');
+  await page.waitForSelector('tr.mine[data-id="1"]');
+  t.same(await page.$$eval('tr[data-id="1"] td', (cells) => cells.map((cell) => cell.textContent)), ['1', 'console', 'anonymous', 'hi']);
+
+  const db = join(tempDir(t), 'users.db');
+  const store = Store.open(db);
+  store.users.put('alice', await hashPassword('right'));
+  store.close();
+  const { server: guarded } = await startServer(t, { db, http: { port: 0 } });
+  const sockets: string[] = [];
+  page.on('websocket', (ws) => sockets.push(ws.url()));
+  await page.goto(`http://127.0.0.1:${(guarded.httpAddress() as { port: number }).port}/`);
+  await page.fill('#user', 'alice');
+  await page.fill('#password', 'wrong');
+  await page.click('#go');
+  await page.waitForSelector('#status.down');
+  t.equal(await page.textContent('#status'), 'not connected');
+  t.equal(await page.textContent('#note'), 'err auth bad user or password (check the user and password, then Connect)');
+  t.equal(await page.evaluate('wanted'), false, 'no retry is pending');
+  await page.fill('#password', 'right');
+  await page.click('#go');
+  await page.waitForSelector('#status.live');
+  t.equal(sockets.length, 2, 'one connection for the refused login, one for the next: no retries between');
 });
