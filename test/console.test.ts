@@ -94,6 +94,19 @@ t.test('the console logs in with its defaults in open mode; a refused login stop
   await page.waitForSelector('tr.mine[data-id="1"]');
   t.same(await page.$$eval('tr[data-id="1"] td', (cells) => cells.map((cell) => cell.textContent)), ['1', 'console', 'anonymous', 'hi']);
 
+  // Any page can make the browser POST to the line port; its body must not run.
+  const { port, waitForLog } = await startServer(t);
+  const sent = await page.evaluate(
+    (url) => fetch(url, { method: 'POST', mode: 'no-cors', body: 'x\nlogin evil x\nsend deploys injected\n' }).then(() => 'answered', (error: Error) => error.name),
+    `http://127.0.0.1:${port}/`,
+  );
+  t.equal(sent, 'TypeError', 'the browser gets no HTTP answer');
+  await waitForLog(/http request on a line-protocol listener/);
+  const ops = await LineClient.login(port, 'ops');
+  ops.write('replay deploys since 0');
+  t.equal(await ops.line(), 'ok replay deploys 0', 'nothing of the body was journaled');
+  ops.close();
+
   const db = join(tempDir(t), 'users.db');
   const store = Store.open(db);
   store.users.put('alice', await hashPassword('right'));
