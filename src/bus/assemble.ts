@@ -34,7 +34,7 @@ export type GroupsMaker = (broker: Broker, cursors: Cursors) => QueueGroups;
 export function assembleBus(store: Store, turn: Turn, stats: Stats, logger: Logger, limits: { readonly maxAckPending: number }, makeGroups?: GroupsMaker): Bus {
   const broker = new Broker(store.journal, turn, stats, logger);
   const cursors = new Cursors(store.cursors, broker);
-  const policy = new Policy(store.users, logger);
+  const policy = new Policy(store.users, logger, (id) => store.reader.message(id)?.topic);
   return {
     broker,
     feed: new Feed(store.reader, turn, cursors, store.lag, policy),

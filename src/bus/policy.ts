@@ -12,6 +12,21 @@ import type { Acl, Reach } from './acl.js';
 import { LoginThrottle } from './throttle.js';
 import { decoy, verifyPassword } from '../store/passwords.js';
 import type { Users } from '../store/users.js';
+import type { Readable } from '../store/wants.js';
+import { overlaps } from '../protocol/patterns.js';
+
+/**
+ * The server's topics whose messages are each about another topic: a dead
+ * job (`$dead.<group>`, body `<id> <topic> <message>`) and the answer to a
+ * request (`$reply.<id>`, about the request's topic). Whoever may read them
+ * must also be allowed the topic they are about, message by message.
+ */
+const DEAD = '$dead.';
+const REPLY = '$reply.';
+
+function aboutAnother(topic: string): boolean {
+  return topic.startsWith(DEAD) || topic.startsWith(REPLY);
+}
 
 /** 127.0.0.0/8, ::1 and IPv4-mapped loopback count as loopback. */
 export function isLoopback(address: string | undefined): boolean {
@@ -50,9 +65,13 @@ export class Policy {
    * The first user added ends it; deleting every user later does not bring
    * it back (nobody can log in until a user is added).
    */
-  constructor(users: Users, logger: Logger) {
+  /** The topic of journal message `id`, if it is still there (whom a `$reply.<id>` is about). */
+  readonly #topicOf: (id: number) => string | undefined;
+
+  constructor(users: Users, logger: Logger, topicOf: (id: number) => string | undefined) {
     this.#users = users;
     this.#logger = logger;
+    this.#topicOf = topicOf;
     this.#open = !users.any();
   }
 
@@ -120,17 +139,52 @@ export class Policy {
     return new ProtocolError('denied', `you may not read every topic of ${pattern} (the access file's rules); take a pattern your rules allow whole`);
   }
 
+  /**
+   * How much of `pattern` `user` may read. A pattern that can match the
+   * `$dead`/`$reply` topics reaches them whole only for a user who may read
+   * every topic, since each of their messages is about some other topic.
+   */
   reach(user: string, pattern: string): Reach {
-    return this.#acl === undefined ? 'all' : this.#acl.reach(user, pattern);
+    const acl = this.#acl;
+    if (acl === undefined) return 'all';
+    const reach = acl.reach(user, pattern);
+    if (reach === 'all' && (overlaps(pattern, `${DEAD}>`) || overlaps(pattern, `${REPLY}>`)) && acl.reach(user, '>') !== 'all') return 'some';
+    return reach;
   }
 
+  /** Whether `user` may read messages of `topic` (for `$dead`/`$reply`, some of them may still be denied: see mayReadMessage). */
   mayRead(user: string | undefined, topic: string): boolean {
     return this.#acl === undefined || (user !== undefined && this.#acl.mayRead(user, topic));
   }
 
+  /** Whether `user` may read this message: its topic, and the topic a `$dead`/`$reply` message is about. */
+  mayReadMessage(user: string | undefined, topic: string, body: string): boolean {
+    if (!this.mayRead(user, topic)) return false;
+    return this.#acl === undefined || !aboutAnother(topic) || this.#mayReadAbout(user as string, topic, body);
+  }
+
   /** What `user` may read, to filter a stream of the journal; undefined: everything. */
-  readable(user: string): ((topic: string) => boolean) | undefined {
+  readable(user: string): Readable | undefined {
     const acl = this.#acl;
-    return acl === undefined ? undefined : (topic) => acl.mayRead(user, topic);
+    if (acl === undefined) return undefined;
+    return {
+      topic: (topic) => (!acl.mayRead(user, topic) ? 'none' : aboutAnother(topic) ? 'each' : 'all'),
+      message: (topic, body) => this.#mayReadAbout(user, topic, body),
+    };
+  }
+
+  /** Whether `user` may read the topic that a `$dead`/`$reply` message is about. */
+  #mayReadAbout(user: string, topic: string, body: string): boolean {
+    let about: string | undefined;
+    if (topic.startsWith(DEAD)) {
+      const start = body.indexOf(' ') + 1;
+      const end = body.indexOf(' ', start);
+      about = start > 0 ? body.slice(start, end < 0 ? undefined : end) : undefined;
+    } else {
+      const id = Number(topic.slice(REPLY.length));
+      about = Number.isSafeInteger(id) ? this.#topicOf(id) : undefined;
+    }
+    // A message about a topic no longer known (retention took the request) is the server's alone.
+    return about !== undefined && (this.#acl as Acl).mayRead(user, about);
   }
 }

@@ -64,6 +64,13 @@ export function journalStartsAt(first: number): string {
  */
 export const MSG_LINE_SQL = "'msg ' || topic || ' ' || id || ' ' || sender || ' ' || body || char(10)";
 
+/** The message of a `msg <topic> <id> <from> <message>` line with its LF (topic, id and sender hold no space). */
+export function msgBody(line: string): string {
+  const afterTopic = line.indexOf(' ', 4) + 1;
+  const afterId = line.indexOf(' ', afterTopic) + 1;
+  return line.slice(line.indexOf(' ', afterId) + 1, line.length - 1);
+}
+
 /** The id in a `msg <topic> <id> ...` line (a topic holds no space). */
 export function msgId(line: string): number {
   const afterTopic = line.indexOf(' ', 4) + 1;

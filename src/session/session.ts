@@ -101,7 +101,7 @@ export class Session implements Conn {
   // --- Receiver, Worker ----------------------------------------------------
 
   deliver(message: Delivery): void {
-    if (this.#closeReason !== undefined || this.#liveSkipped || !this.#services.policy.mayRead(this.user, message.topic)) return;
+    if (this.#closeReason !== undefined || this.#liveSkipped || !this.#services.policy.mayReadMessage(this.user, message.topic, message.body)) return;
     this.#push(message.text, message.bytes, message.id);
   }
 

@@ -9,7 +9,7 @@
  * unsummarized block. Anything else scans windows of ids and filters.
  */
 import type Database from 'better-sqlite3';
-import { MSG_LINE_SQL, msgId } from '../protocol/wire.js';
+import { MSG_LINE_SQL, msgBody, msgId } from '../protocol/wire.js';
 import { isWildcardPattern, matches } from '../protocol/topic.js';
 import type { StoredMessage } from './journal.js';
 import { BLOCK_SIZE, blockOf } from './schema.js';
@@ -140,7 +140,7 @@ export class JournalReader {
     let lastId = 0;
     for (let i = 0; i < rows.length; i++) {
       const [id, topic, line] = rows[i] as Row;
-      if (!wants.has(id, topic)) continue;
+      if (!wants.has(id, topic, () => msgBody(line))) continue;
       text += line;
       count++;
       lastId = id;
@@ -154,7 +154,7 @@ export class JournalReader {
     const range = this.#range(wants, cursor, until, limits);
     if (range === undefined) return { rows: [], next: cursor, done: true };
     const found = range.topic === undefined ? this.#rows.all(range.from, range.to, limits.rows) : this.#rowsOf.all(range.from, range.to, range.topic, limits.rows);
-    const rows = range.topic === undefined ? found.filter((row) => wants.has(row.id, row.topic)) : found;
+    const rows = range.topic === undefined ? found.filter((row) => wants.has(row.id, row.topic, () => row.body)) : found;
     return { rows, ...after(range, found.length === limits.rows ? (found[found.length - 1] as StoredMessage).id : undefined) };
   }
 

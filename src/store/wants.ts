@@ -8,6 +8,17 @@
 import { Sublist } from '../protocol/sublist.js';
 import { isWildcardPattern } from '../protocol/topic.js';
 
+/**
+ * What a reader may read. Most topics are decided by their name; a topic
+ * whose every message is about another topic (the server's `$dead.<group>`
+ * and `$reply.<id>`) is decided message by message.
+ */
+export interface Readable {
+  topic(topic: string): 'all' | 'none' | 'each';
+  /** For a topic decided message by message: whether this one may be read. */
+  message(topic: string, body: string): boolean;
+}
+
 /** Messages of `pattern` with id > after. */
 export interface Want {
   pattern: string;
@@ -24,9 +35,9 @@ export class Wants {
   readonly all: boolean;
 
   /** What the reader may read; undefined: everything. */
-  readonly #readable: ((topic: string) => boolean) | undefined;
+  readonly #readable: Readable | undefined;
 
-  constructor(wants: readonly Want[], readable?: (topic: string) => boolean) {
+  constructor(wants: readonly Want[], readable?: Readable) {
     this.#readable = readable;
     const byAfter = new Map<number, Sublist<true>>();
     for (const want of wants) {
@@ -41,7 +52,7 @@ export class Wants {
     }
     this.lowest = lowest;
     const first = wants[0]?.pattern;
-    const single = first !== undefined && !isWildcardPattern(first) && wants.every((w) => w.pattern === first) && (readable?.(first) ?? true);
+    const single = first !== undefined && !isWildcardPattern(first) && wants.every((w) => w.pattern === first) && (readable?.topic(first) ?? 'all') === 'all';
     this.topic = single ? first : undefined;
     this.all = byAfter.size === 1 && wants.some((w) => w.pattern === '>') && readable === undefined;
   }
@@ -50,9 +61,12 @@ export class Wants {
     return this.#groups.length === 0;
   }
 
-  /** Whether message `id` of `topic` is wanted. */
-  has(id: number, topic: string): boolean {
-    if (this.#readable !== undefined && !this.#readable(topic)) return false;
+  /** Whether message `id` of `topic` is wanted; `body` is asked for only when its topic needs it. */
+  has(id: number, topic: string, body: () => string): boolean {
+    if (this.#readable !== undefined) {
+      const readable = this.#readable.topic(topic);
+      if (readable === 'none' || (readable === 'each' && !this.#readable.message(topic, body()))) return false;
+    }
     for (const group of this.#groups) if (id > group.after && group.patterns.matches(topic)) return true;
     return false;
   }
