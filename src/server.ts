@@ -282,6 +282,7 @@ export class LinebusServer {
     this.#stats.stop();
     this.#watchdog.stop();
     this.#bus.groups.stop();
+    this.#bus.requests.stop();
     await this.#cluster?.stop();
     await this.#retention.stop();
     await this.#checkpointer.stop();

@@ -88,3 +88,24 @@ t.test('printf ... | nc -N: a half-closed asker still gets its answer, then the 
   t.same(await asker.rest(), [`hello linebus ${version()}`, 'ok login asker', 'ok request 1 bot go']);
   bot.close();
 });
+
+t.test('within longer than a Node timer can wait (25d, 30d) waits: the answer comes, no timeout at once', { timeout: 10000 }, async (t) => {
+  const { port } = await startServer(t);
+  const bot = await LineClient.login(port, 'bot');
+  bot.write('recv ask');
+  await bot.line();
+  const asker = await LineClient.login(port, 'asker');
+  for (const [id, within] of [[1, '25d'], [3, '30d']] as const) {
+    asker.write(`request ask within ${within} long one`);
+    t.equal(await bot.line(), `msg ask ${id} asker long one`);
+    // The asker's connection still waits: a timeout would already be its reply.
+    await bot.sync();
+    bot.write(`reply ${id} here`);
+    t.equal(await bot.line(), `ok reply ${id}`);
+    t.equal(await asker.line(), `ok request ${id} bot here`, `within ${within}`);
+  }
+  asker.write('request ask within 31d too long');
+  t.equal(await asker.line(), 'err syntax within is from 1ms to 30d; usage: request <topic> [within <duration>] <message>');
+  bot.close();
+  asker.close();
+});

@@ -3,8 +3,12 @@
  * by the journal id of the question. The first `reply` claims the request
  * at once, so a second one is refused; the asker hears the answer only
  * once it is committed. A timeout that strikes while an answer is being
- * committed waits for the commit's outcome.
+ * committed waits for the commit's outcome. Deadlines share one heap and
+ * one Node timer (timers.ts), which also reaches those past setTimeout's
+ * 24.8 days in steps.
  */
+import { Timers } from './timers.js';
+import type { Timed } from './timers.js';
 
 /** The connection waiting for an answer. */
 export interface Asker {
@@ -12,11 +16,10 @@ export interface Asker {
   timedOut(): void;
 }
 
-interface Waiting {
+interface Waiting extends Timed {
   readonly asker: Asker;
   /** The question's topic. */
   readonly topic: string;
-  readonly timer: NodeJS.Timeout;
   /** A reply is being committed. */
   claimed: boolean;
   /** The time ran out while it was. */
@@ -28,6 +31,7 @@ export type Claim = Waiting;
 
 export class Requests {
   readonly #waiting = new Map<number, Waiting>();
+  readonly #timers = new Timers();
 
   get size(): number {
     return this.#waiting.size;
@@ -35,9 +39,9 @@ export class Requests {
 
   /** `asker` waits `withinMs` for an answer to request `id`, asked on `topic`. */
   wait(id: number, asker: Asker, withinMs: number, topic: string): void {
-    const waiting: Waiting = { asker, topic, timer: setTimeout(() => this.#expire(id, waiting), withinMs), claimed: false, expired: false };
-    waiting.timer.unref();
+    const waiting: Waiting = { asker, topic, claimed: false, expired: false, due: Date.now() + withinMs, heapIndex: -1, expire: () => this.#expire(id, waiting) };
     this.#waiting.set(id, waiting);
+    this.#timers.set(waiting);
   }
 
   /** The topic of request `id`, if someone waits for its answer. */
@@ -49,7 +53,7 @@ export class Requests {
   gone(id: number): void {
     const waiting = this.#waiting.get(id);
     if (waiting === undefined) return;
-    clearTimeout(waiting.timer);
+    if (waiting.heapIndex >= 0) this.#timers.remove(waiting);
     this.#waiting.delete(id);
   }
 
@@ -73,7 +77,12 @@ export class Requests {
     if (claim.expired) this.#expire(id, claim);
   }
 
-  /** Runs while `waiting` waits: its timer is cleared when it stops. */
+  /** No more timeouts (the daemon is stopping). */
+  stop(): void {
+    this.#timers.stop();
+  }
+
+  /** Its time ran out (it is off the heap). */
   #expire(id: number, waiting: Waiting): void {
     if (waiting.claimed) {
       waiting.expired = true;
