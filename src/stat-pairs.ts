@@ -32,6 +32,7 @@ export function statPairs({ version, stats, connections, store, bus, limits, clu
     ['jobs_pending', bus.groups.pendingJobs()],
     ['requests_waiting', bus.requests.size],
     ['logins_delayed', bus.policy.throttle.delayed],
+    ['logins_refused', bus.policy.throttle.refused],
     ...(cluster?.stats() ?? []),
     ...limitStats(limits),
     ...stats.closeReasons(),

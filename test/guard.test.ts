@@ -51,25 +51,75 @@ t.test('the watchdog: who is closed when', async (t) => {
   t.same([receiver.closed, working.closed, fresh.closed], [undefined, 'err timeout idle for 60s, receiving nothing (--idle-timeout); reconnect when you need the bus', 'err timeout idle for 60s, receiving nothing (--idle-timeout); reconnect when you need the bus']);
 });
 
-t.test('the throttle: free failures, doubling waits up to a cap, forgotten after quiet or a success', async (t) => {
+t.test("the throttle: free failures, doubling waits up to a cap, forgotten after quiet or the user's own success", async (t) => {
   const throttle = new LoginThrottle();
-  const waits: number[] = [];
-  for (let i = 0; i < 9; i++) {
-    waits.push(throttle.delayFor('a', i));
-    throttle.failed('a', i);
-  }
+  /** One login: its wait, and it ends failed. */
+  const fail = (address: string | undefined, user: string, now: number): number | undefined => {
+    const wait = throttle.begin(address, user, now);
+    if (wait !== undefined) {
+      throttle.end(address);
+      throttle.failed(address, user, now);
+    }
+    return wait;
+  };
+  const waits: (number | undefined)[] = [];
+  for (let i = 0; i < 9; i++) waits.push(fail('a', 'alice', i));
   t.same(waits, [0, 0, 0, 1000, 2000, 4000, 8000, 16000, 16000]);
-  t.equal(throttle.delayFor(undefined, 0), 0, 'an unknown address is one more address');
-  t.equal(throttle.delayFor('a', 10 * 60_000 + 8), 0, 'ten quiet minutes: forgotten');
-  t.equal(throttle.delayFor('a', 10 * 60_000 + 9), 0);
-  for (let i = 0; i < 4; i++) throttle.failed('b', 0);
-  throttle.succeeded('b');
-  t.equal(throttle.delayFor('b', 1), 0, 'a success: forgotten');
-  t.equal(throttle.delayed, 6);
-  for (let i = 0; i < 3; i++) throttle.failed('early', 0);
-  t.equal(throttle.delayFor('early', 1), 1000);
-  for (let i = 0; i < 10_000; i++) throttle.failed(`x${i}`, 0);
-  t.equal(throttle.delayFor('early', 1), 0, 'the least recent of too many addresses is dropped');
+  t.equal(throttle.begin(undefined, 'x', 0), 0, 'an unknown address is one more address');
+  throttle.end(undefined);
+  t.equal(throttle.begin('a', 'zed', 10 * 60_000 + 8), 0, 'ten quiet minutes: forgotten');
+  throttle.end('a');
+  for (let i = 0; i < 4; i++) fail('b', 'bob', 0);
+  throttle.succeeded('b', 'bob', 1);
+  t.equal(throttle.begin('b', 'bob', 1), 0, "the user's own success: forgotten (a typo)");
+  throttle.end('b');
+  for (let i = 0; i < 4; i++) fail('c', 'victim', 0);
+  throttle.succeeded('c', 'mallory', 1);
+  t.equal(throttle.begin('c', 'victim', 2), 2000, "a success of another account of the guesser's forgets nothing");
+  throttle.end('c');
+  t.equal(throttle.delayed, 9, 'six of a, one of b, two of c');
+  for (let i = 0; i < 3; i++) fail('early', 'e', 0);
+  t.equal(throttle.begin('early', 'e', 1), 1000);
+  throttle.end('early');
+  for (let i = 0; i < 10_000; i++) fail(`x${i}`, `u${i}`, 0);
+  t.equal(throttle.begin('early', 'e', 1), 0, 'the least recent of too many addresses is dropped');
+  throttle.end('early');
+});
+
+t.test('the throttle: one user guessed at from many addresses; the real user from a known address is not slowed', async (t) => {
+  const throttle = new LoginThrottle();
+  const begin = (address: string, user: string, now: number): number | undefined => {
+    const wait = throttle.begin(address, user, now);
+    throttle.end(address);
+    return wait;
+  };
+  throttle.succeeded('home', 'alice', 0);
+  const waits: (number | undefined)[] = [];
+  for (let i = 0; i < 12; i++) {
+    waits.push(begin(`bot${i}`, 'alice', 1));
+    throttle.failed(`bot${i}`, 'alice', 1);
+  }
+  t.same(waits, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1000, 2000], 'ten free, then each guess at alice waits, whatever its address');
+  t.equal(begin('bot99', 'alice', 2), 4000);
+  t.equal(begin('bot99', 'bob', 2), 0, 'other users are not slowed');
+  t.equal(begin('home', 'alice', 2), 0, 'alice from where she logged in lately is not slowed');
+  throttle.succeeded('home', 'alice', 3);
+  t.equal(begin('bot100', 'alice', 4), 0, "her success forgets the failures counted for her");
+});
+
+t.test('the throttle: logins checked at once from one address are bounded; more are refused unchecked', async (t) => {
+  const throttle = new LoginThrottle();
+  t.same([0, 1, 2, 3].map(() => throttle.begin('a', 'alice', 0)), [0, 0, 0, undefined], 'three at once while free');
+  for (let i = 0; i < 3; i++) throttle.end('a');
+  for (let i = 0; i < 3; i++) {
+    throttle.begin('a', 'alice', 0);
+    throttle.end('a');
+    throttle.failed('a', 'alice', 0);
+  }
+  t.same([throttle.begin('a', 'alice', 1), throttle.begin('a', 'alice', 1)], [1000, undefined], 'one at a time once slowed');
+  throttle.end('a');
+  t.equal(throttle.begin('a', 'alice', 2), 1000, 'the next, once that one was answered');
+  t.equal(throttle.refused, 2);
 });
 
 t.test('over TCP: no login in time closes; a logged-in receiver stays', { timeout: 15000 }, async (t) => {
@@ -121,4 +171,22 @@ t.test('failed logins slow down the next ones from that address, not from others
   t.equal(stat(server.stats(), 'logins_delayed'), 2, 'the fourth and fifth waited');
   t.ok(logs.some((line) => line.startsWith('warn login failed') && line.includes('"delayed_ms":1000')));
   guesser.close();
+});
+
+t.test('parallel guesses from one address: a few are checked at a time, the rest refused unchecked', { timeout: 20000 }, async (t) => {
+  const { server, port, db } = await startServer(t);
+  const users = Store.open(db);
+  t.teardown(() => users.close());
+  users.users.put('alice', await hashPassword('right'));
+  const guess = async (count: number): Promise<string[]> => {
+    const clients = await Promise.all(Array.from({ length: count }, () => LineClient.connect(port)));
+    await Promise.all(clients.map((c) => c.line()));
+    for (const [i, c] of clients.entries()) c.write(`login alice guess${i}`);
+    const answers = await Promise.all(clients.map((c) => c.line()));
+    for (const c of clients) c.close();
+    return answers.map((line) => (line ?? '').split(' ').slice(0, 2).join(' ')).sort();
+  };
+  t.same(await guess(10), [...Array<string>(3).fill('err auth'), ...Array<string>(7).fill('err busy')], 'three checked at once, seven refused');
+  t.same(await guess(5), ['err auth', ...Array<string>(4).fill('err busy')], 'once slowed, one at a time');
+  t.equal(stat(server.stats(), 'logins_refused'), 11);
 });

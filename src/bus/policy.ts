@@ -99,16 +99,26 @@ export class Policy {
     }
     this.#warnedNoUsers = !any;
     const address = caller.remoteAddress;
-    const delay = this.throttle.delayFor(address, Date.now());
-    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay).unref());
-    const row = this.#users.get(user);
-    const matched = await verifyPassword(password, row?.hash ?? (await decoy()));
+    const delay = this.throttle.begin(address, user, Date.now());
+    if (delay === undefined) {
+      this.#logger.log('warn', 'login refused unchecked: too many at once from its address', { conn: caller.id, remote: caller.remote });
+      return new ProtocolError('busy', 'too many logins at once from your address; wait for their answers, then try again');
+    }
+    let row: ReturnType<Users['get']>;
+    let matched: boolean;
+    try {
+      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay).unref());
+      row = this.#users.get(user);
+      matched = await verifyPassword(password, row?.hash ?? (await decoy()));
+    } finally {
+      this.throttle.end(address);
+    }
     if (row && matched) {
-      this.throttle.succeeded(address);
+      this.throttle.succeeded(address, user, Date.now());
       this.#logger.log('info', 'login', { conn: caller.id, user, remote: caller.remote });
       return undefined;
     }
-    this.throttle.failed(address, Date.now());
+    this.throttle.failed(address, user, Date.now());
     this.#logger.log('warn', 'login failed', { conn: caller.id, remote: caller.remote, delayed_ms: delay || undefined, ...(row ? { user } : unknownName(user)) });
     return new ProtocolError('auth', 'bad user or password');
   }

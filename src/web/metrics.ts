@@ -22,7 +22,8 @@ const COUNTERS: Record<string, [string, string]> = {
   jobs_redelivered: ['linebus_group_jobs_redelivered_total', 'jobs given out again'],
   jobs_dead: ['linebus_group_jobs_dead_total', 'jobs journaled on $dead.<group>'],
   retention_deleted: ['linebus_retention_deleted_total', 'messages deleted by retention'],
-  logins_delayed: ['linebus_logins_delayed_total', 'logins slowed after failures from their address'],
+  logins_delayed: ['linebus_logins_delayed_total', 'logins slowed after failures from their address or for their user'],
+  logins_refused: ['linebus_logins_refused_total', 'logins refused unchecked: too many at once from their address'],
 };
 
 const GAUGES: Record<string, [string, string, number]> = {
