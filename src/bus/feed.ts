@@ -83,14 +83,22 @@ export class Feed {
       await cursors.refresh(user, name);
       let cursor = cursors.get(user, name);
       if (cursor === undefined) {
-        if (cursors.count(user) >= maxCursors) {
+        const tooMany = (): boolean => {
+          if (cursors.count(user) < maxCursors) return false;
           target.reply(err('busy', `you have ${maxCursors} cursors, the most one user may (--max-cursors); forget one first`));
-          return;
-        }
+          return true;
+        };
+        if (tooMany()) return;
         const after = await this.#startId(target, pattern, start ?? { kind: 'id', id: this.#reader.lastId() });
         if (after === undefined) return;
-        // A start in the future means: from now on.
-        cursor = cursors.get(user, name) ?? cursors.create(user, name, pattern, Math.min(after, this.#reader.lastId()));
+        // Checked again with the making, in one step: other connections of
+        // this user may have made cursors while the start was looked up.
+        cursor = cursors.get(user, name);
+        if (cursor === undefined) {
+          if (tooMany()) return;
+          // A start in the future means: from now on.
+          cursor = cursors.create(user, name, pattern, Math.min(after, this.#reader.lastId()));
+        }
       }
       if (cursor.pattern !== pattern) {
         target.reply(err('syntax', `cursor ${name} follows ${cursor.pattern}; recv ${cursor.pattern} as ${name}, or forget ${name} first`));

@@ -36,6 +36,8 @@ export interface ClusterGroupsParts {
 export class ClusterGroups implements QueueGroups {
   readonly #parts: ClusterGroupsParts;
   readonly #groups = new Map<string, ClusterGroup>();
+  /** Groups being made (a NATS round trip), by name. */
+  readonly #making = new Map<string, StoredGroup>();
   #engine: { nats: typeof import('nats'); nc: NatsConnection; jsm: JetStreamManager } | undefined;
 
   constructor(parts: ClusterGroupsParts) {
@@ -56,7 +58,9 @@ export class ClusterGroups implements QueueGroups {
   }
 
   madeBy(user: string): number {
-    return groupsMadeBy(this.#groups.values(), user);
+    let making = 0;
+    for (const stored of this.#making.values()) if (stored.creator === user && !this.#groups.has(stored.name)) making++;
+    return groupsMadeBy(this.#groups.values(), user) + making;
   }
 
   pendingJobs(): number {
@@ -64,6 +68,16 @@ export class ClusterGroups implements QueueGroups {
   }
 
   async create(stored: StoredGroup): Promise<QueueGroup> {
+    // Counted by madeBy while NATS makes it: the cap holds across the wait.
+    this.#making.set(stored.name, stored);
+    try {
+      return await this.#create(stored);
+    } finally {
+      this.#making.delete(stored.name);
+    }
+  }
+
+  async #create(stored: StoredGroup): Promise<QueueGroup> {
     const engine = this.#engine;
     if (engine === undefined) throw new ProtocolError('busy', 'the cluster (NATS) is not reachable yet; take the group again later');
     const { nats, jsm } = engine;

@@ -35,17 +35,23 @@ export function take(conn: Conn, command: CommandOf<'take'>, services: Services)
     return;
   }
   const user = conn.user as string;
-  if (groups.madeBy(user) >= limits.maxGroups) {
+  const tooMany = (): boolean => {
+    if (groups.madeBy(user) < limits.maxGroups) return false;
     conn.reply(err('busy', `you made ${limits.maxGroups} groups, the most one user may (--max-groups); take one of them`));
-    return;
-  }
+    return true;
+  };
+  if (tooMany()) return;
   conn.hold(async () => {
     const position = await services.feed.startOf(conn, pattern, start ?? { kind: 'id', id: reader.lastId() });
     if (position === undefined) return;
     let group: Group;
     try {
+      const made = groups.get(name);
+      // Checked again with the making, in one step: other connections of
+      // this user may have made groups while the start was looked up.
+      if (made === undefined && tooMany()) return;
       group =
-        groups.get(name) ??
+        made ??
         (await groups.create({
           name,
           pattern,
