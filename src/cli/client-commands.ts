@@ -6,8 +6,10 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { Client, LinebusError } from '../client/client.js';
-import type { ConnectOptions, Job, Message } from '../client/client.js';
+import { Client } from '../client/client.js';
+import type { ConnectOptions } from '../client/endpoint.js';
+import { LinebusError } from '../client/errors.js';
+import type { Job, Message } from '../client/stream.js';
 import { FatalError } from '../protocol/errors.js';
 
 export interface ConnectionFlags {
