@@ -12,6 +12,7 @@ import { FatalError } from '../protocol/errors.js';
 import type { Limits } from '../limits.js';
 import { readAcl } from './acl-file.js';
 import { readConfig } from './config.js';
+import { missingFiles, removeMade } from './new-journal.js';
 import { parseClusterUrls, streamNameProblem } from '../cluster/subjects.js';
 import type { ConfigParsers } from './config.js';
 
@@ -144,7 +145,12 @@ export async function serve(cliOptions: ServeOptions, command: Command): Promise
   const options = cliOptions.config ? { ...cliOptions, ...fromConfig(cliOptions.config, command) } : cliOptions;
   const logger = createLogger({ format: options.logFormat, level: options.logLevel });
   const acl = options.acl === undefined ? undefined : readAcl(options.acl);
-  const server = await LinebusServer.start({ ...options, acl, tls: tlsOptions(options), http: httpOptions(options), cluster: clusterOptions(options), listenFd: inheritedSocket(process.env), logger });
+  const settings = { ...options, acl, tls: tlsOptions(options), http: httpOptions(options), cluster: clusterOptions(options), listenFd: inheritedSocket(process.env), logger };
+  const missing = missingFiles(options.db);
+  const server = await LinebusServer.start(settings).catch((error: unknown) => {
+    removeMade(options.db, missing);
+    throw error;
+  });
   process.on('SIGHUP', () => {
     const users = server.store.users.list().length;
     try {
