@@ -49,10 +49,8 @@ t.test('npm pack, then npm install of the tarball elsewhere: the import and the 
   // the build the other tests run from.
   const packed = spawnSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8' });
   t.equal(packed.status, 0, packed.stderr);
-  const [{ filename, files }] = JSON.parse(packed.stdout) as [{ filename: string; files: { path: string }[] }];
-  const paths = files.map((file) => file.path);
-  for (const path of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'bin/linebus', 'man/linebus.1', 'web/console.html']) t.ok(paths.includes(path), `packed: ${path}`);
-  t.notOk(paths.some((path) => path.startsWith('dist/test/') || path.startsWith('src/')), 'no tests, no TypeScript sources');
+  // What the tarball holds is docs.test.ts's; here, whether it works.
+  const [{ filename }] = JSON.parse(packed.stdout) as [{ filename: string }];
 
   const app = project(dir, filename);
   const installed = spawnSync('npm', ['ci', '--offline', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: app, encoding: 'utf8' });

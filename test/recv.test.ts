@@ -211,3 +211,14 @@ t.test('a mistyped option: the error and one line naming the help, not the whole
   t.match(await run(['user', 'add']), { code: 1, stderr: "error: missing required argument 'name'\n(see 'linebus user add --help')\n" });
   t.match(await run(['recv', 't', '--retry-delay', 'soon']), { code: 1, stderr: /argument 'soon' is invalid\. expected a duration of at most 30d: a number and a unit, 500ms, 30s, 5m, 2h, 1d\.\n\(see 'linebus recv --help'\)\n$/ });
 });
+
+t.test('linebus.1 documents every option of send, recv and request', { timeout: 20000 }, async (t) => {
+  const page = readFileSync(new URL('../../man/linebus.1', import.meta.url), 'utf8');
+  for (const command of ['send', 'recv', 'request']) {
+    const help = (await run([command, '--help'])).stdout;
+    for (const [, option] of help.matchAll(/(--[a-z-]+)/g)) {
+      if (option === '--help') continue;
+      t.match(page, (option as string).replace(/-/g, '\\-'), `${command} ${option}`);
+    }
+  }
+});
