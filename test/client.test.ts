@@ -48,6 +48,14 @@ t.test('the Node client: pipelined sends, recv, jobs, request and reply, typed e
   await worker.close();
 });
 
+t.test('a closed client refuses new streams and commands', { timeout: 20000 }, async (t) => {
+  const { port } = await startServer(t);
+  const client = await connect({ port, user: 'alice' });
+  await client.close();
+  await t.rejects(client.recv('t')[Symbol.asyncIterator]().next(), new LinebusError('closed', 'not connected to the server'));
+  await t.rejects(client.send('t', 'x'), new LinebusError('closed', 'not connected to the server'));
+});
+
 t.test('recv survives a restart of the daemon: nothing lost, nothing twice', { timeout: 30000 }, async (t) => {
   const db = join(tempDir(t), 'bus.db');
   let server = await LinebusServer.start({ db, host: '127.0.0.1', port: 0 });

@@ -4,7 +4,7 @@
  * nothing. Real SQLite files in a temp dir.
  */
 import t from 'tap';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { missingFiles, removeMade } from '../src/cli/new-journal.js';
 import { JournalLock } from '../src/store/lock.js';
@@ -28,13 +28,13 @@ t.test('a new, empty journal and its lock file go', async (t) => {
   t.same(readdirSync(dir), []);
 });
 
-t.test('a new journal that holds a message or a user stays', async (t) => {
+t.test('a new journal that holds a message or a user stays, without its new lock file', async (t) => {
   const dir = tempDir(t);
   const withMessage = join(dir, 'message.db');
   removeMade(withMessage, made(withMessage, (store) => store.db.prepare("INSERT INTO messages (ts, topic, sender, body) VALUES (1, 't', 'a', 'b')").run()));
   const withUser = join(dir, 'user.db');
   removeMade(withUser, made(withUser, (store) => store.users.put('alice', 'hash')));
-  t.same(readdirSync(dir).sort(), ['message.db', 'message.db.lock', 'user.db', 'user.db.lock']);
+  t.same(readdirSync(dir).sort(), ['message.db', 'user.db'], 'the journals stay; the lock files the start made go');
 });
 
 t.test('a journal a daemon holds stays, lock file and all', async (t) => {
@@ -64,4 +64,13 @@ t.test('a start that opened a journal removed meanwhile does not run on it', asy
   const dir = tempDir(t);
   const db = join(dir, 'gone.db');
   t.throws(() => JournalLock.take(db), { name: 'FatalError', message: `${db} was removed while this serve started; start it again` });
+});
+
+t.test('a new file that is not a journal it can read stays', async (t) => {
+  const dir = tempDir(t);
+  const db = join(dir, 'odd.db');
+  const missing = missingFiles(db);
+  writeFileSync(db, 'not sqlite\n'.repeat(100));
+  removeMade(db, missing);
+  t.same(readdirSync(dir).sort(), ['odd.db'], 'kept; the lock file the check made goes');
 });

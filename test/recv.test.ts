@@ -120,7 +120,7 @@ t.test('a failed --take command is nacked with a delay: one try, then the job wa
  * again each time it is nacked, and records the nack lines: the delays
  * the client asks for are its words, so they are asserted exactly.
  */
-async function jobPeer(t: Teardown, deliveries: number): Promise<{ port: number; nacks: Promise<string[]> }> {
+async function jobPeer(t: Teardown, deliveries: number, ackReply = 'ok ack 7'): Promise<{ port: number; nacks: Promise<string[]> }> {
   let resolveNacks: (lines: string[]) => void = () => {};
   const nacks = new Promise<string[]>((resolve) => (resolveNacks = resolve));
   const peers = new Set<Socket>();
@@ -140,7 +140,8 @@ async function jobPeer(t: Teardown, deliveries: number): Promise<{ port: number;
         else if (verb === 'nack') {
           seen.push(line);
           peer.write('ok nack 7\n');
-        } else if (verb === 'logoff') peer.end('ok logoff\n');
+        } else if (verb === 'ack') peer.write(`${ackReply}\n`);
+        else if (verb === 'logoff') peer.end('ok logoff\n');
         if ((verb === 'take' || verb === 'nack') && seen.length < deliveries) peer.write('job jobs 7 alice work\n');
         if (seen.length === deliveries) resolveNacks(seen);
       }
@@ -160,6 +161,25 @@ t.test('--retry-delay doubles for each failure of the same job, up to --retry-ma
   const done = finish(worker);
   t.same(await nacks, ['nack 7 500ms', 'nack 7 1s', 'nack 7 2s', 'nack 7 3s', 'nack 7 3s']);
   t.equal((await done).code, 0);
+});
+
+t.test('an ack the server refuses is reported and recv goes on', { timeout: 30000 }, async (t) => {
+  const { port } = await jobPeer(t, 1, 'err notfound job 7 is not held by this connection; its wait ran out');
+  const worker = await run(['recv', '--port', String(port), 'jobs', '--take', 'g', '-n', '1', '--', 'true']);
+  t.same(worker, { code: 0, signal: null, stdout: '', stderr: 'linebus: ack 7: err notfound job 7 is not held by this connection; its wait ran out\n' });
+});
+
+t.test('a port where nothing speaks: no greeting within --connect-timeout, one line', { timeout: 30000 }, async (t) => {
+  const silent = createServer(() => {});
+  const held = new Set<Socket>();
+  silent.on('connection', (socket) => held.add(socket));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    for (const socket of held) socket.destroy();
+    silent.close();
+  });
+  const port = (silent.address() as AddressInfo).port;
+  t.same(await run(['send', '--port', String(port), '--connect-timeout', '1', 't', 'x']), { code: 1, signal: null, stdout: '', stderr: `linebus: no greeting from 127.0.0.1:${port} within 1s; is it a linebus port?\n` });
 });
 
 t.test("recv -- command: the command's output is passed through; with --reply, all but the reply", { timeout: 30000 }, async (t) => {

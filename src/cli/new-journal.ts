@@ -14,38 +14,23 @@ export function missingFiles(db: string): string[] {
 }
 
 /**
- * Removes those of `made` that exist now. A new journal goes only if no
- * daemon holds it (its lock is free, and held while it goes) and it holds
- * no message and no user; its lock file goes last.
+ * Removes those of `made` that exist now, under the journal's lock: if a
+ * daemon holds it, they are that daemon's. A new journal goes only while
+ * it holds no message and no user.
  */
 export function removeMade(db: string, made: readonly string[]): void {
   const lockFile = `${db}.lock`;
-  if (made.includes(db) && existsSync(db)) {
-    let lock: JournalLock;
-    try {
-      lock = JournalLock.take(db);
-    } catch {
-      return;
-    }
-    try {
-      if (!isEmpty(db)) return;
-      for (const file of made) if (file !== lockFile) rmSync(file, { force: true });
-      if (made.includes(lockFile)) rmSync(lockFile, { force: true });
-    } finally {
-      lock.release();
-    }
+  let lock: JournalLock;
+  try {
+    lock = JournalLock.take(db);
+  } catch {
     return;
   }
-  if (made.includes(lockFile)) {
-    // The journal was there before: only the lock file is this start's, and
-    // it goes only if no daemon took it meanwhile.
-    try {
-      const lock = JournalLock.take(db);
-      rmSync(lockFile, { force: true });
-      lock.release();
-    } catch {
-      // Held by a daemon that started meanwhile: it is that daemon's now.
-    }
+  try {
+    if (made.includes(db) && isEmpty(db)) for (const file of made) if (file !== lockFile) rmSync(file, { force: true });
+    if (made.includes(lockFile)) rmSync(lockFile, { force: true });
+  } finally {
+    lock.release();
   }
 }
 

@@ -30,8 +30,8 @@ export class Client {
     start: (stream) => {
       this.#streams.add(stream);
       // Not connected now: the reconnect under way sends it.
-      if (this.#connection?.open) this.#send(stream);
-      else if (!this.#reconnecting) stream.fail(new LinebusError('closed', 'not connected to the server'));
+      if (this.#connection?.open && !this.#closed) this.#send(stream);
+      else if (this.#closed || !this.#reconnecting) stream.fail(new LinebusError('closed', 'not connected to the server'));
     },
     stop: (stream) => void this.#streams.delete(stream),
   };
@@ -101,7 +101,8 @@ export class Client {
   }
 
   #command(line: string): Promise<string> {
-    return this.#connection?.command(line) ?? Promise.reject(new LinebusError('closed', 'not connected to the server'));
+    const connection = this.#closed ? undefined : this.#connection;
+    return connection?.command(line) ?? Promise.reject(new LinebusError('closed', 'not connected to the server'));
   }
 
   /** Resolves to the message's journal id once it is journaled. */
