@@ -15,9 +15,11 @@ export interface Certs {
   server: { cert: string; key: string };
   other: { cert: string; key: string };
   client: { cert: string; key: string };
+  /** A server certificate for the name `bus.test` only, no IP address. */
+  named: { cert: string; key: string };
 }
 
-/** A CA, two server certificates for `ip` and a client certificate, all signed by the CA. */
+/** A CA, two server certificates for `ip`, one for a name and a client certificate, all signed by the CA. */
 export function makeCerts(dir: string, ip = '127.0.0.1'): Certs {
   const ssl = (...args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
   ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=linebus test CA');
@@ -32,5 +34,6 @@ export function makeCerts(dir: string, ip = '127.0.0.1'): Certs {
     server: signed('server', `subjectAltName=IP:${ip}\n`),
     other: signed('other', `subjectAltName=IP:${ip}\n`),
     client: signed('client', 'extendedKeyUsage=clientAuth\n'),
+    named: signed('named', 'subjectAltName=DNS:bus.test\n'),
   };
 }

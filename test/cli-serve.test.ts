@@ -1,6 +1,6 @@
 /** serve refusing what it cannot do, and the ways it is started: real processes. */
 import t from 'tap';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { LineClient, tempDir } from './helpers.js';
@@ -101,4 +101,25 @@ t.test('bad --cluster settings stop serve with one line and exit 1', { timeout: 
   const replicas = await run(['serve', '--port', '0', '--db', db, '--cluster', 'nats://n1', '--cluster-replicas', '7']);
   t.equal(replicas.code, 1);
   t.match(replicas.stderr, /--cluster-replicas <n>' argument '7' is invalid\. expected a whole number from 1 to 5\./);
+});
+
+t.test('a serve that cannot start leaves no journal or lock file it made, and keeps one that was there', { timeout: 30000 }, async (t) => {
+  const { child, port } = await serve(['--db', join(tempDir(t), 'a.db')]);
+  const cwd = tempDir(t);
+  const failed = await finish(spawn(process.execPath, [BIN, 'serve', '--port', String(port)], { cwd }));
+  t.equal(failed.code, 1);
+  t.equal(failed.stderr, `linebus: 127.0.0.1:${port} is in use (EADDRINUSE); is a linebus serve running already? Stop it, or give another --port\n`);
+  t.same(readdirSync(cwd), [], 'no ./linebus.db, no ./linebus.db.lock');
+
+  const dir = tempDir(t);
+  const kept = join(dir, 'kept.db');
+  t.equal((await run(['user', 'add', 'alice', '--db', kept], 's3cret\n')).code, 0);
+  t.same(readdirSync(dir), ['kept.db'], 'user add makes the journal and no lock');
+  t.equal((await run(['serve', '--port', String(port), '--db', kept])).code, 1);
+  t.same(readdirSync(dir), ['kept.db'], 'the journal that was there stays; the lock this start made goes');
+  t.match(await run(['user', 'list', '--db', kept]), { code: 0, stdout: /^alice\t/ });
+
+  const done = finish(child);
+  child.kill('SIGTERM');
+  t.equal((await done).code, 0);
 });

@@ -8,8 +8,9 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { connect, LinebusError } from '../src/client/client.js';
-import type { Message } from '../src/client/client.js';
+import { connect } from '../src/client/client.js';
+import { LinebusError } from '../src/client/errors.js';
+import type { Message } from '../src/client/stream.js';
 import { LinebusServer } from '../src/server.js';
 import { BIN, finish, run } from './cli-helpers.js';
 import { LineClient, startServer, tempDir } from './helpers.js';
@@ -45,6 +46,14 @@ t.test('the Node client: pipelined sends, recv, jobs, request and reply, typed e
   await t.rejects(worker.request('ask', 'anyone?', { within: '100ms' }), new LinebusError('timeout', `no reply to request ${question.id + 2} within 100ms; it stays in the journal as ${question.id + 2}`));
   await client.close();
   await worker.close();
+});
+
+t.test('a closed client refuses new streams and commands', { timeout: 20000 }, async (t) => {
+  const { port } = await startServer(t);
+  const client = await connect({ port, user: 'alice' });
+  await client.close();
+  await t.rejects(client.recv('t')[Symbol.asyncIterator]().next(), new LinebusError('closed', 'not connected to the server'));
+  await t.rejects(client.send('t', 'x'), new LinebusError('closed', 'not connected to the server'));
 });
 
 t.test('recv survives a restart of the daemon: nothing lost, nothing twice', { timeout: 30000 }, async (t) => {

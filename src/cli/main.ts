@@ -7,8 +7,9 @@ import { Command, Option } from 'commander';
 import { DEFAULTS } from '../limits.js';
 import { version } from '../version.js';
 import { DEFAULT_STREAM } from '../cluster/subjects.js';
-import { atLeast, atMost, dbOption, logLevel, port, positiveInt, wholeNumber } from './options.js';
-import { recvCommand, requestCommand, sendCommand } from './client-commands.js';
+import { atLeast, atMost, dbOption, durationOption, logLevel, port, positiveInt, wholeNumber } from './options.js';
+import { requestCommand, sendCommand } from './client-commands.js';
+import { recvCommand } from './recv.js';
 import type { ServeOptions } from './serve.js';
 import { sinceOption, tailCommand } from './tail.js';
 import { userAdd, userDel, userList } from './users.js';
@@ -17,7 +18,6 @@ export function program(): Command {
   const cli = new Command('linebus')
     .description('a line-protocol message bus over TCP with an SQLite journal')
     .version(version(), '-V, --version')
-    .showHelpAfterError()
     .configureOutput({ outputError: (text, write) => write(text) });
 
   cli
@@ -82,7 +82,11 @@ export function program(): Command {
       .addOption(new Option('--password <password>', 'the password').env('LINEBUS_PASSWORD'))
       .addOption(new Option('--tls', 'connect over TLS').env('LINEBUS_TLS'))
       .addOption(new Option('--tls-ca <file>', 'CA certificates, PEM, to trust (implies --tls)').env('LINEBUS_TLS_CA'))
-      .addOption(new Option('--url <url>', 'linebus://user:password@host:port, linebuss:// for TLS (instead of the options above)').env('LINEBUS_URL'));
+      .addOption(new Option('--tls-cert <file>', 'client certificate, PEM, for a server with --tls-verify (with --tls-key; implies --tls)').env('LINEBUS_TLS_CERT'))
+      .addOption(new Option('--tls-key <file>', "the client certificate's private key, PEM").env('LINEBUS_TLS_KEY'))
+      .addOption(new Option('--tls-servername <name>', 'the name the server certificate must hold (default: --host, unless an IP address)').env('LINEBUS_TLS_SERVERNAME'))
+      .addOption(new Option('--url <url>', 'linebus://user:password@host:port, linebuss:// for TLS (instead of the options above)').env('LINEBUS_URL'))
+      .addOption(new Option('--connect-timeout <seconds>', "give up when the server's greeting has not come by then").env('LINEBUS_CONNECT_TIMEOUT').default(10).argParser(positiveInt));
 
   connection(cli.command('send <topic> [message...]'))
     .description('send the message, or every line of stdin as one message; exit 0 once all are acknowledged')
@@ -98,8 +102,10 @@ export function program(): Command {
     .addOption(new Option('--max <n>', 'with --take: jobs held at once').argParser(positiveInt))
     .addOption(new Option('-n, --count <n>', 'exit after n messages').argParser(positiveInt))
     .option('--json', 'one JSON object per line: id, topic, sender, body', false)
-    .option('--reply', "send the command's first line of output as the reply to the message", false)
+    .option('--reply', "send the command's first line of output as the reply to the message (the rest is printed)", false)
     .addOption(new Option('--timeout <seconds>', 'kill a command that runs longer (default: no limit)').argParser(positiveInt))
+    .addOption(new Option('--retry-delay <duration>', 'with --take: a failed job is nacked to come again after this, doubled for each failure of the same job').default(1000, '1s').argParser(durationOption))
+    .addOption(new Option('--retry-max <duration>', 'the longest --retry-delay grows to').default(60_000, '1m').argParser(durationOption))
     .action((pattern: string, argv: string[], flags) => recvCommand(pattern, argv, flags));
 
   connection(cli.command('request <topic> <message...>'))
@@ -107,7 +113,14 @@ export function program(): Command {
     .option('--within <duration>', 'how long to wait (default 10s)')
     .action((topic: string, words: string[], flags) => requestCommand(topic, words, flags));
 
+  pointToHelp(cli);
   return cli;
+}
+
+/** After a usage error, one line naming the help to read, not the whole help. */
+function pointToHelp(command: Command, path = command.name()): void {
+  command.showHelpAfterError(`(see '${path} --help')`);
+  for (const sub of command.commands) pointToHelp(sub, `${path} ${sub.name()}`);
 }
 
 /**

@@ -1,6 +1,7 @@
 /** Parsers for option values, shared by the command line and --config. */
 import { InvalidArgumentError, Option } from 'commander';
 import type { Threshold } from '../log.js';
+import { MAX_DURATION_MS, parseDuration } from '../protocol/args.js';
 import { DEFAULTS } from '../limits.js';
 
 export function positiveInt(value: string): number {
@@ -36,6 +37,13 @@ export function port(value: string): number {
 export function wholeNumber(value: string): number {
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw new InvalidArgumentError('expected a whole number.');
   return Number(value);
+}
+
+/** `500ms`, `30s`, `5m`, `2h`, `1d` in milliseconds, as the protocol writes durations. */
+export function durationOption(value: string): number {
+  const ms = parseDuration(value);
+  if (ms === undefined || ms > MAX_DURATION_MS) throw new InvalidArgumentError('expected a duration of at most 30d: a number and a unit, 500ms, 30s, 5m, 2h, 1d.');
+  return ms;
 }
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;

@@ -1,6 +1,7 @@
 /**
- * Reads a password: one line from stdin when it is a pipe or file, or from a
- * no-echo prompt, asked twice, when it is a terminal.
+ * Reads a password: for a new one, one line from stdin when it is a pipe or
+ * file, or from a no-echo prompt, asked twice, when it is a terminal; for a
+ * login, a no-echo prompt asked once.
  */
 import { FatalError } from '../protocol/errors.js';
 
@@ -63,4 +64,10 @@ export async function readPassword(question: string): Promise<string> {
   const [first, again] = await askHidden([question, 'again: ']);
   if (first !== again) throw new FatalError('the two passwords differ; nothing changed');
   return first as string;
+}
+
+/** A login's password, typed at the terminal (stdin must be one) without echo. */
+export async function askPassword(question: string): Promise<string> {
+  const [answer] = await askHidden([question]);
+  return answer as string;
 }

@@ -12,6 +12,7 @@ import { FatalError } from '../protocol/errors.js';
 import type { Limits } from '../limits.js';
 import { readAcl } from './acl-file.js';
 import { readConfig } from './config.js';
+import { missingFiles, removeMade } from './new-journal.js';
 import { DaemonSignals } from './signals.js';
 import { parseClusterUrls, streamNameProblem } from '../cluster/subjects.js';
 import type { ConfigParsers } from './config.js';
@@ -145,9 +146,14 @@ export async function serve(cliOptions: ServeOptions, command: Command): Promise
   const options = cliOptions.config ? { ...cliOptions, ...fromConfig(cliOptions.config, command) } : cliOptions;
   const logger = createLogger({ format: options.logFormat, level: options.logLevel });
   const acl = options.acl === undefined ? undefined : readAcl(options.acl);
+  const settings = { ...options, acl, tls: tlsOptions(options), http: httpOptions(options), cluster: clusterOptions(options), listenFd: inheritedSocket(process.env), logger };
+  const missing = missingFiles(options.db);
   // Before the daemon can say it is ready: see DaemonSignals.
   const signals = new DaemonSignals(logger);
-  const server = await LinebusServer.start({ ...options, acl, tls: tlsOptions(options), http: httpOptions(options), cluster: clusterOptions(options), listenFd: inheritedSocket(process.env), logger });
+  const server = await LinebusServer.start(settings).catch((error: unknown) => {
+    removeMade(options.db, missing);
+    throw error;
+  });
   signals.started(server, () => {
     const users = server.store.users.list().length;
     try {

@@ -32,6 +32,13 @@ export class JournalLock {
       if ((error as { code?: string }).code !== 'SQLITE_BUSY') throw error;
       throw new FatalError(`${path} is in use by another linebus serve (it holds ${file}); stop that one, or give another --db`);
     }
+    // A serve that failed to start removes the new journal it made, under
+    // this lock (cli/new-journal.ts); a start that opened that journal
+    // meanwhile must not run on a deleted file.
+    if (!existsSync(path) || !existsSync(file)) {
+      db.close();
+      throw new FatalError(`${path} was removed while this serve started; start it again`);
+    }
     return new JournalLock(db);
   }
 
