@@ -3,8 +3,8 @@
  * stats), the listeners, and a session per connection. It starts, reports
  * and stops them; it never reaches into a session.
  */
-import { assembleBus } from './bus/assemble.js';
-import type { Bus, GroupsMaker } from './bus/assemble.js';
+import { assembleBus } from './assemble.js';
+import type { Bus, GroupsMaker } from './assemble.js';
 import { Stats } from './bus/stats.js';
 import { Turn } from './bus/turn.js';
 import { silentLogger } from './log.js';

@@ -7,8 +7,8 @@
 import t from 'tap';
 import { mock } from 'node:test';
 import { Requests } from '../src/bus/requests.js';
-import { Attachments } from '../src/bus/attachments.js';
-import type { Member } from '../src/bus/job.js';
+import { Attachments } from '../src/queue/attachments.js';
+import type { Member } from '../src/queue/queue.js';
 import { Stats } from '../src/bus/stats.js';
 import { duration } from '../src/protocol/wire.js';
 

@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import { Watchdog } from '../src/session/watchdog.js';
 import type { Watched } from '../src/session/watchdog.js';
 import { silentLogger } from '../src/log.js';
-import { LoginThrottle } from '../src/bus/throttle.js';
+import { LoginThrottle } from '../src/util/throttle.js';
 import { hashPassword } from '../src/store/passwords.js';
 import { Store } from '../src/store/store.js';
 import { LineClient, startServer, stat } from './helpers.js';

@@ -9,7 +9,7 @@ import { usageError } from '../protocol/parser.js';
 import { isReservedTopic, userNameProblem } from '../protocol/topic.js';
 import type { Logger } from '../log.js';
 import type { Acl, Reach } from './acl.js';
-import { LoginThrottle } from './throttle.js';
+import { LoginThrottle } from '../util/throttle.js';
 import { decoy, verifyPassword } from '../store/passwords.js';
 import type { Users } from '../store/users.js';
 

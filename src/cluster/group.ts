@@ -9,10 +9,8 @@
  */
 import type { Consumer, JsMsg } from 'nats';
 import type { Broker } from '../bus/broker.js';
-import type { JobCounters } from '../bus/groups.js';
-import type { Worker } from '../bus/job.js';
-import { publishDead } from '../bus/queue.js';
-import type { QueueGroup, QueueJob, QueueMember } from '../bus/queue.js';
+import { Member, publishDead } from '../queue/queue.js';
+import type { JobCounters, QueueGroup, QueueJob, QueueMember, Worker } from '../queue/queue.js';
 import type { Logger } from '../log.js';
 import { err, jobText, ok } from '../protocol/wire.js';
 import type { StoredGroup } from '../store/groups.js';
@@ -39,18 +37,8 @@ class ClusterJob implements QueueJob {
   }
 }
 
-class ClusterMember implements QueueMember {
-  readonly group: ClusterGroup;
-  readonly worker: Worker;
-  max: number;
-  readonly held = new Map<number, ClusterJob>();
-
-  constructor(group: ClusterGroup, worker: Worker, max: number) {
-    this.group = group;
-    this.worker = worker;
-    this.max = max;
-  }
-}
+/** A member of a cluster's group: it holds ClusterJobs. */
+type ClusterMember = Member<ClusterJob>;
 
 export interface ClusterGroupParts {
   readonly stored: StoredGroup;
@@ -88,7 +76,7 @@ export class ClusterGroup implements QueueGroup {
 
   join(worker: Worker, max: number): QueueMember {
     let member = this.#members.find((m) => m.worker === worker);
-    if (member === undefined) this.#members.push((member = new ClusterMember(this, worker, max)));
+    if (member === undefined) this.#members.push((member = new Member<ClusterJob>(this, worker, max)));
     else member.max = max;
     this.dispatch();
     return member;
@@ -170,7 +158,7 @@ export class ClusterGroup implements QueueGroup {
 
   #room(): number {
     let room = 0;
-    for (const member of this.#members) room += Math.max(0, member.max - member.held.size);
+    for (const member of this.#members) room += Math.max(0, member.free);
     return room;
   }
 
@@ -199,7 +187,7 @@ export class ClusterGroup implements QueueGroup {
     for (let i = 0; i < this.#members.length; i++) {
       const index = (this.#next + i) % this.#members.length;
       const member = this.#members[index] as ClusterMember;
-      if (member.held.size >= member.max) continue;
+      if (member.free <= 0) continue;
       this.#next = index + 1;
       return member;
     }

@@ -6,12 +6,12 @@
 import type { Broker } from '../bus/broker.js';
 import type { Cursors } from '../bus/cursors.js';
 import type { Feed, FeedTarget } from '../bus/feed.js';
-import type { QueueGroups } from '../bus/queue.js';
-import type { Worker } from '../bus/job.js';
+import type { QueueGroups } from '../queue/queue.js';
+import type { Worker } from '../queue/queue.js';
 import type { Caller, Policy } from '../bus/policy.js';
 import type { Receiver } from '../bus/receiver.js';
 import type { Requests } from '../bus/requests.js';
-import type { Attachments } from '../bus/attachments.js';
+import type { Attachments } from '../queue/attachments.js';
 import type { JournalReader } from '../store/reader.js';
 
 export interface Conn extends Receiver, Worker, FeedTarget, Caller, ConnectionInfo {

@@ -1,5 +1,5 @@
 /** `take`, `ack`, `nack`, `touch`, `pending` (PROTOCOL.md, "Work queues"). */
-import type { QueueGroup as Group, QueueMember as Member } from '../bus/queue.js';
+import type { QueueGroup as Group, QueueMember as Member } from '../queue/queue.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { CommandOf } from '../protocol/commands.js';
 import { err, item, ok } from '../protocol/wire.js';

@@ -7,7 +7,7 @@
  */
 import type { Flushable, Turn } from '../bus/turn.js';
 import type { Link } from '../transport/link.js';
-import { Fifo } from '../bus/fifo.js';
+import { Fifo } from '../util/fifo.js';
 
 /**
  * Output waiting behind a reserved reply; `text` undefined: the reply

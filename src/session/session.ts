@@ -15,7 +15,7 @@ import type { Frame } from '../protocol/framing.js';
 import { WILL_TIMING_MARK } from '../protocol/telnet.js';
 import { err, hello, ok } from '../protocol/wire.js';
 import type { Link } from '../transport/link.js';
-import { Attachments } from '../bus/attachments.js';
+import { Attachments } from '../queue/attachments.js';
 import { Input } from './input.js';
 import { Outbox } from './outbox.js';
 

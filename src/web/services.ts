@@ -1,5 +1,5 @@
 /** What the web listener needs of the daemon (server.ts). */
-import type { Bus } from '../bus/assemble.js';
+import type { Bus } from '../assemble.js';
 import type { Store } from '../store/store.js';
 import { runSteps } from '../store/lag.js';
 import type { Link } from '../transport/link.js';

@@ -9,8 +9,8 @@ import type { Logger } from '../log.js';
 import { jobFromMsg, msgId } from '../protocol/wire.js';
 import type { JournalReader } from '../store/reader.js';
 import { Wants } from '../store/wants.js';
-import { Fifo } from './fifo.js';
-import type { Delivery } from './receiver.js';
+import { Fifo } from '../util/fifo.js';
+import type { Delivery } from '../bus/receiver.js';
 
 /** Journal rows read ahead of the position, at most. */
 const BUFFER_ROWS = 1000;

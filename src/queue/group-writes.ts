@@ -6,7 +6,7 @@
  */
 import { err } from '../protocol/wire.js';
 import type { GroupStore } from '../store/groups.js';
-import type { Broker, Staged } from './broker.js';
+import type { Broker, Staged } from '../bus/broker.js';
 import type { Job } from './job.js';
 
 /** What is written: the group as it is at the commit. */

@@ -11,18 +11,35 @@
  * the shared Timers heap; changes are written with the broker's next
  * commit (GroupWrites).
  */
+import type { Broker } from '../bus/broker.js';
+import type { Delivery, Receiver } from '../bus/receiver.js';
+import type { Logger } from '../log.js';
 import { jobText, ok } from '../protocol/wire.js';
-import type { StoredGroup, StoredJob } from '../store/groups.js';
+import type { GroupStore, StoredGroup, StoredJob } from '../store/groups.js';
+import type { JournalReader } from '../store/reader.js';
+import { Heap } from '../util/heap.js';
+import type { Timers } from '../util/timers.js';
 import { Backlog } from './backlog.js';
 import { GroupWrites } from './group-writes.js';
-import type { GroupServices } from './groups.js';
-import { Heap } from './heap.js';
-import { Job, Member, Members } from './job.js';
-import type { Worker } from './job.js';
-import type { Delivery, Receiver } from './receiver.js';
-import { publishDead } from './queue.js';
+import { Job } from './job.js';
+import type { LocalMember } from './job.js';
+import { Members } from './members.js';
+import { Member, publishDead } from './queue.js';
+import type { JobCounters, QueueGroup, Worker } from './queue.js';
 
-export class Group implements Receiver {
+export interface GroupServices {
+  readonly reader: JournalReader;
+  readonly broker: Broker;
+  readonly store: GroupStore;
+  /** One heap and one Node timer for every group's deadlines. */
+  readonly timers: Timers;
+  readonly counters: JobCounters;
+  /** SIGHUP may change them. */
+  readonly limits: { readonly maxAckPending: number };
+  readonly logger: Logger;
+}
+
+export class Group implements QueueGroup, Receiver {
   readonly name: string;
   readonly pattern: string;
   readonly waitMs: number;
@@ -92,10 +109,10 @@ export class Group implements Receiver {
   // --- members ---------------------------------------------------------------
 
   /** `worker` joins (or, already a member, holds at most `max` from now on). */
-  join(worker: Worker, max: number): Member {
+  join(worker: Worker, max: number): LocalMember {
     let member = this.#members.get(worker);
     if (member === undefined) {
-      member = new Member(this, worker, max);
+      member = new Member<Job>(this, worker, max);
       this.#members.add(member);
       if (this.#members.size === 1) {
         this.#services.broker.subscribe(this, this.pattern);
@@ -109,7 +126,7 @@ export class Group implements Receiver {
   }
 
   /** The member leaves; its jobs go back to the group at once. */
-  leave(member: Member): void {
+  leave(member: LocalMember): void {
     if (!this.#members.remove(member)) return;
     for (const job of [...member.held.values()]) {
       this.#release(job);
@@ -125,7 +142,7 @@ export class Group implements Receiver {
   // --- a member's commands ---------------------------------------------------
 
   /** Done with job `id`; false if `member` does not hold it. */
-  ack(member: Member, id: number, reply: (line: string) => void): boolean {
+  ack(member: LocalMember, id: number, reply: (line: string) => void): boolean {
     const job = member.held.get(id);
     if (job === undefined) return false;
     this.#release(job);
@@ -138,7 +155,7 @@ export class Group implements Receiver {
   }
 
   /** Gives job `id` back, at once or after `delayMs`; false if `member` does not hold it. */
-  nack(member: Member, id: number, delayMs: number, reply: (line: string) => void): boolean {
+  nack(member: LocalMember, id: number, delayMs: number, reply: (line: string) => void): boolean {
     const job = member.held.get(id);
     if (job === undefined) return false;
     this.#release(job);
@@ -155,7 +172,7 @@ export class Group implements Receiver {
   }
 
   /** Restarts the wait of job `id`: the ms left, or undefined if `member` does not hold it. */
-  touch(member: Member, id: number): number | undefined {
+  touch(member: LocalMember, id: number): number | undefined {
     const job = member.held.get(id);
     if (job === undefined) return undefined;
     job.due = Date.now() + this.waitMs;
@@ -166,7 +183,7 @@ export class Group implements Receiver {
   /** A job's time came: its wait ran out, or its delay ended. */
   expired(job: Job): void {
     if (job.state === 'out') {
-      const holder = job.holder as Member;
+      const holder = job.holder as LocalMember;
       this.#services.logger.log('info', 'job wait ran out; it goes back to the group', { group: this.name, id: job.id, user: holder.worker.user, tries: job.tries });
       this.#release(job);
     }
@@ -222,7 +239,7 @@ export class Group implements Receiver {
 
   /** Gives `job` to a member (another than its last, if one has room). */
   #send(job: Job, text: string): boolean {
-    const member = this.#members.pick(job.last) as Member;
+    const member = this.#members.pick(job.last) as LocalMember;
     if (!member.worker.pushJob(text, Buffer.byteLength(text))) {
       // A worker that cannot take it is closing: it leaves (if it has not yet).
       this.leave(member);
@@ -247,7 +264,7 @@ export class Group implements Receiver {
 
   /** Takes an out job from its member. */
   #release(job: Job): void {
-    this.#members.drop(job.holder as Member, job);
+    this.#members.drop(job.holder as LocalMember, job);
     job.holder = undefined;
     this.#out--;
     this.#services.timers.remove(job);
