@@ -40,7 +40,7 @@ export function assembleBus(store: Store, turn: Turn, stats: Stats, logger: Logg
     feed: new Feed(store.reader, turn, cursors, store.lag, policy),
     policy,
     cursors,
-    groups: makeGroups?.(broker, cursors) ?? new Groups({ reader: store.reader, broker, store: store.groups, counters: stats, limits, logger }),
+    groups: makeGroups?.(broker, cursors) ?? new Groups({ reader: store.reader, broker, turn, store: store.groups, counters: stats, limits, logger }),
     requests: new Requests(),
   };
 }

@@ -5,12 +5,13 @@
  * live deliveries, so a group that keeps up never reads the journal at
  * all, and one far behind reads it a page at a time.
  */
+import type { Delivery } from '../bus/receiver.js';
+import type { Turn } from '../bus/turn.js';
 import type { Logger } from '../log.js';
 import { jobFromMsg, msgId } from '../protocol/wire.js';
 import type { JournalReader } from '../store/reader.js';
 import { Wants } from '../store/wants.js';
 import { Fifo } from '../util/fifo.js';
-import type { Delivery } from '../bus/receiver.js';
 
 /** Journal rows read ahead of the position, at most. */
 const BUFFER_ROWS = 1000;
@@ -30,7 +31,9 @@ export class Backlog {
   readonly #pattern: string;
   readonly #reader: JournalReader;
   readonly #logger: Logger;
-  /** Called when a read left for a later turn is due. */
+  /** Where a read left for later waits: the end of the turn. */
+  readonly #turn: Turn;
+  /** Called when a read left for later is due. */
   readonly #readAgain: () => void;
   /** Every matching message up to this id is in the buffer or handed out. */
   #scanned: number;
@@ -41,12 +44,13 @@ export class Backlog {
   #live = false;
   #readScheduled = false;
 
-  constructor(group: string, pattern: string, position: number, reader: JournalReader, logger: Logger, readAgain: () => void) {
+  constructor(group: string, pattern: string, position: number, reader: JournalReader, logger: Logger, turn: Turn, readAgain: () => void) {
     this.#group = group;
     this.#pattern = pattern;
     this.#scanned = position;
     this.#reader = reader;
     this.#logger = logger;
+    this.#turn = turn;
     this.#readAgain = readAgain;
   }
 
@@ -122,7 +126,7 @@ export class Backlog {
   #readLater(): void {
     if (this.#readScheduled) return;
     this.#readScheduled = true;
-    setImmediate(() => {
+    this.#turn.defer(() => {
       this.#readScheduled = false;
       this.#readAgain();
     });

@@ -13,6 +13,7 @@
  */
 import type { Broker } from '../bus/broker.js';
 import type { Delivery, Receiver } from '../bus/receiver.js';
+import type { Turn } from '../bus/turn.js';
 import type { Logger } from '../log.js';
 import { jobText, ok } from '../protocol/wire.js';
 import type { GroupStore, StoredGroup, StoredJob } from '../store/groups.js';
@@ -30,6 +31,8 @@ import type { JobCounters, QueueGroup, Worker } from './queue.js';
 export interface GroupServices {
   readonly reader: JournalReader;
   readonly broker: Broker;
+  /** Where a group's work left for later waits. */
+  readonly turn: Turn;
   readonly store: GroupStore;
   /** One heap and one Node timer for every group's deadlines. */
   readonly timers: Timers;
@@ -67,7 +70,7 @@ export class Group implements QueueGroup, Receiver {
     this.waitMs = stored.waitMs;
     this.tries = stored.tries;
     this.creator = stored.creator;
-    this.#backlog = new Backlog(stored.name, stored.pattern, stored.position, services.reader, services.logger, () => this.dispatch());
+    this.#backlog = new Backlog(stored.name, stored.pattern, stored.position, services.reader, services.logger, services.turn, () => this.dispatch());
     this.#writes = new GroupWrites(this, services.store, services.broker, stored.position);
   }
 
