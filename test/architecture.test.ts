@@ -9,7 +9,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Bottom to top; a top-level file of src/ is a room of its own. */
-const ROOMS = ['util', 'log', 'version', 'limits', 'protocol', 'store', 'bus', 'queue', 'assemble', 'transport', 'handlers', 'session', 'web', 'cluster', 'stat-pairs', 'listen', 'server', 'client', 'index', 'cli'];
+const ROOMS = ['util', 'log', 'version', 'limits', 'protocol', 'transport', 'store', 'bus', 'queue', 'assemble', 'handlers', 'session', 'web', 'cluster', 'stat-pairs', 'listen', 'server', 'client', 'index', 'cli'];
 
 const src = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
 const roomOf = (file: string): string => file.split('/')[0]?.replace(/\.ts$/, '') ?? file;

@@ -12,7 +12,8 @@ import type { Broker } from '../bus/broker.js';
 import { Member, publishDead } from '../queue/queue.js';
 import type { JobCounters, QueueGroup, QueueJob, QueueMember, Worker } from '../queue/queue.js';
 import type { Logger } from '../log.js';
-import { err, jobText, ok } from '../protocol/wire.js';
+import { err, ok } from '../protocol/events.js';
+import type { Message, Reply } from '../protocol/events.js';
 import type { StoredGroup } from '../store/groups.js';
 import { FOREIGN_SENDER, SENDER_HEADER } from './subjects.js';
 
@@ -94,7 +95,7 @@ export class ClusterGroup implements QueueGroup {
     (member as ClusterMember).held.clear();
   }
 
-  ack(member: QueueMember, id: number, reply: (line: string) => void): boolean {
+  ack(member: QueueMember, id: number, reply: (reply: Reply) => void): boolean {
     const job = this.#take(member, id);
     if (job === undefined) return false;
     this.#parts.counters.jobsAcked++;
@@ -106,7 +107,7 @@ export class ClusterGroup implements QueueGroup {
     return true;
   }
 
-  nack(member: QueueMember, id: number, delayMs: number, reply: (line: string) => void): boolean {
+  nack(member: QueueMember, id: number, delayMs: number, reply: (reply: Reply) => void): boolean {
     const job = this.#take(member, id);
     if (job === undefined) return false;
     if (this.#exhausted(job)) this.#dead(job);
@@ -169,8 +170,7 @@ export class ClusterGroup implements QueueGroup {
       return;
     }
     const member = this.#pick();
-    const text = jobText(msg.subject.slice(this.#parts.prefix.length), msg.seq, msg.headers?.get(SENDER_HEADER) || FOREIGN_SENDER, msg.string());
-    if (member === undefined || !member.worker.pushJob(text, Buffer.byteLength(text))) {
+    if (member === undefined || !member.worker.pushJob(this.#messageOf(msg))) {
       if (member !== undefined) this.leave(member);
       msg.nak();
       return;
@@ -180,6 +180,17 @@ export class ClusterGroup implements QueueGroup {
     this.#wait(job);
     this.#parts.counters.jobsDelivered++;
     if (job.tries > 1) this.#parts.counters.jobsRedelivered++;
+  }
+
+  /** The job's message, as the stream holds it. */
+  #messageOf(msg: JsMsg): Message {
+    return {
+      id: msg.seq,
+      ts: Math.floor(msg.info.timestampNanos / 1e6),
+      topic: msg.subject.slice(this.#parts.prefix.length),
+      sender: msg.headers?.get(SENDER_HEADER) || FOREIGN_SENDER,
+      body: msg.string(),
+    };
   }
 
   /** The next member with room, round robin. */

@@ -5,23 +5,25 @@
  */
 import type { Broker } from '../bus/broker.js';
 import type { Cursors } from '../bus/cursors.js';
-import type { Feed, FeedTarget } from '../bus/feed.js';
+import type { Feed, LineTarget } from '../bus/feed.js';
 import type { QueueGroups } from '../queue/queue.js';
 import type { Worker } from '../queue/queue.js';
 import type { Caller, Policy } from '../bus/policy.js';
 import type { Receiver } from '../bus/receiver.js';
 import type { Requests } from '../bus/requests.js';
 import type { Attachments } from '../queue/attachments.js';
+import type { Reply } from '../protocol/events.js';
+import type { LineReply } from '../protocol/wire.js';
 import type { JournalReader } from '../store/reader.js';
 
-export interface Conn extends Receiver, Worker, FeedTarget, Caller, ConnectionInfo {
+export interface Conn extends Receiver, Worker, LineTarget, Caller, ConnectionInfo {
   readonly user: string | undefined;
   /** The login succeeded: this connection is `user` from now on. */
   loggedIn(user: string): void;
-  /** A reply line (without LF), in order. */
-  reply(line: string): void;
+  /** A reply, in order. */
+  reply(reply: LineReply): void;
   /** Reserves the place of a reply given later; every line after it waits. */
-  later(): (line: string) => void;
+  later(): (reply: Reply) => void;
   /** Runs `work`; the commands after this one wait until it is done. */
   hold(work: () => Promise<void>): void;
   /** Stops receiving and leaves the groups taken on `pattern`; false if there was nothing to stop. */

@@ -6,7 +6,7 @@ import type { CommandOf, Verb } from '../protocol/commands.js';
 import { VERBS } from '../protocol/commands.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { parse } from '../protocol/parser.js';
-import { err } from '../protocol/wire.js';
+import { err } from '../protocol/events.js';
 import { help, logoff, ping } from './basic.js';
 import type { Conn, Services } from './context.js';
 import { cursors, forget, mark } from './cursor.js';
@@ -49,7 +49,7 @@ export function handleLine(conn: Conn, line: string, services: Services): void {
   const command = parse(line);
   if (command === undefined) return;
   if (command instanceof ProtocolError) {
-    conn.reply(command.toLine());
+    conn.reply(command);
     return;
   }
   if (conn.user === undefined && VERBS[command.verb].login) {

@@ -15,7 +15,8 @@ import type { Broker } from '../bus/broker.js';
 import type { Delivery, Receiver } from '../bus/receiver.js';
 import type { Turn } from '../bus/turn.js';
 import type { Logger } from '../log.js';
-import { jobText, ok } from '../protocol/wire.js';
+import { ok } from '../protocol/events.js';
+import type { Message, Reply } from '../protocol/events.js';
 import type { GroupStore, StoredGroup, StoredJob } from '../store/groups.js';
 import type { JournalReader } from '../store/reader.js';
 import { Heap } from '../util/heap.js';
@@ -145,7 +146,7 @@ export class Group implements QueueGroup, Receiver {
   // --- a member's commands ---------------------------------------------------
 
   /** Done with job `id`; false if `member` does not hold it. */
-  ack(member: LocalMember, id: number, reply: (line: string) => void): boolean {
+  ack(member: LocalMember, id: number, reply: (reply: Reply) => void): boolean {
     const job = member.held.get(id);
     if (job === undefined) return false;
     this.#release(job);
@@ -158,7 +159,7 @@ export class Group implements QueueGroup, Receiver {
   }
 
   /** Gives job `id` back, at once or after `delayMs`; false if `member` does not hold it. */
-  nack(member: LocalMember, id: number, delayMs: number, reply: (line: string) => void): boolean {
+  nack(member: LocalMember, id: number, delayMs: number, reply: (reply: Reply) => void): boolean {
     const job = member.held.get(id);
     if (job === undefined) return false;
     this.#release(job);
@@ -226,13 +227,13 @@ export class Group implements QueueGroup, Receiver {
       if (ready !== undefined) {
         const row = reader.message(ready.id);
         if (row === undefined) this.#lost(ready);
-        else if (!this.#send(ready, jobText(row.topic, row.id, row.sender, row.body))) this.#ready.push(ready);
+        else if (!this.#send(ready, row)) this.#ready.push(ready);
         continue;
       }
       const next = this.#backlog.peek();
       if (next === undefined) return;
       const job = new Job(this, next.id, 0);
-      if (this.#send(job, next.text)) {
+      if (this.#send(job, next)) {
         this.#backlog.take();
         this.#jobs.set(job.id, job);
         this.#writes.moved();
@@ -240,10 +241,10 @@ export class Group implements QueueGroup, Receiver {
     }
   }
 
-  /** Gives `job` to a member (another than its last, if one has room). */
-  #send(job: Job, text: string): boolean {
+  /** Gives `job`, whose message is `message`, to a member (another than its last, if one has room). */
+  #send(job: Job, message: Message): boolean {
     const member = this.#members.pick(job.last) as LocalMember;
-    if (!member.worker.pushJob(text, Buffer.byteLength(text))) {
+    if (!member.worker.pushJob(message)) {
       // A worker that cannot take it is closing: it leaves (if it has not yet).
       this.leave(member);
       return false;

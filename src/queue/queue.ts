@@ -7,13 +7,14 @@
  */
 import type { Broker } from '../bus/broker.js';
 import type { Logger } from '../log.js';
+import type { Message, Reply } from '../protocol/events.js';
 import type { StoredGroup } from '../store/groups.js';
 
 /** What a member's connection is to its group (a session implements it). */
 export interface Worker {
   readonly user: string | undefined;
-  /** Writes a `job` line (with its LF); false if the connection is closing. */
-  pushJob(text: string, bytes: number): boolean;
+  /** Hands out the job of `message` (a `job` line, on the line protocol); false if the connection is closing. */
+  pushJob(message: Message): boolean;
 }
 
 /** The counters `stats` shows for work queues. */
@@ -73,9 +74,9 @@ export interface QueueGroup {
   /** The member leaves; its jobs go back to the group at once. */
   leave(member: QueueMember): void;
   /** Done with job `id`; false if `member` does not hold it. `reply` gets `ok ack`. */
-  ack(member: QueueMember, id: number, reply: (line: string) => void): boolean;
+  ack(member: QueueMember, id: number, reply: (reply: Reply) => void): boolean;
   /** Gives job `id` back, at once or after `delayMs`; false if `member` does not hold it. */
-  nack(member: QueueMember, id: number, delayMs: number, reply: (line: string) => void): boolean;
+  nack(member: QueueMember, id: number, delayMs: number, reply: (reply: Reply) => void): boolean;
   /** Restarts the wait of job `id`: the ms left, or undefined if `member` does not hold it. */
   touch(member: QueueMember, id: number): number | undefined;
   /** The jobs `pending` lists, lowest id first. */

@@ -43,6 +43,11 @@ export interface TextPage extends Step {
   lastId: number;
 }
 
+/** Messages, for a door that is not lines (and for a queue group's backlog). */
+export interface MessagePage extends Step {
+  messages: StoredMessage[];
+}
+
 /** Ids to scan in one step, of one topic or of every topic. */
 interface Range {
   from: number;
@@ -53,6 +58,11 @@ interface Range {
 }
 
 const COLUMNS = 'id, ts, topic, sender, body';
+
+/** What a message weighs in a page: about its `msg` line's length (UTF-16 units, near enough). */
+export function messageSize(message: { readonly topic: string; readonly sender: string; readonly body: string }): number {
+  return message.topic.length + message.sender.length + message.body.length + 24;
+}
 type Row = [id: number, topic: string, line: string];
 
 export class JournalReader {
@@ -147,6 +157,28 @@ export class JournalReader {
       if (text.length >= limits.bytes && i < rows.length - 1) return { text, count, lastId, next: id, done: false };
     }
     return { text, count, lastId, ...after(range, rows.length === limits.rows ? (rows[rows.length - 1] as Row)[0] : undefined) };
+  }
+
+  /**
+   * One step of reading, as pageText does, of the messages themselves:
+   * at most `limits.rows`, stopping once their topics, senders and bodies
+   * add up to `limits.bytes` (UTF-16 units, near enough).
+   */
+  pageMessages(wants: Wants, cursor: number, until: number, limits: PageLimits = DEFAULT_LIMITS): MessagePage {
+    const range = this.#range(wants, cursor, until, limits);
+    if (range === undefined) return { messages: [], next: cursor, done: true };
+    const found = range.topic === undefined ? this.#rows.all(range.from, range.to, limits.rows) : this.#rowsOf.all(range.from, range.to, range.topic, limits.rows);
+    const filter = range.topic === undefined && !wants.all;
+    const messages: StoredMessage[] = [];
+    let bytes = 0;
+    for (let i = 0; i < found.length; i++) {
+      const row = found[i] as StoredMessage;
+      if (filter && !wants.has(row.id, row.topic)) continue;
+      messages.push(row);
+      bytes += messageSize(row);
+      if (bytes >= limits.bytes && i < found.length - 1) return { messages, next: row.id, done: false };
+    }
+    return { messages, ...after(range, found.length === limits.rows ? (found[found.length - 1] as StoredMessage).id : undefined) };
   }
 
   /** One step of reading rows, as pageText does (`linebus tail`). */
