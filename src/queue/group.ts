@@ -6,41 +6,35 @@
  *
  * New jobs come from its Backlog; the group is a Receiver, so live
  * messages feed the backlog once it has read to the journal's end. Jobs
- * that came back (a member left, a wait ran out, a nack) go out again
- * first, lowest id first, preferably to another member. Deadlines are on
- * the shared Timers heap; changes are written with the broker's next
- * commit (GroupWrites).
+ * that came back (a member left, a wait ran out, a nack) are Owed: they go
+ * out again first, lowest id first, preferably to another member.
+ * Deadlines are on the shared Timers heap; changes are written with the
+ * broker's next commit (GroupWrites).
  */
-import type { Broker } from '../bus/broker.js';
 import type { Delivery, Receiver } from '../bus/receiver.js';
 import type { Turn } from '../bus/turn.js';
-import type { Logger } from '../log.js';
 import { ok } from '../protocol/events.js';
 import type { Message, Reply } from '../protocol/events.js';
 import type { GroupStore, StoredGroup, StoredJob } from '../store/groups.js';
-import type { JournalReader } from '../store/reader.js';
-import { Heap } from '../util/heap.js';
 import type { Timers } from '../util/timers.js';
 import { Backlog } from './backlog.js';
 import { GroupWrites } from './group-writes.js';
 import { Job } from './job.js';
 import type { LocalMember } from './job.js';
 import { Members } from './members.js';
-import { Member, publishDead } from './queue.js';
-import type { JobCounters, QueueGroup, Worker } from './queue.js';
+import { Owed } from './owed.js';
+import type { OwedServices } from './owed.js';
+import { Member } from './queue.js';
+import type { QueueGroup, Worker } from './queue.js';
 
-export interface GroupServices {
-  readonly reader: JournalReader;
-  readonly broker: Broker;
+export interface GroupServices extends OwedServices {
   /** Where a group's work left for later waits. */
   readonly turn: Turn;
   readonly store: GroupStore;
   /** One heap and one Node timer for every group's deadlines. */
   readonly timers: Timers;
-  readonly counters: JobCounters;
   /** SIGHUP may change them. */
   readonly limits: { readonly maxAckPending: number };
-  readonly logger: Logger;
 }
 
 export class Group implements QueueGroup, Receiver {
@@ -55,9 +49,7 @@ export class Group implements QueueGroup, Receiver {
   readonly #services: GroupServices;
   readonly #backlog: Backlog;
   readonly #writes: GroupWrites;
-  /** Every job handed out and not acked, in id order. */
-  readonly #jobs = new Map<number, Job>();
-  readonly #ready = new Heap<Job>((a, b) => a.id < b.id);
+  readonly #owed: Owed;
   readonly #members = new Members();
   /** Jobs out with members. */
   #out = 0;
@@ -73,6 +65,7 @@ export class Group implements QueueGroup, Receiver {
     this.creator = stored.creator;
     this.#backlog = new Backlog(stored.name, stored.pattern, stored.position, services.reader, services.logger, services.turn, () => this.dispatch());
     this.#writes = new GroupWrites(this, services.store, services.broker, stored.position);
+    this.#owed = new Owed(this, services, this.#writes);
   }
 
   /** After a restart: jobs that were out go again, delayed ones wait on. */
@@ -80,12 +73,12 @@ export class Group implements QueueGroup, Receiver {
     for (const { id, tries, due } of stored) {
       const job = new Job(this, id, tries);
       job.mayBeStored = true;
-      this.#jobs.set(id, job);
+      this.#owed.add(job);
       if (due > 0) {
         job.delay(due);
         this.#services.timers.set(job);
       } else {
-        this.#giveBack(job);
+        this.#owed.giveBack(job);
       }
     }
   }
@@ -97,17 +90,17 @@ export class Group implements QueueGroup, Receiver {
 
   /** Jobs handed out and not acked: out, ready and delayed. */
   get pending(): number {
-    return this.#jobs.size;
+    return this.#owed.size;
   }
 
   /** Whether `job` is still the group's (not acked, not dead). */
   has(job: Job): boolean {
-    return this.#jobs.get(job.id) === job;
+    return this.#owed.has(job);
   }
 
   /** The jobs out, ready and delayed, lowest id first. */
   jobs(): IterableIterator<Job> {
-    return this.#jobs.values();
+    return this.#owed.values();
   }
 
   // --- members ---------------------------------------------------------------
@@ -134,7 +127,7 @@ export class Group implements QueueGroup, Receiver {
     if (!this.#members.remove(member)) return;
     for (const job of [...member.held.values()]) {
       this.#release(job);
-      this.#giveBack(job);
+      this.#owed.giveBack(job);
     }
     if (this.#members.size === 0) {
       this.#services.broker.unsubscribe(this, this.pattern);
@@ -150,8 +143,7 @@ export class Group implements QueueGroup, Receiver {
     const job = member.held.get(id);
     if (job === undefined) return false;
     this.#release(job);
-    this.#jobs.delete(id);
-    this.#writes.changed(job);
+    this.#owed.acked(job);
     this.#services.counters.jobsAcked++;
     this.#writes.replyAfterCommit(reply, ok('ack', id));
     this.dispatch();
@@ -163,12 +155,12 @@ export class Group implements QueueGroup, Receiver {
     const job = member.held.get(id);
     if (job === undefined) return false;
     this.#release(job);
-    if (delayMs > 0 && !this.#exhausted(job)) {
+    if (delayMs > 0 && !this.#owed.exhausted(job)) {
       job.delay(Date.now() + delayMs);
       this.#services.timers.set(job);
       this.#writes.changed(job);
     } else {
-      this.#giveBack(job);
+      this.#owed.giveBack(job);
     }
     this.#writes.replyAfterCommit(reply, ok('nack', id));
     this.dispatch();
@@ -191,7 +183,7 @@ export class Group implements QueueGroup, Receiver {
       this.#services.logger.log('info', 'job wait ran out; it goes back to the group', { group: this.name, id: job.id, user: holder.worker.user, tries: job.tries });
       this.#release(job);
     }
-    this.#giveBack(job);
+    this.#owed.giveBack(job);
     this.dispatch();
   }
 
@@ -220,14 +212,12 @@ export class Group implements QueueGroup, Receiver {
   }
 
   #handOut(): void {
-    const { limits, reader } = this.#services;
+    const { limits } = this.#services;
     while (this.#members.free > 0 && this.#out < limits.maxAckPending) {
       // Off the ready heap before #send puts it on the timers' (one heap at a time).
-      const ready = this.#ready.pop();
+      const ready = this.#owed.takeReady();
       if (ready !== undefined) {
-        const row = reader.message(ready.id);
-        if (row === undefined) this.#lost(ready);
-        else if (!this.#send(ready, row)) this.#ready.push(ready);
+        if (!this.#send(ready.job, ready.message)) this.#owed.putBack(ready.job);
         continue;
       }
       const next = this.#backlog.peek();
@@ -235,7 +225,7 @@ export class Group implements QueueGroup, Receiver {
       const job = new Job(this, next.id, 0);
       if (this.#send(job, next)) {
         this.#backlog.take();
-        this.#jobs.set(job.id, job);
+        this.#owed.add(job);
         this.#writes.moved();
       }
     }
@@ -264,49 +254,11 @@ export class Group implements QueueGroup, Receiver {
     return true;
   }
 
-  // --- job states ------------------------------------------------------------
-
   /** Takes an out job from its member. */
   #release(job: Job): void {
     this.#members.drop(job.holder as LocalMember, job);
     job.holder = undefined;
     this.#out--;
     this.#services.timers.remove(job);
-  }
-
-  #exhausted(job: Job): boolean {
-    return this.tries > 0 && job.tries >= this.tries;
-  }
-
-  /** Back in the group: ready to go again, or dead after its last try. */
-  #giveBack(job: Job): void {
-    if (this.#exhausted(job)) {
-      this.#dead(job);
-      return;
-    }
-    job.state = 'ready';
-    job.due = 0;
-    this.#ready.push(job);
-    this.#writes.changed(job);
-  }
-
-  /** PROTOCOL.md: journaled on `$dead.<group>`, and never handed out again. */
-  #dead(job: Job): void {
-    const { reader } = this.#services;
-    const row = reader.message(job.id);
-    if (row === undefined) {
-      this.#lost(job);
-      return;
-    }
-    this.#jobs.delete(job.id);
-    this.#writes.changed(job);
-    publishDead(this.#services, { group: this.name, id: job.id, tries: job.tries, topic: row.topic, body: row.body });
-  }
-
-  /** The job's message is gone from the journal (retention): nothing to hand out. */
-  #lost(job: Job): void {
-    this.#jobs.delete(job.id);
-    this.#writes.changed(job);
-    this.#services.logger.log('warn', 'retention deleted a job before it was acked', { group: this.name, id: job.id });
   }
 }
