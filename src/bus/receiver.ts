@@ -8,8 +8,8 @@ import { msgText } from '../protocol/wire.js';
 
 /**
  * One committed message on its way to receivers, typed. The broker makes
- * one per message that has receivers; its `msg` line is made the first
- * time a line receiver asks, once, and shared by the others.
+ * one per message that has receivers, so its `msg` line is formatted
+ * once, not once per receiver.
  */
 export class Delivery implements Message {
   readonly id: number;
@@ -17,8 +17,10 @@ export class Delivery implements Message {
   readonly topic: string;
   readonly sender: string;
   readonly body: string;
-  #text: string | undefined;
-  #bytes = 0;
+  /** The `msg` line with its LF. */
+  readonly text: string;
+  /** The size of `text` in bytes. */
+  readonly bytes: number;
 
   constructor(id: number, ts: number, topic: string, sender: string, body: string) {
     this.id = id;
@@ -26,21 +28,8 @@ export class Delivery implements Message {
     this.topic = topic;
     this.sender = sender;
     this.body = body;
-  }
-
-  /** The `msg` line with its LF. */
-  get text(): string {
-    if (this.#text === undefined) {
-      this.#text = msgText(this.topic, this.id, this.sender, this.body);
-      this.#bytes = Buffer.byteLength(this.#text);
-    }
-    return this.#text;
-  }
-
-  /** The size of `text` in bytes. */
-  get bytes(): number {
-    if (this.#text === undefined) void this.text;
-    return this.#bytes;
+    this.text = msgText(topic, id, sender, body);
+    this.bytes = Buffer.byteLength(this.text);
   }
 }
 

@@ -1,9 +1,8 @@
 /**
  * Every line the server writes, formatted in one place (PROTOCOL.md,
  * "Greeting", "Replies", "Delivery"), from the typed events of events.ts
- * and the line protocol's own lines. Replies are formatted without their
- * LF (the session adds it); `msg` text is formatted with its LF, once per
- * message, and shared by every receiver.
+ * and the line protocol's own lines, with their LF; `msg` text is
+ * formatted once per message and shared by every receiver.
  */
 import type { Reply } from './events.js';
 
@@ -16,11 +15,16 @@ export interface Line {
 /** Whatever the line protocol answers a command with. */
 export type LineReply = Reply | Line;
 
-/** The line of a reply, without its LF: `ok <verb> [text]`, `err <code> <text>`. */
+/** The line of a reply with its LF, as it is written: `ok <verb> [text]`, `err <code> <text>`. */
+export function replyText(reply: LineReply): string {
+  if (reply.code === 'line') return `${reply.text}\n`;
+  if (reply.code === 'ok') return reply.text === '' ? `ok ${reply.verb}\n` : `ok ${reply.verb} ${reply.text}\n`;
+  return `err ${reply.code} ${reply.text}\n`;
+}
+
+/** The same line without its LF. */
 export function replyLine(reply: LineReply): string {
-  if (reply.code === 'line') return reply.text;
-  if (reply.code === 'ok') return reply.text === '' ? `ok ${reply.verb}` : `ok ${reply.verb} ${reply.text}`;
-  return `err ${reply.code} ${reply.text}`;
+  return replyText(reply).slice(0, -1);
 }
 
 export function hello(version: string): Line {

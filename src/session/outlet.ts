@@ -11,6 +11,7 @@ import { err } from '../protocol/events.js';
 import type { Refusal } from '../protocol/events.js';
 import type { Sink } from '../transport/link.js';
 import { Outbox } from './outbox.js';
+import type { Slot } from './outbox.js';
 
 export interface OutletParts {
   readonly turn: Turn;
@@ -79,21 +80,18 @@ export class Outlet {
   }
 
   /**
-   * Reserves the place of output known later. It counts like any other
-   * once known: a client that pipelines sends and never reads their
+   * Output whose place was reserved (Outbox.reserve), now known. It counts
+   * like any other: a client that pipelines sends and never reads their
    * acknowledgements is cut off. (After a logoff the replies before it are
    * still written.)
    */
-  later(): (text: string) => void {
-    const slot = this.outbox.reserve();
-    return (text) => {
-      const bytes = Buffer.byteLength(text);
-      if (this.closeReason === undefined && this.outbox.pendingBytes() + bytes > this.#parts.limits.maxPending) {
-        this.#slow();
-        return;
-      }
-      this.outbox.fill(slot, text, bytes);
-    };
+  fill(slot: Slot, text: string): void {
+    const bytes = Buffer.byteLength(text);
+    if (this.closeReason === undefined && this.outbox.pendingBytes() + bytes > this.#parts.limits.maxPending) {
+      this.#slow();
+      return;
+    }
+    this.outbox.fill(slot, text, bytes);
   }
 
   /** Resolves once this turn's output is in the sink and it holds at most a page; false once closing. */

@@ -16,7 +16,7 @@ import { err, ok } from '../protocol/events.js';
 import type { Message, Refusal, Reply } from '../protocol/events.js';
 import type { Frame } from '../protocol/framing.js';
 import { WILL_TIMING_MARK } from '../protocol/telnet.js';
-import { hello, jobText, replyLine } from '../protocol/wire.js';
+import { hello, jobText, replyText } from '../protocol/wire.js';
 import type { LineReply } from '../protocol/wire.js';
 import { Attachments } from '../queue/attachments.js';
 import type { Link } from '../transport/link.js';
@@ -33,11 +33,6 @@ export interface SessionServices extends Services {
   readonly limits: HandlerLimits & { readonly maxLine: number; readonly maxPending: number; readonly maxInput: number };
   /** The connection has closed, for `reason`. */
   closed(connection: Connection, reason: string): void;
-}
-
-/** A reply as the line protocol writes it, with its LF. */
-function lineOf(reply: LineReply): string {
-  return `${replyLine(reply)}\n`;
 }
 
 export class Session implements Conn, Connection {
@@ -69,7 +64,7 @@ export class Session implements Conn, Connection {
     this.#maxLine = services.limits.maxLine;
     this.#user = link.user;
     this.#outlet = new Outlet(link, services, this, {
-      lastWords: lineOf,
+      lastWords: replyText,
       left: () => {
         this.#input.stop();
         this.attachments.release();
@@ -114,7 +109,8 @@ export class Session implements Conn, Connection {
   // --- Receiver, Worker ----------------------------------------------------
 
   deliver(message: Delivery): void {
-    if (this.#outlet.closing || this.#liveSkipped || !this.#services.policy.mayRead(this.user, message.topic)) return;
+    // The outlet drops it if the session is closing.
+    if (this.#liveSkipped || !this.#services.policy.mayRead(this.#user, message.topic)) return;
     this.#outlet.push(message.text, message.bytes, message.id);
   }
 
@@ -131,14 +127,14 @@ export class Session implements Conn, Connection {
   }
 
   reply(reply: LineReply): void {
-    const text = lineOf(reply);
+    const text = replyText(reply);
     this.#outlet.push(text, Buffer.byteLength(text), 0);
   }
 
   later(): (reply: Reply) => void {
-    const fill = this.#outlet.later();
+    const slot = this.#outlet.outbox.reserve();
     return (reply) => {
-      fill(lineOf(reply));
+      this.#outlet.fill(slot, replyText(reply));
       this.#maybeFinish();
     };
   }

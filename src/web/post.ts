@@ -12,7 +12,7 @@ import { err, sent } from '../protocol/events.js';
 import type { Refusal } from '../protocol/events.js';
 import { usageError } from '../protocol/parser.js';
 import { topicProblem } from '../protocol/topic.js';
-import { replyLine } from '../protocol/wire.js';
+import { replyText } from '../protocol/wire.js';
 import type { Admission, Connection } from '../session/connection.js';
 import type { PostRequest } from '../transport/http.js';
 import { HTTP_STATUS } from './status.js';
@@ -53,7 +53,7 @@ export class WebPost implements Connection {
 
   /** The answer to a post refused before it was a connection (the server is full). */
   static refuse({ res }: PostRequest, refusal: Refusal): void {
-    answer(res, HTTP_STATUS[refusal.code], 'text/plain; charset=utf-8', `${replyLine(refusal)}\n`);
+    answer(res, HTTP_STATUS[refusal.code], 'text/plain; charset=utf-8', replyText(refusal));
   }
 
   get busy(): boolean {
@@ -118,7 +118,7 @@ export class WebPost implements Connection {
     const status = refused === undefined ? 200 : HTTP_STATUS[refused.code];
     // With Accept: application/json, the ids of a post that went through.
     const json = this.#request.json && refused === undefined;
-    const text = json ? JSON.stringify(outcomes) : outcomes.map((outcome) => `${replyLine(typeof outcome === 'number' ? sent(outcome) : outcome)}\n`).join('');
+    const text = json ? JSON.stringify(outcomes) : outcomes.map((outcome) => replyText(typeof outcome === 'number' ? sent(outcome) : outcome)).join('');
     answer(this.#request.res, status, json ? 'application/json' : 'text/plain; charset=utf-8', text);
   }
 }

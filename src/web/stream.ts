@@ -15,7 +15,7 @@ import { err, ok } from '../protocol/events.js';
 import type { Message, Refusal, Reply } from '../protocol/events.js';
 import { usageError } from '../protocol/parser.js';
 import { patternProblem } from '../protocol/topic.js';
-import { replyLine } from '../protocol/wire.js';
+import { replyText } from '../protocol/wire.js';
 import type { Admission, Connection } from '../session/connection.js';
 import { Outlet } from '../session/outlet.js';
 import type { OutletParts } from '../session/outlet.js';
@@ -72,7 +72,7 @@ export class WebStream implements Receiver, Connection {
 
   /** The answer to a request refused before it was a connection (the server is full). */
   static refuse({ res, format }: ReceiveRequest, refusal: Refusal): void {
-    new ResponseSink(res, TYPES[format]).answer(HTTP_STATUS[refusal.code], `${replyLine(refusal)}\n`);
+    new ResponseSink(res, TYPES[format]).answer(HTTP_STATUS[refusal.code], replyText(refusal));
   }
 
   get patterns(): ReadonlySet<string> {
@@ -138,7 +138,7 @@ export class WebStream implements Receiver, Connection {
     this.#sink.start();
     // A poll's count, in plain text only: a browser's stream has no place for it.
     if (reply.verb === 'replay' && this.#format === 'plain') {
-      const text = `${replyLine(reply)}\n`;
+      const text = replyText(reply);
       this.#outlet.push(text, Buffer.byteLength(text), 0);
     }
   }
@@ -215,14 +215,14 @@ export class WebStream implements Receiver, Connection {
   /** What ends the response: a refusal with its status, if nothing was written yet. */
   #lastWords(refusal: Refusal): string {
     if (this.#sink.started) return this.#eventOf(refusal);
-    this.#sink.answer(HTTP_STATUS[refusal.code], `${replyLine(refusal)}\n`);
+    this.#sink.answer(HTTP_STATUS[refusal.code], replyText(refusal));
     return '';
   }
 
   /** A refusal in the stream: an event of its own, a line, or (JSON) nothing. */
   #eventOf(refusal: Refusal): string {
     if (this.#format === 'sse') return `event: ${refusal.code}\ndata: ${refusal.text}\n\n`;
-    return this.#format === 'plain' ? `${replyLine(refusal)}\n` : '';
+    return this.#format === 'plain' ? replyText(refusal) : '';
   }
 
   #onClose(): void {
