@@ -1,19 +1,19 @@
 /**
- * What a handler works with: the connection it serves (Conn, implemented
- * by the session) and the bus's services. Handlers change a connection
- * only through Conn.
+ * What a handler of the line protocol works with: the connection it serves
+ * (Conn, implemented by the session) and the bus's services. Handlers
+ * change a connection only through Conn, and answer with typed replies
+ * (protocol/events.ts) that the session writes as lines.
  */
 import type { Broker } from '../bus/broker.js';
 import type { Cursors } from '../bus/cursors.js';
 import type { Feed, LineTarget } from '../bus/feed.js';
-import type { QueueGroups } from '../queue/queue.js';
-import type { Worker } from '../queue/queue.js';
 import type { Caller, Policy } from '../bus/policy.js';
 import type { Receiver } from '../bus/receiver.js';
 import type { Requests } from '../bus/requests.js';
-import type { Attachments } from '../queue/attachments.js';
 import type { Reply } from '../protocol/events.js';
 import type { LineReply } from '../protocol/wire.js';
+import type { Attachments } from '../queue/attachments.js';
+import type { QueueGroups, Worker } from '../queue/queue.js';
 import type { JournalReader } from '../store/reader.js';
 
 export interface Conn extends Receiver, Worker, LineTarget, Caller, ConnectionInfo {
@@ -41,7 +41,7 @@ export interface ConnectionInfo {
   readonly id: number;
   readonly user: string | undefined;
   readonly remote: string;
-  /** The listener it came through: tcp, tls, ws. */
+  /** The listener it came through: tcp, tls, ws, http. */
   readonly listener: string;
   readonly patterns: ReadonlySet<string>;
   /** Bytes on their way to it. */

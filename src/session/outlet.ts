@@ -30,7 +30,10 @@ export interface Named {
 
 /** What the door does when its connection leaves. */
 export interface Leaving {
-  /** The refusal as the last thing written: `err slow ...` on the line protocol. */
+  /**
+   * The refusal as the last thing written: `err slow ...` on the line
+   * protocol. A door may answer it otherwise (an HTTP status) and return ''.
+   */
   lastWords(refusal: Refusal): string;
   /** It is on its way out: stop reading, let go of what it holds. */
   left?(): void;
@@ -45,8 +48,7 @@ export class Outlet {
   readonly #parts: OutletParts;
   readonly #conn: Named;
   readonly #leaving: Leaving;
-  /** Set once the connection is on its way out: nothing more is pushed. */
-  closeReason: string | undefined;
+  #closeReason: string | undefined;
 
   constructor(sink: Sink, parts: OutletParts, conn: Named, leaving: Leaving) {
     this.outbox = new Outbox(sink, parts.turn);
@@ -55,8 +57,13 @@ export class Outlet {
     this.#leaving = leaving;
   }
 
+  /** Why the connection is on its way out, once it is: nothing more is pushed. */
+  get closeReason(): string | undefined {
+    return this.#closeReason;
+  }
+
   get closing(): boolean {
-    return this.closeReason !== undefined;
+    return this.#closeReason !== undefined;
   }
 
   /** The most bytes of a page of the journal for this connection. */
@@ -66,7 +73,7 @@ export class Outlet {
 
   /** Output in order, unless --max-pending bytes would be waiting: then `err slow`. */
   push(text: string, bytes: number, id: number): void {
-    if (this.closeReason !== undefined) return;
+    if (this.#closeReason !== undefined) return;
     if (this.outbox.pendingBytes() + bytes > this.#parts.limits.maxPending) {
       this.#slow();
       return;
@@ -76,7 +83,7 @@ export class Outlet {
 
   /** A page of the journal: room() made room for it. */
   pushPage(text: string, bytes: number, lastId: number): void {
-    if (this.closeReason === undefined) this.outbox.push(text, bytes, lastId);
+    if (this.#closeReason === undefined) this.outbox.push(text, bytes, lastId);
   }
 
   /**
@@ -87,7 +94,7 @@ export class Outlet {
    */
   fill(slot: Slot, text: string): void {
     const bytes = Buffer.byteLength(text);
-    if (this.closeReason === undefined && this.outbox.pendingBytes() + bytes > this.#parts.limits.maxPending) {
+    if (this.#closeReason === undefined && this.outbox.pendingBytes() + bytes > this.#parts.limits.maxPending) {
       this.#slow();
       return;
     }
@@ -96,13 +103,13 @@ export class Outlet {
 
   /** Resolves once this turn's output is in the sink and it holds at most a page; false once closing. */
   async room(): Promise<boolean> {
-    await this.outbox.room(this.pageBytes, () => this.closeReason === undefined, this.#parts.counters);
-    return this.closeReason === undefined;
+    await this.outbox.room(this.pageBytes, () => this.#closeReason === undefined, this.#parts.counters);
+    return this.#closeReason === undefined;
   }
 
   /** Ends once what was pushed so far is written, for `reason`. */
   finish(reason: string): void {
-    this.closeReason = reason;
+    this.#closeReason = reason;
     this.outbox.endWhenFlushed();
   }
 
@@ -111,9 +118,9 @@ export class Outlet {
    * dropped, `last` goes after what was.
    */
   leave(reason: string, last: Refusal): void {
-    if (this.closeReason !== undefined) return;
+    if (this.#closeReason !== undefined) return;
     this.outbox.dropUnsent();
-    this.closeReason = reason;
+    this.#closeReason = reason;
     this.#leaving.left?.();
     const text = this.#leaving.lastWords(last);
     this.outbox.push(text, Buffer.byteLength(text), 0);
@@ -122,7 +129,7 @@ export class Outlet {
 
   /** The sink closed: nothing more goes out. */
   closed(reason: string): void {
-    this.closeReason ??= reason;
+    this.#closeReason ??= reason;
     this.outbox.dropUnsent();
     this.#parts.turn.forget(this.outbox);
   }
