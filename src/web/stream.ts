@@ -148,8 +148,10 @@ export class WebStream implements Receiver, Connection {
   }
 
   pushMessages(messages: readonly Message[]): void {
+    // Plain streams take lines (pushJournaled).
+    const format = this.#format as 'sse' | 'json';
     let text = '';
-    for (const message of messages) text += formatMessage(this.#format, message);
+    for (const message of messages) text += formatMessage(format, message);
     this.#outlet.pushPage(text, Buffer.byteLength(text), (messages[messages.length - 1] as Message).id);
   }
 
