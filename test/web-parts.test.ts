@@ -1,8 +1,9 @@
 /**
  * The web door's connections in memory, over a stand-in for the HTTP
  * response and real services on a real journal: what they answer when
- * their work fails, when the watchdog or a stopping server ends them, and
- * how a catch-up waits for a reader that does not read.
+ * their work fails, when the watchdog or a stopping server ends them, how
+ * a catch-up waits for a reader that does not read, and how a stream
+ * whose reader stops is cut off.
  */
 import t from 'tap';
 import { EventEmitter } from 'node:events';
@@ -136,3 +137,25 @@ t.test('a catch-up waits for a reader that does not read, then goes on', async (
   t.equal(rows.length, 1000, 'then the rest; a poll in JSON ends with no count');
   t.same(JSON.parse(rows[999] as string), { id: 1000, ts: 1, topic: 'bulk', sender: 's', body: `999 ${'x'.repeat(100)}` });
 });
+
+t.test('a plain stream whose reader stops is cut off with the err slow line, naming the last id it got', async (t) => {
+  const { b, admission, closed } = setup(t, 65536);
+  const res = new FakeResponse();
+  res.holding = true;
+  const request: ReceiveRequest = { ...client, res: res as unknown as ServerResponse, format: 'plain', pattern: 'flood', start: undefined, poll: false };
+  new WebStream(1, request, b.services, admission).run(request);
+  const body = 'x'.repeat(1000);
+  // A turn at a time, each written before the next, until the reader is too far behind.
+  for (let turn = 0; turn < 100 && !b.stats.slowDisconnects; turn++) {
+    b.services.broker.publish({ origin: undefined, topic: 'flood', sender: 's', body, done: () => {} });
+    await b.turn.ended();
+  }
+  await res.finished;
+  const lines = res.body.trimEnd().split('\n');
+  t.equal(lines.length, 65, 'every message that fit, then the last line');
+  t.equal(lines.at(-2), `msg flood 64 s ${body}`);
+  t.equal(lines.at(-1), 'err slow you fell over 65536 bytes behind; last id sent 64; reconnect and recv <pattern> since 64');
+  res.emit('close');
+  t.same(closed, ['slow']);
+});
+
