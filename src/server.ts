@@ -3,13 +3,13 @@
  * stats), the listeners, and a session per connection. It starts, reports
  * and stops them; it never reaches into a session.
  */
-import { assembleBus } from './bus/assemble.js';
-import type { Bus, GroupsMaker } from './bus/assemble.js';
+import { assembleBus } from './assemble.js';
+import type { Bus, GroupsMaker } from './assemble.js';
 import { Stats } from './bus/stats.js';
 import { Turn } from './bus/turn.js';
 import { silentLogger } from './log.js';
 import type { Logger } from './log.js';
-import { err } from './protocol/wire.js';
+import { Registry } from './session/registry.js';
 import { Session } from './session/session.js';
 import type { SessionServices } from './session/session.js';
 import { Checkpointer } from './store/checkpointer.js';
@@ -17,8 +17,6 @@ import { JournalLock } from './store/lock.js';
 import { Retention } from './store/retention.js';
 import { Store } from './store/store.js';
 import type { SyncMode } from './store/store.js';
-import { Refusals } from './transport/refusals.js';
-import type { Link } from './transport/link.js';
 import { version } from './version.js';
 import { limitsFrom } from './limits.js';
 import { statPairs } from './stat-pairs.js';
@@ -61,15 +59,11 @@ export class LinebusServer {
   readonly #bus: Bus;
   readonly #retention: Retention;
   readonly #checkpointer: Checkpointer;
-  readonly #sessions = new Set<Session>();
-  readonly #refusals = new Refusals();
+  readonly #connections: Registry;
   #listening: Listening | undefined;
   #cluster: Cluster | undefined;
   readonly #watchdog: Watchdog;
-  #nextSessionId = 1;
   #stopping: Promise<void> | undefined;
-  /** Called when the last session has closed, while stopping. */
-  #onDrained: (() => void) | undefined;
 
   private constructor(options: ServerOptions, store: Store, lock: JournalLock, cluster: typeof import('./cluster/cluster.js') | undefined) {
     this.store = store;
@@ -90,14 +84,16 @@ export class LinebusServer {
       ...this.#bus,
       reader: store.reader,
       stats: () => this.stats(),
-      connections: () => this.#sessions,
+      connections: () => this.#connections.all(),
       turn: this.#turn,
       counters: this.#stats,
       logger,
       limits: this.limits,
-      closed: (session, reason) => this.#closed(session, reason),
+      closed: (connection, reason) => this.#connections.closed(connection, reason),
     };
-    this.#watchdog = new Watchdog(() => this.#sessions, this.limits, logger);
+    const services = this.#services;
+    this.#connections = new Registry({ limits: this.limits, counters: this.#stats, logger, session: (link, id) => new Session(link, services, id) });
+    this.#watchdog = new Watchdog(() => this.#connections.all(), this.limits, logger);
     this.#watchdog.start();
     this.#retention = new Retention(store.journal, store.reader, this.limits, this.#stats, logger);
     this.#checkpointer = new Checkpointer(store.path, this.#stats, logger);
@@ -121,7 +117,7 @@ export class LinebusServer {
     // Loaded only in cluster mode: the NATS client is not needed otherwise.
     const server = new LinebusServer(options, store, lock, options.cluster && (await import('./cluster/cluster.js')));
     try {
-      server.#listening = await listenAll(options, (link) => server.#accept(link), server.#web());
+      server.#listening = await listenAll(options, (link) => server.#connections.accept(link), server.#web());
     } catch (error) {
       await server.#release();
       throw error;
@@ -171,9 +167,13 @@ export class LinebusServer {
     return webServices({
       bus: this.#bus,
       store: this.store,
-      maxBody: this.limits.maxPending,
-      accept: (link) => this.#accept(link),
-      listeners: () => [...this.#sessions].map((s) => s.listener),
+      turn: this.#turn,
+      counters: this.#stats,
+      logger: this.#logger,
+      limits: this.limits,
+      connections: this.#connections,
+      accept: (link) => this.#connections.accept(link),
+      listeners: () => [...this.#connections.all()].map((c) => c.listener),
       stats: () => this.stats(),
       healthy: () => this.#stopping === undefined && !this.#bus.broker.failing && (this.#cluster === undefined || this.#cluster.state === 'ready'),
     });
@@ -189,34 +189,11 @@ export class LinebusServer {
     return this.#turn.count;
   }
 
-  // --- connections ---------------------------------------------------------
-
-  #accept(link: Link): void {
-    if (this.#sessions.size >= this.limits.maxConnections) {
-      const why = err('busy', `the server is full (${this.limits.maxConnections} connections); try again later`);
-      this.#refusals.refuse(link, why, () => this.#logger.log('debug', 'refused connection closed', { remote: link.remote }));
-      this.#stats.closed('refused: server full');
-      this.#logger.log('warn', 'connection refused: server full', { remote: link.remote, limit: this.limits.maxConnections });
-      return;
-    }
-    const session = new Session(link, this.#services, this.#nextSessionId++);
-    this.#sessions.add(session);
-    this.#stats.connectionsTotal++;
-    this.#logger.log('debug', 'connected', { conn: session.id, remote: session.remote });
-  }
-
-  #closed(session: Session, reason: string): void {
-    this.#sessions.delete(session);
-    this.#stats.closed(reason);
-    this.#logger.log('debug', 'closed', { conn: session.id, remote: session.remote, user: session.user, reason });
-    if (this.#sessions.size === 0) this.#onDrained?.();
-  }
-
   // --- reporting -----------------------------------------------------------
 
   /** Name and value pairs, as `stats` shows them. */
   stats(): [string, string | number][] {
-    return statPairs({ version: this.#services.version, stats: this.#stats, connections: this.#sessions.size, store: this.store, bus: this.#bus, limits: this.limits, cluster: this.#cluster });
+    return statPairs({ version: this.#services.version, stats: this.#stats, connections: this.#connections.size, store: this.store, bus: this.#bus, limits: this.limits, cluster: this.#cluster });
   }
 
   // --- limits and retention ------------------------------------------------
@@ -259,18 +236,12 @@ export class LinebusServer {
   }
 
   async #stop(): Promise<void> {
-    this.#logger.log('info', 'stopping', { connections: this.#sessions.size });
+    this.#logger.log('info', 'stopping', { connections: this.#connections.size });
     const closed = closeAll(this.#listening as Listening);
-    this.#refusals.destroyAll();
     // Sends already read are committed and acknowledged before the
     // clients hear of the shutdown.
     this.#turn.endNow();
-    const drained = new Promise<void>((resolve) => {
-      if (this.#sessions.size === 0) resolve();
-      else this.#onDrained = resolve;
-    });
-    for (const session of this.#sessions) session.shutdown();
-    await drained;
+    await this.#connections.shutdown();
     await closed;
     this.#turn.endNow();
     await this.#release();

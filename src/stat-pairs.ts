@@ -1,5 +1,5 @@
 /** What `stats` shows (PROTOCOL.md, "Introspection"), in order, as name and value pairs. */
-import type { Bus } from './bus/assemble.js';
+import type { Bus } from './assemble.js';
 import type { Stats } from './bus/stats.js';
 import type { Cluster } from './cluster/cluster.js';
 import { limitStats } from './limits.js';

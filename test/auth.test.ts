@@ -1,7 +1,7 @@
 /** Users, passwords, open mode. */
 import t from 'tap';
 import { Store } from '../src/store/store.js';
-import { isLoopback } from '../src/bus/policy.js';
+import { isLoopback } from '../src/util/loopback.js';
 import { userNameProblem } from '../src/protocol/topic.js';
 import { hashPassword, verifyPassword } from '../src/store/passwords.js';
 import { LineClient, startServer } from './helpers.js';

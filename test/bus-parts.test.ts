@@ -7,8 +7,8 @@
 import t from 'tap';
 import { mock } from 'node:test';
 import { Requests } from '../src/bus/requests.js';
-import { Attachments } from '../src/bus/attachments.js';
-import type { Member } from '../src/bus/job.js';
+import { Attachments } from '../src/queue/attachments.js';
+import type { Member } from '../src/queue/queue.js';
 import { Stats } from '../src/bus/stats.js';
 import { duration } from '../src/protocol/wire.js';
 
@@ -33,7 +33,7 @@ const cases: { steps: Step[]; heard: string[]; claims: boolean[]; waiting: numbe
 ];
 
 t.test('a request hears one outcome, whatever the order of events', async (t) => {
-  mock.timers.enable({ apis: ['setTimeout'] });
+  mock.timers.enable({ apis: ['setTimeout', 'Date'] });
   t.teardown(() => mock.timers.reset());
   for (const { steps, heard, claims, waiting } of cases) {
     const requests = new Requests();

@@ -13,7 +13,8 @@ import { cursorKey, cursorOfKey } from '../src/cluster/cursors.js';
 import { consumerName } from '../src/cluster/groups.js';
 import type { Publication } from '../src/bus/broker.js';
 import type { Receiver } from '../src/bus/receiver.js';
-import type { ProtocolError } from '../src/protocol/errors.js';
+import { ProtocolError } from '../src/protocol/errors.js';
+import { replyLine } from '../src/protocol/wire.js';
 import { Store } from '../src/store/store.js';
 import { BLOCK_SIZE } from '../src/store/schema.js';
 import { tempDir } from './helpers.js';
@@ -70,7 +71,7 @@ t.test('a journal copies one stream', async (t) => {
 /** A publication whose answer is kept. */
 function publication(origin?: Receiver): Publication & { answers: (number | string)[] } {
   const answers: (number | string)[] = [];
-  return { origin, topic: 't', sender: 'alice', body: 'b', answers, done: (result) => answers.push(typeof result === 'number' ? result : (result as ProtocolError).toLine()) };
+  return { origin, topic: 't', sender: 'alice', body: 'b', answers, done: (result) => answers.push(typeof result === 'number' ? result : replyLine(result)) };
 }
 
 t.test('a send is answered once its PubAck came and its copy was journaled, in either order', async (t) => {
@@ -108,7 +109,7 @@ t.test('a send is answered once its PubAck came and its copy was journaled, in e
 
   const failedCommit = publication();
   const id5 = sends.add(failedCommit);
-  sends.claim(id5)?.journaled({ toLine: () => 'err internal' } as ProtocolError);
+  sends.claim(id5)?.journaled(new ProtocolError('internal', 'the journal failed'));
   sends.acked(id5, 10);
   t.same(failedCommit.answers, [], 'a failed commit waits for the copy to come again');
   sends.claim(id5)?.journaled(10);

@@ -8,8 +8,10 @@ import t from 'tap';
 import { connect } from 'node:net';
 import { Watchdog } from '../src/session/watchdog.js';
 import type { Watched } from '../src/session/watchdog.js';
+import type { Refusal } from '../src/protocol/events.js';
+import { replyLine } from '../src/protocol/wire.js';
 import { silentLogger } from '../src/log.js';
-import { LoginThrottle } from '../src/bus/throttle.js';
+import { LoginThrottle } from '../src/util/throttle.js';
 import { hashPassword } from '../src/store/passwords.js';
 import { Store } from '../src/store/store.js';
 import { LineClient, startServer, stat } from './helpers.js';
@@ -22,8 +24,8 @@ class Fake implements Watched {
   busy = false;
   closed: string | undefined;
   constructor(readonly id: number) {}
-  close(_reason: string, line: string): void {
-    this.closed = line;
+  close(_reason: string, last: Refusal): void {
+    this.closed = replyLine(last);
   }
 }
 

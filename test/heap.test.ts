@@ -4,9 +4,9 @@
  * that fire in due order, once, and touch only what is due.
  */
 import t from 'tap';
-import { Heap } from '../src/bus/heap.js';
-import { Timers } from '../src/bus/timers.js';
-import type { Timed } from '../src/bus/timers.js';
+import { Heap } from '../src/util/heap.js';
+import { Timers } from '../src/util/timers.js';
+import type { Timed } from '../src/util/timers.js';
 
 interface Item {
   key: number;

@@ -4,7 +4,7 @@
  * sockets.
  */
 import { join } from 'node:path';
-import { assembleBus } from '../src/bus/assemble.js';
+import { assembleBus } from '../src/assemble.js';
 import { Stats } from '../src/bus/stats.js';
 import { Turn } from '../src/bus/turn.js';
 import { silentLogger } from '../src/log.js';

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { parse } from '../src/protocol/parser.js';
 import { ForeignProtocolError, ProtocolError } from '../src/protocol/errors.js';
+import { replyLine } from '../src/protocol/wire.js';
 
 function code(line: string): string | undefined {
   const result = parse(line);
@@ -160,7 +161,7 @@ t.test('errors', async (t) => {
   }
   t.equal(`${'t'.repeat(255)}`.length, 255);
   t.same(parse(`send ${'t'.repeat(255)} x`), { verb: 'send', topic: 't'.repeat(255), body: 'x' }, '255 bytes is allowed');
-  t.equal((parse('send') as ProtocolError).toLine(), 'err syntax usage: send <topic> <message>');
+  t.equal(replyLine(parse('send') as ProtocolError), 'err syntax usage: send <topic> <message>');
 });
 
 t.test('HTTP on the line port: a request line or a Host header closes the connection', async (t) => {

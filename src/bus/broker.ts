@@ -188,10 +188,11 @@ export class Broker {
       for (const s of staged) s.write();
     });
     let lastId: number;
+    const now = Date.now();
     try {
       lastId =
         this.#upstream === undefined
-          ? this.#journal.append(batch, Date.now(), writeStaged)
+          ? this.#journal.append(batch, now, writeStaged)
           : this.#journal.appendNumbered(batch as Ingested[], writeStaged);
     } catch (error) {
       this.failing = true;
@@ -218,16 +219,17 @@ export class Broker {
       if (this.#recentTopics.size <= RECENT_TOPICS - batch.length) break;
       this.#recentTopics.delete(topic);
     }
-    // Ids are consecutive in a batch of the journal's own; a cluster's
-    // messages carry theirs.
+    // Ids are consecutive in a batch of the journal's own, all stamped
+    // `now`; a cluster's messages carry theirs.
     const numbered = this.#upstream !== undefined;
     let id = lastId - batch.length + 1;
+    let ts = now;
     // Runs of one topic are common: its place in the recent topics and its
     // receivers are looked up once a run.
     let topic: string | undefined;
     let receivers: ReadonlySet<Receiver> = NO_RECEIVERS;
     for (const publication of batch) {
-      if (numbered) id = (publication as Ingested).id;
+      if (numbered) ({ id, ts } = publication as Ingested);
       publication.done(id);
       if (publication.topic !== topic) {
         topic = publication.topic;
@@ -236,7 +238,7 @@ export class Broker {
       }
       this.#recentTopics.set(topic, id);
       if (receivers.size > 0) {
-        const message = new Delivery(id, topic, publication.sender, publication.body);
+        const message = new Delivery(id, ts, topic, publication.sender, publication.body);
         for (const receiver of receivers) {
           if (receiver === publication.origin) continue;
           receiver.deliver(message);

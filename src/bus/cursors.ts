@@ -6,7 +6,8 @@
  * and each `ok mark` only after it.
  */
 import type { CursorStore, StoredCursor } from '../store/cursors.js';
-import { err, ok } from '../protocol/wire.js';
+import { err, ok } from '../protocol/events.js';
+import type { Reply } from '../protocol/events.js';
 import type { Broker, Staged } from './broker.js';
 
 export type Cursor = StoredCursor;
@@ -37,7 +38,7 @@ export class Cursors implements Staged {
   /** Cluster mode: told of every change made here. */
   replica: CursorReplica | undefined;
   /** Replies that wait for the commit of their mark. */
-  #replies: { cursor: Cursor; reply: (line: string) => void }[] = [];
+  #replies: { cursor: Cursor; reply: (reply: Reply) => void }[] = [];
 
   constructor(store: CursorStore, broker: Broker) {
     this.#store = store;
@@ -111,7 +112,7 @@ export class Cursors implements Staged {
    * Moves the mark forward (never back) to `id` now, and writes it with
    * the next commit; `reply` then gets `ok mark <name> <mark>`.
    */
-  mark(cursor: Cursor, id: number, reply: (line: string) => void): void {
+  mark(cursor: Cursor, id: number, reply: (reply: Reply) => void): void {
     if (id > cursor.mark) cursor.mark = id;
     this.#marked.add(cursor);
     this.#markedHere.add(cursor);

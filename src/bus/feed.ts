@@ -11,31 +11,48 @@
  * cursor when it is new, and counts a cursor's lag.
  */
 import type { Start } from '../protocol/args.js';
-import { err, journalStartsAt, ok } from '../protocol/wire.js';
+import { err, ok } from '../protocol/events.js';
+import type { Message, Reply } from '../protocol/events.js';
+import { journalStartsAt } from '../protocol/wire.js';
 import type { LagCounter } from '../store/lag.js';
-import type { JournalReader } from '../store/reader.js';
+import type { JournalReader, PageLimits } from '../store/reader.js';
 import { Wants } from '../store/wants.js';
 import type { Want } from '../store/wants.js';
 import type { Cursors } from './cursors.js';
 import type { Policy } from './policy.js';
 import type { Turn } from './turn.js';
 
-/** What a feed writes to: a session (or, later, an HTTP stream). */
-export interface FeedTarget {
+interface Target {
   readonly user: string | undefined;
   /** The patterns it receives live. */
   readonly patterns: ReadonlySet<string>;
   subscribe(pattern: string): void;
-  reply(line: string): void;
-  /** Journaled `msg` text, in id order; `lastId` is the id of its last line. */
-  pushJournaled(text: string, bytes: number, lastId: number): void;
+  /** `ok recv ...`, `ok replay ...`, or why not. */
+  reply(reply: Reply): void;
   /** Its output is in its link and the link has room; false once it closes. */
   room(): Promise<boolean>;
-  /** The most bytes of lines one page may hold for it. */
+  /** The most bytes one page may hold for it. */
   readonly pageBytes: number;
   pauseLive(): void;
   resumeLive(): void;
 }
+
+/** A door of lines: pages come as `msg` lines, formatted by SQLite, whole. */
+export interface LineTarget extends Target {
+  readonly takes: 'lines';
+  /** Journaled `msg` text, in id order; `lastId` is the id of its last line. */
+  pushJournaled(text: string, bytes: number, lastId: number): void;
+}
+
+/** Any other door: pages come as messages. */
+export interface MessageTarget extends Target {
+  readonly takes: 'messages';
+  /** Journaled messages, in id order. */
+  pushMessages(messages: readonly Message[]): void;
+}
+
+/** What a feed writes to: a session, a web stream. */
+export type FeedTarget = LineTarget | MessageTarget;
 
 /** "Until the end of the journal, however far it has grown." */
 const NO_END = Number.MAX_SAFE_INTEGER;
@@ -226,8 +243,7 @@ export class Feed {
     let cursor = Math.max(wants.lowest, reader.firstId() - 1);
     let count = 0;
     for (;;) {
-      const page = reader.pageText(wants, cursor, until, limits);
-      if (page.count > 0) target.pushJournaled(page.text, Buffer.byteLength(page.text), page.lastId);
+      const page = this.#page(target, wants, cursor, until, limits);
       count += page.count;
       cursor = page.next;
       if (page.done) return count;
@@ -235,5 +251,15 @@ export class Feed {
     }
   }
 
+  /** One page to `target`, in the form it takes. */
+  #page(target: FeedTarget, wants: Wants, cursor: number, until: number, limits: PageLimits): { count: number; next: number; done: boolean } {
+    if (target.takes === 'lines') {
+      const page = this.#reader.pageText(wants, cursor, until, limits);
+      if (page.count > 0) target.pushJournaled(page.text, Buffer.byteLength(page.text), page.lastId);
+      return page;
+    }
+    const page = this.#reader.pageMessages(wants, cursor, until, limits);
+    if (page.messages.length > 0) target.pushMessages(page.messages);
+    return { count: page.messages.length, next: page.next, done: page.done };
+  }
 }
-

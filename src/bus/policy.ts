@@ -3,13 +3,13 @@
  * topics. Every handler asks here; nothing else decides.
  */
 import { createHash } from 'node:crypto';
-import { isIP } from 'node:net';
 import { ProtocolError } from '../protocol/errors.js';
 import { usageError } from '../protocol/parser.js';
 import { isReservedTopic, userNameProblem } from '../protocol/topic.js';
 import type { Logger } from '../log.js';
 import type { Acl, Reach } from './acl.js';
-import { LoginThrottle } from './throttle.js';
+import { isLoopback } from '../util/loopback.js';
+import { LoginThrottle } from '../util/throttle.js';
 import { decoy, verifyPassword } from '../store/passwords.js';
 import type { Users } from '../store/users.js';
 import type { Readable } from '../store/wants.js';
@@ -26,14 +26,6 @@ const REPLY = '$reply.';
 
 function aboutAnother(topic: string): boolean {
   return topic.startsWith(DEAD) || topic.startsWith(REPLY);
-}
-
-/** 127.0.0.0/8, ::1 and IPv4-mapped loopback count as loopback. */
-export function isLoopback(address: string | undefined): boolean {
-  if (address === undefined) return false;
-  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
-  if (isIP(v4) === 4) return v4.startsWith('127.');
-  return address === '::1';
 }
 
 /** Who is asking, for the decision and the log. */

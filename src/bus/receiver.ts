@@ -1,17 +1,19 @@
 /**
- * What the bus delivers to: a session, later an HTTP stream. The bus
- * defines the interface; the layers above implement it, so nothing in bus/
- * imports them.
+ * What the bus delivers to: a line session, a web stream, a queue group.
+ * The bus defines the interface; the layers above implement it, so nothing
+ * in bus/ imports them.
  */
+import type { Message } from '../protocol/events.js';
 import { msgText } from '../protocol/wire.js';
 
 /**
- * One committed message on its way to receivers. The broker makes one per
- * message that has receivers, so its `msg` line is formatted once, not once
- * per receiver.
+ * One committed message on its way to receivers, typed. The broker makes
+ * one per message that has receivers, so its `msg` line is formatted
+ * once, not once per receiver.
  */
-export class Delivery {
+export class Delivery implements Message {
   readonly id: number;
+  readonly ts: number;
   readonly topic: string;
   readonly sender: string;
   readonly body: string;
@@ -20,8 +22,9 @@ export class Delivery {
   /** The size of `text` in bytes. */
   readonly bytes: number;
 
-  constructor(id: number, topic: string, sender: string, body: string) {
+  constructor(id: number, ts: number, topic: string, sender: string, body: string) {
     this.id = id;
+    this.ts = ts;
     this.topic = topic;
     this.sender = sender;
     this.body = body;

@@ -7,8 +7,8 @@
  * one Node timer (timers.ts), which also reaches those past setTimeout's
  * 24.8 days in steps.
  */
-import { Timers } from './timers.js';
-import type { Timed } from './timers.js';
+import { Timers } from '../util/timers.js';
+import type { Timed } from '../util/timers.js';
 
 /** The connection waiting for an answer. */
 export interface Asker {

@@ -1,8 +1,10 @@
 /**
  * The end of a turn of the event loop, the one place where work that
- * arrived during the turn is finished: the steps run first (the broker
- * commits the sends that arrived, acknowledges and delivers them), then
- * every outbox that got lines hands them to its link in one write.
+ * arrived during the turn is finished: the tasks deferred to it run
+ * first, then the steps (the broker commits the sends that arrived,
+ * acknowledges and delivers them), then every outbox that got lines hands
+ * them to its link in one write. Work of the bus that waits for a later
+ * turn waits here, not on a timer of its own.
  *
  * The turn ends in a setImmediate callback, that is in the check phase,
  * after Node has run the callbacks of every socket read of the poll phase:
@@ -22,6 +24,8 @@ export interface Flushable {
 
 export class Turn {
   readonly #steps: (() => void)[] = [];
+  /** Run once, at the start of the next end of a turn. */
+  #deferred: (() => void)[] = [];
   readonly #dirty = new Set<Flushable>();
   #waiters: (() => void)[] = [];
   #scheduled = false;
@@ -34,6 +38,17 @@ export class Turn {
   /** A step run at every end of turn, before the flush, in the order added. */
   addStep(step: () => void): void {
     this.#steps.push(step);
+  }
+
+  /**
+   * Runs `task` once, when the turn ends, before the steps: work left for
+   * later so that the event loop serves others first (a queue group's
+   * long scan of the journal). Deferred while the turn ends, it runs at the
+   * end of the next.
+   */
+  defer(task: () => void): void {
+    this.#deferred.push(task);
+    this.schedule();
   }
 
   /** Makes sure the current turn ends with a run of the steps and the flush. */
@@ -89,6 +104,11 @@ export class Turn {
     this.#again = false;
     this.count++;
     try {
+      const deferred = this.#deferred;
+      if (deferred.length > 0) {
+        this.#deferred = [];
+        for (const task of deferred) task();
+      }
       for (const step of this.#steps) step();
       // Deleting before flushing: a flushable marked dirty again by its own
       // flush is visited again, as Set iteration visits entries re-added.

@@ -12,7 +12,7 @@ import type { Broker, Publication, Upstream } from '../bus/broker.js';
 import type { Cursors } from '../bus/cursors.js';
 import { SharedCursors } from './cursors.js';
 import { ClusterGroups } from './groups.js';
-import type { JobCounters } from '../bus/groups.js';
+import type { JobCounters } from '../queue/queue.js';
 import type { Logger } from '../log.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { Store } from '../store/store.js';

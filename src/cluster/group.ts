@@ -9,12 +9,11 @@
  */
 import type { Consumer, JsMsg } from 'nats';
 import type { Broker } from '../bus/broker.js';
-import type { JobCounters } from '../bus/groups.js';
-import type { Worker } from '../bus/job.js';
-import { publishDead } from '../bus/queue.js';
-import type { QueueGroup, QueueJob, QueueMember } from '../bus/queue.js';
+import { Member, publishDead } from '../queue/queue.js';
+import type { JobCounters, QueueGroup, QueueJob, QueueMember, Worker } from '../queue/queue.js';
 import type { Logger } from '../log.js';
-import { err, jobText, ok } from '../protocol/wire.js';
+import { err, ok } from '../protocol/events.js';
+import type { Message, Reply } from '../protocol/events.js';
 import type { StoredGroup } from '../store/groups.js';
 import { FOREIGN_SENDER, SENDER_HEADER } from './subjects.js';
 
@@ -39,18 +38,8 @@ class ClusterJob implements QueueJob {
   }
 }
 
-class ClusterMember implements QueueMember {
-  readonly group: ClusterGroup;
-  readonly worker: Worker;
-  max: number;
-  readonly held = new Map<number, ClusterJob>();
-
-  constructor(group: ClusterGroup, worker: Worker, max: number) {
-    this.group = group;
-    this.worker = worker;
-    this.max = max;
-  }
-}
+/** A member of a cluster's group: it holds ClusterJobs. */
+type ClusterMember = Member<ClusterJob>;
 
 export interface ClusterGroupParts {
   readonly stored: StoredGroup;
@@ -88,7 +77,7 @@ export class ClusterGroup implements QueueGroup {
 
   join(worker: Worker, max: number): QueueMember {
     let member = this.#members.find((m) => m.worker === worker);
-    if (member === undefined) this.#members.push((member = new ClusterMember(this, worker, max)));
+    if (member === undefined) this.#members.push((member = new Member<ClusterJob>(this, worker, max)));
     else member.max = max;
     this.dispatch();
     return member;
@@ -106,7 +95,7 @@ export class ClusterGroup implements QueueGroup {
     (member as ClusterMember).held.clear();
   }
 
-  ack(member: QueueMember, id: number, reply: (line: string) => void): boolean {
+  ack(member: QueueMember, id: number, reply: (reply: Reply) => void): boolean {
     const job = this.#take(member, id);
     if (job === undefined) return false;
     this.#parts.counters.jobsAcked++;
@@ -118,7 +107,7 @@ export class ClusterGroup implements QueueGroup {
     return true;
   }
 
-  nack(member: QueueMember, id: number, delayMs: number, reply: (line: string) => void): boolean {
+  nack(member: QueueMember, id: number, delayMs: number, reply: (reply: Reply) => void): boolean {
     const job = this.#take(member, id);
     if (job === undefined) return false;
     if (this.#exhausted(job)) this.#dead(job);
@@ -170,7 +159,7 @@ export class ClusterGroup implements QueueGroup {
 
   #room(): number {
     let room = 0;
-    for (const member of this.#members) room += Math.max(0, member.max - member.held.size);
+    for (const member of this.#members) room += Math.max(0, member.free);
     return room;
   }
 
@@ -181,8 +170,7 @@ export class ClusterGroup implements QueueGroup {
       return;
     }
     const member = this.#pick();
-    const text = jobText(msg.subject.slice(this.#parts.prefix.length), msg.seq, msg.headers?.get(SENDER_HEADER) || FOREIGN_SENDER, msg.string());
-    if (member === undefined || !member.worker.pushJob(text, Buffer.byteLength(text))) {
+    if (member === undefined || !member.worker.pushJob(this.#messageOf(msg))) {
       if (member !== undefined) this.leave(member);
       msg.nak();
       return;
@@ -194,12 +182,23 @@ export class ClusterGroup implements QueueGroup {
     if (job.tries > 1) this.#parts.counters.jobsRedelivered++;
   }
 
+  /** The job's message, as the stream holds it. */
+  #messageOf(msg: JsMsg): Message {
+    return {
+      id: msg.seq,
+      ts: Math.floor(msg.info.timestampNanos / 1e6),
+      topic: msg.subject.slice(this.#parts.prefix.length),
+      sender: msg.headers?.get(SENDER_HEADER) || FOREIGN_SENDER,
+      body: msg.string(),
+    };
+  }
+
   /** The next member with room, round robin. */
   #pick(): ClusterMember | undefined {
     for (let i = 0; i < this.#members.length; i++) {
       const index = (this.#next + i) % this.#members.length;
       const member = this.#members[index] as ClusterMember;
-      if (member.held.size >= member.max) continue;
+      if (member.free <= 0) continue;
       this.#next = index + 1;
       return member;
     }

@@ -6,9 +6,9 @@
  */
 import type { JetStreamManager, NatsConnection, NatsError } from 'nats';
 import type { Broker } from '../bus/broker.js';
-import type { JobCounters } from '../bus/groups.js';
-import { groupsMadeBy, jobsPendingIn } from '../bus/queue.js';
-import type { QueueGroup, QueueGroups } from '../bus/queue.js';
+import type { JobCounters } from '../queue/queue.js';
+import { groupsMadeBy, jobsPendingIn } from '../queue/queue.js';
+import type { QueueGroup, QueueGroups } from '../queue/queue.js';
 import type { Logger } from '../log.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { StoredGroup } from '../store/groups.js';

@@ -1,7 +1,8 @@
 /** `ping`, `help`, `logoff`: the verbs that need nothing but the connection. */
 import { HELP_VERBS, VERB_NAMES, VERBS } from '../protocol/commands.js';
 import type { CommandOf } from '../protocol/commands.js';
-import { err, ok, pong } from '../protocol/wire.js';
+import { err, ok } from '../protocol/events.js';
+import { pong } from '../protocol/wire.js';
 import type { Conn } from './context.js';
 
 export function ping(conn: Conn, { text }: CommandOf<'ping'>): void {

@@ -1,28 +1,30 @@
 /**
- * What a handler works with: the connection it serves (Conn, implemented
- * by the session) and the bus's services. Handlers change a connection
- * only through Conn.
+ * What a handler of the line protocol works with: the connection it serves
+ * (Conn, implemented by the session) and the bus's services. Handlers
+ * change a connection only through Conn, and answer with typed replies
+ * (protocol/events.ts) that the session writes as lines.
  */
 import type { Broker } from '../bus/broker.js';
 import type { Cursors } from '../bus/cursors.js';
-import type { Feed, FeedTarget } from '../bus/feed.js';
-import type { QueueGroups } from '../bus/queue.js';
-import type { Worker } from '../bus/job.js';
+import type { Feed, LineTarget } from '../bus/feed.js';
 import type { Caller, Policy } from '../bus/policy.js';
 import type { Receiver } from '../bus/receiver.js';
 import type { Requests } from '../bus/requests.js';
-import type { Attachments } from '../bus/attachments.js';
+import type { Refusal, Reply } from '../protocol/events.js';
+import type { LineReply } from '../protocol/wire.js';
+import type { Attachments } from '../queue/attachments.js';
+import type { QueueGroups, Worker } from '../queue/queue.js';
 import type { JournalReader } from '../store/reader.js';
 import type { Logger } from '../log.js';
 
-export interface Conn extends Receiver, Worker, FeedTarget, Caller, ConnectionInfo {
+export interface Conn extends Receiver, Worker, LineTarget, Caller, ConnectionInfo {
   readonly user: string | undefined;
   /** The login succeeded: this connection is `user` from now on. */
   loggedIn(user: string): void;
-  /** A reply line (without LF), in order. */
-  reply(line: string): void;
+  /** A reply, in order. */
+  reply(reply: LineReply): void;
   /** Reserves the place of a reply given later; every line after it waits. */
-  later(): (line: string) => void;
+  later(): (reply: Reply) => void;
   /** Runs `work`; the commands after this one wait until it is done. */
   hold(work: () => Promise<void>): void;
   /** Stops receiving and leaves the groups taken on `pattern`; false if there was nothing to stop. */
@@ -33,8 +35,8 @@ export interface Conn extends Receiver, Worker, FeedTarget, Caller, ConnectionIn
   readonly attachments: Attachments;
   /** Replies `ok logoff`, then closes once it is written. */
   logoff(): void;
-  /** Writes `line` last and closes, for `reason` (logged and counted); nothing after it is handled. */
-  close(reason: string, line: string): void;
+  /** Writes `last` last and closes, for `reason` (logged and counted); nothing after it is handled. */
+  close(reason: string, last: Refusal): void;
 }
 
 /** What `who` shows of a connection. */
@@ -42,7 +44,7 @@ export interface ConnectionInfo {
   readonly id: number;
   readonly user: string | undefined;
   readonly remote: string;
-  /** The listener it came through: tcp, tls, ws. */
+  /** The listener it came through: tcp, tls, ws, http. */
   readonly listener: string;
   readonly patterns: ReadonlySet<string>;
   /** Bytes on their way to it. */

@@ -1,9 +1,11 @@
 /** `mark`, `cursors`, `forget` (PROTOCOL.md, "Durable cursors"); `recv ... as` is in subscribe.ts. */
 import type { CommandOf } from '../protocol/commands.js';
-import { err, item, ok } from '../protocol/wire.js';
+import { err, ok } from '../protocol/events.js';
+import type { Refusal } from '../protocol/events.js';
+import { item } from '../protocol/wire.js';
 import type { Conn, Services } from './context.js';
 
-function noCursor(name: string): string {
+function noCursor(name: string): Refusal {
   return err('notfound', `you have no cursor ${name}; recv <pattern> as ${name} makes one`);
 }
 

@@ -6,7 +6,7 @@ import type { CommandOf, Verb } from '../protocol/commands.js';
 import { VERBS } from '../protocol/commands.js';
 import { ForeignProtocolError, ProtocolError } from '../protocol/errors.js';
 import { parse } from '../protocol/parser.js';
-import { err } from '../protocol/wire.js';
+import { err } from '../protocol/events.js';
 import { help, logoff, ping } from './basic.js';
 import type { Conn, Services } from './context.js';
 import { cursors, forget, mark } from './cursor.js';
@@ -50,11 +50,11 @@ export function handleLine(conn: Conn, line: string, services: Services): void {
   if (command === undefined) return;
   if (command instanceof ForeignProtocolError) {
     services.logger.log('warn', `${command.reason} on a line-protocol listener: closed (a web page, or a client given the wrong port)`, { conn: conn.id, remote: conn.remote, listener: conn.listener });
-    conn.close(command.reason, command.toLine());
+    conn.close(command.reason, command);
     return;
   }
   if (command instanceof ProtocolError) {
-    conn.reply(command.toLine());
+    conn.reply(command);
     return;
   }
   if (conn.user === undefined && VERBS[command.verb].login) {

@@ -1,13 +1,15 @@
 /** `topics`, `who`, `stats`: what an operator asks from telnet. */
 import type { CommandOf } from '../protocol/commands.js';
 import { isWildcardPattern } from '../protocol/topic.js';
-import { item, ok } from '../protocol/wire.js';
+import { ok } from '../protocol/events.js';
+import { item } from '../protocol/wire.js';
+import type { Line } from '../protocol/wire.js';
 import type { Conn, Services } from './context.js';
 
 /** Topics sent to since start, and every topic or pattern received. */
 export function topics(conn: Conn, _command: CommandOf<'topics'>, { broker, reader, policy }: Services): void {
   const user = conn.user as string;
-  const rows = new Map<string, string>();
+  const rows = new Map<string, Line>();
   for (const [topic, id] of broker.recentTopics()) {
     if (policy.mayRead(user, topic)) rows.set(topic, item('topic', topic, broker.receivers(topic).size, id));
   }
@@ -21,7 +23,7 @@ export function topics(conn: Conn, _command: CommandOf<'topics'>, { broker, read
     rows.set(pattern, line);
   }
   const names = [...rows.keys()].sort();
-  for (const name of names) conn.reply(rows.get(name) as string);
+  for (const name of names) conn.reply(rows.get(name) as Line);
   conn.reply(ok('topics', names.length));
 }
 

@@ -1,5 +1,5 @@
 /** `login <user> <password>` (PROTOCOL.md, "Commands"). */
-import { err, ok } from '../protocol/wire.js';
+import { err, ok } from '../protocol/events.js';
 import type { CommandOf } from '../protocol/commands.js';
 import type { Conn, Services } from './context.js';
 
@@ -13,6 +13,6 @@ export function login(conn: Conn, { user, password }: CommandOf<'login'>, servic
   conn.hold(async () => {
     const refusal = await services.policy.login(conn, user, password);
     if (refusal === undefined) conn.loggedIn(user);
-    reply(refusal ? refusal.toLine() : ok('login', user));
+    reply(refusal ?? ok('login', user));
   });
 }

@@ -1,8 +1,10 @@
 /** `take`, `ack`, `nack`, `touch`, `pending` (PROTOCOL.md, "Work queues"). */
-import type { QueueGroup as Group, QueueMember as Member } from '../bus/queue.js';
+import type { QueueGroup as Group, QueueMember as Member } from '../queue/queue.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { CommandOf } from '../protocol/commands.js';
-import { err, item, ok } from '../protocol/wire.js';
+import { err, ok } from '../protocol/events.js';
+import type { Refusal } from '../protocol/events.js';
+import { item } from '../protocol/wire.js';
 import type { Conn, Services } from './context.js';
 import { subscriptionRefused } from './subscribe.js';
 
@@ -23,7 +25,7 @@ export function take(conn: Conn, command: CommandOf<'take'>, services: Services)
   }
   const denied = services.policy.receiveAll(conn.user as string, pattern);
   if (denied) {
-    conn.reply(denied.toLine());
+    conn.reply(denied);
     return;
   }
   if (max > limits.maxAckPending) {
@@ -64,7 +66,7 @@ export function take(conn: Conn, command: CommandOf<'take'>, services: Services)
     } catch (error) {
       // Cluster mode: the engine did not answer.
       if (!(error instanceof ProtocolError)) throw error;
-      conn.reply(error.toLine());
+      conn.reply(error);
       return;
     }
     join(conn, group, pattern, max);
@@ -87,7 +89,7 @@ function holder(conn: Conn, id: number): Member | undefined {
   return undefined;
 }
 
-function notHeld(id: number): string {
+function notHeld(id: number): Refusal {
   return err('notfound', `you hold no job ${id}: never had it, acked it already, or its wait ran out and it went to another worker`);
 }
 
@@ -117,7 +119,7 @@ export function pending(conn: Conn, { group: name }: CommandOf<'pending'>, servi
   }
   const denied = services.policy.receiveAll(conn.user as string, group.pattern);
   if (denied) {
-    conn.reply(denied.toLine());
+    conn.reply(denied);
     return;
   }
   const jobs = [...group.jobs()];

@@ -5,7 +5,7 @@ import type { Conn, Services } from './context.js';
 export function replay(conn: Conn, { pattern, start }: CommandOf<'replay'>, services: Services): void {
   const refusal = services.policy.receive(conn.user as string, pattern);
   if (refusal) {
-    conn.reply(refusal.toLine());
+    conn.reply(refusal);
     return;
   }
   conn.hold(() => services.feed.replay(conn, pattern, start));

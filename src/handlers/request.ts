@@ -1,6 +1,8 @@
 /** `request` and `reply` (PROTOCOL.md, "Request and reply"). */
 import type { CommandOf } from '../protocol/commands.js';
-import { duration, err, ok } from '../protocol/wire.js';
+import { err, ok } from '../protocol/events.js';
+import type { Reply } from '../protocol/events.js';
+import { duration } from '../protocol/wire.js';
 import type { Conn, Services } from './context.js';
 
 /** PROTOCOL.md: a request waits 10 s unless it says `within`. */
@@ -13,7 +15,7 @@ export const REQUEST_WITHIN_MS = 10_000;
 export function request(conn: Conn, { topic, withinMs = REQUEST_WITHIN_MS, body }: CommandOf<'request'>, services: Services): void {
   const refusal = services.policy.send(conn.user as string, topic);
   if (refusal) {
-    conn.reply(refusal.toLine());
+    conn.reply(refusal);
     return;
   }
   const { broker, requests } = services;
@@ -21,9 +23,9 @@ export function request(conn: Conn, { topic, withinMs = REQUEST_WITHIN_MS, body 
     () =>
       new Promise<void>((resolve) => {
         let cancel = (): void => {};
-        const finish = (line: string | undefined): void => {
+        const finish = (answer: Reply | undefined): void => {
           cancel();
-          if (line !== undefined) conn.reply(line);
+          if (answer !== undefined) conn.reply(answer);
           resolve();
         };
         broker.publish({
@@ -33,7 +35,7 @@ export function request(conn: Conn, { topic, withinMs = REQUEST_WITHIN_MS, body 
           body,
           done(result) {
             if (typeof result !== 'number') {
-              finish(result.toLine());
+              finish(result);
               return;
             }
             const id = result;
@@ -74,7 +76,7 @@ export function reply(conn: Conn, { id, answer }: CommandOf<'reply'>, services: 
     done(result) {
       const committed = typeof result === 'number';
       services.requests.settle(id, claim, committed ? { responder, text: answer } : undefined);
-      done(committed ? ok('reply', id) : result.toLine());
+      done(committed ? ok('reply', id) : result);
     },
   });
 }

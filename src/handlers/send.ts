@@ -1,12 +1,12 @@
 /** `send <topic> <message>`: acknowledged once journaled. */
-import { sent } from '../protocol/wire.js';
+import { sent } from '../protocol/events.js';
 import type { CommandOf } from '../protocol/commands.js';
 import type { Conn, Services } from './context.js';
 
 export function send(conn: Conn, { topic, body }: CommandOf<'send'>, services: Services): void {
   const refusal = services.policy.send(conn.user as string, topic);
   if (refusal) {
-    conn.reply(refusal.toLine());
+    conn.reply(refusal);
     return;
   }
   const reply = conn.later();
@@ -15,6 +15,6 @@ export function send(conn: Conn, { topic, body }: CommandOf<'send'>, services: S
     topic,
     sender: conn.user as string,
     body,
-    done: (result) => reply(typeof result === 'number' ? sent(result) : result.toLine()),
+    done: (result) => reply(typeof result === 'number' ? sent(result) : result),
   });
 }

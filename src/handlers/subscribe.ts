@@ -1,10 +1,11 @@
 /** `recv` and `leave`: what a connection receives (PROTOCOL.md, "Commands", "Durable cursors"). */
-import { err, ok } from '../protocol/wire.js';
+import { err, ok } from '../protocol/events.js';
+import type { Refusal } from '../protocol/events.js';
 import type { CommandOf } from '../protocol/commands.js';
 import type { Conn, Services } from './context.js';
 
 /** `err busy` when the connection receives and takes all it may (--max-subscriptions). */
-export function subscriptionRefused(conn: Conn, services: Services): string | undefined {
+export function subscriptionRefused(conn: Conn, services: Services): Refusal | undefined {
   const most = services.limits.maxSubscriptions;
   if (conn.subscriptionCount < most) return undefined;
   return err('busy', `this connection receives or takes ${conn.subscriptionCount} patterns, the most one may (--max-subscriptions); leave one first`);
@@ -18,7 +19,7 @@ export function recv(conn: Conn, { pattern, cursor, start }: CommandOf<'recv'>, 
   }
   const denied = services.policy.receive(conn.user as string, pattern);
   if (denied) {
-    conn.reply(denied.toLine());
+    conn.reply(denied);
     return;
   }
   if (cursor !== undefined) {

@@ -20,7 +20,10 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
-/** A refusal that goes to the client as one `err <code> <text>` line. */
+/**
+ * A refusal thrown or returned (a Refusal of events.ts: the line protocol
+ * writes it as one `err <code> <text>` line).
+ */
 export class ProtocolError extends Error {
   readonly code: ErrorCode;
 
@@ -30,9 +33,9 @@ export class ProtocolError extends Error {
     this.code = code;
   }
 
-  /** The reply line, without its LF. */
-  toLine(): string {
-    return `err ${this.code} ${this.message}`;
+  /** What to do next, for the client. */
+  get text(): string {
+    return this.message;
   }
 }
 

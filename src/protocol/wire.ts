@@ -1,31 +1,38 @@
 /**
  * Every line the server writes, formatted in one place (PROTOCOL.md,
- * "Greeting", "Replies", "Delivery"). Functions return the line without its
- * LF; the outbox adds it, except for `msg` text, which is formatted once per
- * message with its LF and shared by every receiver.
+ * "Greeting", "Replies", "Delivery"), from the typed events of events.ts
+ * and the line protocol's own lines, with their LF; `msg` text is
+ * formatted once per message and shared by every receiver.
  */
-import type { ErrorCode } from './errors.js';
+import type { Reply } from './events.js';
 
-export function hello(version: string): string {
-  return `hello linebus ${version}`;
+/** A line that answers no single verb: the greeting, `pong`, a listing's data line. */
+export interface Line {
+  readonly code: 'line';
+  readonly text: string;
 }
 
-/** `ok <verb> [words...]` */
-export function ok(verb: string, ...words: (string | number)[]): string {
-  return words.length === 0 ? `ok ${verb}` : `ok ${verb} ${words.join(' ')}`;
+/** Whatever the line protocol answers a command with. */
+export type LineReply = Reply | Line;
+
+/** The line of a reply with its LF, as it is written: `ok <verb> [text]`, `err <code> <text>`. */
+export function replyText(reply: LineReply): string {
+  if (reply.code === 'line') return `${reply.text}\n`;
+  if (reply.code === 'ok') return reply.text === '' ? `ok ${reply.verb}\n` : `ok ${reply.verb} ${reply.text}\n`;
+  return `err ${reply.code} ${reply.text}\n`;
 }
 
-/** `ok send <id>`, the reply a busy bus writes most. */
-export function sent(id: number): string {
-  return `ok send ${id}`;
+/** The same line without its LF. */
+export function replyLine(reply: LineReply): string {
+  return replyText(reply).slice(0, -1);
 }
 
-export function err(code: ErrorCode, text: string): string {
-  return `err ${code} ${text}`;
+export function hello(version: string): Line {
+  return { code: 'line', text: `hello linebus ${version}` };
 }
 
-export function pong(text: string | undefined): string {
-  return text === undefined ? 'pong' : `pong ${text}`;
+export function pong(text: string | undefined): Line {
+  return { code: 'line', text: text === undefined ? 'pong' : `pong ${text}` };
 }
 
 /** `msg <topic> <id> <from> <message>` with its LF. */
@@ -38,19 +45,14 @@ export function jobText(topic: string, id: number, sender: string, body: string)
   return `job ${topic} ${id} ${sender} ${body}\n`;
 }
 
-/** The `job` line of a message whose `msg` line is `msg` (the same words after the first). */
-export function jobFromMsg(msg: string): string {
-  return `job${msg.slice(3)}`;
-}
-
 /** A duration as a person writes it: `10s`, `1500ms`. */
 export function duration(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }
 
 /** A data line of a listing command: `<kind> <words...>` (topic, user, stat). */
-export function item(kind: string, ...words: (string | number)[]): string {
-  return `${kind} ${words.join(' ')}`;
+export function item(kind: string, ...words: (string | number)[]): Line {
+  return { code: 'line', text: `${kind} ${words.join(' ')}` };
 }
 
 /** ` journal starts at <id>`, appended to a reply when retention took what was asked for. */

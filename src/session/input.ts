@@ -9,7 +9,7 @@ import type { Stats } from '../bus/stats.js';
 import { LineFramer } from '../protocol/framing.js';
 import type { Frame } from '../protocol/framing.js';
 import type { Link } from '../transport/link.js';
-import { Fifo } from '../bus/fifo.js';
+import { Fifo } from '../util/fifo.js';
 
 /** A frame's cost in the queue besides its text. */
 const FRAME_OVERHEAD = 16;

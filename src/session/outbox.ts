@@ -6,8 +6,8 @@
  * write at the end of the turn.
  */
 import type { Flushable, Turn } from '../bus/turn.js';
-import type { Link } from '../transport/link.js';
-import { Fifo } from '../bus/fifo.js';
+import type { Sink } from '../transport/link.js';
+import { Fifo } from '../util/fifo.js';
 
 /**
  * Output waiting behind a reserved reply; `text` undefined: the reply
@@ -29,7 +29,7 @@ export interface Slot extends Held {
 const CLOSE_GRACE_MS = 2000;
 
 export class Outbox implements Flushable {
-  readonly #link: Link;
+  readonly #link: Sink;
   readonly #turn: Turn;
   #ready = '';
   /** Output before `#ready`, once raw bytes were part of it (rare). */
@@ -44,7 +44,7 @@ export class Outbox implements Flushable {
   /** Journal id of the last `msg` line handed to the link. */
   lastWrittenId = 0;
 
-  constructor(link: Link, turn: Turn) {
+  constructor(link: Sink, turn: Turn) {
     this.#link = link;
     this.#turn = turn;
   }

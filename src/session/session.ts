@@ -1,44 +1,48 @@
 /**
- * One client connection: who it is, what it receives, the order of its
- * replies and why it closed. Frames come from its Input; commands are
- * handled strictly in order through the handler table; a command that
- * holds (a login, a catch-up) makes the ones after it wait. Lines go out
- * through its Outbox.
+ * One connection of the line protocol: who it is, what it receives, the
+ * order of its replies and why it closed. Frames come from its Input;
+ * commands are handled strictly in order through the handler table; a
+ * command that holds (a login, a catch-up) makes the ones after it wait.
+ * The bus's typed events become lines here (wire.ts) and go out through
+ * its Outlet.
  */
 import type { Delivery } from '../bus/receiver.js';
 import type { Stats } from '../bus/stats.js';
 import type { Turn } from '../bus/turn.js';
 import { handleLine } from '../handlers/index.js';
 import type { Conn, HandlerLimits, Services } from '../handlers/context.js';
+import type { Logger } from '../log.js';
+import { err, ok } from '../protocol/events.js';
+import type { Message, Refusal, Reply } from '../protocol/events.js';
 import type { Frame } from '../protocol/framing.js';
 import { WILL_TIMING_MARK } from '../protocol/telnet.js';
-import { err, hello, ok } from '../protocol/wire.js';
+import { hello, jobText, replyText } from '../protocol/wire.js';
+import type { LineReply } from '../protocol/wire.js';
+import { Attachments } from '../queue/attachments.js';
 import type { Link } from '../transport/link.js';
-import { Attachments } from '../bus/attachments.js';
+import type { Connection } from './connection.js';
 import { Input } from './input.js';
-import { Outbox } from './outbox.js';
+import { Outlet } from './outlet.js';
 
 /** What a session needs beyond the handlers' services. */
 export interface SessionServices extends Services {
   readonly turn: Turn;
   readonly counters: Stats;
+  readonly logger: Logger;
   /** The limits as they are now (SIGHUP may change them). */
   readonly limits: HandlerLimits & { readonly maxLine: number; readonly maxPending: number; readonly maxInput: number };
-  /** The session has closed, for `reason`. */
-  closed(session: Session, reason: string): void;
+  /** The connection has closed, for `reason`. */
+  closed(connection: Connection, reason: string): void;
 }
 
-/** Pages of a catch-up never hold less than this (see room()). */
-const MIN_PAGE_BYTES = 16 * 1024;
-const MAX_PAGE_BYTES = 1 << 20;
-
-export class Session implements Conn {
+export class Session implements Conn, Connection {
   readonly id: number;
   readonly remote: string;
   readonly remoteAddress: string | undefined;
   readonly listener: string;
+  readonly takes = 'lines';
   readonly #services: SessionServices;
-  readonly #outbox: Outbox;
+  readonly #outlet: Outlet;
   readonly #input: Input;
   /** --max-line as it was when this connection came. */
   readonly #maxLine: number;
@@ -50,8 +54,6 @@ export class Session implements Conn {
   linesIn = 0;
   /** A feed reads live messages from the journal for now. */
   #liveSkipped = false;
-  /** Set once the session is on its way out: no more input or deliveries. */
-  #closeReason: string | undefined;
 
   constructor(link: Link, services: SessionServices, id: number) {
     this.id = id;
@@ -61,7 +63,13 @@ export class Session implements Conn {
     this.listener = link.listener;
     this.#maxLine = services.limits.maxLine;
     this.#user = link.user;
-    this.#outbox = new Outbox(link, services.turn);
+    this.#outlet = new Outlet(link, services, this, {
+      lastWords: replyText,
+      left: () => {
+        this.#input.stop();
+        this.attachments.release();
+      },
+    });
     this.#input = new Input(link, this.#maxLine, services.limits.maxInput, services.counters, (frame) => this.#handleFrame(frame), () => this.#maybeFinish());
     link.open({
       data: (chunk) => this.#input.write(chunk),
@@ -80,17 +88,17 @@ export class Session implements Conn {
   }
 
   pendingBytes(): number {
-    return this.#outbox.pendingBytes();
+    return this.#outlet.outbox.pendingBytes();
   }
 
   /** A command is still being answered. */
   get busy(): boolean {
-    return this.#input.busy || this.#outbox.waiting();
+    return this.#input.busy || this.#outlet.outbox.waiting();
   }
 
-  /** Closes for `reason` (a timeout, a foreign protocol) after what was written so far, `line` last. */
-  close(reason: string, line: string): void {
-    if (this.#closeReason === undefined) this.#leaveWith(reason, line, false);
+  /** Closes for `reason` (a timeout, a foreign protocol) after what was written so far, `last` last. */
+  close(reason: string, last: Refusal): void {
+    this.#outlet.leave(reason, last, false);
   }
 
   /** Patterns received and groups taken: what --max-subscriptions counts. */
@@ -101,13 +109,15 @@ export class Session implements Conn {
   // --- Receiver, Worker ----------------------------------------------------
 
   deliver(message: Delivery): void {
-    if (this.#closeReason !== undefined || this.#liveSkipped || !this.#services.policy.mayReadMessage(this.user, message.topic, message.body)) return;
-    this.#push(message.text, message.bytes, message.id);
+    // The outlet drops it if the session is closing.
+    if (this.#liveSkipped || !this.#services.policy.mayReadMessage(this.#user, message.topic, message.body)) return;
+    this.#outlet.push(message.text, message.bytes, message.id);
   }
 
-  pushJob(text: string, bytes: number): boolean {
-    this.#push(text, bytes, 0);
-    return this.#closeReason === undefined;
+  pushJob(job: Message): boolean {
+    const text = jobText(job.topic, job.id, job.sender, job.body);
+    this.#outlet.push(text, Buffer.byteLength(text), 0);
+    return !this.#outlet.closing;
   }
 
   // --- Conn ----------------------------------------------------------------
@@ -116,24 +126,15 @@ export class Session implements Conn {
     this.#user = user;
   }
 
-  reply(line: string): void {
-    const text = `${line}\n`;
-    this.#push(text, Buffer.byteLength(text), 0);
+  reply(reply: LineReply): void {
+    const text = replyText(reply);
+    this.#outlet.push(text, Buffer.byteLength(text), 0);
   }
 
-  later(): (line: string) => void {
-    const slot = this.#outbox.reserve();
-    return (line) => {
-      const text = `${line}\n`;
-      const bytes = Buffer.byteLength(text);
-      // A reply that was waiting counts like any other line: a client that
-      // pipelines sends and never reads their acknowledgements is cut off.
-      // (After a logoff the replies before it are still written.)
-      if (this.#closeReason === undefined && this.#outbox.pendingBytes() + bytes > this.#services.limits.maxPending) {
-        this.#slow();
-        return;
-      }
-      this.#outbox.fill(slot, text, bytes);
+  later(): (reply: Reply) => void {
+    const slot = this.#outlet.outbox.reserve();
+    return (reply) => {
+      this.#outlet.fill(slot, replyText(reply));
       this.#maybeFinish();
     };
   }
@@ -165,26 +166,23 @@ export class Session implements Conn {
 
   logoff(): void {
     this.reply(ok('logoff'));
-    this.#closeReason = 'logoff';
-    this.attachments.release();
     this.#input.stop();
-    this.#outbox.endWhenFlushed();
+    this.#outlet.finish('logoff');
+    this.attachments.release();
   }
 
-  // --- FeedTarget ----------------------------------------------------------
+  // --- LineTarget ----------------------------------------------------------
 
   get pageBytes(): number {
-    return Math.max(MIN_PAGE_BYTES, Math.min(MAX_PAGE_BYTES, Math.floor(this.#services.limits.maxPending / 4)));
+    return this.#outlet.pageBytes;
   }
 
   pushJournaled(text: string, bytes: number, lastId: number): void {
-    if (this.#closeReason === undefined) this.#outbox.push(text, bytes, lastId);
+    this.#outlet.pushPage(text, bytes, lastId);
   }
 
-  /** Resolves once this turn's output is in the link and it holds at most a page; false once closed. */
-  async room(): Promise<boolean> {
-    await this.#outbox.room(this.pageBytes, () => this.#closeReason === undefined, this.#services.counters);
-    return this.#closeReason === undefined;
+  room(): Promise<boolean> {
+    return this.#outlet.room();
   }
 
   pauseLive(): void {
@@ -199,57 +197,9 @@ export class Session implements Conn {
 
   /** The server is stopping: say so, then close. */
   shutdown(): void {
-    if (this.#closeReason !== undefined) return;
-    this.#leaveWith('shutdown', err('shutdown', 'the server is stopping; reconnect later'), true);
-    this.#outbox.flush();
-  }
-
-  // --- output --------------------------------------------------------------
-
-  /** A line in order, unless the client is --max-pending bytes behind. */
-  #push(text: string, bytes: number, id: number): void {
-    if (this.#closeReason !== undefined) return;
-    if (this.#outbox.pendingBytes() + bytes > this.#services.limits.maxPending) {
-      this.#slow();
-      return;
-    }
-    this.#outbox.push(text, bytes, id);
-  }
-
-  /**
-   * PROTOCOL.md: `err slow` when --max-pending bytes are waiting, then
-   * close. What was not yet handed to the link is dropped, so the id in the
-   * line is the last one the client can have received: it comes back with
-   * `recv <pattern> since <id>` and loses nothing.
-   */
-  #slow(): void {
-    const { counters, logger, limits } = this.#services;
-    const last = this.#outbox.lastWrittenId;
-    counters.slowDisconnects++;
-    logger.log('warn', 'slow consumer cut off', {
-      conn: this.id,
-      remote: this.remote,
-      user: this.#user,
-      pending: this.#outbox.pendingBytes(),
-      limit: limits.maxPending,
-      last_id: last,
-    });
-    this.#leaveWith('slow', err('slow', `you fell over ${limits.maxPending} bytes behind; last id sent ${last}; reconnect and recv <pattern> since ${last}`), true);
-  }
-
-  /**
-   * On the way out for `reason`, dropping what was not handed to the link
-   * if `dropUnsent`: `last` is the last line; groups get this worker's
-   * jobs back at once.
-   */
-  #leaveWith(reason: string, last: string, dropUnsent: boolean): void {
-    if (dropUnsent) this.#outbox.dropUnsent();
-    this.#closeReason = reason;
-    this.#input.stop();
-    this.attachments.release();
-    const text = `${last}\n`;
-    this.#outbox.push(text, Buffer.byteLength(text), 0);
-    this.#outbox.endWhenFlushed();
+    if (this.#outlet.closing) return;
+    this.#outlet.leave('shutdown', err('shutdown', 'the server is stopping; reconnect later'));
+    this.#outlet.outbox.flush();
   }
 
   // --- input ---------------------------------------------------------------
@@ -259,25 +209,22 @@ export class Session implements Conn {
    * written, unless the connection is receiving.
    */
   #maybeFinish(): void {
-    if (!this.#input.ended || this.#closeReason !== undefined) return;
-    if (this.#input.busy || this.#outbox.waiting() || this.subscriptionCount > 0) return;
-    this.#closeReason = 'client closed';
-    this.#outbox.endWhenFlushed();
+    if (!this.#input.ended || this.#outlet.closing) return;
+    if (this.busy || this.subscriptionCount > 0) return;
+    this.#outlet.finish('client closed');
   }
 
   #onClose(error: string | undefined): void {
-    this.#closeReason ??= error === undefined ? 'client closed' : `socket error ${error}`;
+    this.#outlet.closed(error === undefined ? 'client closed' : `socket error ${error}`);
     this.#input.stop();
-    this.#outbox.dropUnsent();
-    this.#services.turn.forget(this.#outbox);
     for (const pattern of this.#patterns) this.#services.broker.unsubscribe(this, pattern);
     this.#patterns.clear();
     this.attachments.release();
-    this.#services.closed(this, this.#closeReason);
+    this.#services.closed(this, this.#outlet.closeReason as string);
   }
 
   #handleFrame(frame: Frame): void {
-    if (this.#closeReason !== undefined) return;
+    if (this.#outlet.closing) return;
     switch (frame.kind) {
       case 'toolong':
         this.reply(err('toolong', `line is over the ${this.#maxLine}-byte limit and was dropped; send shorter lines`));
@@ -288,7 +235,7 @@ export class Session implements Conn {
       case 'timing-mark':
         // Telnet's Ctrl-C: it waits for this answer before it shows output
         // again. The IAC IP before it means nothing here.
-        this.#outbox.pushBytes(WILL_TIMING_MARK);
+        this.#outlet.outbox.pushBytes(WILL_TIMING_MARK);
         return;
       case 'line':
         this.linesIn++;

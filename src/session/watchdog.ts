@@ -5,7 +5,8 @@
  * every connection, so the hot path only counts its lines.
  */
 import type { Logger } from '../log.js';
-import { err } from '../protocol/wire.js';
+import { err } from '../protocol/events.js';
+import type { Refusal } from '../protocol/events.js';
 
 export interface Watched {
   readonly id: number;
@@ -17,8 +18,8 @@ export interface Watched {
   readonly subscriptionCount: number;
   /** A command is still being answered (a login, a request, a catch-up). */
   readonly busy: boolean;
-  /** Closes with `line` as the last thing written, for `reason`. */
-  close(reason: string, line: string): void;
+  /** Closes with `last` as the last thing written, for `reason`. */
+  close(reason: string, last: Refusal): void;
 }
 
 interface Seen {

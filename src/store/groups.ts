@@ -3,7 +3,7 @@
  * pattern and a position in the journal; a job row exists only for a
  * message handed out and not yet acked (or delayed by a nack). Groups are
  * created at once; job and position changes are written by the broker's
- * next commit (bus/group.ts), inside its transaction.
+ * next commit (queue/group.ts), inside its transaction.
  */
 import type Database from 'better-sqlite3';
 

@@ -43,6 +43,11 @@ export interface TextPage extends Step {
   lastId: number;
 }
 
+/** Messages, for a door that is not lines (and for a queue group's backlog). */
+export interface MessagePage extends Step {
+  messages: StoredMessage[];
+}
+
 /** Ids to scan in one step, of one topic or of every topic. */
 interface Range {
   from: number;
@@ -53,11 +58,19 @@ interface Range {
 }
 
 const COLUMNS = 'id, ts, topic, sender, body';
+
+/** What a message weighs in a page: about its `msg` line's length (UTF-16 units, near enough). */
+export function messageSize(message: { readonly topic: string; readonly sender: string; readonly body: string }): number {
+  return message.topic.length + message.sender.length + message.body.length + 24;
+}
 type Row = [id: number, topic: string, line: string];
+type RawMessage = [id: number, ts: number, topic: string, sender: string, body: string];
 
 export class JournalReader {
   readonly #rows: Database.Statement<[number, number, number], StoredMessage>;
   readonly #rowsOf: Database.Statement<[number, number, string, number], StoredMessage>;
+  readonly #messages: Database.Statement<[number, number, number], RawMessage>;
+  readonly #messagesOf: Database.Statement<[number, number, string, number], RawMessage>;
   readonly #lines: Database.Statement<[number, number, number], Row>;
   readonly #plainLines: Database.Statement<[number, number, number], string>;
   readonly #plainLinesOf: Database.Statement<[number, number, string, number], string>;
@@ -77,6 +90,9 @@ export class JournalReader {
     const where = 'WHERE id >= ? AND id <= ?';
     this.#rows = db.prepare(`SELECT ${COLUMNS} FROM messages ${where} ORDER BY id LIMIT ?`);
     this.#rowsOf = db.prepare(`SELECT ${COLUMNS} FROM messages ${where} AND topic = ? ORDER BY id LIMIT ?`);
+    // Arrays, made objects in JavaScript: a third faster than rows as objects.
+    this.#messages = db.prepare<[number, number, number], RawMessage>(`SELECT ${COLUMNS} FROM messages ${where} ORDER BY id LIMIT ?`).raw();
+    this.#messagesOf = db.prepare<[number, number, string, number], RawMessage>(`SELECT ${COLUMNS} FROM messages ${where} AND topic = ? ORDER BY id LIMIT ?`).raw();
     this.#lines = db.prepare<[number, number, number], Row>(`SELECT id, topic, ${MSG_LINE_SQL} FROM messages ${where} ORDER BY id LIMIT ?`).raw();
     this.#plainLines = db.prepare<[number, number, number], string>(`SELECT ${MSG_LINE_SQL} FROM messages ${where} ORDER BY id LIMIT ?`).pluck();
     this.#plainLinesOf = db.prepare<[number, number, string, number], string>(`SELECT ${MSG_LINE_SQL} FROM messages ${where} AND topic = ? ORDER BY id LIMIT ?`).pluck();
@@ -147,6 +163,29 @@ export class JournalReader {
       if (text.length >= limits.bytes && i < rows.length - 1) return { text, count, lastId, next: id, done: false };
     }
     return { text, count, lastId, ...after(range, rows.length === limits.rows ? (rows[rows.length - 1] as Row)[0] : undefined) };
+  }
+
+  /**
+   * One step of reading, as pageText does, of the messages themselves:
+   * at most `limits.rows`, stopping once their topics, senders and bodies
+   * add up to `limits.bytes` (UTF-16 units, near enough).
+   */
+  pageMessages(wants: Wants, cursor: number, until: number, limits: PageLimits = DEFAULT_LIMITS): MessagePage {
+    const range = this.#range(wants, cursor, until, limits);
+    if (range === undefined) return { messages: [], next: cursor, done: true };
+    const found = range.topic === undefined ? this.#messages.all(range.from, range.to, limits.rows) : this.#messagesOf.all(range.from, range.to, range.topic, limits.rows);
+    const filter = range.topic === undefined && !wants.all;
+    const messages: StoredMessage[] = [];
+    let bytes = 0;
+    for (let i = 0; i < found.length; i++) {
+      const [id, ts, topic, sender, body] = found[i] as RawMessage;
+      if (filter && !wants.has(id, topic, () => body)) continue;
+      const message = { id, ts, topic, sender, body };
+      messages.push(message);
+      bytes += messageSize(message);
+      if (bytes >= limits.bytes && i < found.length - 1) return { messages, next: id, done: false };
+    }
+    return { messages, ...after(range, found.length === limits.rows ? (found[found.length - 1] as RawMessage)[0] : undefined) };
   }
 
   /** One step of reading rows, as pageText does (`linebus tail`). */

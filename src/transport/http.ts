@@ -2,32 +2,67 @@
  * The web listener (WEB.md): HTTP or HTTPS, a handful of routes on
  * node:http (no framework needed for these), WebSocket upgrades through
  * `ws` in noServer mode so credentials are checked before the upgrade.
- * Every stream, poll, POST and WebSocket becomes a Link of its own and
- * reaches the bus as a session does.
+ * A WebSocket carries the line protocol: it becomes a Link. A stream, poll
+ * or POST of /t/ is read here into a request of its own and handed to the
+ * web door (web/), which answers it from the bus's typed events.
  */
 import { createServer as createHttpServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { WebSocketServer } from 'ws';
-import type { Caller } from '../bus/policy.js';
-import { isLoopback } from '../bus/policy.js';
 import { FatalError } from '../protocol/errors.js';
 import type { ProtocolError } from '../protocol/errors.js';
-import { HttpLink } from './http-link.js';
-import type { Format } from './http-link.js';
+import { isLoopback } from '../util/loopback.js';
 import type { Link } from './link.js';
 import type { Listener } from './tcp.js';
 import { secureContext } from './tls.js';
 import type { TlsFiles } from './tls.js';
 import { WsLink } from './ws.js';
 
+export type Format = 'plain' | 'sse' | 'json';
+
+/** Who made an HTTP request, logged in. */
+export interface WebClient {
+  readonly res: ServerResponse;
+  readonly user: string;
+  readonly remote: string;
+  readonly remoteAddress: string | undefined;
+}
+
+/** `GET /t/<pattern>`: a stream, or with `?poll=1` a replay. */
+export interface ReceiveRequest extends WebClient {
+  readonly format: Format;
+  readonly pattern: string;
+  /** `since` or `last` and its value, as given; none: live only (a poll: the last 100). */
+  readonly start: readonly [word: 'since' | 'last', value: string] | undefined;
+  /** The journal only, then the end of the response. */
+  readonly poll: boolean;
+}
+
+/** `POST /t/<topic>`: each line one message. */
+export interface PostRequest extends WebClient {
+  readonly topic: string;
+  readonly lines: readonly string[];
+  /** The ids as a JSON array, if all went through. */
+  readonly json: boolean;
+}
+
+/** Who asks to log in, for the decision and the log. */
+export interface WebCaller {
+  readonly id: number;
+  readonly remote: string;
+  readonly remoteAddress: string | undefined;
+}
+
 export interface WebServices {
+  /** A WebSocket: a Link of the line protocol. */
   accept(link: Link): void;
-  login(caller: Caller, user: string, password: string): Promise<ProtocolError | undefined>;
+  receive(request: ReceiveRequest): void;
+  post(request: PostRequest): void;
+  login(caller: WebCaller, user: string, password: string): Promise<ProtocolError | undefined>;
   /** No users: loopback clients need no credentials. */
   readonly open: boolean;
-  tsOf(id: number): number | undefined;
   metrics(): Promise<{ contentType: string; text: string }>;
   healthy(): boolean;
   /** Bytes of a POST body, at most. */
@@ -154,17 +189,14 @@ export class HttpListener implements Listener {
     if (method === 'POST') return this.#post(req, res, url, name);
     if (method !== 'GET') throw new HttpError(405, `/t/<topic> takes GET (receive) and POST (send), not ${method}`);
     this.#checkOrigin(req);
-    const user = await this.#user(req, url);
+    const client = await this.#client(req, res, url);
     const accept = req.headers.accept ?? '';
     const format: Format = accept.includes('text/event-stream') ? 'sse' : url.searchParams.get('format') === 'json' ? 'json' : 'plain';
-    const start = this.#start(req, url);
-    const poll = url.searchParams.get('poll') === '1';
-    const commands = poll ? `replay ${name} ${start ?? 'last 100'}\n` : `recv ${name}${start ? ` ${start}` : ''}\n`;
-    this.#web.accept(new HttpLink(req, res, user, { format, collect: false, commands, tsOf: (id) => this.#web.tsOf(id) }));
+    this.#web.receive({ ...client, format, pattern: name, start: this.#start(req, url), poll: url.searchParams.get('poll') === '1' });
   }
 
   async #post(req: IncomingMessage, res: ServerResponse, url: URL, topic: string): Promise<void> {
-    const user = await this.#user(req, url);
+    const client = await this.#client(req, res, url);
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of req) {
@@ -174,9 +206,7 @@ export class HttpListener implements Listener {
     }
     const lines = Buffer.concat(chunks).toString('utf8').split('\n').map((line) => line.replace(/\r$/, '')).filter((line) => line !== '');
     if (lines.length === 0) throw new HttpError(400, 'the body holds no line to send');
-    const json = (req.headers.accept ?? '').includes('application/json');
-    const commands = lines.map((line) => `send ${topic} ${line}\n`).join('');
-    this.#web.accept(new HttpLink(req, res, user, { format: json ? 'json' : 'plain', collect: true, commands, tsOf: () => undefined }));
+    this.#web.post({ ...client, topic, lines, json: (req.headers.accept ?? '').includes('application/json') });
   }
 
   async #upgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
@@ -190,14 +220,18 @@ export class HttpListener implements Listener {
   }
 
   /** `since` (or an EventSource's Last-Event-ID) or `last`, as recv takes them. */
-  #start(req: IncomingMessage, url: URL): string | undefined {
+  #start(req: IncomingMessage, url: URL): ReceiveRequest['start'] {
     const lastEventId = req.headers['last-event-id'];
     const since = typeof lastEventId === 'string' && lastEventId !== '' ? lastEventId : url.searchParams.get('since');
     const last = url.searchParams.get('last');
-    const [word, value] = since !== null ? ['since', since] : last !== null ? ['last', last] : [];
-    if (word === undefined) return undefined;
-    if (!WORD.test(value as string)) throw new HttpError(400, `${word}= takes an id, a duration or a time, with no spaces`);
-    return `${word} ${value}`;
+    const start = since !== null ? (['since', since] as const) : last !== null ? (['last', last] as const) : undefined;
+    if (start !== undefined && !WORD.test(start[1])) throw new HttpError(400, `${start[0]}= takes an id, a duration or a time, with no spaces`);
+    return start;
+  }
+
+  /** The client of a request of /t/, logged in. */
+  async #client(req: IncomingMessage, res: ServerResponse, url: URL): Promise<WebClient> {
+    return { res, user: await this.#user(req, url), remote: `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`, remoteAddress: req.socket.remoteAddress };
   }
 
   async #user(req: IncomingMessage, url: URL): Promise<string> {

@@ -1,16 +1,17 @@
 /**
  * What a queue group hands out next: the messages of its pattern after its
- * position, as `job` lines. A small buffer is filled by bounded reads of
+ * position. A small buffer is filled by bounded reads of
  * the journal and, once a read reaches the journal's end, by the broker's
  * live deliveries, so a group that keeps up never reads the journal at
  * all, and one far behind reads it a page at a time.
  */
+import type { Turn } from '../bus/turn.js';
 import type { Logger } from '../log.js';
-import { jobFromMsg, msgId } from '../protocol/wire.js';
+import type { Message } from '../protocol/events.js';
+import { messageSize } from '../store/reader.js';
 import type { JournalReader } from '../store/reader.js';
 import { Wants } from '../store/wants.js';
-import { Fifo } from './fifo.js';
-import type { Delivery } from './receiver.js';
+import { Fifo } from '../util/fifo.js';
 
 /** Journal rows read ahead of the position, at most. */
 const BUFFER_ROWS = 1000;
@@ -18,11 +19,10 @@ const BUFFER_BYTES = 1 << 20;
 /** Rows one synchronous read of the journal scans at most. */
 const READ_ROWS = 2000;
 
-export interface Fetched {
-  readonly id: number;
-  /** The `job` line with its LF. */
-  readonly text: string;
-  readonly bytes: number;
+interface Fetched {
+  readonly message: Message;
+  /** What it weighs in the buffer (messageSize). */
+  readonly size: number;
 }
 
 export class Backlog {
@@ -30,7 +30,9 @@ export class Backlog {
   readonly #pattern: string;
   readonly #reader: JournalReader;
   readonly #logger: Logger;
-  /** Called when a read left for a later turn is due. */
+  /** Where a read left for later waits: the end of the turn. */
+  readonly #turn: Turn;
+  /** Called when a read left for later is due. */
   readonly #readAgain: () => void;
   /** Every matching message up to this id is in the buffer or handed out. */
   #scanned: number;
@@ -41,19 +43,20 @@ export class Backlog {
   #live = false;
   #readScheduled = false;
 
-  constructor(group: string, pattern: string, position: number, reader: JournalReader, logger: Logger, readAgain: () => void) {
+  constructor(group: string, pattern: string, position: number, reader: JournalReader, logger: Logger, turn: Turn, readAgain: () => void) {
     this.#group = group;
     this.#pattern = pattern;
     this.#scanned = position;
     this.#reader = reader;
     this.#logger = logger;
+    this.#turn = turn;
     this.#readAgain = readAgain;
   }
 
   /** Every matching message up to here was handed out. */
   get position(): number {
     const head = this.#buffer.peek();
-    return head === undefined ? this.#scanned : head.id - 1;
+    return head === undefined ? this.#scanned : head.message.id - 1;
   }
 
   /** Whether the group receives live messages (it has members). */
@@ -63,29 +66,30 @@ export class Backlog {
   }
 
   /** The next job to hand out, reading the journal if need be. */
-  peek(): Fetched | undefined {
+  peek(): Message | undefined {
     const head = this.#buffer.peek();
-    if (head !== undefined || this.#caughtUp) return head;
+    if (head !== undefined || this.#caughtUp) return head?.message;
     this.#read();
-    return this.#buffer.peek();
+    return this.#buffer.peek()?.message;
   }
 
   /** The job peek() gave was handed out. */
   take(): void {
     const head = this.#buffer.take();
-    if (head !== undefined) this.#bytes -= head.bytes;
+    if (head !== undefined) this.#bytes -= head.size;
   }
 
   /** A live message of the pattern, committed just now; true if it is next in line. */
-  offer(message: Delivery): boolean {
+  offer(message: Message): boolean {
     if (!this.#caughtUp) return false;
-    if (this.#buffer.length >= BUFFER_ROWS || this.#bytes + message.bytes > BUFFER_BYTES) {
+    const size = messageSize(message);
+    if (this.#buffer.length >= BUFFER_ROWS || this.#bytes + size > BUFFER_BYTES) {
       // It stays in the journal, to be read when the buffer has room.
       this.#caughtUp = false;
       return false;
     }
-    this.#buffer.push({ id: message.id, text: jobFromMsg(message.text), bytes: message.bytes });
-    this.#bytes += message.bytes;
+    this.#buffer.push({ message, size });
+    this.#bytes += size;
     this.#scanned = message.id;
     return true;
   }
@@ -102,27 +106,23 @@ export class Backlog {
       this.#scanned = first - 1;
     }
     const wants = new Wants([{ pattern: this.#pattern, after: this.#scanned }]);
-    const page = reader.pageText(wants, this.#scanned, reader.lastId(), { rows: READ_ROWS, bytes: BUFFER_BYTES - this.#bytes });
-    if (page.count > 0) {
-      for (const line of page.text.split('\n')) {
-        if (line === '') continue;
-        const text = jobFromMsg(`${line}\n`);
-        const bytes = Buffer.byteLength(text);
-        this.#buffer.push({ id: msgId(line), text, bytes });
-        this.#bytes += bytes;
-      }
+    const page = reader.pageMessages(wants, this.#scanned, reader.lastId(), { rows: READ_ROWS, bytes: BUFFER_BYTES - this.#bytes });
+    for (const message of page.messages) {
+      const size = messageSize(message);
+      this.#buffer.push({ message, size });
+      this.#bytes += size;
     }
     this.#scanned = page.next;
     // Commits come from this thread only: nothing slips in between the
     // read of the journal's end and the live deliveries after it.
     if (page.done) this.#caughtUp = this.#live;
-    else if (page.count === 0) this.#readLater();
+    else if (page.messages.length === 0) this.#readLater();
   }
 
   #readLater(): void {
     if (this.#readScheduled) return;
     this.#readScheduled = true;
-    setImmediate(() => {
+    this.#turn.defer(() => {
       this.#readScheduled = false;
       this.#readAgain();
     });

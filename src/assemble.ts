@@ -1,19 +1,19 @@
 /**
- * The bus over one store: broker, feed, policy, cursors, groups and
- * requests, wired together once for the daemon (server.ts) and for tests
+ * The bus over one store: broker, feed, policy, cursors, queue groups
+ * and requests, wired together once for the daemon (server.ts) and for tests
  * that drive sessions without sockets.
  */
-import type { Logger } from '../log.js';
-import type { Store } from '../store/store.js';
-import { Broker } from './broker.js';
-import { Cursors } from './cursors.js';
-import { Feed } from './feed.js';
-import { Groups } from './groups.js';
-import { Policy } from './policy.js';
-import { Requests } from './requests.js';
-import type { Stats } from './stats.js';
-import type { Turn } from './turn.js';
-import type { QueueGroups } from './queue.js';
+import { Broker } from './bus/broker.js';
+import { Cursors } from './bus/cursors.js';
+import { Feed } from './bus/feed.js';
+import { Policy } from './bus/policy.js';
+import { Requests } from './bus/requests.js';
+import type { Stats } from './bus/stats.js';
+import type { Turn } from './bus/turn.js';
+import type { Logger } from './log.js';
+import { Groups } from './queue/groups.js';
+import type { QueueGroups } from './queue/queue.js';
+import type { Store } from './store/store.js';
 
 export interface Bus {
   readonly broker: Broker;
@@ -40,7 +40,7 @@ export function assembleBus(store: Store, turn: Turn, stats: Stats, logger: Logg
     feed: new Feed(store.reader, turn, cursors, store.lag, policy),
     policy,
     cursors,
-    groups: makeGroups?.(broker, cursors) ?? new Groups({ reader: store.reader, broker, store: store.groups, counters: stats, limits, logger }),
+    groups: makeGroups?.(broker, cursors) ?? new Groups({ reader: store.reader, broker, turn, store: store.groups, counters: stats, limits, logger }),
     requests: new Requests(),
   };
 }

@@ -3,35 +3,14 @@
  * their pending jobs) and made on first `take`. Groups belong to the bus,
  * not to a user; each remembers who made it, for the per-user cap.
  */
-import type { Logger } from '../log.js';
-import type { GroupStore, StoredGroup } from '../store/groups.js';
-import type { JournalReader } from '../store/reader.js';
-import type { Broker } from './broker.js';
+import type { StoredGroup } from '../store/groups.js';
+import { Timers } from '../util/timers.js';
 import { Group } from './group.js';
-import { Timers } from './timers.js';
+import type { GroupServices } from './group.js';
 import { groupsMadeBy, jobsPendingIn } from './queue.js';
+import type { QueueGroups } from './queue.js';
 
-/** The counters `stats` shows for work queues. */
-export interface JobCounters {
-  jobsDelivered: number;
-  jobsAcked: number;
-  jobsRedelivered: number;
-  jobsDead: number;
-}
-
-export interface GroupServices {
-  readonly reader: JournalReader;
-  readonly broker: Broker;
-  readonly store: GroupStore;
-  /** One heap and one Node timer for every group's deadlines. */
-  readonly timers: Timers;
-  readonly counters: JobCounters;
-  /** SIGHUP may change them. */
-  readonly limits: { readonly maxAckPending: number };
-  readonly logger: Logger;
-}
-
-export class Groups {
+export class Groups implements QueueGroups {
   readonly #services: GroupServices;
   readonly #groups = new Map<string, Group>();
 

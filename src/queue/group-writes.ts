@@ -4,9 +4,10 @@
  * in its transaction, and the replies (`ok ack`, `ok nack`) that wait for
  * that commit. However many times a job changes in a turn, one row write.
  */
-import { err } from '../protocol/wire.js';
+import { err } from '../protocol/events.js';
+import type { Reply } from '../protocol/events.js';
 import type { GroupStore } from '../store/groups.js';
-import type { Broker, Staged } from './broker.js';
+import type { Broker, Staged } from '../bus/broker.js';
 import type { Job } from './job.js';
 
 /** What is written: the group as it is at the commit. */
@@ -24,7 +25,7 @@ export class GroupWrites implements Staged {
   #writtenPosition: number;
   #writingPosition = 0;
   #changed = new Set<Job>();
-  #replies: { reply: (line: string) => void; line: string }[] = [];
+  #replies: { reply: (reply: Reply) => void; answer: Reply }[] = [];
 
   constructor(group: GroupNow, store: GroupStore, broker: Broker, position: number) {
     this.#group = group;
@@ -44,9 +45,9 @@ export class GroupWrites implements Staged {
     this.#broker.stage(this);
   }
 
-  /** `line` goes to `reply` once the changes so far are committed. */
-  replyAfterCommit(reply: (line: string) => void, line: string): void {
-    this.#replies.push({ reply, line });
+  /** `answer` goes to `reply` once the changes so far are committed. */
+  replyAfterCommit(reply: (reply: Reply) => void, answer: Reply): void {
+    this.#replies.push({ reply, answer });
     this.#broker.stage(this);
   }
 
@@ -76,6 +77,6 @@ export class GroupWrites implements Staged {
     }
     const replies = this.#replies;
     this.#replies = [];
-    for (const { reply, line } of replies) reply(error === undefined ? line : err('internal', 'the journal could not store that; the job may come again'));
+    for (const { reply, answer } of replies) reply(error === undefined ? answer : err('internal', 'the journal could not store that; the job may come again'));
   }
 }

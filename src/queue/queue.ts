@@ -1,13 +1,29 @@
 /**
  * What handlers and connections see of queue groups (PROTOCOL.md, "Work
- * queues"), whoever keeps them: the daemon's own journal (group.ts) or,
- * in cluster mode, JetStream's durable consumers (cluster/group.ts).
+ * queues"), whoever keeps them: the daemon's own journal (groups.ts and
+ * the files it uses) or, in cluster mode, JetStream's durable consumers
+ * (cluster/group.ts). This module is the engines' common ground: it
+ * imports neither of them.
  */
+import type { Broker } from '../bus/broker.js';
 import type { Logger } from '../log.js';
+import type { Message, Reply } from '../protocol/events.js';
 import type { StoredGroup } from '../store/groups.js';
-import type { Broker } from './broker.js';
-import type { JobCounters } from './groups.js';
-import type { Worker } from './job.js';
+
+/** What a member's connection is to its group (a session implements it). */
+export interface Worker {
+  readonly user: string | undefined;
+  /** Hands out the job of `message` (a `job` line, on the line protocol); false if the connection is closing. */
+  pushJob(message: Message): boolean;
+}
+
+/** The counters `stats` shows for work queues. */
+export interface JobCounters {
+  jobsDelivered: number;
+  jobsAcked: number;
+  jobsRedelivered: number;
+  jobsDead: number;
+}
 
 export interface QueueJob {
   readonly id: number;
@@ -23,6 +39,30 @@ export interface QueueMember {
   readonly held: ReadonlyMap<number, QueueJob>;
 }
 
+/**
+ * One connection's `take` of a group, in either engine: what it may hold
+ * and what it holds. (The engines differ in how they pick a member and
+ * what a job is, not in what a member is.)
+ */
+export class Member<J extends QueueJob = QueueJob, G extends QueueGroup = QueueGroup> implements QueueMember {
+  readonly group: G;
+  readonly worker: Worker;
+  /** Jobs it may hold at once. */
+  max: number;
+  readonly held = new Map<number, J>();
+
+  constructor(group: G, worker: Worker, max: number) {
+    this.group = group;
+    this.worker = worker;
+    this.max = max;
+  }
+
+  /** Jobs it may still take (negative after its max was lowered). */
+  get free(): number {
+    return this.max - this.held.size;
+  }
+}
+
 export interface QueueGroup {
   readonly name: string;
   readonly pattern: string;
@@ -34,9 +74,9 @@ export interface QueueGroup {
   /** The member leaves; its jobs go back to the group at once. */
   leave(member: QueueMember): void;
   /** Done with job `id`; false if `member` does not hold it. `reply` gets `ok ack`. */
-  ack(member: QueueMember, id: number, reply: (line: string) => void): boolean;
+  ack(member: QueueMember, id: number, reply: (reply: Reply) => void): boolean;
   /** Gives job `id` back, at once or after `delayMs`; false if `member` does not hold it. */
-  nack(member: QueueMember, id: number, delayMs: number, reply: (line: string) => void): boolean;
+  nack(member: QueueMember, id: number, delayMs: number, reply: (reply: Reply) => void): boolean;
   /** Restarts the wait of job `id`: the ms left, or undefined if `member` does not hold it. */
   touch(member: QueueMember, id: number): number | undefined;
   /** The jobs `pending` lists, lowest id first. */

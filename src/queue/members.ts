@@ -1,73 +1,11 @@
-/** The parts of a queue group: its jobs and its members (bus/group.ts). */
-import type { Group } from './group.js';
-import type { Timed } from './timers.js';
-
-/** What a member's connection is to its group (a session implements it). */
-export interface Worker {
-  readonly user: string | undefined;
-  /** Writes a `job` line (with its LF); false if the connection is closing. */
-  pushJob(text: string, bytes: number): boolean;
-}
-
-/** A message handed out and not acked. */
-export class Job implements Timed {
-  readonly group: Group;
-  readonly id: number;
-  /** Deliveries so far. */
-  tries: number;
-  state: 'ready' | 'out' | 'delayed' = 'ready';
-  /** Out: when its wait runs out. Delayed: when it may go again. Ready: 0. */
-  due = 0;
-  /** Its place in the one heap it is in: the group's ready jobs, or the timers (out, delayed). */
-  heapIndex = -1;
-  /** The member holding it, while out. */
-  holder: Member | undefined;
-  /** The member it went to last: another is preferred next time. */
-  last: Member | undefined;
-  /** Its row may be in the jobs table: one to delete when it is done. */
-  mayBeStored = false;
-
-  constructor(group: Group, id: number, tries: number) {
-    this.group = group;
-    this.id = id;
-    this.tries = tries;
-  }
-
-  delay(until: number): void {
-    this.state = 'delayed';
-    this.due = until;
-  }
-
-  expire(): void {
-    this.group.expired(this);
-  }
-}
-
-/** One connection's `take` of a group. */
-export class Member {
-  readonly group: Group;
-  readonly worker: Worker;
-  /** Jobs it may hold at once. */
-  max: number;
-  readonly held = new Map<number, Job>();
-
-  constructor(group: Group, worker: Worker, max: number) {
-    this.group = group;
-    this.worker = worker;
-    this.max = max;
-  }
-
-  /** Jobs it may still take (negative after its max was lowered). */
-  get free(): number {
-    return this.max - this.held.size;
-  }
-}
-
 /**
- * A group's members, with the count of jobs they may still take kept as
- * they change, so a group whose members are all busy finds out in one
- * comparison.
+ * A group's members (group.ts), with the count of jobs they may still take
+ * kept as they change, so a group whose members are all busy finds out in
+ * one comparison.
  */
+import type { Worker } from './queue.js';
+import type { Job, LocalMember as Member } from './job.js';
+
 export class Members {
   readonly #byWorker = new Map<Worker, Member>();
   /** In the order they joined, for the round robin. */

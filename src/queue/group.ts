@@ -6,23 +6,38 @@
  *
  * New jobs come from its Backlog; the group is a Receiver, so live
  * messages feed the backlog once it has read to the journal's end. Jobs
- * that came back (a member left, a wait ran out, a nack) go out again
- * first, lowest id first, preferably to another member. Deadlines are on
- * the shared Timers heap; changes are written with the broker's next
- * commit (GroupWrites).
+ * that came back (a member left, a wait ran out, a nack) are Owed: they go
+ * out again first, lowest id first, preferably to another member.
+ * Deadlines are on the shared Timers heap; changes are written with the
+ * broker's next commit (GroupWrites).
  */
-import { jobText, ok } from '../protocol/wire.js';
-import type { StoredGroup, StoredJob } from '../store/groups.js';
+import type { Delivery, Receiver } from '../bus/receiver.js';
+import type { Turn } from '../bus/turn.js';
+import { ok } from '../protocol/events.js';
+import type { Message, Reply } from '../protocol/events.js';
+import type { GroupStore, StoredGroup, StoredJob } from '../store/groups.js';
+import type { Timers } from '../util/timers.js';
 import { Backlog } from './backlog.js';
 import { GroupWrites } from './group-writes.js';
-import type { GroupServices } from './groups.js';
-import { Heap } from './heap.js';
-import { Job, Member, Members } from './job.js';
-import type { Worker } from './job.js';
-import type { Delivery, Receiver } from './receiver.js';
-import { publishDead } from './queue.js';
+import { Job } from './job.js';
+import type { LocalMember } from './job.js';
+import { Members } from './members.js';
+import { Owed } from './owed.js';
+import type { OwedServices } from './owed.js';
+import { Member } from './queue.js';
+import type { QueueGroup, Worker } from './queue.js';
 
-export class Group implements Receiver {
+export interface GroupServices extends OwedServices {
+  /** Where a group's work left for later waits. */
+  readonly turn: Turn;
+  readonly store: GroupStore;
+  /** One heap and one Node timer for every group's deadlines. */
+  readonly timers: Timers;
+  /** SIGHUP may change them. */
+  readonly limits: { readonly maxAckPending: number };
+}
+
+export class Group implements QueueGroup, Receiver {
   readonly name: string;
   readonly pattern: string;
   readonly waitMs: number;
@@ -34,9 +49,7 @@ export class Group implements Receiver {
   readonly #services: GroupServices;
   readonly #backlog: Backlog;
   readonly #writes: GroupWrites;
-  /** Every job handed out and not acked, in id order. */
-  readonly #jobs = new Map<number, Job>();
-  readonly #ready = new Heap<Job>((a, b) => a.id < b.id);
+  readonly #owed: Owed;
   readonly #members = new Members();
   /** Jobs out with members. */
   #out = 0;
@@ -50,8 +63,9 @@ export class Group implements Receiver {
     this.waitMs = stored.waitMs;
     this.tries = stored.tries;
     this.creator = stored.creator;
-    this.#backlog = new Backlog(stored.name, stored.pattern, stored.position, services.reader, services.logger, () => this.dispatch());
+    this.#backlog = new Backlog(stored.name, stored.pattern, stored.position, services.reader, services.logger, services.turn, () => this.dispatch());
     this.#writes = new GroupWrites(this, services.store, services.broker, stored.position);
+    this.#owed = new Owed(this, services, this.#writes);
   }
 
   /** After a restart: jobs that were out go again, delayed ones wait on. */
@@ -59,12 +73,12 @@ export class Group implements Receiver {
     for (const { id, tries, due } of stored) {
       const job = new Job(this, id, tries);
       job.mayBeStored = true;
-      this.#jobs.set(id, job);
+      this.#owed.add(job);
       if (due > 0) {
         job.delay(due);
         this.#services.timers.set(job);
       } else {
-        this.#giveBack(job);
+        this.#owed.giveBack(job);
       }
     }
   }
@@ -76,26 +90,26 @@ export class Group implements Receiver {
 
   /** Jobs handed out and not acked: out, ready and delayed. */
   get pending(): number {
-    return this.#jobs.size;
+    return this.#owed.size;
   }
 
   /** Whether `job` is still the group's (not acked, not dead). */
   has(job: Job): boolean {
-    return this.#jobs.get(job.id) === job;
+    return this.#owed.has(job);
   }
 
   /** The jobs out, ready and delayed, lowest id first. */
   jobs(): IterableIterator<Job> {
-    return this.#jobs.values();
+    return this.#owed.values();
   }
 
   // --- members ---------------------------------------------------------------
 
   /** `worker` joins (or, already a member, holds at most `max` from now on). */
-  join(worker: Worker, max: number): Member {
+  join(worker: Worker, max: number): LocalMember {
     let member = this.#members.get(worker);
     if (member === undefined) {
-      member = new Member(this, worker, max);
+      member = new Member<Job>(this, worker, max);
       this.#members.add(member);
       if (this.#members.size === 1) {
         this.#services.broker.subscribe(this, this.pattern);
@@ -109,11 +123,11 @@ export class Group implements Receiver {
   }
 
   /** The member leaves; its jobs go back to the group at once. */
-  leave(member: Member): void {
+  leave(member: LocalMember): void {
     if (!this.#members.remove(member)) return;
     for (const job of [...member.held.values()]) {
       this.#release(job);
-      this.#giveBack(job);
+      this.#owed.giveBack(job);
     }
     if (this.#members.size === 0) {
       this.#services.broker.unsubscribe(this, this.pattern);
@@ -125,12 +139,11 @@ export class Group implements Receiver {
   // --- a member's commands ---------------------------------------------------
 
   /** Done with job `id`; false if `member` does not hold it. */
-  ack(member: Member, id: number, reply: (line: string) => void): boolean {
+  ack(member: LocalMember, id: number, reply: (reply: Reply) => void): boolean {
     const job = member.held.get(id);
     if (job === undefined) return false;
     this.#release(job);
-    this.#jobs.delete(id);
-    this.#writes.changed(job);
+    this.#owed.acked(job);
     this.#services.counters.jobsAcked++;
     this.#writes.replyAfterCommit(reply, ok('ack', id));
     this.dispatch();
@@ -138,16 +151,16 @@ export class Group implements Receiver {
   }
 
   /** Gives job `id` back, at once or after `delayMs`; false if `member` does not hold it. */
-  nack(member: Member, id: number, delayMs: number, reply: (line: string) => void): boolean {
+  nack(member: LocalMember, id: number, delayMs: number, reply: (reply: Reply) => void): boolean {
     const job = member.held.get(id);
     if (job === undefined) return false;
     this.#release(job);
-    if (delayMs > 0 && !this.#exhausted(job)) {
+    if (delayMs > 0 && !this.#owed.exhausted(job)) {
       job.delay(Date.now() + delayMs);
       this.#services.timers.set(job);
       this.#writes.changed(job);
     } else {
-      this.#giveBack(job);
+      this.#owed.giveBack(job);
     }
     this.#writes.replyAfterCommit(reply, ok('nack', id));
     this.dispatch();
@@ -155,7 +168,7 @@ export class Group implements Receiver {
   }
 
   /** Restarts the wait of job `id`: the ms left, or undefined if `member` does not hold it. */
-  touch(member: Member, id: number): number | undefined {
+  touch(member: LocalMember, id: number): number | undefined {
     const job = member.held.get(id);
     if (job === undefined) return undefined;
     job.due = Date.now() + this.waitMs;
@@ -166,11 +179,11 @@ export class Group implements Receiver {
   /** A job's time came: its wait ran out, or its delay ended. */
   expired(job: Job): void {
     if (job.state === 'out') {
-      const holder = job.holder as Member;
+      const holder = job.holder as LocalMember;
       this.#services.logger.log('info', 'job wait ran out; it goes back to the group', { group: this.name, id: job.id, user: holder.worker.user, tries: job.tries });
       this.#release(job);
     }
-    this.#giveBack(job);
+    this.#owed.giveBack(job);
     this.dispatch();
   }
 
@@ -199,31 +212,29 @@ export class Group implements Receiver {
   }
 
   #handOut(): void {
-    const { limits, reader } = this.#services;
+    const { limits } = this.#services;
     while (this.#members.free > 0 && this.#out < limits.maxAckPending) {
       // Off the ready heap before #send puts it on the timers' (one heap at a time).
-      const ready = this.#ready.pop();
+      const ready = this.#owed.takeReady();
       if (ready !== undefined) {
-        const row = reader.message(ready.id);
-        if (row === undefined) this.#lost(ready);
-        else if (!this.#send(ready, jobText(row.topic, row.id, row.sender, row.body))) this.#ready.push(ready);
+        if (!this.#send(ready.job, ready.message)) this.#owed.putBack(ready.job);
         continue;
       }
       const next = this.#backlog.peek();
       if (next === undefined) return;
       const job = new Job(this, next.id, 0);
-      if (this.#send(job, next.text)) {
+      if (this.#send(job, next)) {
         this.#backlog.take();
-        this.#jobs.set(job.id, job);
+        this.#owed.add(job);
         this.#writes.moved();
       }
     }
   }
 
-  /** Gives `job` to a member (another than its last, if one has room). */
-  #send(job: Job, text: string): boolean {
-    const member = this.#members.pick(job.last) as Member;
-    if (!member.worker.pushJob(text, Buffer.byteLength(text))) {
+  /** Gives `job`, whose message is `message`, to a member (another than its last, if one has room). */
+  #send(job: Job, message: Message): boolean {
+    const member = this.#members.pick(job.last) as LocalMember;
+    if (!member.worker.pushJob(message)) {
       // A worker that cannot take it is closing: it leaves (if it has not yet).
       this.leave(member);
       return false;
@@ -243,49 +254,11 @@ export class Group implements Receiver {
     return true;
   }
 
-  // --- job states ------------------------------------------------------------
-
   /** Takes an out job from its member. */
   #release(job: Job): void {
-    this.#members.drop(job.holder as Member, job);
+    this.#members.drop(job.holder as LocalMember, job);
     job.holder = undefined;
     this.#out--;
     this.#services.timers.remove(job);
-  }
-
-  #exhausted(job: Job): boolean {
-    return this.tries > 0 && job.tries >= this.tries;
-  }
-
-  /** Back in the group: ready to go again, or dead after its last try. */
-  #giveBack(job: Job): void {
-    if (this.#exhausted(job)) {
-      this.#dead(job);
-      return;
-    }
-    job.state = 'ready';
-    job.due = 0;
-    this.#ready.push(job);
-    this.#writes.changed(job);
-  }
-
-  /** PROTOCOL.md: journaled on `$dead.<group>`, and never handed out again. */
-  #dead(job: Job): void {
-    const { reader } = this.#services;
-    const row = reader.message(job.id);
-    if (row === undefined) {
-      this.#lost(job);
-      return;
-    }
-    this.#jobs.delete(job.id);
-    this.#writes.changed(job);
-    publishDead(this.#services, { group: this.name, id: job.id, tries: job.tries, topic: row.topic, body: row.body });
-  }
-
-  /** The job's message is gone from the journal (retention): nothing to hand out. */
-  #lost(job: Job): void {
-    this.#jobs.delete(job.id);
-    this.#writes.changed(job);
-    this.#services.logger.log('warn', 'retention deleted a job before it was acked', { group: this.name, id: job.id });
   }
 }
