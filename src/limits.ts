@@ -17,6 +17,7 @@ export const DEFAULTS = {
   maxInput: 64 * 1024,
   loginTimeout: 10,
   idleTimeout: 3600,
+  tcpKeepalive: 60,
   retainDays: 0,
   retainMessages: 0,
 } as const;
@@ -40,6 +41,8 @@ export interface Limits {
   loginTimeout: number;
   /** Seconds a logged-in connection that receives nothing may stay silent; 0: for ever. */
   idleTimeout: number;
+  /** Seconds of quiet before TCP keepalive probes a connection; 0: never (and no probing of half-closed ones). */
+  tcpKeepalive: number;
   /** Delete messages older than this many days; 0 keeps them. */
   retainDays: number;
   /** Keep at most this many of the newest messages; 0 keeps all. */
@@ -60,6 +63,7 @@ export function limitsFrom(options: Partial<Limits>): Limits {
     maxInput: pick('maxInput'),
     loginTimeout: pick('loginTimeout'),
     idleTimeout: pick('idleTimeout'),
+    tcpKeepalive: pick('tcpKeepalive'),
     retainDays: pick('retainDays'),
     retainMessages: pick('retainMessages'),
   };
@@ -78,5 +82,6 @@ export function limitStats(limits: Limits): [string, number][] {
     ['max_input', limits.maxInput],
     ['login_timeout_s', limits.loginTimeout],
     ['idle_timeout_s', limits.idleTimeout],
+    ['tcp_keepalive_s', limits.tcpKeepalive],
   ];
 }

@@ -52,21 +52,31 @@ function removeHosts(): void {
   }
 }
 
-/** Starts `linebus serve args...` in the server namespace; stopped with SIGTERM at teardown. */
-async function serveInNamespace(t: Teardown, args: string[]): Promise<void> {
+/**
+ * Starts `linebus serve args...` in the server namespace; stopped with
+ * SIGTERM at teardown. Resolves once it listens, to a wait for its log.
+ */
+async function serveInNamespace(t: Teardown, args: string[]): Promise<(pattern: RegExp) => Promise<void>> {
   const child = spawn('ip', ['netns', 'exec', SERVER_NS, process.execPath, BIN, 'serve', ...args]);
   const exited = finish(child);
   t.teardown(() => {
     child.kill('SIGTERM');
     return exited;
   });
-  await new Promise<void>((resolve) => {
-    let seen = '';
-    child.stderr.on('data', (chunk: Buffer) => {
-      seen += chunk.toString();
-      if (seen.includes('listening on')) resolve();
+  let seen = '';
+  child.stderr.on('data', (chunk: Buffer) => (seen += chunk.toString()));
+  const logged = (pattern: RegExp): Promise<void> =>
+    new Promise((resolve) => {
+      const check = (): void => {
+        if (!pattern.test(seen)) return;
+        child.stderr.off('data', check);
+        resolve();
+      };
+      child.stderr.on('data', check);
+      check();
     });
-  });
+  await logged(/listening on/);
+  return logged;
 }
 
 /** Runs a small line client inside the client namespace; over TLS when given the CA to trust. */
@@ -129,4 +139,32 @@ t.test('from another host: only TLS, only with a login, only the topics the rule
     'ok recv >',
     'msg orders.eu 2 bob paid',
   ]);
+});
+
+t.test('a receiver whose process dies is found and closed: the half-closed socket is probed', { timeout: 30000 }, async (t) => {
+  const problem = makeHosts();
+  t.teardown(removeHosts);
+  if (problem) {
+    t.plan(0, problem);
+    return;
+  }
+  // The client's host forgets a closed socket after 1 s instead of 60 s
+  // (net.ipv4.tcp_fin_timeout, one per namespace): after that it answers
+  // the daemon's keepalive probe with a reset.
+  execFileSync('ip', ['netns', 'exec', CLIENT_NS, 'sysctl', '-q', '-w', 'net.ipv4.tcp_fin_timeout=1']);
+  const db = join(tempDir(t), 'bus.db');
+  t.equal((await run(['user', 'add', 'watcher', '--db', db], 'pw\n')).code, 0);
+  const logged = await serveInNamespace(t, ['--host', SERVER_IP, '--port', '7667', '--db', db, '--log-level', 'debug']);
+  const script = `
+    const s = require('node:net').connect(7667, '${SERVER_IP}');
+    s.setEncoding('utf8');
+    s.write('login watcher pw\\nrecv quiet.topic\\n');
+    s.on('data', (d) => { if (d.includes('ok recv')) process.stdout.write('ready\\n'); });
+  `;
+  const client = spawn('ip', ['netns', 'exec', CLIENT_NS, process.execPath, '-e', script]);
+  t.teardown(() => client.kill('SIGKILL'));
+  await new Promise<void>((resolve) => client.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('ready') && resolve()));
+  client.kill('SIGKILL');
+  await logged(/debug closed .*user=watcher .*reason="?socket error E(PIPE|CONNRESET)/);
+  t.pass('the dead receiver was closed, with the socket error that found it');
 });

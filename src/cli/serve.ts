@@ -52,6 +52,7 @@ const RELOADABLE: ReadonlySet<keyof ServeOptions> = new Set<keyof ServeOptions>(
   'maxInput',
   'loginTimeout',
   'idleTimeout',
+  'tcpKeepalive',
   'retainDays',
   'retainMessages',
   'logLevel',

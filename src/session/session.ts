@@ -209,8 +209,12 @@ export class Session implements Conn, Connection {
    * written, unless the connection is receiving.
    */
   #maybeFinish(): void {
-    if (!this.#input.ended || this.#outlet.closing) return;
-    if (this.busy || this.subscriptionCount > 0) return;
+    if (!this.#input.ended || this.#outlet.closing || this.#input.busy) return;
+    // Every command read before the half-close is handled: the client can
+    // still read, but never ack again, so its groups get its jobs back at
+    // once and hand it no more.
+    this.attachments.stopWorking();
+    if (this.#outlet.outbox.waiting() || this.subscriptionCount > 0) return;
     this.#outlet.finish('client closed');
   }
 

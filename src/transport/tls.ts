@@ -11,7 +11,7 @@ import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import { FatalError } from '../protocol/errors.js';
 import type { Link } from './link.js';
 import { SocketLink } from './tcp.js';
-import type { Listener } from './tcp.js';
+import type { Listener, SocketSettings } from './tcp.js';
 
 export interface TlsFiles {
   readonly cert: string;
@@ -39,7 +39,7 @@ export function secureContext(files: TlsFiles): SecureContextOptions {
 /** A connection that has not finished its handshake by then is dropped. */
 const HANDSHAKE_MS = 10_000;
 
-export function listenTls(where: { host: string; port: number }, files: TlsFiles, onLink: (link: Link) => void): Promise<TlsListener> {
+export function listenTls(where: { host: string; port: number }, files: TlsFiles, onLink: (link: Link) => void, settings: SocketSettings): Promise<TlsListener> {
   const verify = files.verify === true;
   let context: SecureContextOptions;
   try {
@@ -56,7 +56,7 @@ export function listenTls(where: { host: string; port: number }, files: TlsFiles
   const server = createServer({ ...context, allowHalfOpen: true, requestCert: verify, rejectUnauthorized: verify, handshakeTimeout: HANDSHAKE_MS }, (socket: TLSSocket) => {
     handshaking.delete(key(socket));
     socket.setNoDelay(true);
-    onLink(new SocketLink(socket, 'tls'));
+    onLink(new SocketLink(socket, 'tls', settings));
   });
   server.on('connection', (raw: Socket) => {
     const name = key(raw);
