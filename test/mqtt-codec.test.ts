@@ -273,6 +273,7 @@ t.test('encode', async (t) => {
     ['PUBREL', { cmd: 'pubrel', messageId: 65535 }, 4, [0x62, 2, 0xff, 0xff]],
     ['PUBCOMP', { cmd: 'pubcomp', messageId: 3 }, 3, [0x70, 2, 0, 3]],
     ['PINGRESP', { cmd: 'pingresp' }, 4, [0xd0, 0]],
+    ['UNSUBACK', { cmd: 'unsuback', messageId: 4 }, 4, [0xb0, 2, 0, 4]],
   ];
   for (const [name, packet, level, bytes] of table) t.same([...encode(packet, level)], bytes, name);
 });

@@ -55,7 +55,8 @@ export type ServerPacket =
   | IPubrelPacket
   | IPubcompPacket
   | ISubackPacket
-  | IUnsubackPacket
+  // mqtt-packet's type wants MQTT 5's reason codes, which MQTT 3.1.1's UNSUBACK has not.
+  | Omit<IUnsubackPacket, 'granted'>
   | IPingrespPacket;
 
 /**
@@ -187,5 +188,5 @@ export class MqttDecoder {
 export function encode(packet: ServerPacket, level: ProtocolLevel): Buffer {
   // MQTT 3.1's CONNACK has no session-present flag: the byte is reserved.
   const sent = packet.cmd === 'connack' && level === 3 ? { ...packet, sessionPresent: false } : packet;
-  return generate(sent, { protocolVersion: level });
+  return generate(sent as Packet, { protocolVersion: level });
 }
