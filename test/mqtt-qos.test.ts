@@ -137,6 +137,20 @@ t.test('a resumed session: in flight again with DUP, PUBREL where PUBREC came, t
   t.equal(restored.inflightCount, 0);
 });
 
+t.test('jobs of shared subscriptions go back to their group, not out again; older messages leave the position alone', async (t) => {
+  const jobs = new Set([2, 4]);
+  const window = play(t, 10, [
+    ['offer', 1, 1, 'P1q1#1'],
+    ['offer', 2, 1, 'P2q1#2'],
+    ['offer', 3, 2, 'P3q2#3'],
+    ['offer', 4, 2, 'P4q2#4'],
+    ['pubrec', 4, 'released R#4'],
+  ]);
+  window.disconnected((message) => jobs.has(message.id));
+  play(t, 10, [['resend', 'P1q1#1d P3q2#3d'], ['offer', 0, 1, 'P0q1#5']], window);
+  t.equal(window.sentThrough, 4, 'a retained message with an older id did not move the position back');
+});
+
 t.test('a limit lowered since the session was persisted', async (t) => {
   const inflight: InflightEntry<Message>[] = [1, 2, 3].map((id) => ({ packetId: id, qos: 1, state: 'publish', message: { id } }));
   play(t, 1, [

@@ -72,7 +72,7 @@ export class OutboundWindow<M extends { readonly id: number }> {
     this.#sentThrough = restored.sentThrough;
   }
 
-  /** The id of the last message sent (put in flight or sent at QoS 0): a resumed session reads the journal after it. */
+  /** The highest id of a message sent (put in flight or sent at QoS 0): a resumed session reads the journal after it. */
   get sentThrough(): number {
     return this.#sentThrough;
   }
@@ -132,10 +132,13 @@ export class OutboundWindow<M extends { readonly id: number }> {
 
   /**
    * The connection ended: what waited is forgotten (a kept session reads
-   * it from the journal again, after `sentThrough`); what is in flight stays.
+   * it from the journal again, after `sentThrough`); what is in flight
+   * stays, but for the messages `given back` says went back elsewhere (a
+   * shared subscription's jobs return to their queue group).
    */
-  disconnected(): void {
+  disconnected(givenBack: (message: M) => boolean = () => false): void {
     this.#waiting.clear();
+    for (const [packetId, entry] of this.#inflight) if (givenBack(entry.message)) this.#inflight.delete(packetId);
   }
 
   #done(entry: InflightEntry<M>): AckOutcome<M> {
@@ -149,7 +152,8 @@ export class OutboundWindow<M extends { readonly id: number }> {
     for (let next = this.#waiting.peek(); next !== undefined; next = this.#waiting.peek()) {
       if (next.qos > 0 && this.#inflight.size >= this.#limit) break;
       this.#waiting.take();
-      this.#sentThrough = next.message.id;
+      // A retained message sent on SUBSCRIBE may be older than the position.
+      if (next.message.id > this.#sentThrough) this.#sentThrough = next.message.id;
       if (next.qos === 0) {
         sends.push({ kind: 'publish', message: next.message, qos: 0, packetId: undefined, dup: false });
         continue;
