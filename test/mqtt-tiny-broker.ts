@@ -113,7 +113,7 @@ export class TinyBroker {
   deliver(topic: string, body: string, published: Qos = 1): Message {
     const message = { id: this.#nextId++, topic, body };
     for (const client of this.#clients) {
-      const qos = deliveryQos(published, client.subscriptions.grantedFor(topic));
+      const qos = deliveryQos(published, client.subscriptions.grantedFor(topic, message.id));
       if (qos !== undefined) client.sendAll(client.window.offer(message, qos));
     }
     return message;
@@ -163,7 +163,7 @@ export class TinyBroker {
         const granted = packet.subscriptions.map(({ topic, qos }) => {
           const parsed = parseSubscriptionFilter(topic);
           if (!parsed.ok || parsed.value.group !== undefined) return SUBACK_FAILURE;
-          client.subscriptions.subscribe(parsed.value.filter, qos);
+          client.subscriptions.subscribe(parsed.value.filter, qos, this.#nextId - 1);
           return qos;
         });
         return client.send({ cmd: 'suback', messageId: packet.messageId as number, granted });

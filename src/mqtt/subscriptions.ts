@@ -15,6 +15,12 @@ import type { MqttFilter } from './topics.js';
 export interface Subscription {
   readonly filter: MqttFilter;
   readonly qos: Qos;
+  /**
+   * The journal's last id when it was made: a subscription gets the
+   * messages journaled after it, also when a resumed session reads them
+   * from the journal after its position.
+   */
+  readonly since: number;
 }
 
 export class SubscriptionSet {
@@ -23,13 +29,14 @@ export class SubscriptionSet {
   readonly #patterns = new Map<string, number>();
 
   /**
-   * Adds a subscription, or replaces the one with the same filter (its QoS
-   * changes; its retained messages are sent again, the door's part).
-   * Returns the patterns the bus must now deliver that it did not.
+   * Adds a subscription, or replaces the one with the same filter: its QoS
+   * changes, its flow of messages goes on from where it was
+   * [MQTT-3.8.4-3] (its retained messages are sent again, the door's
+   * part). Returns the patterns the bus must now deliver that it did not.
    */
-  subscribe(filter: MqttFilter, qos: Qos): string[] {
-    const had = this.#byFilter.has(filter.filter);
-    this.#byFilter.set(filter.filter, { filter, qos });
+  subscribe(filter: MqttFilter, qos: Qos, since: number): string[] {
+    const had = this.#byFilter.get(filter.filter);
+    this.#byFilter.set(filter.filter, { filter, qos, since: had ? had.since : since });
     if (had) return [];
     const added: string[] = [];
     for (const pattern of filterPatterns(filter)) {
@@ -58,11 +65,11 @@ export class SubscriptionSet {
     return removed;
   }
 
-  /** The highest QoS granted to a subscription matching linebus `topic`, or undefined if none matches. */
-  grantedFor(topic: string): Qos | undefined {
+  /** The highest QoS granted to a subscription that gets message `id` of linebus `topic`, or undefined if none does. */
+  grantedFor(topic: string, id: number): Qos | undefined {
     let best: Qos | undefined;
-    for (const { filter, qos } of this.#byFilter.values()) {
-      if ((best === undefined || qos > best) && filterMatches(filter, topic)) {
+    for (const { filter, qos, since } of this.#byFilter.values()) {
+      if ((best === undefined || qos > best) && id > since && filterMatches(filter, topic)) {
         best = qos;
         if (best === 2) break;
       }
