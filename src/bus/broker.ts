@@ -6,6 +6,7 @@
  * (PROTOCOL.md, "Delivery").
  */
 import { ProtocolError } from '../protocol/errors.js';
+import type { Qos } from '../protocol/events.js';
 import type { Journal, NumberedMessage } from '../store/journal.js';
 import type { Logger } from '../log.js';
 import { Delivery } from './receiver.js';
@@ -20,6 +21,13 @@ export interface Publication {
   readonly topic: string;
   readonly sender: string;
   readonly body: string;
+  /** The MQTT publish QoS (MQTT.md); absent: 1. Journaled with the message. */
+  readonly qos?: Qos;
+  /**
+   * State that must commit in the same transaction as this message (an
+   * MQTT QoS 2 packet identifier held until PUBREL, a retained message).
+   */
+  readonly staged?: Staged;
   /** Called once, after the commit, with the id; or with the refusal. */
   done(result: number | ProtocolError): void;
 }
@@ -102,8 +110,37 @@ export class Broker {
   }
 
   publish(publication: Publication): void {
-    if (this.#upstream !== undefined) this.#upstream.publish(publication);
-    else this.#enqueue(publication);
+    if (this.#upstream === undefined) this.#enqueue(publication);
+    else this.#upstream.publish(publication.staged === undefined ? publication : this.#stagedAfter(publication));
+  }
+
+  /**
+   * Cluster mode: the message comes back through ingest without its
+   * staged state, which is then written with the next commit after the
+   * message's own, and `done` waits for it.
+   */
+  #stagedAfter(publication: Publication): Publication {
+    const staged = publication.staged as Staged;
+    return {
+      origin: publication.origin,
+      topic: publication.topic,
+      sender: publication.sender,
+      body: publication.body,
+      qos: publication.qos,
+      done: (result) => {
+        if (typeof result !== 'number') {
+          publication.done(result);
+          return;
+        }
+        this.stage({
+          write: () => staged.write(),
+          settled: (error) => {
+            staged.settled(error);
+            if (error === undefined) publication.done(result);
+          },
+        });
+      },
+    };
   }
 
   /** Cluster mode from now on: sends go to `upstream`, the journal takes what ingest brings. */
@@ -184,9 +221,16 @@ export class Broker {
       this.#staged = new Set();
       this.#unwritten = new Set();
     }
-    const writeStaged = staged && ((): void => {
-      for (const s of staged) s.write();
-    });
+    // And the state of this batch's own messages, in their transaction.
+    let own: Staged[] | undefined;
+    for (const publication of batch) if (publication.staged !== undefined) (own ??= []).push(publication.staged);
+    const writeStaged =
+      staged === undefined && own === undefined
+        ? undefined
+        : (): void => {
+            for (const s of own ?? []) s.write();
+            for (const s of staged ?? []) s.write();
+          };
     let lastId: number;
     const now = Date.now();
     try {
@@ -201,6 +245,7 @@ export class Broker {
         this.#unwritten.add(s);
         s.settled(error as Error);
       }
+      for (const s of own ?? []) s.settled(error as Error);
       const refusal = new ProtocolError('internal', 'the journal could not store the message; nothing was sent, try again');
       for (const publication of batch) publication.done(refusal);
       // A cluster's messages must be journaled in order: the ones after
@@ -209,6 +254,7 @@ export class Broker {
       return;
     }
     this.failing = false;
+    for (const s of own ?? []) s.settled(undefined);
     for (const s of staged ?? []) s.settled(undefined);
     if (batch.length === 0) return;
     const stats = this.#stats;
@@ -238,7 +284,7 @@ export class Broker {
       }
       this.#recentTopics.set(topic, id);
       if (receivers.size > 0) {
-        const message = new Delivery(id, ts, topic, publication.sender, publication.body);
+        const message = new Delivery(id, ts, topic, publication.sender, publication.body, publication.qos);
         for (const receiver of receivers) {
           if (receiver === publication.origin) continue;
           receiver.deliver(message);

@@ -3,7 +3,7 @@
  * The bus defines the interface; the layers above implement it, so nothing
  * in bus/ imports them.
  */
-import type { Message } from '../protocol/events.js';
+import type { Message, Qos } from '../protocol/events.js';
 import { msgText } from '../protocol/wire.js';
 
 /**
@@ -17,17 +17,20 @@ export class Delivery implements Message {
   readonly topic: string;
   readonly sender: string;
   readonly body: string;
+  /** The MQTT publish QoS when not 1. */
+  readonly qos: Qos | undefined;
   /** The `msg` line with its LF. */
   readonly text: string;
   /** The size of `text` in bytes. */
   readonly bytes: number;
 
-  constructor(id: number, ts: number, topic: string, sender: string, body: string) {
+  constructor(id: number, ts: number, topic: string, sender: string, body: string, qos?: Qos) {
     this.id = id;
     this.ts = ts;
     this.topic = topic;
     this.sender = sender;
     this.body = body;
+    this.qos = qos;
     this.text = msgText(topic, id, sender, body);
     this.bytes = Buffer.byteLength(this.text);
   }

@@ -16,7 +16,15 @@ export interface Message {
   readonly topic: string;
   readonly sender: string;
   readonly body: string;
+  /**
+   * The QoS an MQTT client published it at, when not 1 (MQTT.md,
+   * "Messages"); absent: 1, what every other door's messages count as.
+   */
+  readonly qos?: Qos;
 }
+
+/** MQTT's quality of service: at most once, at least once, exactly once. */
+export type Qos = 0 | 1 | 2;
 
 /** `ok <verb> [<text>]`. */
 export interface Ok {

@@ -7,6 +7,7 @@
  * (topic_blocks), in the same transaction.
  */
 import type Database from 'better-sqlite3';
+import type { Qos } from '../protocol/events.js';
 import { BLOCK_SIZE, blockOf, NO_DELETE_TRIGGER } from './schema.js';
 
 /** Rows per multi-row INSERT statement when a batch is large enough. */
@@ -18,12 +19,30 @@ export interface StoredMessage {
   topic: string;
   sender: string;
   body: string;
+  /** The MQTT publish QoS, when not 1. */
+  qos?: Qos;
 }
 
 export interface PendingMessage {
   readonly topic: string;
   readonly sender: string;
   readonly body: string;
+  /** The MQTT publish QoS; absent: 1. */
+  readonly qos?: Qos | undefined;
+}
+
+/**
+ * The QoS of a commit's messages, one digit each, or undefined when all
+ * are 1 (every message of the line protocol, HTTP and WebSocket): one side
+ * row per commit that has any other, never one per message.
+ */
+function qosDigits(messages: readonly PendingMessage[]): string | undefined {
+  let i = 0;
+  while (i < messages.length && ((messages[i] as PendingMessage).qos ?? 1) === 1) i++;
+  if (i === messages.length) return undefined;
+  let digits = '1'.repeat(i);
+  for (; i < messages.length; i++) digits += (messages[i] as PendingMessage).qos ?? 1;
+  return digits;
 }
 
 /** A message whose id and time were given elsewhere (a cluster's stream). */
@@ -49,6 +68,8 @@ export class Journal {
     const summarize = db.prepare<[number, number, number]>(
       'INSERT INTO topic_blocks (block, topic, first_id, last_id, count) SELECT ?, topic, min(id), max(id), count(*) FROM messages WHERE id BETWEEN ? AND ? GROUP BY topic',
     );
+    // message_qos: the QoS digits of a commit's messages, keyed by its first id.
+    const insertQos = db.prepare<[number, string]>('INSERT INTO message_qos (first_id, qos) VALUES (?, ?)');
     const params: unknown[] = [];
     this.#appendBatch = db.transaction((messages: readonly PendingMessage[], ts: number, alsoWrite: (() => void) | undefined) => {
       alsoWrite?.();
@@ -66,6 +87,8 @@ export class Journal {
         const m = messages[i] as PendingMessage;
         id = Number(insertOne.run(ts, m.topic, m.sender, m.body).lastInsertRowid);
       }
+      const qos = qosDigits(messages);
+      if (qos !== undefined) insertQos.run(id - messages.length + 1, qos);
       // The blocks this batch completed (ids are consecutive within it).
       for (let block = blockOf(id - messages.length); block < blockOf(id); block++) {
         summarize.run(block, block * BLOCK_SIZE, (block + 1) * BLOCK_SIZE - 1);
@@ -92,6 +115,7 @@ export class Journal {
     });
     const remove = db.prepare<[number, number]>('DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE id <= ? ORDER BY id LIMIT ?)');
     const forget = db.prepare<[number]>('DELETE FROM topic_blocks WHERE block < ?');
+    const forgetQos = db.prepare<[number, number]>('DELETE FROM message_qos WHERE first_id < ? AND first_id + length(qos) <= ?');
     const first = db.prepare<[], number | null>('SELECT min(id) FROM messages').pluck();
     // Retention's narrow path past the append-only guard: within one
     // transaction of this connection, so no other connection ever sees
@@ -100,8 +124,10 @@ export class Journal {
       db.exec('DROP TRIGGER messages_no_delete');
       const changes = remove.run(lastDeleted, limit).changes;
       db.exec(NO_DELETE_TRIGGER);
-      // The summaries of blocks left with no row go too.
-      forget.run(blockOf(first.get() ?? lastDeleted + 1));
+      // The summaries of blocks left with no row go too, and QoS digits.
+      const firstLeft = first.get() ?? lastDeleted + 1;
+      forget.run(blockOf(firstLeft));
+      forgetQos.run(firstLeft, firstLeft);
       return changes;
     });
   }

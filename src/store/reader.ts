@@ -85,8 +85,12 @@ export class JournalReader {
   readonly #first: Database.Statement<[], number | null>;
   readonly #lastInTail: Database.Statement<[number, string], number | null>;
   readonly #lastInBlocks: Database.Statement<[string], number | null>;
+  readonly #db: Database.Database;
+  /** The QoS digits of commits (journal.ts), prepared when first needed: an older journal has none. */
+  #qosRows: Database.Statement<[number, number, number], [first: number, digits: string]> | null | undefined;
 
   constructor(db: Database.Database) {
+    this.#db = db;
     const where = 'WHERE id >= ? AND id <= ?';
     this.#rows = db.prepare(`SELECT ${COLUMNS} FROM messages ${where} ORDER BY id LIMIT ?`);
     this.#rowsOf = db.prepare(`SELECT ${COLUMNS} FROM messages ${where} AND topic = ? ORDER BY id LIMIT ?`);
@@ -121,7 +125,34 @@ export class JournalReader {
 
   /** One message; undefined if there is none (or retention deleted it). */
   message(id: number): StoredMessage | undefined {
-    return this.#one.get(id);
+    const message = this.#one.get(id);
+    if (message !== undefined) this.#addQos([message]);
+    return message;
+  }
+
+  /**
+   * Sets `qos` on the messages (in id order) published at a QoS other
+   * than 1, from the digits their commits left in message_qos.
+   */
+  #addQos(messages: StoredMessage[]): void {
+    if (this.#qosRows === undefined) {
+      const exists = this.#db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'message_qos'").get() !== undefined;
+      // The commit that covers the first id began at or before it; later ones begin inside the range.
+      const sql = 'SELECT * FROM (SELECT first_id, qos FROM message_qos WHERE first_id <= ? ORDER BY first_id DESC LIMIT 1) UNION ALL SELECT first_id, qos FROM message_qos WHERE first_id > ? AND first_id <= ?';
+      this.#qosRows = exists ? this.#db.prepare<[number, number, number], [number, string]>(sql).raw() : null;
+    }
+    const first = messages[0];
+    if (this.#qosRows === null || first === undefined) return;
+    const rows = this.#qosRows.all(first.id, first.id, (messages[messages.length - 1] as StoredMessage).id);
+    let r = 0;
+    for (const message of messages) {
+      let row = rows[r];
+      while (row !== undefined && row[0] + row[1].length <= message.id) row = rows[++r];
+      if (row === undefined) return;
+      if (message.id < row[0]) continue;
+      const qos = row[1].charCodeAt(message.id - row[0]) - 48;
+      if (qos === 0 || qos === 2) message.qos = qos;
+    }
   }
 
   /** The last id of one topic, or 0. */
@@ -180,11 +211,15 @@ export class JournalReader {
     for (let i = 0; i < found.length; i++) {
       const [id, ts, topic, sender, body] = found[i] as RawMessage;
       if (filter && !wants.has(id, topic, () => body)) continue;
-      const message = { id, ts, topic, sender, body };
+      const message: StoredMessage = { id, ts, topic, sender, body };
       messages.push(message);
       bytes += messageSize(message);
-      if (bytes >= limits.bytes && i < found.length - 1) return { messages, next: id, done: false };
+      if (bytes >= limits.bytes && i < found.length - 1) {
+        this.#addQos(messages);
+        return { messages, next: id, done: false };
+      }
     }
+    this.#addQos(messages);
     return { messages, ...after(range, found.length === limits.rows ? (found[found.length - 1] as RawMessage)[0] : undefined) };
   }
 

@@ -121,6 +121,56 @@ CREATE TABLE cluster (
   created TEXT NOT NULL       -- the stream's creation time, as JetStream reports it
 );`,
   },
+  {
+    // linebus 2.0, the MQTT door (MQTT.md): kept sessions (clean session 0)
+    // with their subscriptions, messages in flight and QoS 2 identifiers
+    // received; retained messages; the publish QoS of messages not sent at
+    // QoS 1, one row per commit that has any (never one per message).
+    version: 5,
+    sql: `
+CREATE TABLE mqtt_sessions (
+  user         TEXT    NOT NULL,  -- owner: login name, or the client id in open mode
+  client_id    TEXT    NOT NULL,
+  sent_through INTEGER NOT NULL,  -- every message up to this id was sent or is in mqtt_inflight
+  created      INTEGER NOT NULL,  -- ms since the Unix epoch
+  PRIMARY KEY (user, client_id)
+) WITHOUT ROWID;
+CREATE TABLE mqtt_subscriptions (
+  user      TEXT    NOT NULL,
+  client_id TEXT    NOT NULL,
+  filter    TEXT    NOT NULL,     -- as the client wrote it, '$share/<group>/...' included
+  qos       INTEGER NOT NULL,     -- granted: 0, 1 or 2
+  since     INTEGER NOT NULL,     -- the journal's last id when made
+  PRIMARY KEY (user, client_id, filter)
+) WITHOUT ROWID;
+CREATE TABLE mqtt_inflight (
+  user      TEXT    NOT NULL,
+  client_id TEXT    NOT NULL,
+  packet_id INTEGER NOT NULL,     -- 1 to 65535
+  msg_id    INTEGER NOT NULL,     -- the message's id; 0 for a retained message sent on SUBSCRIBE
+  topic     TEXT,                 -- that retained message's topic (its row in retained)
+  qos       INTEGER NOT NULL,     -- 1 or 2
+  released  INTEGER NOT NULL,     -- 1: PUBREC came, PUBREL sent; awaiting PUBCOMP
+  PRIMARY KEY (user, client_id, packet_id)
+) WITHOUT ROWID;
+CREATE TABLE mqtt_received (
+  user      TEXT    NOT NULL,
+  client_id TEXT    NOT NULL,
+  packet_id INTEGER NOT NULL,     -- a QoS 2 PUBLISH journaled, its PUBREL not yet come
+  PRIMARY KEY (user, client_id, packet_id)
+) WITHOUT ROWID;
+CREATE TABLE retained (
+  topic  TEXT    PRIMARY KEY,     -- linebus topic; retention never deletes a row
+  ts     INTEGER NOT NULL,
+  sender TEXT    NOT NULL,
+  body   TEXT    NOT NULL,
+  qos    INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE message_qos (
+  first_id INTEGER PRIMARY KEY,   -- the id of a commit's first message
+  qos      TEXT    NOT NULL       -- one digit per message of the commit, in id order
+);`,
+  },
 ];
 
 /** Each table and the version that made it: a journal at a version has them all. */
@@ -132,6 +182,12 @@ const TABLES: readonly [version: number, name: string][] = [
   [3, 'groups'],
   [3, 'jobs'],
   [4, 'cluster'],
+  [5, 'mqtt_sessions'],
+  [5, 'mqtt_subscriptions'],
+  [5, 'mqtt_inflight'],
+  [5, 'mqtt_received'],
+  [5, 'retained'],
+  [5, 'message_qos'],
 ];
 
 /** The schema version this code writes. */
