@@ -1,6 +1,6 @@
 /**
  * Opens the daemon's listeners: TCP (or the socket systemd passed), and
- * TLS and the web when asked for. A port in use stops start-up with one
+ * TLS, the web and MQTT's when asked for. A port in use stops start-up with one
  * line naming it and its option; what was opened before is closed again.
  */
 import { DEFAULTS } from './limits.js';
@@ -22,15 +22,29 @@ export interface ListenOptions {
   tls?: (TlsFiles & { port: number; host?: string | undefined }) | undefined;
   /** The web listener (--http-port); HTTPS with `tls` files. */
   http?: { port: number; host?: string | undefined; tls?: TlsFiles | undefined; origins?: readonly string[] | undefined } | undefined;
+  /** MQTT over TCP (--mqtt-port), on `host` unless it says otherwise (--mqtt-host). */
+  mqtt?: { port: number; host?: string | undefined } | undefined;
+  /** MQTT over TLS (--mqtt-tls-port), on `host` unless it says otherwise (--mqtt-host). */
+  mqttTls?: (TlsFiles & { port: number; host?: string | undefined }) | undefined;
 }
 
 export interface Listening {
   readonly tcp: Listener;
   readonly tls: TlsListener | undefined;
   readonly http: HttpListener | undefined;
+  readonly mqtt: Listener | undefined;
+  readonly mqttTls: TlsListener | undefined;
 }
 
-export async function listenAll(options: ListenOptions, accept: (link: Link) => void, web: WebServices, sockets: SocketSettings): Promise<Listening> {
+/** Where each kind of connection goes: a Link of lines, one of MQTT, and the web's requests. */
+export interface Doors {
+  accept(link: Link): void;
+  acceptMqtt(link: Link): void;
+  readonly web: WebServices;
+}
+
+export async function listenAll(options: ListenOptions, doors: Doors, sockets: SocketSettings): Promise<Listening> {
+  const { accept, acceptMqtt, web } = doors;
   const host = options.host ?? DEFAULTS.host;
   const where = options.listenFd ?? { host, port: options.port ?? DEFAULTS.port };
   const opened: Listener[] = [];
@@ -50,8 +64,22 @@ export async function listenAll(options: ListenOptions, accept: (link: Link) => 
       const { port, tls: files, origins = [] } = options.http;
       [place, option] = [`${options.http.host ?? host}:${port}`, '--http-port'];
       http = await HttpListener.listen({ host: options.http.host ?? host, port, tls: files, origins }, web);
+      opened.push(http);
     }
-    return { tcp, tls, http };
+    let mqtt: Listener | undefined;
+    if (options.mqtt) {
+      const where = { host: options.mqtt.host ?? host, port: options.mqtt.port };
+      [place, option] = [`${where.host}:${where.port}`, '--mqtt-port'];
+      mqtt = await listenTcp(where, acceptMqtt, sockets, 'mqtt');
+      opened.push(mqtt);
+    }
+    let mqttTls: TlsListener | undefined;
+    if (options.mqttTls) {
+      const where = { host: options.mqttTls.host ?? host, port: options.mqttTls.port };
+      [place, option] = [`${where.host}:${where.port}`, '--mqtt-tls-port'];
+      mqttTls = await listenTls(where, options.mqttTls, acceptMqtt, sockets, 'mqtt-tls');
+    }
+    return { tcp, tls, http, mqtt, mqttTls };
   } catch (error) {
     await Promise.all(opened.map((listener) => listener.close()));
     if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
@@ -60,5 +88,5 @@ export async function listenAll(options: ListenOptions, accept: (link: Link) => 
 }
 
 export function closeAll(listening: Listening): Promise<unknown> {
-  return Promise.all([listening.tcp.close(), listening.tls?.close(), listening.http?.close()]);
+  return Promise.all([listening.tcp.close(), listening.tls?.close(), listening.http?.close(), listening.mqtt?.close(), listening.mqttTls?.close()]);
 }

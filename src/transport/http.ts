@@ -19,6 +19,7 @@ import type { Listener } from './tcp.js';
 import { secureContext } from './tls.js';
 import type { TlsFiles } from './tls.js';
 import { WsLink } from './ws.js';
+import { BinaryWsLink } from './ws-binary.js';
 
 export type Format = 'plain' | 'sse' | 'json';
 
@@ -58,6 +59,8 @@ export interface WebCaller {
 export interface WebServices {
   /** A WebSocket: a Link of the line protocol. */
   accept(link: Link): void;
+  /** A WebSocket of `/mqtt`: a Link of MQTT's packets. */
+  acceptMqtt(link: Link): void;
   receive(request: ReceiveRequest): void;
   post(request: PostRequest): void;
   login(caller: WebCaller, user: string, password: string): Promise<ProtocolError | undefined>;
@@ -81,6 +84,8 @@ export interface HttpOptions {
 
 /** A WebSocket frame may hold many lines, up to this many bytes. */
 const MAX_FRAME = 1 << 20;
+/** MQTT's WebSocket subprotocols, preferred first (MQTT.md, "Listeners"; Paho sends mqttv3.1 for MQTT 3.1). */
+const MQTT_PROTOCOLS = ['mqtt', 'mqttv3.1'];
 /** Printable and no spaces: what may go into a command line. */
 const WORD = /^[^\s\p{Cc}]+$/u;
 
@@ -112,10 +117,12 @@ export class HttpListener implements Listener {
   readonly #web: WebServices;
   readonly #options: HttpOptions;
   readonly #wss: WebSocketServer;
+  readonly #mqttWss: WebSocketServer;
 
-  private constructor(server: Server, web: WebServices, options: HttpOptions, wss: WebSocketServer) {
+  private constructor(server: Server, web: WebServices, options: HttpOptions, wss: WebSocketServer, mqttWss: WebSocketServer) {
     this.#server = server;
     this.#wss = wss;
+    this.#mqttWss = mqttWss;
     this.#web = web;
     this.#options = options;
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -134,13 +141,14 @@ export class HttpListener implements Listener {
     // Loaded only by a daemon with a web listener.
     const { WebSocketServer } = await import('ws');
     const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME });
+    const mqttWss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME, handleProtocols: (offered) => MQTT_PROTOCOLS.find((protocol) => offered.has(protocol)) ?? false });
     let server: Server;
     try {
       server = options.tls ? createHttpsServer({ ...secureContext(options.tls) }) : createHttpServer();
     } catch (error) {
       throw new FatalError(`HTTPS: cannot use ${options.tls?.cert} and ${options.tls?.key}: ${(error as Error).message}`);
     }
-    const listener = new HttpListener(server, web, options, wss);
+    const listener = new HttpListener(server, web, options, wss, mqttWss);
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen({ host: options.host, port: options.port }, () => {
@@ -177,8 +185,8 @@ export class HttpListener implements Listener {
       const { contentType, text } = await this.#web.metrics();
       return this.#send(res, 200, contentType, text);
     }
-    if (route === '/ws') throw new HttpError(426, '/ws is a WebSocket: connect with an Upgrade request');
-    if (!route.startsWith('/t/')) throw new HttpError(404, 'no such path; try /t/<topic>, /ws, /metrics, /healthz or /');
+    if (route === '/ws' || route === '/mqtt') throw new HttpError(426, `${route} is a WebSocket: connect with an Upgrade request`);
+    if (!route.startsWith('/t/')) throw new HttpError(404, 'no such path; try /t/<topic>, /ws, /mqtt, /metrics, /healthz or /');
     let name: string;
     try {
       name = decodeURIComponent(route.slice(3));
@@ -211,12 +219,21 @@ export class HttpListener implements Listener {
 
   async #upgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://linebus');
-    if (url.pathname !== '/ws') throw new HttpError(404, 'WebSocket connections go to /ws');
+    if (url.pathname === '/mqtt') return this.#upgradeMqtt(req, socket, head);
+    if (url.pathname !== '/ws') throw new HttpError(404, 'WebSocket connections go to /ws (lines) or /mqtt (MQTT)');
     this.#checkOrigin(req);
     // Credentials are optional here: the client may send `login` itself.
     const given = credentials(req, url);
     const user = given ? await this.#login(req, given) : undefined;
     this.#wss.handleUpgrade(req, socket, head, (ws) => this.#web.accept(new WsLink(ws, req, user)));
+  }
+
+  /** MQTT over WebSocket: credentials come in its CONNECT, not in HTTP headers. */
+  #upgradeMqtt(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    this.#checkOrigin(req);
+    const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((protocol) => protocol.trim());
+    if (!MQTT_PROTOCOLS.some((protocol) => offered.includes(protocol))) throw new HttpError(400, 'MQTT over WebSocket needs the subprotocol mqtt (or mqttv3.1)');
+    this.#mqttWss.handleUpgrade(req, socket, head, (ws) => this.#web.acceptMqtt(new BinaryWsLink(ws, req, 'mqtt-ws')));
   }
 
   /** `since` (or an EventSource's Last-Event-ID) or `last`, as recv takes them. */

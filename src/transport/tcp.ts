@@ -121,16 +121,17 @@ export interface Listener {
 
 /**
  * Listens on host:port, or on an already-listening file descriptor
- * (systemd socket activation), and hands every connection over as a Link.
+ * (systemd socket activation), and hands every connection over as a Link
+ * of the listener `name` (`tcp`; `mqtt` for MQTT's).
  */
-export function listenTcp(where: number | { host: string; port: number }, onLink: (link: Link) => void, settings: SocketSettings): Promise<Listener> {
-  const server: Server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => onLink(new SocketLink(socket, 'tcp', settings)));
+export function listenTcp(where: number | { host: string; port: number }, onLink: (link: Link) => void, settings: SocketSettings, name = 'tcp'): Promise<Listener> {
+  const server: Server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => onLink(new SocketLink(socket, name, settings)));
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(typeof where === 'number' ? { fd: where } : where, () => {
       server.off('error', reject);
       resolve({
-        name: 'tcp',
+        name,
         address: () => server.address() as AddressInfo,
         close: () => new Promise((done) => server.close(() => done())),
       });

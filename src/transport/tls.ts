@@ -39,7 +39,8 @@ export function secureContext(files: TlsFiles): SecureContextOptions {
 /** A connection that has not finished its handshake by then is dropped. */
 const HANDSHAKE_MS = 10_000;
 
-export function listenTls(where: { host: string; port: number }, files: TlsFiles, onLink: (link: Link) => void, settings: SocketSettings): Promise<TlsListener> {
+/** A TLS listener whose Links are of the listener `name` (`tls`; `mqtt-tls` for MQTT's). */
+export function listenTls(where: { host: string; port: number }, files: TlsFiles, onLink: (link: Link) => void, settings: SocketSettings, name = 'tls'): Promise<TlsListener> {
   const verify = files.verify === true;
   let context: SecureContextOptions;
   try {
@@ -56,13 +57,13 @@ export function listenTls(where: { host: string; port: number }, files: TlsFiles
   const server = createServer({ ...context, allowHalfOpen: true, requestCert: verify, rejectUnauthorized: verify, handshakeTimeout: HANDSHAKE_MS }, (socket: TLSSocket) => {
     handshaking.delete(key(socket));
     socket.setNoDelay(true);
-    onLink(new SocketLink(socket, 'tls', settings));
+    onLink(new SocketLink(socket, name, settings));
   });
   server.on('connection', (raw: Socket) => {
-    const name = key(raw);
-    handshaking.set(name, raw);
+    const peer = key(raw);
+    handshaking.set(peer, raw);
     raw.once('close', () => {
-      if (handshaking.get(name) === raw) handshaking.delete(name);
+      if (handshaking.get(peer) === raw) handshaking.delete(peer);
     });
   });
   server.on('tlsClientError', (_error, socket) => socket.destroy());
@@ -71,7 +72,7 @@ export function listenTls(where: { host: string; port: number }, files: TlsFiles
     server.listen(where, () => {
       server.off('error', reject);
       resolve({
-        name: 'tls',
+        name,
         address: () => server.address() as AddressInfo,
         close: () =>
           new Promise((done) => {

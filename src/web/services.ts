@@ -24,6 +24,8 @@ export interface WebParts {
   readonly connections: Admission;
   /** A WebSocket: a Link of the line protocol. */
   accept(link: Link): void;
+  /** A WebSocket of `/mqtt`: a Link of MQTT's. */
+  acceptMqtt(link: Link): void;
   /** The listener of each connection, for the connections gauge. */
   listeners(): Iterable<string>;
   stats(): [string, string | number][];
@@ -37,6 +39,7 @@ export function webServices(parts: WebParts): WebServices {
   const exporter = new Exporter();
   return {
     accept: parts.accept,
+    acceptMqtt: parts.acceptMqtt,
     receive(request) {
       const stream = connections.admit(request.remote, (id) => new WebStream(id, request, door, connections));
       if (stream instanceof WebStream) stream.run(request);
@@ -55,7 +58,7 @@ export function webServices(parts: WebParts): WebServices {
       const counts = new Map<string, number>();
       for (const listener of listeners()) counts.set(listener, (counts.get(listener) ?? 0) + 1);
       const lastId = store.reader.lastId();
-      const lags = [...cursors.all()].map((c) => ({ user: c.user, cursor: c.name, lag: runSteps(store.lag.count(c.pattern, c.mark, lastId)) }));
+      const lags = cursors.listed().map((c) => ({ user: c.user, cursor: c.name, lag: runSteps(store.lag.count(c.patterns.length === 1 ? (c.patterns[0] as string) : c.patterns, c.mark, lastId)) }));
       return exporter.scrape(stats(), counts, lags);
     },
     healthy,
