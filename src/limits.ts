@@ -20,6 +20,7 @@ export const DEFAULTS = {
   tcpKeepalive: 60,
   retainDays: 0,
   retainMessages: 0,
+  mqttInflight: 100,
 } as const;
 
 /** What can change while the daemon runs (SIGHUP, `reconfigure`). */
@@ -47,6 +48,8 @@ export interface Limits {
   retainDays: number;
   /** Keep at most this many of the newest messages; 0 keeps all. */
   retainMessages: number;
+  /** MQTT messages in flight each way per session (1 to 65535); a session made after a change has the new one. */
+  mqttInflight: number;
 }
 
 /** `options` with the defaults filled in. */
@@ -66,6 +69,7 @@ export function limitsFrom(options: Partial<Limits>): Limits {
     tcpKeepalive: pick('tcpKeepalive'),
     retainDays: pick('retainDays'),
     retainMessages: pick('retainMessages'),
+    mqttInflight: pick('mqttInflight'),
   };
 }
 
@@ -83,5 +87,6 @@ export function limitStats(limits: Limits): [string, number][] {
     ['login_timeout_s', limits.loginTimeout],
     ['idle_timeout_s', limits.idleTimeout],
     ['tcp_keepalive_s', limits.tcpKeepalive],
+    ['mqtt_inflight', limits.mqttInflight],
   ];
 }

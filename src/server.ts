@@ -25,9 +25,11 @@ import type { Acl } from './bus/acl.js';
 import { closeAll, listenAll } from './listen.js';
 import type { Listening, ListenOptions } from './listen.js';
 import type { WebServices } from './transport/http.js';
+import type { Link } from './transport/link.js';
 import { webServices } from './web/services.js';
 import { Watchdog } from './session/watchdog.js';
 import type { Cluster } from './cluster/cluster.js';
+import { MqttDoor } from './mqtt/door.js';
 import type { ClusterSettings } from './cluster/subjects.js';
 
 export interface ServerOptions extends Partial<Limits>, ListenOptions {
@@ -60,6 +62,7 @@ export class LinebusServer {
   readonly #retention: Retention;
   readonly #checkpointer: Checkpointer;
   readonly #connections: Registry;
+  readonly #mqtt: MqttDoor;
   #listening: Listening | undefined;
   #cluster: Cluster | undefined;
   readonly #watchdog: Watchdog;
@@ -95,6 +98,8 @@ export class LinebusServer {
     this.#connections = new Registry({ limits: this.limits, counters: this.#stats, logger, session: (link, id) => new Session(link, services, id) });
     this.#watchdog = new Watchdog(() => this.#connections.all(), this.limits, logger);
     this.#watchdog.start();
+    this.#mqtt = new MqttDoor({ bus: this.#bus, store, turn: this.#turn, counters: this.#stats, logger, limits: this.limits, connections: this.#connections });
+    this.#mqtt.start();
     this.#retention = new Retention(store.journal, store.reader, this.limits, this.#stats, logger);
     this.#checkpointer = new Checkpointer(store.path, this.#stats, logger);
     this.#stats.start();
@@ -118,7 +123,8 @@ export class LinebusServer {
     const server = new LinebusServer(options, store, lock, options.cluster && (await import('./cluster/cluster.js')));
     try {
       const limits = server.limits;
-      server.#listening = await listenAll(options, (link) => server.#connections.accept(link), server.#web(), {
+      const doors = { accept: (link: Link) => server.#connections.accept(link), acceptMqtt: (link: Link) => server.#mqtt.accept(link), web: server.#web() };
+      server.#listening = await listenAll(options, doors, {
         get keepaliveMs() {
           return limits.tcpKeepalive * 1000;
         },
@@ -135,8 +141,13 @@ export class LinebusServer {
     await server.#cluster?.start(CLUSTER_START_WAIT_MS);
     // The last line of start-up: CLI.md's readiness signal.
     const address = server.address();
-    const [tls, http] = [server.tlsAddress(), server.httpAddress()];
-    const also = `${tls ? `, TLS on ${tls.address}:${tls.port}` : ''}${http ? `, HTTP${options.http?.tls ? 'S' : ''} on ${http.address}:${http.port}` : ''}`;
+    const [tls, http, mqtt, mqttTls] = [server.tlsAddress(), server.httpAddress(), server.mqttAddress(), server.mqttTlsAddress()];
+    const also = [
+      tls && `, TLS on ${tls.address}:${tls.port}`,
+      http && `, HTTP${options.http?.tls ? 'S' : ''} on ${http.address}:${http.port}`,
+      mqtt && `, MQTT on ${mqtt.address}:${mqtt.port}`,
+      mqttTls && `, MQTT over TLS on ${mqttTls.address}:${mqttTls.port}`,
+    ].join('');
     server.#logger.log('notice', `listening on ${address.address}:${address.port}${also}`, {
       fd: options.listenFd,
       db: store.path,
@@ -161,10 +172,19 @@ export class LinebusServer {
     return this.#listening?.http?.address();
   }
 
+  mqttAddress(): { address: string; port: number } | undefined {
+    return this.#listening?.mqtt?.address();
+  }
+
+  mqttTlsAddress(): { address: string; port: number } | undefined {
+    return this.#listening?.mqttTls?.address();
+  }
+
   /** Re-reads the TLS certificate and key (SIGHUP); throws, keeping the old ones, if they are bad. */
   reloadTls(): void {
     this.#listening?.tls?.reload();
     this.#listening?.http?.reload();
+    this.#listening?.mqttTls?.reload();
   }
 
   /** What the web listener needs of the daemon. */
@@ -178,6 +198,7 @@ export class LinebusServer {
       limits: this.limits,
       connections: this.#connections,
       accept: (link) => this.#connections.accept(link),
+      acceptMqtt: (link) => this.#mqtt.accept(link),
       listeners: () => [...this.#connections.all()].map((c) => c.listener),
       stats: () => this.stats(),
       healthy: () => this.#stopping === undefined && !this.#bus.broker.failing && (this.#cluster === undefined || this.#cluster.state === 'ready'),
@@ -198,7 +219,7 @@ export class LinebusServer {
 
   /** Name and value pairs, as `stats` shows them. */
   stats(): [string, string | number][] {
-    return statPairs({ version: this.#services.version, stats: this.#stats, connections: this.#connections.size, store: this.store, bus: this.#bus, limits: this.limits, cluster: this.#cluster });
+    return statPairs({ version: this.#services.version, stats: this.#stats, connections: this.#connections.size, store: this.store, bus: this.#bus, limits: this.limits, cluster: this.#cluster, mqtt: this.#mqtt });
   }
 
   // --- limits and retention ------------------------------------------------
@@ -257,6 +278,7 @@ export class LinebusServer {
   async #release(): Promise<void> {
     this.#stats.stop();
     this.#watchdog.stop();
+    this.#mqtt.stop();
     this.#bus.groups.stop();
     this.#bus.requests.stop();
     await this.#cluster?.stop();

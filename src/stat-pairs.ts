@@ -4,6 +4,7 @@ import type { Stats } from './bus/stats.js';
 import type { Cluster } from './cluster/cluster.js';
 import { limitStats } from './limits.js';
 import type { Limits } from './limits.js';
+import type { MqttDoor } from './mqtt/door.js';
 import type { Store } from './store/store.js';
 
 export interface StatSources {
@@ -14,9 +15,10 @@ export interface StatSources {
   readonly bus: Bus;
   readonly limits: Limits;
   readonly cluster: Cluster | undefined;
+  readonly mqtt: MqttDoor;
 }
 
-export function statPairs({ version, stats, connections, store, bus, limits, cluster }: StatSources): [string, string | number][] {
+export function statPairs({ version, stats, connections, store, bus, limits, cluster, mqtt }: StatSources): [string, string | number][] {
   const reader = store.reader;
   const [uptime, ...counters] = stats.pairs();
   return [
@@ -34,6 +36,7 @@ export function statPairs({ version, stats, connections, store, bus, limits, clu
     ['logins_delayed', bus.policy.throttle.delayed],
     ['logins_refused', bus.policy.throttle.refused],
     ...(cluster?.stats() ?? []),
+    ...mqtt.stats(),
     ...limitStats(limits),
     ...stats.closeReasons(),
   ];

@@ -57,7 +57,7 @@ t.test('serve: TLS options checked at start; certificates re-read on SIGHUP, a b
   const missing = await run(['serve', '--db', db, '--port', '0', '--tls-port', '0', '--tls-cert', certs.server.cert]);
   t.match(missing, { code: 1, stderr: /^linebus: --tls-port needs --tls-cert and --tls-key\n$/ });
   const portless = await run(['serve', '--db', db, '--port', '0', '--tls-cert', certs.server.cert]);
-  t.match(portless, { code: 1, stderr: /^linebus: --tls-cert and --tls-key need --tls-port or --http-port\n$/ });
+  t.match(portless, { code: 1, stderr: /^linebus: --tls-cert and --tls-key need --tls-port, --http-port or --mqtt-tls-port\n$/ });
   const caless = await run(['serve', '--db', db, '--port', '0', '--tls-port', '0', '--tls-cert', certs.server.cert, '--tls-key', certs.server.key, '--tls-verify']);
   t.match(caless, { code: 1, stderr: /^linebus: --tls-verify needs --tls-ca, the CA that signs client certificates\n$/ });
   const badCa = await run(['serve', '--db', db, '--port', '0', '--tls-port', '0', '--tls-cert', certs.server.cert, '--tls-key', certs.server.key, '--tls-ca', join(dir, 'nope.pem')]);

@@ -13,6 +13,23 @@ import type { Broker, Staged } from './broker.js';
 export type Cursor = StoredCursor;
 
 /**
+ * A position `cursors` lists: a cursor, or one kept elsewhere (an MQTT
+ * kept session, over the patterns of its subscriptions).
+ */
+export interface ListedCursor {
+  readonly user: string;
+  readonly name: string;
+  readonly patterns: readonly string[];
+  readonly mark: number;
+}
+
+/** Positions kept elsewhere that count as cursors (--max-cursors) and are listed with them. */
+export interface KeptPositions {
+  positions(user?: string): Iterable<ListedCursor>;
+  keptBy(user: string): number;
+}
+
+/**
  * Cluster mode: where this daemon's cursor changes go, so that a client
  * finds its cursors whichever daemon it reaches (cluster/cursors.ts).
  */
@@ -37,6 +54,8 @@ export class Cursors implements Staged {
   #markedHere = new Set<Cursor>();
   /** Cluster mode: told of every change made here. */
   replica: CursorReplica | undefined;
+  /** MQTT's kept sessions: durable cursors too. */
+  elsewhere: KeptPositions | undefined;
   /** Replies that wait for the commit of their mark. */
   #replies: { cursor: Cursor; reply: (reply: Reply) => void }[] = [];
 
@@ -65,8 +84,17 @@ export class Cursors implements Staged {
     return [...(this.#byUser.get(user)?.values() ?? [])].sort((a, b) => (a.name < b.name ? -1 : 1));
   }
 
+  /** `user`'s cursors and positions kept elsewhere (--max-cursors counts both). */
   count(user: string): number {
-    return this.#byUser.get(user)?.size ?? 0;
+    return (this.#byUser.get(user)?.size ?? 0) + (this.elsewhere?.keptBy(user) ?? 0);
+  }
+
+  /** Cursors and positions kept elsewhere, of `user` or of everyone, by user and name. */
+  listed(user?: string): ListedCursor[] {
+    const cursors = user === undefined ? [...this.all()] : this.of(user);
+    const list: ListedCursor[] = cursors.map((c) => ({ user: c.user, name: c.name, patterns: [c.pattern], mark: c.mark }));
+    list.push(...(this.elsewhere?.positions(user) ?? []));
+    return list.sort((a, b) => (a.user === b.user ? (a.name < b.name ? -1 : 1) : a.user < b.user ? -1 : 1));
   }
 
   /** Makes a cursor, written at once (a rare event). */

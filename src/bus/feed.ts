@@ -129,10 +129,22 @@ export class Feed {
     });
   }
 
-  /** The number of journaled messages of `pattern` after `after`; undefined if the target closed. */
-  async lag(target: FeedTarget, pattern: string, after: number): Promise<number | undefined> {
+  /**
+   * An MQTT kept session coming back (MQTT.md, "Sessions"): the journal
+   * after `after` for all its `patterns`, in id order, then live; no reply.
+   */
+  resume(target: FeedTarget, patterns: readonly string[], after: number): Promise<void> {
+    return this.#paused(target, async () => {
+      for (const pattern of patterns) target.subscribe(pattern);
+      if (patterns.length > 0) await this.#stream(target, patterns.map((pattern) => ({ pattern, after })), NO_END);
+    });
+  }
+
+  /** The number of journaled messages of `patterns` after `after`; undefined if the target closed. */
+  async lag(target: FeedTarget, patterns: readonly string[], after: number): Promise<number | undefined> {
     const user = target.user as string;
-    const steps = this.#policy.reach(user, pattern) === 'all' ? this.#lag.count(pattern, after, this.#reader.lastId()) : this.#readableRows(user, pattern, after);
+    const whole = patterns.every((pattern) => this.#policy.reach(user, pattern) === 'all');
+    const steps = whole ? this.#lag.count(patterns.length === 1 ? (patterns[0] as string) : patterns, after, this.#reader.lastId()) : this.#readableRows(user, patterns, after);
     let step = steps.next();
     while (!step.done) {
       if (!(await target.room())) return undefined;
@@ -141,10 +153,10 @@ export class Feed {
     return step.value;
   }
 
-  /** The rows of `pattern` after `after` that `user` may read, counted a page at a time. */
-  *#readableRows(user: string, pattern: string, after: number): Generator<void, number> {
+  /** The rows of `patterns` after `after` that `user` may read, counted a page at a time. */
+  *#readableRows(user: string, patterns: readonly string[], after: number): Generator<void, number> {
     const reader = this.#reader;
-    const wants = new Wants([{ pattern, after }], this.#policy.readable(user));
+    const wants = new Wants(patterns.map((pattern) => ({ pattern, after })), this.#policy.readable(user));
     const until = reader.lastId();
     let page = reader.page(wants, Math.max(after, reader.firstId() - 1), until);
     let count = page.rows.length;

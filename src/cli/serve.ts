@@ -32,6 +32,9 @@ export interface ServeOptions extends Limits {
   tlsKey: string | undefined;
   tlsCa: string | undefined;
   tlsVerify: boolean | undefined;
+  mqttPort: number | undefined;
+  mqttHost: string | undefined;
+  mqttTlsPort: number | undefined;
   sync: 'normal' | 'full';
   cluster: string | undefined;
   clusterStream: string;
@@ -55,6 +58,7 @@ const RELOADABLE: ReadonlySet<keyof ServeOptions> = new Set<keyof ServeOptions>(
   'tcpKeepalive',
   'retainDays',
   'retainMessages',
+  'mqttInflight',
   'logLevel',
 ]);
 
@@ -110,15 +114,26 @@ export function inheritedSocket(env: NodeJS.ProcessEnv): number | undefined {
 }
 
 function tlsOptions(options: ServeOptions): ServerOptions['tls'] {
-  const { tlsHost, tlsPort, tlsCert, tlsKey, tlsCa, tlsVerify, httpPort } = options;
+  const { tlsHost, tlsPort, tlsCert, tlsKey, tlsCa, tlsVerify, httpPort, mqttTlsPort } = options;
+  if (tlsVerify && tlsCa === undefined) throw new FatalError('--tls-verify needs --tls-ca, the CA that signs client certificates');
   if (tlsPort === undefined) {
-    if (tlsHost ?? tlsCa ?? tlsVerify) throw new FatalError('--tls-host, --tls-ca and --tls-verify need --tls-port');
-    if ((tlsCert ?? tlsKey) !== undefined && httpPort === undefined) throw new FatalError('--tls-cert and --tls-key need --tls-port or --http-port');
+    if (tlsHost) throw new FatalError('--tls-host needs --tls-port');
+    if ((tlsCa ?? tlsVerify) && mqttTlsPort === undefined) throw new FatalError('--tls-ca and --tls-verify need --tls-port or --mqtt-tls-port');
+    if ((tlsCert ?? tlsKey) !== undefined && httpPort === undefined && mqttTlsPort === undefined) throw new FatalError('--tls-cert and --tls-key need --tls-port, --http-port or --mqtt-tls-port');
     return undefined;
   }
   if (tlsCert === undefined || tlsKey === undefined) throw new FatalError('--tls-port needs --tls-cert and --tls-key');
-  if (tlsVerify && tlsCa === undefined) throw new FatalError('--tls-verify needs --tls-ca, the CA that signs client certificates');
   return { host: tlsHost, port: tlsPort, cert: tlsCert, key: tlsKey, ca: tlsCa, verify: tlsVerify };
+}
+
+/** MQTT's listeners (MQTT.md, "Listeners"): TCP, and TLS with the TLS files (no --tls-port needed). */
+function mqttOptions({ mqttPort, mqttHost, mqttTlsPort, tlsCert, tlsKey, tlsCa, tlsVerify }: ServeOptions): Pick<ServerOptions, 'mqtt' | 'mqttTls'> {
+  if (mqttHost !== undefined && mqttPort === undefined && mqttTlsPort === undefined) throw new FatalError('--mqtt-host needs --mqtt-port or --mqtt-tls-port');
+  if (mqttTlsPort !== undefined && (tlsCert === undefined || tlsKey === undefined)) throw new FatalError('--mqtt-tls-port needs --tls-cert and --tls-key');
+  return {
+    mqtt: mqttPort === undefined ? undefined : { port: mqttPort, host: mqttHost },
+    mqttTls: mqttTlsPort === undefined ? undefined : { port: mqttTlsPort, host: mqttHost, cert: tlsCert as string, key: tlsKey as string, ca: tlsCa, verify: tlsVerify },
+  };
 }
 
 function httpOptions(options: ServeOptions): ServerOptions['http'] {
@@ -147,7 +162,7 @@ export async function serve(cliOptions: ServeOptions, command: Command): Promise
   const options = cliOptions.config ? { ...cliOptions, ...fromConfig(cliOptions.config, command) } : cliOptions;
   const logger = createLogger({ format: options.logFormat, level: options.logLevel });
   const acl = options.acl === undefined ? undefined : readAcl(options.acl);
-  const settings = { ...options, acl, tls: tlsOptions(options), http: httpOptions(options), cluster: clusterOptions(options), listenFd: inheritedSocket(process.env), logger };
+  const settings = { ...options, acl, tls: tlsOptions(options), http: httpOptions(options), ...mqttOptions(options), cluster: clusterOptions(options), listenFd: inheritedSocket(process.env), logger };
   const missing = missingFiles(options.db);
   // Before the daemon can say it is ready: see DaemonSignals.
   const signals = new DaemonSignals(logger);

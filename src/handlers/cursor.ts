@@ -25,12 +25,13 @@ export function mark(conn: Conn, { cursor: name, id }: CommandOf<'mark'>, servic
 }
 
 export function cursors(conn: Conn, _command: CommandOf<'cursors'>, services: Services): void {
-  const list = services.cursors.of(conn.user as string);
+  // With the user's MQTT kept sessions: `mqtt/<client id>`, their patterns joined by commas.
+  const list = services.cursors.listed(conn.user as string);
   conn.hold(async () => {
     for (const cursor of list) {
-      const lag = await services.feed.lag(conn, cursor.pattern, cursor.mark);
+      const lag = await services.feed.lag(conn, cursor.patterns, cursor.mark);
       if (lag === undefined) return;
-      conn.reply(item('cursor', cursor.name, cursor.pattern, cursor.mark, lag));
+      conn.reply(item('cursor', cursor.name, cursor.patterns.join(',') || '-', cursor.mark, lag));
     }
     conn.reply(ok('cursors', list.length));
   });

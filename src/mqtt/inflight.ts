@@ -53,7 +53,7 @@ export class OutboundWindow<M extends { readonly id: number }> {
   readonly #limit: number;
   /** In flight by packet identifier; a Map keeps the order they were sent in. */
   readonly #inflight = new Map<number, InflightEntry<M>>();
-  readonly #waiting = new Fifo<{ message: M; qos: Qos }>();
+  readonly #waiting = new Fifo<{ message: M; qos: Qos; moves: boolean }>();
   #nextPacketId = 1;
   #sentThrough = 0;
 
@@ -91,10 +91,20 @@ export class OutboundWindow<M extends { readonly id: number }> {
     return this.#waiting.length;
   }
 
-  /** A message for the client, at `qos` (deliveryQos): what to send now, perhaps nothing. */
-  offer(message: M, qos: Qos): OutboundSend<M>[] {
-    this.#waiting.push({ message, qos });
+  /**
+   * A message for the client, at `qos` (deliveryQos): what to send now,
+   * perhaps nothing. `moves`: sending it moves the position (sentThrough);
+   * a job of a queue group does not, since the group, not the journal,
+   * gives it again.
+   */
+  offer(message: M, qos: Qos, moves = true): OutboundSend<M>[] {
+    this.#waiting.push({ message, qos, moves });
     return this.#release();
+  }
+
+  /** The message in flight with `packetId`, if any. */
+  entry(packetId: number): InflightEntry<M> | undefined {
+    return this.#inflight.get(packetId);
   }
 
   puback(packetId: number): AckOutcome<M> {
@@ -153,7 +163,7 @@ export class OutboundWindow<M extends { readonly id: number }> {
       if (next.qos > 0 && this.#inflight.size >= this.#limit) break;
       this.#waiting.take();
       // A retained message sent on SUBSCRIBE may be older than the position.
-      if (next.message.id > this.#sentThrough) this.#sentThrough = next.message.id;
+      if (next.moves && next.message.id > this.#sentThrough) this.#sentThrough = next.message.id;
       if (next.qos === 0) {
         sends.push({ kind: 'publish', message: next.message, qos: 0, packetId: undefined, dup: false });
         continue;

@@ -4,7 +4,9 @@
  * inflight.ts.
  */
 
-export type Qos = 0 | 1 | 2;
+import type { Qos } from '../protocol/events.js';
+
+export type { Qos };
 
 /** What line-protocol, HTTP and WebSocket messages count as: acknowledged after the commit, once. */
 export const LINE_QOS: Qos = 1;
@@ -15,6 +17,8 @@ export const LINE_QOS: Qos = 1;
  * highest QoS among the client's subscriptions that match (overlapping
  * subscriptions give one copy, at the highest), undefined if none does.
  */
+export function deliveryQos(published: Qos, granted: Qos): Qos;
+export function deliveryQos(published: Qos, granted: Qos | undefined): Qos | undefined;
 export function deliveryQos(published: Qos, granted: Qos | undefined): Qos | undefined {
   if (granted === undefined) return undefined;
   return published < granted ? published : granted;

@@ -82,6 +82,11 @@ export class SubscriptionSet {
     return [...this.#patterns.keys()];
   }
 
+  /** The subscription of `filter` (as the client wrote it), if any. */
+  get(filter: string): Subscription | undefined {
+    return this.#byFilter.get(filter);
+  }
+
   /** Every subscription, in the order made (what a kept session persists). */
   list(): Subscription[] {
     return [...this.#byFilter.values()];

@@ -40,7 +40,7 @@ function needsEscape(char: string): boolean {
 }
 
 /** One MQTT level (without `/`, `+`, `#`) as a linebus segment. */
-function encodeLevel(level: string): string {
+export function escapeLevel(level: string): string {
   if (level === '') return '%';
   if (level === '*') return '%2A';
   if (level === '>') return '%3E';
@@ -63,9 +63,9 @@ function decodeLevel(segment: string): string | undefined {
     level = bytes.toString('utf8');
   }
   if (NOT_IN_A_LEVEL.test(level)) return undefined;
-  // Only the one spelling encodeLevel writes is a name (`%2e`, `%41` and a
+  // Only the one spelling escapeLevel writes is a name (`%2e`, `%41` and a
   // stray `%` are linebus topics no MQTT name maps to).
-  return encodeLevel(level) === segment ? level : undefined;
+  return escapeLevel(level) === segment ? level : undefined;
 }
 
 /** The linebus topic of an MQTT topic name (PUBLISH, a will), or why it has none. */
@@ -75,7 +75,7 @@ export function linebusTopic(name: string): Checked<string> {
   if (name.includes('+') || name.includes('#')) return refused('topic-wildcard');
   // Mapping never shrinks a name: a longer one cannot fit.
   if (name.length > MAX_TOPIC_BYTES) return refused('topic-too-long');
-  const topic = name.split('/').map(encodeLevel).join('.');
+  const topic = name.split('/').map(escapeLevel).join('.');
   if (Buffer.byteLength(topic, 'utf8') > MAX_TOPIC_BYTES) return refused('topic-too-long');
   return accepted(topic);
 }
@@ -144,7 +144,7 @@ export function parseFilter(filter: string): Checked<MqttFilter> {
     } else if (level.includes('+') || level.includes('#')) {
       return refused('filter-wildcard');
     } else {
-      segments.push(encodeLevel(level));
+      segments.push(escapeLevel(level));
     }
   }
   const pattern = segments.join('.');

@@ -58,6 +58,15 @@ export class Attachments {
     return left;
   }
 
+  /** Leaves `group`; false if it was not taken. */
+  leaveGroup(group: Group): boolean {
+    const member = this.#members.get(group);
+    if (member === undefined) return false;
+    this.#members.delete(group);
+    group.leave(member);
+    return true;
+  }
+
   /** `callback` runs when the connection goes; the returned function cancels it. */
   onRelease(callback: () => void): () => void {
     if (this.#released) {

@@ -98,7 +98,7 @@ export class Outbox implements Flushable {
   }
 
   /** The reserved reply is known: it and what waited behind it are ready. */
-  fill(slot: Slot, text: string, bytes: number): void {
+  fill(slot: Slot, text: string | Buffer, bytes: number): void {
     if (slot.generation !== this.#generation) return;
     slot.text = text;
     slot.bytes = bytes;
@@ -154,7 +154,9 @@ export class Outbox implements Flushable {
 
   flush(): void {
     if (this.#readyBytes > 0) {
-      for (const chunk of this.#readyChunks ?? []) this.#link.write(chunk);
+      const chunks = this.#readyChunks;
+      // Many packets of a door that is not lines: one write, one frame.
+      if (chunks !== undefined) this.#link.write(chunks.length === 1 ? (chunks[0] as string | Buffer) : Buffer.concat(chunks.map((chunk) => (typeof chunk === 'string' ? Buffer.from(chunk) : chunk))));
       this.#readyChunks = undefined;
       if (this.#ready.length > 0) this.#link.write(this.#ready);
       this.lastWrittenId = this.#readyLastId || this.lastWrittenId;

@@ -81,6 +81,28 @@ export class Outlet {
     this.outbox.push(text, bytes, id);
   }
 
+  /** Raw bytes (a door that is not lines: MQTT's packets), in order, under the same rule. */
+  pushBytes(data: Buffer): void {
+    if (this.#closeReason !== undefined) return;
+    if (this.outbox.pendingBytes() + data.length > this.#parts.limits.maxPending) {
+      this.#slow();
+      return;
+    }
+    this.outbox.pushBytes(data);
+  }
+
+  /**
+   * Whether `bytes` more may wait for the connection besides its output
+   * (messages an MQTT window holds for want of acknowledgements); if not,
+   * it is cut off as slow.
+   */
+  admit(bytes: number): boolean {
+    if (this.#closeReason !== undefined) return false;
+    if (this.outbox.pendingBytes() + bytes <= this.#parts.limits.maxPending) return true;
+    this.#slow();
+    return false;
+  }
+
   /** A page of the journal: room() made room for it. */
   pushPage(text: string, bytes: number, lastId: number): void {
     if (this.#closeReason === undefined) this.outbox.push(text, bytes, lastId);
@@ -92,8 +114,8 @@ export class Outlet {
    * acknowledgements is cut off. (After a logoff the replies before it are
    * still written.)
    */
-  fill(slot: Slot, text: string): void {
-    const bytes = Buffer.byteLength(text);
+  fill(slot: Slot, text: string | Buffer): void {
+    const bytes = typeof text === 'string' ? Buffer.byteLength(text) : text.length;
     if (this.#closeReason === undefined && this.outbox.pendingBytes() + bytes > this.#parts.limits.maxPending) {
       this.#slow();
       return;

@@ -32,8 +32,11 @@ export class LagCounter {
     this.#first = db.prepare<[], number | null>('SELECT min(id) FROM messages').pluck();
   }
 
-  /** The messages of `pattern` with `after` < id <= `until`. */
-  *count(pattern: string, after: number, until: number): Generator<void, number> {
+  /**
+   * The messages of `pattern` with `after` < id <= `until`; of several
+   * patterns (an MQTT kept session's), those matching any, each once.
+   */
+  *count(pattern: string | readonly string[], after: number, until: number): Generator<void, number> {
     // Rows retention deleted are not counted; the summary of the block
     // they were in still counts them, so that block is counted row by row.
     after = Math.max(after, (this.#first.get() ?? until + 1) - 1);
@@ -49,23 +52,27 @@ export class LagCounter {
     return count + this.#inRows(pattern, lastBlock * BLOCK_SIZE - 1, until);
   }
 
-  #inRows(pattern: string, after: number, until: number): number {
+  #inRows(pattern: string | readonly string[], after: number, until: number): number {
     // count(*) and total() answer one row, also for no rows.
     if (pattern === '>') return this.#rows.get(after, until) as number;
-    if (!isWildcardPattern(pattern)) return this.#rowsOf.get(after, until, pattern) as number;
+    if (typeof pattern === 'string' && !isWildcardPattern(pattern)) return this.#rowsOf.get(after, until, pattern) as number;
     let count = 0;
-    for (const topic of this.#topics.iterate(after, until)) if (matches(pattern, topic)) count++;
+    for (const topic of this.#topics.iterate(after, until)) if (matchesAny(pattern, topic)) count++;
     return count;
   }
 
   /** Messages of `pattern` in blocks from..to-1, all summarized. */
-  #inBlocks(pattern: string, from: number, to: number): number {
+  #inBlocks(pattern: string | readonly string[], from: number, to: number): number {
     if (pattern === '>') return this.#sums.get(from, to) as number;
-    if (!isWildcardPattern(pattern)) return this.#sumsOf.get(pattern, from, to) as number;
+    if (typeof pattern === 'string' && !isWildcardPattern(pattern)) return this.#sumsOf.get(pattern, from, to) as number;
     let count = 0;
-    for (const { topic, n } of this.#sumsByTopic.iterate(from, to)) if (matches(pattern, topic)) count += n;
+    for (const { topic, n } of this.#sumsByTopic.iterate(from, to)) if (matchesAny(pattern, topic)) count += n;
     return count;
   }
+}
+
+function matchesAny(pattern: string | readonly string[], topic: string): boolean {
+  return typeof pattern === 'string' ? matches(pattern, topic) : pattern.some((one) => matches(one, topic));
 }
 
 /** Runs a counting generator to its end at once (where yielding is not needed). */

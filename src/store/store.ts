@@ -10,6 +10,7 @@ import { CursorStore } from './cursors.js';
 import { GroupStore } from './groups.js';
 import { Journal } from './journal.js';
 import { LagCounter } from './lag.js';
+import { MqttStore } from './mqtt.js';
 import { JournalReader } from './reader.js';
 import { prepareSchema } from './schema.js';
 import { Users } from './users.js';
@@ -45,6 +46,7 @@ export class Store {
   #groups: GroupStore | undefined;
   #lag: LagCounter | undefined;
   #cluster: ClusterStore | undefined;
+  #mqtt: MqttStore | undefined;
   /** The journal file and its WAL, held open to tell if they are unlinked. */
   readonly #fd: number;
   #walFd: number | undefined;
@@ -84,6 +86,12 @@ export class Store {
   get cluster(): ClusterStore {
     this.#cluster ??= new ClusterStore(this.db);
     return this.#cluster;
+  }
+
+  /** The MQTT door's sessions and retained messages. */
+  get mqtt(): MqttStore {
+    this.#mqtt ??= new MqttStore(this.db);
+    return this.#mqtt;
   }
 
   /** The journal's size on disk: the database file and its WAL. */

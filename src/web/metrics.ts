@@ -24,6 +24,9 @@ const COUNTERS: Record<string, [string, string]> = {
   retention_deleted: ['linebus_retention_deleted_total', 'messages deleted by retention'],
   logins_delayed: ['linebus_logins_delayed_total', 'logins slowed after failures from their address or for their user'],
   logins_refused: ['linebus_logins_refused_total', 'logins refused unchecked: too many at once from their address'],
+  mqtt_publishes_denied: ['linebus_mqtt_publishes_denied_total', 'MQTT PUBLISHes and wills acknowledged and dropped: the access file, or a $ topic'],
+  mqtt_unmapped: ['linebus_mqtt_unmapped_total', 'messages not delivered to an MQTT subscriber: their topic has no MQTT name'],
+  mqtt_wills: ['linebus_mqtt_wills_total', 'MQTT wills published'],
 };
 
 const GAUGES: Record<string, [string, string, number]> = {
@@ -37,6 +40,7 @@ const GAUGES: Record<string, [string, string, number]> = {
   groups: ['linebus_groups', 'queue groups', 1],
   jobs_pending: ['linebus_group_jobs_pending', 'un-acked and delayed jobs of every group', 1],
   requests_waiting: ['linebus_requests_waiting', 'requests waiting for a reply', 1],
+  mqtt_sessions: ['linebus_mqtt_sessions', 'MQTT sessions kept (clean session 0)', 1],
 };
 
 /** Made at the first scrape: most daemons are never scraped, and prom-client loads then. */
@@ -65,6 +69,7 @@ async function statsRegistry(stats: readonly [string, string | number][], listen
   const { Counter, Gauge, Registry } = await import('prom-client');
   const registry = new Registry();
   const closed = new Counter({ name: 'linebus_connections_closed_total', help: 'connections closed, by reason', labelNames: ['reason'], registers: [registry] });
+  const refused = new Counter({ name: 'linebus_mqtt_refused_total', help: 'MQTT connections closed for what the client sent, by reason', labelNames: ['reason'], registers: [registry] });
   for (const [name, value] of stats) {
     if (typeof value !== 'number') continue;
     const counter = COUNTERS[name];
@@ -72,9 +77,10 @@ async function statsRegistry(stats: readonly [string, string | number][], listen
     if (counter) new Counter({ name: counter[0], help: counter[1], registers: [registry] }).inc(value);
     else if (gauge) new Gauge({ name: gauge[0], help: gauge[1], registers: [registry] }).set(value * gauge[2]);
     else if (name.startsWith('closed.')) closed.inc({ reason: name.slice('closed.'.length) }, value);
+    else if (name.startsWith('mqtt_refused.')) refused.inc({ reason: name.slice('mqtt_refused.'.length) }, value);
   }
   const connections = new Gauge({ name: 'linebus_connections', help: 'open connections, by listener', labelNames: ['listener'], registers: [registry] });
-  for (const listener of ['tcp', 'tls', 'http', 'ws']) connections.set({ listener }, listeners.get(listener) ?? 0);
+  for (const listener of ['tcp', 'tls', 'http', 'ws', 'mqtt', 'mqtt-tls', 'mqtt-ws']) connections.set({ listener }, listeners.get(listener) ?? 0);
   const lag = new Gauge({ name: 'linebus_cursor_lag', help: 'journaled messages after a cursor\'s mark', labelNames: ['user', 'cursor'], registers: [registry] });
   for (const cursor of lags) lag.set({ user: cursor.user, cursor: cursor.cursor }, cursor.lag);
   return registry;
