@@ -48,7 +48,7 @@ export interface Limits {
   retainDays: number;
   /** Keep at most this many of the newest messages; 0 keeps all. */
   retainMessages: number;
-  /** MQTT messages in flight each way per session (1 to 65535); a session made after a change has the new one. */
+  /** MQTT messages (QoS 1 and 2) unacknowledged on their way to one session's client (1 to 65535); a session made after a change has the new one. */
   mqttInflight: number;
 }
 

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { generate, parser as packetParser } from 'mqtt-packet';
 import type { Packet } from 'mqtt-packet';
-import { MqttDecoder, encode } from '../src/mqtt/codec.js';
+import { MqttDecoder, encode, encodePublish } from '../src/mqtt/codec.js';
 import type { ClientPacket } from '../src/mqtt/codec.js';
 import { CONNECT_HEADER_BYTES, PUBLISH_HEADER_BYTES } from '../src/mqtt/framer.js';
 import type { MqttRefusal, MqttRefusalReason } from '../src/mqtt/refusals.js';
@@ -274,6 +274,27 @@ t.test('encode', async (t) => {
     ['PUBCOMP', { cmd: 'pubcomp', messageId: 3 }, 3, [0x70, 2, 0, 3]],
     ['PINGRESP', { cmd: 'pingresp' }, 4, [0xd0, 0]],
     ['UNSUBACK', { cmd: 'unsuback', messageId: 4 }, 4, [0xb0, 2, 0, 4]],
+    ['PUBACK', { cmd: 'puback', messageId: 256 }, 4, [0x40, 2, 1, 0]],
+    ['PUBREC', { cmd: 'pubrec', messageId: 1 }, 3, [0x50, 2, 0, 1]],
   ];
   for (const [name, packet, level, bytes] of table) t.same([...encode(packet, level)], bytes, name);
+});
+
+t.test("encodePublish: mqtt-packet's bytes, faster", async (t) => {
+  const table: [string, string, 0 | 1 | 2, boolean, boolean, number | undefined][] = [
+    ['a/b', 'hi', 1, true, true, 1],
+    ['a', '', 0, false, false, undefined],
+    ['home/kitchen/temp', '21.5', 2, false, false, 65535],
+    ['café/é', 'ünïcödé ✓', 1, false, true, 300],
+    // Remaining lengths of 1, 2, 3 bytes: 127, 128, 16383, 16384 and more.
+    ['t', 'x'.repeat(122), 0, false, false, undefined],
+    ['t', 'x'.repeat(123), 0, false, false, undefined],
+    ['t', 'x'.repeat(16378), 0, false, false, undefined],
+    ['t', 'x'.repeat(16379), 1, false, false, 2],
+    ['t', 'x'.repeat(70000), 2, true, false, 9],
+  ];
+  for (const [topic, body, qos, dup, retain, messageId] of table) {
+    const reference = generate({ cmd: 'publish', topic, payload: Buffer.from(body), qos, dup, retain, messageId });
+    t.same(encodePublish(topic, body, qos, dup, retain, messageId), reference, `${topic} ${body.length} bytes q${qos}${dup ? ' dup' : ''}${retain ? ' retain' : ''}`);
+  }
 });

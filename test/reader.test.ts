@@ -160,3 +160,30 @@ t.test('block summaries: a rare topic in a journal of several blocks', async (t)
   store.journal.append([{ topic: 'late', sender: 's', body: 'x' }], 1);
   t.equal(reader.lastIdOf('late'), 45001);
 });
+
+t.test('the publish QoS: one row of digits per commit that has any other than 1, read back with the messages, dropped by retention', async (t) => {
+  const store = Store.open(join(tempDir(t), 'q.db'));
+  t.teardown(() => store.close());
+  const batch = (qos: (0 | 1 | 2 | undefined)[]): number => store.journal.append(qos.map((q, i) => ({ topic: 'q', sender: 's', body: String(i), qos: q })), 1000);
+  // ids 1-3: all 1, no row; 4-7: 1 0 2 -; 8-9: 2 2; 10: 1 alone.
+  t.same([batch([1, undefined, 1]), batch([1, 0, 2, undefined]), batch([2, 2]), batch([1])], [3, 7, 9, 10]);
+  t.same(store.db.prepare('SELECT first_id, qos FROM message_qos ORDER BY first_id').raw().all(), [[4, '1021'], [8, '22']], 'one row per commit with a QoS other than 1');
+  const qosOf = (from: number, limits = { rows: 100, bytes: 1 << 20 }): (number | undefined)[] => {
+    const out: (number | undefined)[] = [];
+    for (let cursor = from, done = false; !done; ) {
+      const page = store.reader.pageMessages(new Wants([{ pattern: '>', after: cursor }]), cursor, Number.MAX_SAFE_INTEGER, limits);
+      out.push(...page.messages.map((m) => m.qos));
+      ({ next: cursor, done } = page);
+    }
+    return out;
+  };
+  t.same(qosOf(0), [undefined, undefined, undefined, undefined, 0, 2, undefined, 2, 2, undefined], 'absent is 1');
+  t.same(qosOf(5), [2, undefined, 2, 2, undefined], 'a page that starts inside a commit');
+  t.same(qosOf(0, { rows: 2, bytes: 1 << 20 }), qosOf(0), 'pages of two rows, cutting commits');
+  t.same([4, 5, 6, 8].map((id) => store.reader.message(id)?.qos), [undefined, 0, 2, 2], 'one message');
+  store.journal.deleteOldest(5, 100);
+  t.same(store.db.prepare('SELECT first_id FROM message_qos').pluck().all(), [4, 8], 'a commit partly kept keeps its row');
+  store.journal.deleteOldest(8, 100);
+  t.same(store.db.prepare('SELECT first_id FROM message_qos').pluck().all(), [8], 'one wholly deleted goes');
+  t.same(qosOf(0), [2, undefined]);
+});

@@ -52,7 +52,7 @@ export function program(): Command {
     .addOption(new Option('--mqtt-port <port>', 'also serve MQTT 3.1.1 and 3.1 on this port (conventionally 1883)').env('LINEBUS_MQTT_PORT').argParser(port))
     .addOption(new Option('--mqtt-host <address>', 'address of the MQTT listeners (default: --host)').env('LINEBUS_MQTT_HOST'))
     .addOption(new Option('--mqtt-tls-port <port>', 'also serve MQTT over TLS on this port (conventionally 8883; needs --tls-cert and --tls-key)').env('LINEBUS_MQTT_TLS_PORT').argParser(port))
-    .addOption(new Option('--mqtt-inflight <n>', 'MQTT messages one session may have unacknowledged each way, 1 to 65535').env('LINEBUS_MQTT_INFLIGHT').default(DEFAULTS.mqttInflight).argParser(atMost(65535)))
+    .addOption(new Option('--mqtt-inflight <n>', 'QoS 1 and 2 messages an MQTT client may have unacknowledged, 1 to 65535; past them the rest wait').env('LINEBUS_MQTT_INFLIGHT').default(DEFAULTS.mqttInflight).argParser(atMost(65535)))
     .addOption(new Option('--acl <file>', 'access file: which user may read and write which topics; re-read on SIGHUP').env('LINEBUS_ACL'))
     .addOption(new Option('--cluster <urls>', 'share one bus with other daemons through NATS JetStream: comma-separated nats://host:4222 URLs').env('LINEBUS_CLUSTER'))
     .addOption(new Option('--cluster-stream <name>', 'the JetStream stream (made if missing); topics are its subjects under this name').env('LINEBUS_CLUSTER_STREAM').default(DEFAULT_STREAM))

@@ -18,8 +18,8 @@ export interface MqttClient {
   readonly outbound: Outbound;
   /** A packet for the client, after everything before it. */
   send(packet: ServerPacket): void;
-  /** Reserves the place of a packet known later; every packet after it waits. */
-  later(): (packet: ServerPacket) => void;
+  /** Reserves the place of a packet known later (or of none: undefined); every packet after it waits. */
+  later(): (packet: ServerPacket | undefined) => void;
   /** Closes the connection for what the client did: logged, counted, nothing of it journaled. */
   refuse(refusal: MqttRefusal): void;
   /** Closes the connection for what the server could not do (logged). */

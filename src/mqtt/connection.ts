@@ -39,6 +39,10 @@ const NOT_HELD = new Set(['puback', 'pubrec', 'pubcomp', 'pingreq']);
 const PACKET_OVERHEAD = 64;
 
 const NO_PATTERNS: ReadonlySet<string> = new Set();
+/** A reserved place that turned out to need no packet. */
+const NOTHING = Buffer.alloc(0);
+/** How long a connection closed for the server's failure waits for its last acknowledgements. */
+const FAIL_GRACE_MS = 2000;
 
 export class MqttConnection implements Connection, Connecting, MqttClient, OutboundLink {
   readonly id: number;
@@ -110,9 +114,9 @@ export class MqttConnection implements Connection, Connecting, MqttClient, Outbo
     this.#outlet.pushBytes(encode(packet, this.level));
   }
 
-  later(): (packet: ServerPacket) => void {
+  later(): (packet: ServerPacket | undefined) => void {
     const fill = this.laterBytes();
-    return (packet) => fill(encode(packet, this.level));
+    return (packet) => fill(packet === undefined ? NOTHING : encode(packet, this.level));
   }
 
   hold(work: () => Promise<void>): void {
@@ -138,8 +142,12 @@ export class MqttConnection implements Connection, Connecting, MqttClient, Outbo
   }
 
   fail(reason: string, detail: string): void {
+    if (this.#outlet.closing) return;
     this.#services.logger.log('error', `mqtt connection closed: ${reason}`, { ...who(this), detail });
     this.#leave(reason);
+    // What was committed is acknowledged first; what waits for a journal that fails may never come.
+    const link = this.#link;
+    setTimeout(() => link.destroy(), FAIL_GRACE_MS).unref();
   }
 
   // --- CONNECT (Connecting) -------------------------------------------------------

@@ -24,7 +24,7 @@ export interface MqttLimits {
   readonly maxCursors: number;
   readonly maxGroups: number;
   readonly maxAckPending: number;
-  /** Messages in flight each way per session (--mqtt-inflight). */
+  /** QoS 1 and 2 messages unacknowledged on their way to one session's client (--mqtt-inflight). */
   readonly mqttInflight: number;
 }
 

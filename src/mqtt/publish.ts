@@ -34,11 +34,7 @@ export function publish(client: MqttClient, packet: IPublishPacket, services: Mq
     return;
   }
   const session = client.session;
-  if (qos === 2) {
-    const held = session.received.publish(packetId);
-    if (held === 'repeat') return client.send({ cmd: 'pubrec', messageId: packetId });
-    if (held === 'full') return client.refuse({ reason: 'qos2-backlog', detail: `${session.received.size} QoS 2 messages await their PUBREL` });
-  }
+  if (qos === 2 && session.received.publish(packetId) === 'repeat') return client.send({ cmd: 'pubrec', messageId: packetId });
   const answer = qos === 0 ? undefined : client.later();
   services.broker.publish({
     origin: undefined,
@@ -54,6 +50,7 @@ export function publish(client: MqttClient, packet: IPublishPacket, services: Mq
       }
       if (qos === 2) session.received.release(packetId);
       // Unacknowledged, the client sends it again when it reconnects.
+      answer?.(undefined);
       if (qos > 0) client.fail('journal failed', result.message);
     },
   });

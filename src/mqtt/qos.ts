@@ -42,27 +42,27 @@ export const SUBACK_FAILURE = 0x80;
  * whose release was lost in a crash would let the client reuse the
  * identifier for a new message, which would then be taken for a repeat
  * and dropped.
+ *
+ * No limit but the identifiers' own 16 bits: a client may pipeline QoS 2
+ * PUBLISHes faster than their PUBRELs come back (MQTT.js does), and MQTT
+ * 3.1.1 gives the server no way to slow it down but closing it.
  */
 export class ReceivedQos2 {
   readonly #ids: Set<number>;
-  readonly #limit: number;
 
-  /** `limit`: how many may await PUBREL at once; `restored`: the persisted identifiers. */
-  constructor(limit: number, restored: Iterable<number> = []) {
-    this.#limit = limit;
+  /** `restored`: the persisted identifiers. */
+  constructor(restored: Iterable<number> = []) {
     this.#ids = new Set(restored);
   }
 
   /**
    * A QoS 2 PUBLISH with `packetId`: `new` (journal it; the identifier is
    * held from now, so a repeat that arrives before the commit is not
-   * journaled twice; if the commit fails, `release` it), `repeat` (answer
-   * PUBREC only) or `full` (`limit` identifiers await their PUBREL: the
-   * client is not completing its flows).
+   * journaled twice; if the commit fails, `release` it) or `repeat`
+   * (answer PUBREC only).
    */
-  publish(packetId: number): 'new' | 'repeat' | 'full' {
+  publish(packetId: number): 'new' | 'repeat' {
     if (this.#ids.has(packetId)) return 'repeat';
-    if (this.#ids.size >= this.#limit) return 'full';
     this.#ids.add(packetId);
     return 'new';
   }

@@ -29,7 +29,6 @@ export const MQTT_REFUSALS = {
   'payload-nul': 'a PUBLISH payload (or will message) with a NUL byte',
   'payload-not-utf8': 'a PUBLISH payload (or will message) that is not UTF-8 text',
   'ack-flow': 'an acknowledgement that does not fit its message\'s flow (PUBACK of a QoS 2 message, PUBCOMP before PUBREC)',
-  'qos2-backlog': 'more QoS 2 PUBLISHes await their PUBREL than --mqtt-inflight allows',
 } as const;
 
 export type MqttRefusalReason = keyof typeof MQTT_REFUSALS;

@@ -66,10 +66,10 @@ export class MqttSession implements Staged {
     this.#writtenThrough = window.sentThrough;
   }
 
-  /** A new session: `limit` (--mqtt-inflight) in flight each way; a kept one starts at `sentThrough`. */
+  /** A new session: `limit` (--mqtt-inflight) in flight to its client; a kept one starts at `sentThrough`. */
   static create(key: SessionKey, kept: boolean, limit: number, sentThrough: number, parts: SessionParts): MqttSession {
     if (kept) parts.store.createSession(key, sentThrough);
-    return new MqttSession(key, kept, new OutboundWindow(limit, { inflight: [], sentThrough }), new ReceivedQos2(limit), parts);
+    return new MqttSession(key, kept, new OutboundWindow(limit, { inflight: [], sentThrough }), new ReceivedQos2(), parts);
   }
 
   /** Subscriptions and shared subscriptions together (--max-subscriptions counts them). */

@@ -54,7 +54,7 @@ export class Sessions {
   /** Loads the kept sessions of the database (at start). */
   load(limit: number): void {
     for (const stored of this.#parts.store.sessions()) {
-      const session = new MqttSession(stored, true, new OutboundWindow(limit, { inflight: this.#inflight(stored), sentThrough: stored.sentThrough }), new ReceivedQos2(limit, this.#parts.store.received(stored)), this.#parts);
+      const session = new MqttSession(stored, true, new OutboundWindow(limit, { inflight: this.#inflight(stored), sentThrough: stored.sentThrough }), new ReceivedQos2(this.#parts.store.received(stored)), this.#parts);
       for (const { filter, qos, since } of this.#parts.store.subscriptions(stored)) {
         const parsed = parseSubscriptionFilter(filter);
         if (!parsed.ok) continue;

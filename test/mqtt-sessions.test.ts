@@ -1,0 +1,150 @@
+/**
+ * What the MQTT door keeps (MQTT.md, "Sessions", "Retained messages"):
+ * kept sessions across disconnects and daemon restarts (session present,
+ * what was in flight again with DUP and its identifier, then what was
+ * journaled meanwhile, then live), listed and counted as cursors;
+ * retained messages across restarts and retention; nothing acknowledged
+ * lost to a kill -9 of `linebus serve`, nor to a journal that fails; no
+ * will on the daemon's own shutdown.
+ */
+import t from 'tap';
+import { unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { Store } from '../src/store/store.js';
+import { Wants } from '../src/store/wants.js';
+import { serve } from './cli-helpers.js';
+import { LineClient, startServer, tempDir } from './helpers.js';
+import type { Started } from './helpers.js';
+import { RawMqtt, brief } from './mqtt-raw.js';
+
+const mqttPort = (started: Started): number => (started.server.mqttAddress() as { port: number }).port;
+
+async function connected(port: number, fields: Record<string, unknown>): Promise<{ client: RawMqtt; connack: string }> {
+  const { client, connack } = await RawMqtt.connect(port, fields);
+  return { client, connack: brief(connack) };
+}
+
+t.test('kept sessions across disconnects and a restart; retained messages across restarts and retention', { timeout: 30000 }, async (t) => {
+  const db = join(tempDir(t), 'bus.db');
+  let started = await startServer(t, { db, mqtt: { port: 0 } });
+  const line = await LineClient.login(started.port, 'ops');
+  const send = async (...lines: string[]): Promise<void> => {
+    line.write(...lines.map((text) => `send ${text}`));
+    for (const reply of await line.lines(lines.length)) if (!reply?.startsWith('ok send')) throw new Error(`${reply}`);
+  };
+
+  // Kept (clean session 0), subscribed at QoS 1 and 2; it takes one message of each and acknowledges neither.
+  let { client, connack } = await connected(mqttPort(started), { clientId: 'keeper', clean: false });
+  t.equal(connack, 'connack 0', 'a new session: not present');
+  client.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'k/#', qos: 1 }, { topic: 'deep/+', qos: 2 }] });
+  t.equal(brief(await client.next()), 'suback #1 1,2');
+  await send('k.a first');
+  const q2 = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort(started)}`, { clientId: 'q2', reconnectPeriod: 0 });
+  await q2.publishAsync('deep/x', 'second', { qos: 2 });
+  await q2.endAsync();
+  t.same([brief(await client.next()), brief(await client.next())], ['publish k/a first q1 #1', 'publish deep/x second q2 #2']);
+  client.close();
+  await client.closed;
+  await send('k.b while away', 'k.c and this', 'elsewhere.z not its');
+
+  ({ client, connack } = await connected(mqttPort(started), { clientId: 'keeper', clean: false }));
+  t.equal(connack, 'connack 0 present');
+  t.same([await client.next(), await client.next(), await client.next(), await client.next()].map(brief), ['publish k/a first q1 dup #1', 'publish deep/x second q2 dup #2', 'publish k/b while away q1 #3', 'publish k/c and this q1 #4'], 'what was in flight again, DUP set, same identifiers; then what came while it was away, in id order');
+  client.send({ cmd: 'puback', messageId: 1 });
+  client.send({ cmd: 'pubrec', messageId: 2 });
+  t.equal(brief(await client.next()), 'pubrel #2');
+  client.send({ cmd: 'puback', messageId: 3 });
+  await send('k.d live');
+  t.equal(brief(await client.next()), 'publish k/d live q1 #5', 'then live');
+  const owner = await LineClient.login(started.port, 'keeper');
+  owner.write('cursors');
+  t.same(await owner.lines(2), ['cursor mqtt/keeper k.>,k,deep.* 6 0', 'ok cursors 1'], "a durable cursor of its user: its patterns, its position, its lag");
+  owner.close();
+
+  // Retained, and a restart with messages in flight (#4 and #5 unacknowledged, #2 awaiting PUBCOMP).
+  const publisher = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort(started)}`, { clientId: 'thermostat', reconnectPeriod: 0 });
+  await publisher.publishAsync('house/setpoint', '21', { qos: 1, retain: true });
+  await publisher.endAsync();
+  client.close();
+  const willed = await connected(mqttPort(started), { clientId: 'willed', will: { topic: 'wills/willed', payload: Buffer.from('down'), qos: 1, retain: false } });
+  t.equal(willed.connack, 'connack 0');
+  await started.server.stop();
+  await willed.client.closed;
+  started = await startServer(t, { db, mqtt: { port: 0 }, maxCursors: 1 });
+
+  ({ client, connack } = await connected(mqttPort(started), { clientId: 'keeper', clean: false }));
+  t.equal(connack, 'connack 0 present', 'after a restart: present');
+  t.same([await client.next(), await client.next(), await client.next()].map(brief), ['pubrel #2', 'publish k/c and this q1 dup #4', 'publish k/d live q1 dup #5'], 'PUBREL again for the QoS 2 message whose PUBREC came, the unacknowledged ones again, DUP set');
+  client.send({ cmd: 'pubcomp', messageId: 2 });
+  client.send({ cmd: 'puback', messageId: 4 });
+  client.send({ cmd: 'puback', messageId: 5 });
+  t.same(await client.sync(), []);
+  const viewer = await connected(mqttPort(started), { clientId: 'viewer' });
+  viewer.client.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'house/+', qos: 1 }, { topic: 'wills/#', qos: 0 }] });
+  t.same([await viewer.client.next(), await viewer.client.next()].map(brief), ['suback #1 1,0', 'publish house/setpoint 21 q1 retain #1'], 'the retained message survived the restart');
+  const journal = Store.open(db, { readonly: true });
+  t.same(journal.reader.pageMessages(new Wants([{ pattern: 'wills.>', after: 0 }]), 0, Number.MAX_SAFE_INTEGER).messages, [], 'the shutdown published no will');
+  journal.close();
+
+  // Retention takes every message but the newest: the retained one stays, and a kept session behind it is told so in the log.
+  const behind = await connected(mqttPort(started), { clientId: 'behind', clean: false });
+  behind.client.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'old/#', qos: 1 }] });
+  t.equal(brief(await behind.client.next()), 'suback #1 1');
+  behind.client.close();
+  const line2 = await LineClient.login(started.port, 'ops');
+  line2.write('send old.a 1', 'send old.b 2');
+  await line2.lines(2);
+  started.server.reconfigure({ retainMessages: 1 });
+  t.ok((await started.server.runRetention()) > 0);
+  const again = await connected(mqttPort(started), { clientId: 'viewer-2' });
+  again.client.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'house/setpoint', qos: 0 }] });
+  t.same([await again.client.next(), await again.client.next()].map(brief), ['suback #1 0', 'publish house/setpoint 21 q0 retain'], 'retention never removes a retained message');
+  const resumed = await connected(mqttPort(started), { clientId: 'behind', clean: false });
+  t.equal(resumed.connack, 'connack 0 present');
+  t.equal(brief(await resumed.client.next()), 'publish old/b 2 q1 #1', 'what is left of what it missed');
+  await started.waitForLog(/mqtt: retention deleted messages a kept session had not been sent .*"client":"behind"/);
+
+  // Clean session 1 drops what was kept; --max-cursors counts kept sessions.
+  const clean = await connected(mqttPort(started), { clientId: 'behind', clean: true });
+  t.equal(clean.connack, 'connack 0', 'clean: nothing present');
+  clean.client.close();
+  const dropped = await connected(mqttPort(started), { clientId: 'behind', clean: false });
+  t.equal(dropped.connack, 'connack 0', 'and nothing kept after it');
+  line2.write('send old.c 3');
+  await line2.line();
+  t.same(await dropped.client.sync(), [], 'no subscription came back with it');
+  const full = await connected(mqttPort(started), { clientId: 'second', username: 'behind', clean: false });
+  t.equal(full.connack, 'connack 3', 'a second kept session of user behind: over --max-cursors 1');
+  for (const c of [client, viewer.client, again.client, resumed.client, dropped.client]) c.close();
+  line.close();
+  line2.close();
+});
+
+t.test('kill -9 of linebus serve after PUBACK and PUBREC loses nothing', { timeout: 30000 }, async (t) => {
+  const db = join(tempDir(t), 'bus.db');
+  const daemon = await serve(['--db', db, '--mqtt-port', '0']);
+  t.teardown(() => daemon.child.kill('SIGKILL'));
+  const port = Number(/MQTT on [^\s]+:(\d+)/.exec(daemon.stderr())?.[1]);
+  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: 'sensor', reconnectPeriod: 0 });
+  const sent = Array.from({ length: 300 }, (_, i) => client.publishAsync(`crash/${i % 3}`, `reading ${i}`, { qos: i % 2 === 0 ? 1 : 2 }));
+  await Promise.all(sent);
+  daemon.child.kill('SIGKILL');
+  await new Promise((resolve) => daemon.child.once('close', resolve));
+  client.end(true);
+  const store = Store.open(db, { readonly: true });
+  const rows = store.reader.pageMessages(new Wants([{ pattern: 'crash.*', after: 0 }]), 0, Number.MAX_SAFE_INTEGER).messages;
+  store.close();
+  t.equal(rows.length, 300, 'every acknowledged message is in the journal');
+  t.same(new Set(rows.map((row) => row.body)).size, 300, 'each once');
+  t.equal(rows.filter((row) => row.qos === 2).length, 150, 'with its QoS');
+});
+
+t.test('a journal that fails: no PUBACK, the connection closes, the client sends again later', { timeout: 10000 }, async (t) => {
+  const started = await startServer(t, { mqtt: { port: 0 } });
+  const { client } = await connected(mqttPort(started), { clientId: 'unlucky' });
+  unlinkSync(started.db);
+  client.send({ cmd: 'publish', topic: 'lost/x', payload: Buffer.from('x'), qos: 1, messageId: 1, dup: false, retain: false });
+  t.same((await client.rest()).map(brief), [], 'closed without PUBACK');
+  await started.waitForLog(/mqtt connection closed: journal failed/);
+});
