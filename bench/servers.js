@@ -1,7 +1,7 @@
 // Starts each server fresh, on loopback, pinned to core 0 where taskset
 // exists, and reads its resident memory from /proc.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,11 +55,32 @@ async function waitForPort(port, child) {
   throw new Error(`nothing listening on ${port}`);
 }
 
-/** Starts `kind` ('linebus', 'redis', 'nats', 'relay'); returns { port, pid, rss(), stop() }. */
+/**
+ * Mosquitto as the MQTT comparison runs it: in memory (its default), the
+ * same window of unacknowledged messages per client as linebus's
+ * --mqtt-inflight (100), a queue deep enough that a bench window never
+ * makes it drop a QoS 1 message, Nagle off as linebus has it.
+ */
+function mosquittoConfig(dir, port) {
+  const file = join(dir, 'mosquitto.conf');
+  writeFileSync(file, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_inflight_messages 100\nmax_queued_messages 100000\nset_tcp_nodelay true\nlog_dest none\n`);
+  return file;
+}
+
+/**
+ * Starts `kind` ('linebus', 'linebus-mqtt', 'mosquitto', 'redis', 'nats',
+ * 'relay'); returns { port, pid, rss(), stop() }. The port of
+ * 'linebus-mqtt' is its MQTT listener's.
+ */
 export async function start(kind, extra = []) {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), `linebus-bench-${kind}-`));
   const commands = {
+    'linebus-mqtt': [process.execPath, [join(root, 'bin/linebus'), 'serve', '--port', '0', '--mqtt-port', String(port), '--db', join(dir, 'bench.db'), '--log-level', 'error', ...extra]],
+    // Its configuration is a file, written only when it is the one started.
+    get mosquitto() {
+      return ['mosquitto', ['-c', mosquittoConfig(dir, port), ...extra]];
+    },
     linebus: [process.execPath, [join(root, 'bin/linebus'), 'serve', '--port', String(port), '--db', join(dir, 'bench.db'), '--max-connections', '20000', '--log-level', 'error', ...extra]],
     redis: ['redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec', '--maxclients', '20000', ...extra]],
     nats: ['nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir, ...extra]],
@@ -67,7 +88,7 @@ export async function start(kind, extra = []) {
   };
   const [command, args] = pinned(...commands[kind]);
   // Peers log every start at length; linebus logs only errors here.
-  const child = spawn(command, args, { stdio: ['ignore', 'ignore', kind === 'linebus' ? 'inherit' : 'ignore'] });
+  const child = spawn(command, args, { stdio: ['ignore', 'ignore', kind.startsWith('linebus') ? 'inherit' : 'ignore'] });
   await waitForPort(port, child);
   return {
     port,

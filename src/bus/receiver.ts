@@ -9,7 +9,7 @@ import { msgText } from '../protocol/wire.js';
 /**
  * One committed message on its way to receivers, typed. The broker makes
  * one per message that has receivers, so its `msg` line is formatted
- * once, not once per receiver.
+ * once, not once per receiver, and only if a receiver of lines wants it.
  */
 export class Delivery implements Message {
   readonly id: number;
@@ -19,10 +19,8 @@ export class Delivery implements Message {
   readonly body: string;
   /** The MQTT publish QoS when not 1. */
   readonly qos: Qos | undefined;
-  /** The `msg` line with its LF. */
-  readonly text: string;
-  /** The size of `text` in bytes. */
-  readonly bytes: number;
+  #text: string | undefined;
+  #bytes: number | undefined;
 
   constructor(id: number, ts: number, topic: string, sender: string, body: string, qos?: Qos) {
     this.id = id;
@@ -31,8 +29,18 @@ export class Delivery implements Message {
     this.sender = sender;
     this.body = body;
     this.qos = qos;
-    this.text = msgText(topic, id, sender, body);
-    this.bytes = Buffer.byteLength(this.text);
+  }
+
+  /** The `msg` line with its LF, made once, when a receiver of lines first asks (MQTT's never do). */
+  get text(): string {
+    this.#text ??= msgText(this.topic, this.id, this.sender, this.body);
+    return this.#text;
+  }
+
+  /** The size of `text` in bytes. */
+  get bytes(): number {
+    this.#bytes ??= Buffer.byteLength(this.text);
+    return this.#bytes;
   }
 }
 

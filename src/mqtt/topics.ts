@@ -68,8 +68,31 @@ function decodeLevel(segment: string): string | undefined {
   return escapeLevel(level) === segment ? level : undefined;
 }
 
+/**
+ * Names mapped lately, each way: a bus sends to the same topics over and
+ * over, and mapping each again was a good part of a message's cost.
+ * Bounded: past CACHED names a cache starts again.
+ */
+const CACHED = 4096;
+const toLinebus = new Map<string, Checked<string>>();
+const toMqtt = new Map<string, string | undefined>();
+
+function remember<V>(cache: Map<string, V>, key: string, value: V): V {
+  if (cache.size >= CACHED) cache.clear();
+  cache.set(key, value);
+  return value;
+}
+
 /** The linebus topic of an MQTT topic name (PUBLISH, a will), or why it has none. */
 export function linebusTopic(name: string): Checked<string> {
+  const known = toLinebus.get(name);
+  if (known !== undefined) return known;
+  const mapped = mapName(name);
+  // Only names that map: a client inventing bad ones does not churn the cache.
+  return mapped.ok ? remember(toLinebus, name, mapped) : mapped;
+}
+
+function mapName(name: string): Checked<string> {
   if (name === '') return refused('topic-empty');
   if (name.includes('\0')) return refused('nul');
   if (name.includes('+') || name.includes('#')) return refused('topic-wildcard');
@@ -90,6 +113,11 @@ const PLAIN_TOPIC = /^[^%/+#]+$/;
  * subscribers.
  */
 export function mqttTopicName(topic: string): string | undefined {
+  if (toMqtt.has(topic)) return toMqtt.get(topic);
+  return remember(toMqtt, topic, nameOf(topic));
+}
+
+function nameOf(topic: string): string | undefined {
   if (PLAIN_TOPIC.test(topic)) return topic.replaceAll('.', '/');
   const levels: string[] = [];
   for (const segment of topic.split('.')) {
