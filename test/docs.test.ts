@@ -8,6 +8,7 @@ import { tempDir } from './helpers.js';
 import { BIN } from './cli-helpers.js';
 import { ERROR_CODES } from '../src/protocol/errors.js';
 import { HELP_VERBS } from '../src/protocol/commands.js';
+import { MQTT_REFUSALS } from '../src/mqtt/refusals.js';
 
 // Tests run compiled, from dist/test.
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -28,7 +29,7 @@ function ensure(command: string, debianPackage: string): string | undefined {
 t.test('man pages lint clean and say what the code does', { timeout: 300000 }, async (t) => {
   const missing = ensure('groff', 'groff-base');
   if (missing) return t.fail(missing);
-  t.same(pkg.man, ['man/linebus.1', 'man/linebus-protocol.7']);
+  t.same(pkg.man, ['man/linebus.1', 'man/linebus-protocol.7', 'man/linebus-mqtt.7']);
   for (const page of pkg.man) {
     const lint = spawnSync('groff', ['-man', '-ww', '-z', '-Tutf8', join(root, page)], { encoding: 'utf8' });
     t.equal(lint.status, 0, `${page}: groff exit status`);
@@ -57,6 +58,9 @@ t.test('man pages lint clean and say what the code does', { timeout: 300000 }, a
   const protocol = readFileSync(join(root, 'man/linebus-protocol.7'), 'utf8');
   for (const code of Object.keys(ERROR_CODES)) t.match(protocol, `.B ${code}\n`, `linebus-protocol.7 documents err ${code}`);
   for (const verb of HELP_VERBS) t.match(protocol, new RegExp(`^\\.(B|BI|BR|TP)[^\\n]*\\b${verb}\\b`, 'm'), `linebus-protocol.7 documents ${verb}`);
+  const mqtt = readFileSync(join(root, 'man/linebus-mqtt.7'), 'utf8');
+  const refusals = mqtt.slice(mqtt.indexOf('.SS Refusals'), mqtt.indexOf('.SS Limits'));
+  for (const reason of Object.keys(MQTT_REFUSALS)) t.ok(refusals.includes(reason.replace(/-/g, '\\-')), `linebus-mqtt.7 documents the refusal ${reason}`);
 });
 
 t.test('systemd units verify clean', { timeout: 300000 }, async (t) => {
@@ -91,7 +95,7 @@ t.test('the package holds what an installed linebus needs, and no tests', { time
   const packed = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' });
   t.equal(packed.status, 0, packed.stderr);
   const files = new Set((JSON.parse(packed.stdout) as { files: { path: string }[] }[])[0]?.files.map((f) => f.path));
-  for (const file of ['bin/linebus', 'dist/src/cli/main.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/store/checkpoint-worker.js', 'man/linebus.1', 'man/linebus-protocol.7', 'systemd/linebus.service', 'systemd/linebus.socket', 'web/console.html', 'package.json', 'README.md']) {
+  for (const file of ['bin/linebus', 'dist/src/cli/main.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/store/checkpoint-worker.js', 'man/linebus.1', 'man/linebus-protocol.7', 'man/linebus-mqtt.7', 'systemd/linebus.service', 'systemd/linebus.socket', 'web/console.html', 'package.json', 'README.md']) {
     t.ok(files.has(file), file);
   }
   t.notOk([...files].some((f) => f.startsWith('dist/test/') || f.startsWith('test/')), 'no tests');
