@@ -10,6 +10,8 @@
  */
 import t from 'tap';
 import mqtt from 'mqtt';
+import { generate, parser } from 'mqtt-packet';
+import type { Packet } from 'mqtt-packet';
 import { Acl } from '../src/bus/acl.js';
 import { Store } from '../src/store/store.js';
 import { Wants } from '../src/store/wants.js';
@@ -25,7 +27,8 @@ pattern readwrite open.%u.>
 `;
 
 t.test('the MQTT door', { timeout: 60000 }, async (t) => {
-  const started = await startServer(t, { acl: Acl.parse(RULES), mqtt: { port: 0 }, maxPending: 65536 });
+  // Small limits where a test needs to reach them; the rest stays far below.
+  const started = await startServer(t, { acl: Acl.parse(RULES), mqtt: { port: 0 }, http: { port: 0 }, maxPending: 65536, maxInput: 1024, maxSubscriptions: 3, loginTimeout: 1 });
   const { server, db, logs, waitForLog } = started;
   const port = (server.mqttAddress() as { port: number }).port;
   const stats = (name: string): number => stat(server.stats(), name) || 0;
@@ -41,9 +44,11 @@ t.test('the MQTT door', { timeout: 60000 }, async (t) => {
     return client;
   };
 
-  // Keep-alive expiry takes its 1.5 s: it runs while the rest does.
+  // Keep-alive expiry and --login-timeout take their seconds: they run while the rest does.
   const silent = await raw('silent', { keepalive: 1, will: { topic: 'wills/silent', payload: Buffer.from('gone quiet'), qos: 1, retain: false } });
   const silentEnd = silent.closed;
+  const mute = await RawMqtt.open(port);
+  const muteEnd = mute.rest();
 
   t.test('QoS 0, 1 and 2: acknowledged once the message is committed', async (t) => {
     const line = await LineClient.login(started.port, 'ops');
@@ -214,10 +219,10 @@ t.test('the MQTT door', { timeout: 60000 }, async (t) => {
     t.equal(brief(await slow.next()), 'suback #1 1');
     slow.socket.pause();
     const line = await LineClient.login(started.port, 'ops');
-    const body = 'x'.repeat(4000);
-    // 100 in flight unacknowledged, then --max-pending (64 KB) of them wait: cut off.
-    for (let i = 0; i < 130; i++) line.write(`send flood.x ${body}`);
-    await line.lines(130);
+    // 100 in flight unacknowledged, then the rest wait in its window, past --max-pending (64 KB): cut off.
+    const body = 'x'.repeat(500);
+    for (let i = 0; i < 300; i++) line.write(`send flood.x ${body}`);
+    await line.lines(300);
     await waitForLog(/slow consumer cut off .*"user":"ops"/);
     const seen = new Set<string>();
     while (seen.size < 3) for (const packet of await watcher.sync()) seen.add(brief(packet));
@@ -285,12 +290,126 @@ t.test('the MQTT door', { timeout: 60000 }, async (t) => {
     t.ok(logs.some((line) => /mqtt keep-alive expired .*"client":"silent"/.test(line)));
   });
 
+  t.test('what a client must not be sent, or must not answer', async (t) => {
+    const names = await raw('names');
+    names.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'names/#', qos: 0 }] });
+    t.equal(brief(await names.next()), 'suback #1 0');
+    const unmapped = stats('mqtt_unmapped');
+    const line = await LineClient.login(started.port, 'ops');
+    line.write('send names.a/b no MQTT name', 'send names.ok fine');
+    await line.lines(2);
+    t.same((await names.sync()).map(brief), ['publish names/ok fine q0'], 'a topic no MQTT name maps to is not sent under another');
+    t.equal(stats('mqtt_unmapped'), unmapped + 1, 'counted');
+    const flow = await raw('flow');
+    flow.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'flow/#', qos: 2 }] });
+    t.equal(brief(await flow.next()), 'suback #1 2');
+    names.send({ cmd: 'publish', topic: 'flow/x', payload: Buffer.from('two'), qos: 2, messageId: 9, dup: false, retain: false });
+    t.equal(brief(await flow.next()), 'publish flow/x two q2 #1');
+    flow.send({ cmd: 'puback', messageId: 999 });
+    t.same(await flow.sync(), [], 'an acknowledgement of nothing in flight (sent twice, say) is ignored');
+    const refused = stats('mqtt_refused.ack-flow');
+    flow.send({ cmd: 'puback', messageId: 1 });
+    t.same((await flow.rest()).map(brief), [], 'PUBACK for a QoS 2 message: closed');
+    t.equal(stats('mqtt_refused.ack-flow'), refused + 1);
+    line.close();
+  });
+
+  t.test('subscriptions: UNSUBSCRIBE, --max-subscriptions, $share groups made, refused, left, and jobs MQTT cannot name', async (t) => {
+    const client = await raw('subs');
+    client.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'plain/#', qos: 0 }, { topic: '$share/fresh/fresh/+', qos: 1 }, { topic: '$share/fresh/other/#', qos: 1 }, { topic: 'x/1', qos: 0 }, { topic: 'x/2', qos: 0 }] });
+    t.equal(brief(await client.next()), 'suback #1 0,1,128,0,128', 'a group of another pattern refused; the fourth filter over --max-subscriptions 3');
+    const line = await LineClient.login(started.port, 'ops');
+    line.write('send fresh.a 1', 'send plain.b 2');
+    await line.lines(2);
+    t.same([brief(await client.next()), brief(await client.next())], ['publish fresh/a 1 q1 #1', 'publish plain/b 2 q0'], 'a job of the group it made, and a message');
+    client.send({ cmd: 'puback', messageId: 1 });
+    client.send({ cmd: 'unsubscribe', messageId: 2, unsubscriptions: ['plain/#', '$share/fresh/fresh/+', 'never/subscribed'] });
+    t.equal(brief(await client.next()), 'unsuback #2');
+    line.write('send fresh.b 3', 'send plain.c 4');
+    await line.lines(2);
+    t.same(await client.sync(), [], 'nothing after UNSUBSCRIBE');
+    const member = await LineClient.login(started.port, 'ops');
+    member.write('take fresh.* as fresh');
+    t.match(await member.lines(2), ['ok take fresh.* as fresh', /^job fresh\.b \d+ ops 3$/], 'the group kept the job for its next member');
+    const odd = await raw('odd');
+    odd.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: '$share/odd/weird/#', qos: 1 }] });
+    t.equal(brief(await odd.next()), 'suback #1 1');
+    line.write('recv $dead.odd', 'send weird.a/b x');
+    t.match(await line.lines(3), ['ok recv $dead.odd', /^ok send \d+$/, /^msg \$dead\.odd \d+ \$linebus \d+ weird\.a\/b x$/], 'a job its only member cannot take is given back until it is dead');
+    t.same(await odd.sync(), []);
+    line.close();
+    member.close();
+  });
+
+  t.test('a will the access file denies is not published, and counted', async (t) => {
+    const denied = stats('mqtt_publishes_denied');
+    const alice = await raw('alice-will', { username: 'alice', will: { topic: 'secret/x', payload: Buffer.from('bye'), qos: 0, retain: false } });
+    alice.socket.destroy();
+    await waitForLog(/mqtt will denied .*"client":"alice-will"/);
+    t.equal(stats('mqtt_publishes_denied'), denied + 1);
+  });
+
+  t.test('/mqtt: MQTT over WebSocket, binary frames, input held within --max-input', async (t) => {
+    const base = `http://127.0.0.1:${(server.httpAddress() as { port: number }).port}`;
+    t.equal((await fetch(`${base}/mqtt`)).status, 426, 'a WebSocket, not a page');
+    const { WebSocket } = await import('ws');
+    const open = (protocols: string[], origin?: string): Promise<{ ws: InstanceType<typeof WebSocket>; status?: number }> =>
+      new Promise((resolve) => {
+        const ws = new WebSocket(`${base.replace('http', 'ws')}/mqtt`, protocols, origin === undefined ? {} : { origin });
+        ws.once('open', () => resolve({ ws }));
+        ws.once('unexpected-response', (_req, res) => resolve({ ws, status: res.statusCode }));
+      });
+    t.equal((await open([])).status, 400, 'no subprotocol');
+    t.equal((await open(['mqtt'], 'http://evil.example')).status, 403, 'another origin');
+    const { ws } = await open(['mqttv3.1']);
+    t.equal(ws.protocol, 'mqttv3.1');
+    const packets: Buffer[] = [];
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    ws.on('message', (data: Buffer) => packets.push(data));
+    // CONNECT and 30 QoS 1 PUBLISHes in one frame: 3.6 KB behind the login, over --max-input (1024).
+    const publishes = Array.from({ length: 30 }, (_, i) => generate({ cmd: 'publish', topic: 'ws/in', payload: Buffer.from(`n${i}`.padEnd(100, '.')), qos: 1, messageId: i + 1, dup: false, retain: false }));
+    ws.send(Buffer.concat([generate({ cmd: 'connect', protocolId: 'MQIsdp', protocolVersion: 3, clientId: 'browser', clean: true, keepalive: 0, username: 'ops' }), ...publishes]));
+    while (Buffer.concat(packets).length < 4 + 30 * 4) await new Promise((resolve) => ws.once('message', resolve));
+    const answers = Buffer.concat(packets);
+    t.same([...answers.subarray(0, 4)], [0x20, 2, 0, 0], 'CONNACK');
+    t.same(Array.from({ length: 30 }, (_, i) => answers.readUInt16BE(4 + i * 4 + 2)), Array.from({ length: 30 }, (_, i) => i + 1), 'every PUBACK, in order');
+    t.equal(committed('ws.in').length, 30);
+    ws.send('a text frame');
+    t.equal(await closed, 1003, 'a text frame closes it [MQTT-6.0.0-1]');
+
+    // More retained messages than a page, to a WebSocket reader: read and written a page at a time.
+    const writer = await raw('many-writer');
+    writer.send(Buffer.concat(Array.from({ length: 501 }, (_, i) => generate({ cmd: 'publish', topic: `many/${String(i).padStart(3, '0')}`, payload: Buffer.from('r'.repeat(100)), qos: 0, retain: true, dup: false }))));
+    await writer.sync();
+    const reader = (await open(['mqtt'])).ws;
+    const parsed: string[] = [];
+    const incoming = parser({ protocolVersion: 4 });
+    incoming.on('packet', (packet: Packet) => parsed.push(brief(packet)));
+    reader.on('message', (data: Buffer) => incoming.parse(data));
+    const readerClosed = new Promise<number>((resolve) => reader.once('close', (code) => resolve(code)));
+    reader.send(Buffer.concat([generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'many-reader', clean: true, keepalive: 0, username: 'ops' }), generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'many/#', qos: 0 }] })]));
+    while (parsed.length < 503) await new Promise((resolve) => reader.once('message', resolve));
+    t.same(parsed.slice(0, 3), ['connack 0', 'suback #1 0', `publish many/000 ${'r'.repeat(100)} q0 retain`]);
+    t.equal(parsed[502], `publish many/500 ${'r'.repeat(100)} q0 retain`, 'all 501, in topic order');
+    reader.send(generate({ cmd: 'disconnect' }));
+    t.equal(await readerClosed, 1000, 'DISCONNECT: closed normally');
+  });
+
+  t.test('--login-timeout: a connection with no CONNECT is closed', async (t) => {
+    t.same((await muteEnd).map(brief), []);
+    t.ok(logs.some((line) => /mqtt connection closed: login timeout/.test(line)));
+  });
+
   t.test('who, stats and /metrics name the listener', async (t) => {
     const client = await raw('listed');
     const line = await LineClient.login(started.port, 'ops');
     line.write('who');
     t.ok((await line.until('ok who')).some((entry) => / ops 127\.0\.0\.1:\d+ mqtt \d+/.test(entry)));
     t.ok(stats('mqtt_refused.malformed') >= 1);
+    const metrics = await (await fetch(`http://127.0.0.1:${(server.httpAddress() as { port: number }).port}/metrics`)).text();
+    t.match(metrics, /^linebus_connections\{listener="mqtt"\} [1-9]/m);
+    t.match(metrics, /^linebus_mqtt_refused_total\{reason="malformed"\} 1$/m);
+    t.match(metrics, /^linebus_mqtt_publishes_denied_total [1-9]/m);
     client.close();
     line.close();
   });

@@ -38,8 +38,8 @@ export class RawMqtt {
     });
   }
 
-  static async open(port: number, level: 3 | 4 = 4): Promise<RawMqtt> {
-    const socket = connect(port, '127.0.0.1');
+  static async open(port: number, level: 3 | 4 = 4, host = '127.0.0.1'): Promise<RawMqtt> {
+    const socket = connect(port, host);
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
       socket.once('error', reject);
@@ -48,9 +48,9 @@ export class RawMqtt {
   }
 
   /** Opens, sends CONNECT with `fields`, and reads the CONNACK. */
-  static async connect(port: number, fields: Record<string, unknown>): Promise<{ client: RawMqtt; connack: Packet | undefined }> {
+  static async connect(port: number, fields: Record<string, unknown>, host?: string): Promise<{ client: RawMqtt; connack: Packet | undefined }> {
     const level = fields.protocolVersion === 3 ? 3 : 4;
-    const client = await RawMqtt.open(port, level);
+    const client = await RawMqtt.open(port, level, host);
     client.send({ cmd: 'connect', protocolId: level === 3 ? 'MQIsdp' : 'MQTT', protocolVersion: level, clean: true, keepalive: 0, ...fields } as Packet);
     return { client, connack: await client.next() };
   }

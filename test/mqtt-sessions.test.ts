@@ -9,8 +9,10 @@
  */
 import t from 'tap';
 import { unlinkSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
+import { hashPassword } from '../src/store/passwords.js';
 import { Store } from '../src/store/store.js';
 import { Wants } from '../src/store/wants.js';
 import { serve } from './cli-helpers.js';
@@ -28,7 +30,7 @@ async function connected(port: number, fields: Record<string, unknown>): Promise
 t.test('kept sessions across disconnects and a restart; retained messages across restarts and retention', { timeout: 30000 }, async (t) => {
   const db = join(tempDir(t), 'bus.db');
   let started = await startServer(t, { db, mqtt: { port: 0 } });
-  const line = await LineClient.login(started.port, 'ops');
+  let line = await LineClient.login(started.port, 'ops');
   const send = async (...lines: string[]): Promise<void> => {
     line.write(...lines.map((text) => `send ${text}`));
     for (const reply of await line.lines(lines.length)) if (!reply?.startsWith('ok send')) throw new Error(`${reply}`);
@@ -67,11 +69,37 @@ t.test('kept sessions across disconnects and a restart; retained messages across
   await publisher.publishAsync('house/setpoint', '21', { qos: 1, retain: true });
   await publisher.endAsync();
   client.close();
+  // More kept sessions: one with the retained message in flight, one in a shared group,
+  // one that misses more than its window holds, one that publishes at QoS 2 and unsubscribes.
+  const retainer = await connected(mqttPort(started), { clientId: 'retainer', clean: false });
+  retainer.client.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'house/setpoint', qos: 1 }] });
+  t.same([await retainer.client.next(), await retainer.client.next()].map(brief), ['suback #1 1', 'publish house/setpoint 21 q1 retain #1']);
+  retainer.client.close();
+  const sharer = await connected(mqttPort(started), { clientId: 'sharer', clean: false });
+  sharer.client.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: '$share/kg/kjobs/#', qos: 1 }] });
+  t.equal(brief(await sharer.client.next()), 'suback #1 1');
+  sharer.client.close();
+  const bulk = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort(started)}`, { clientId: 'bulk', clean: false, reconnectPeriod: 0 });
+  await bulk.subscribeAsync('bulk/#', { qos: 1 });
+  await bulk.endAsync();
+  await send(...Array.from({ length: 1000 }, (_, i) => `bulk.n ${i}`));
+  const writer = await connected(mqttPort(started), { clientId: 'writer', clean: false });
+  writer.client.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'w/#', qos: 1 }] });
+  t.equal(brief(await writer.client.next()), 'suback #1 1');
+  writer.client.send({ cmd: 'unsubscribe', messageId: 2, unsubscriptions: ['w/#'] });
+  t.equal(brief(await writer.client.next()), 'unsuback #2');
+  writer.client.send({ cmd: 'publish', topic: 'house/light', payload: Buffer.from('on'), qos: 2, messageId: 3, retain: true, dup: false });
+  t.equal(brief(await writer.client.next()), 'pubrec #3');
+  writer.client.send({ cmd: 'pubrel', messageId: 3 });
+  t.equal(brief(await writer.client.next()), 'pubcomp #3', 'a kept session: PUBCOMP once the release is committed');
+  writer.client.close();
   const willed = await connected(mqttPort(started), { clientId: 'willed', will: { topic: 'wills/willed', payload: Buffer.from('down'), qos: 1, retain: false } });
   t.equal(willed.connack, 'connack 0');
   await started.server.stop();
   await willed.client.closed;
-  started = await startServer(t, { db, mqtt: { port: 0 }, maxCursors: 1 });
+  // Small pages (a quarter of --max-pending): the catch-up below takes several, each waiting for the window.
+  started = await startServer(t, { db, mqtt: { port: 0 }, maxCursors: 1, maxPending: 65536 });
+  line = await LineClient.login(started.port, 'ops');
 
   ({ client, connack } = await connected(mqttPort(started), { clientId: 'keeper', clean: false }));
   t.equal(connack, 'connack 0 present', 'after a restart: present');
@@ -81,8 +109,19 @@ t.test('kept sessions across disconnects and a restart; retained messages across
   client.send({ cmd: 'puback', messageId: 5 });
   t.same(await client.sync(), []);
   const viewer = await connected(mqttPort(started), { clientId: 'viewer' });
-  viewer.client.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'house/+', qos: 1 }, { topic: 'wills/#', qos: 0 }] });
-  t.same([await viewer.client.next(), await viewer.client.next()].map(brief), ['suback #1 1,0', 'publish house/setpoint 21 q1 retain #1'], 'the retained message survived the restart');
+  viewer.client.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'house/+', qos: 2 }, { topic: 'wills/#', qos: 0 }] });
+  t.same([await viewer.client.next(), await viewer.client.next(), await viewer.client.next()].map(brief), ['suback #1 2,0', 'publish house/light on q2 retain #1', 'publish house/setpoint 21 q1 retain #2'], 'retained messages survived the restart, each at its QoS');
+  const retained = await connected(mqttPort(started), { clientId: 'retainer', clean: false });
+  t.same([retained.connack, brief(await retained.client.next())], ['connack 0 present', 'publish house/setpoint 21 q1 dup retain #1'], 'a retained message in flight: again, DUP and RETAIN set');
+  const shared = await connected(mqttPort(started), { clientId: 'sharer', clean: false });
+  t.equal(shared.connack, 'connack 0 present');
+  await send('kjobs.a resize');
+  t.equal(brief(await shared.client.next()), 'publish kjobs/a resize q1 #1', 'its shared subscription joined again');
+  const bulkAgain = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort(started)}`, { clientId: 'bulk', clean: false, reconnectPeriod: 0 });
+  const bodies: string[] = [];
+  await new Promise<void>((resolve) => bulkAgain.on('message', (_topic, payload) => bodies.push(payload.toString()) === 1000 && resolve()));
+  t.same(bodies, Array.from({ length: 1000 }, (_, i) => String(i)), 'more than --mqtt-inflight and a page missed: all, in order, as the window lets them out');
+  await bulkAgain.endAsync();
   const journal = Store.open(db, { readonly: true });
   t.same(journal.reader.pageMessages(new Wants([{ pattern: 'wills.>', after: 0 }]), 0, Number.MAX_SAFE_INTEGER).messages, [], 'the shutdown published no will');
   journal.close();
@@ -116,7 +155,23 @@ t.test('kept sessions across disconnects and a restart; retained messages across
   t.same(await dropped.client.sync(), [], 'no subscription came back with it');
   const full = await connected(mqttPort(started), { clientId: 'second', username: 'behind', clean: false });
   t.equal(full.connack, 'connack 3', 'a second kept session of user behind: over --max-cursors 1');
-  for (const c of [client, viewer.client, again.client, resumed.client, dropped.client]) c.close();
+  // A message in flight that retention deleted before a restart is dropped, and logged.
+  const gone = await connected(mqttPort(started), { clientId: 'gone', clean: false });
+  gone.client.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'g/#', qos: 1 }] });
+  t.equal(brief(await gone.client.next()), 'suback #1 1');
+  line2.write('send g.a soon gone');
+  await line2.line();
+  t.equal(brief(await gone.client.next()), 'publish g/a soon gone q1 #1');
+  gone.client.close();
+  line2.write('send g.b newest');
+  await line2.line();
+  await started.server.runRetention();
+  await started.server.stop();
+  started = await startServer(t, { db, mqtt: { port: 0 } });
+  await started.waitForLog(/mqtt: a message in flight is gone .*"client":"gone","packet":1/);
+  const back = await connected(mqttPort(started), { clientId: 'gone', clean: false });
+  t.same([back.connack, brief(await back.client.next())], ['connack 0 present', 'publish g/b newest q1 #1'], 'it goes on after it');
+  for (const c of [client, viewer.client, again.client, resumed.client, dropped.client, retained.client, shared.client, back.client]) c.close();
   line.close();
   line2.close();
 });
@@ -142,9 +197,46 @@ t.test('kill -9 of linebus serve after PUBACK and PUBREC loses nothing', { timeo
 
 t.test('a journal that fails: no PUBACK, the connection closes, the client sends again later', { timeout: 10000 }, async (t) => {
   const started = await startServer(t, { mqtt: { port: 0 } });
-  const { client } = await connected(mqttPort(started), { clientId: 'unlucky' });
+  const { client } = await connected(mqttPort(started), { clientId: 'unlucky', will: { topic: 'wills/unlucky', payload: Buffer.from('gone'), qos: 0, retain: false } });
   unlinkSync(started.db);
   client.send({ cmd: 'publish', topic: 'lost/x', payload: Buffer.from('x'), qos: 1, messageId: 1, dup: false, retain: false });
   t.same((await client.rest()).map(brief), [], 'closed without PUBACK');
   await started.waitForLog(/mqtt connection closed: journal failed/);
+  await started.waitForLog(/mqtt will could not be journaled .*"client":"unlucky"/);
+});
+
+t.test('a full server closes an MQTT connection at once: it has sent no CONNECT to answer', { timeout: 10000 }, async (t) => {
+  const started = await startServer(t, { mqtt: { port: 0 }, maxConnections: 1 });
+  const first = await connected(mqttPort(started), { clientId: 'first' });
+  t.equal(first.connack, 'connack 0');
+  const second = await RawMqtt.open(mqttPort(started));
+  t.same(await second.rest(), [], 'closed');
+  await started.waitForLog(/connection refused: server full/);
+  first.client.close();
+});
+
+t.test('users: CONNECT names a linebus user and password; open mode takes loopback only', { timeout: 10000 }, async (t) => {
+  const outside = Object.values(networkInterfaces()).flat().find((address) => address?.family === 'IPv4' && !address.internal)?.address;
+  const started = await startServer(t, { mqtt: { port: 0, host: '0.0.0.0' } });
+  const port = mqttPort(started);
+  const table: [string, Record<string, unknown>, string][] = [
+    ['open mode: a client identifier that is no user name', { clientId: 'has space' }, 'connack 2'],
+    ['open mode: a user name that is none', { clientId: 'c', username: 'has space' }, 'connack 4'],
+    ['open mode: any name', { clientId: 'c', username: 'anyone', password: Buffer.from('x') }, 'connack 0'],
+  ];
+  for (const [what, fields, want] of table) t.equal((await connected(port, fields)).connack, want, what);
+  if (outside === undefined) t.comment('no address but loopback on this machine: open mode from elsewhere not tried');
+  else {
+    const { client, connack } = await RawMqtt.connect(port, { clientId: 'far' }, outside);
+    t.equal(brief(connack), 'connack 5', `open mode, from ${outside}: not authorized`);
+    client.close();
+  }
+  started.server.store.users.put('alice', await hashPassword('s3cret'));
+  const users: [string, Record<string, unknown>, string][] = [
+    ['a user and her password', { clientId: 'a1', username: 'alice', password: Buffer.from('s3cret') }, 'connack 0'],
+    ['a wrong password', { clientId: 'a2', username: 'alice', password: Buffer.from('guess') }, 'connack 4'],
+    ['no user name', { clientId: 'a3' }, 'connack 5'],
+  ];
+  for (const [what, fields, want] of users) t.equal((await connected(port, fields)).connack, want, what);
+  await started.waitForLog(/login failed/);
 });

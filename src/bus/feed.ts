@@ -27,8 +27,6 @@ interface Target {
   /** The patterns it receives live. */
   readonly patterns: ReadonlySet<string>;
   subscribe(pattern: string): void;
-  /** `ok recv ...`, `ok replay ...`, or why not. */
-  reply(reply: Reply): void;
   /** Its output is in its link and the link has room; false once it closes. */
   room(): Promise<boolean>;
   /** The most bytes one page may hold for it. */
@@ -51,8 +49,13 @@ export interface MessageTarget extends Target {
   pushMessages(messages: readonly Message[]): void;
 }
 
-/** What a feed writes to: a session, a web stream. */
+/** What a feed writes to: a session, a web stream, an MQTT connection. */
 export type FeedTarget = LineTarget | MessageTarget;
+
+/** A target of a command (`recv`, `replay`): it is answered `ok recv ...`, `ok replay ...`, or why not. */
+export interface Answered {
+  reply(reply: Reply): void;
+}
 
 /** "Until the end of the journal, however far it has grown." */
 const NO_END = Number.MAX_SAFE_INTEGER;
@@ -75,7 +78,7 @@ export class Feed {
   }
 
   /** PROTOCOL.md: `ok recv`, then the journaled messages, then live. */
-  catchUp(target: FeedTarget, pattern: string, start: Start): Promise<void> {
+  catchUp(target: FeedTarget & Answered, pattern: string, start: Start): Promise<void> {
     return this.#paused(target, async () => {
       // Patterns already live pick up from here, through the journal.
       const wants = this.#liveWants(target);
@@ -92,7 +95,7 @@ export class Feed {
    * the target's user's cursor, made first (from `start`, or from the
    * journal's end) if there is none; at most `maxCursors` per user.
    */
-  follow(target: FeedTarget, name: string, pattern: string, start: Start | undefined, maxCursors: number): Promise<void> {
+  follow(target: FeedTarget & Answered, name: string, pattern: string, start: Start | undefined, maxCursors: number): Promise<void> {
     return this.#paused(target, async () => {
       const wants = this.#liveWants(target);
       const user = target.user as string;
@@ -175,7 +178,7 @@ export class Feed {
   }
 
   /** PROTOCOL.md: the journaled messages, then `ok replay <pattern> <count>`. */
-  replay(target: FeedTarget, pattern: string, start: Start): Promise<void> {
+  replay(target: FeedTarget & Answered, pattern: string, start: Start): Promise<void> {
     return this.#paused(target, async () => {
       const live = this.#liveWants(target);
       const gone = this.#gone(start);

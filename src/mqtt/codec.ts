@@ -99,8 +99,6 @@ export class MqttDecoder {
 
   write(chunk: Buffer): void {
     let at = 0;
-    // Where the packet whose header is being read began in this chunk (-1: in an earlier one).
-    let start = -1;
     while (at < chunk.length && !this.#refused) {
       const packet = this.#packet;
       if (packet === undefined && this.#header.length === 0) {
@@ -123,7 +121,6 @@ export class MqttDecoder {
         }
         continue;
       }
-      if (this.#header.length === 0) start = at;
       const byte = chunk[at++] as number;
       const header = this.#header.push(byte);
       if (this.#header.length === 1) {
@@ -141,15 +138,9 @@ export class MqttDecoder {
         this.#refuse(problem);
         continue;
       }
+      // A packet whole in this chunk went by #wholePacketAt: this one is cut.
       const headerLength = this.#header.length;
       const total = headerLength + header.remaining;
-      if (start !== -1 && start + total <= chunk.length) {
-        // The whole packet is in this chunk: no copy.
-        this.#header.reset();
-        at = start + total;
-        this.#handle(chunk.subarray(start, at));
-        continue;
-      }
       const whole = Buffer.allocUnsafe(total);
       whole.set(this.#header.bytes);
       this.#header.reset();

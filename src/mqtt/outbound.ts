@@ -10,7 +10,7 @@
  */
 import type { Delivery, Receiver } from '../bus/receiver.js';
 import type { MessageTarget } from '../bus/feed.js';
-import type { Message, Qos, Reply } from '../protocol/events.js';
+import type { Message, Qos } from '../protocol/events.js';
 import { Attachments } from '../queue/attachments.js';
 import type { Worker } from '../queue/queue.js';
 import type { RetainedMessage } from '../store/mqtt.js';
@@ -99,10 +99,6 @@ export class Outbound implements Receiver, MessageTarget, Worker {
 
   unsubscribe(pattern: string): void {
     if (this.#patterns.delete(pattern)) this.#services.broker.unsubscribe(this, pattern);
-  }
-
-  reply(reply: Reply): void {
-    if (reply.code !== 'ok') this.#services.logger.log('warn', 'mqtt: catch-up refused', { user: this.user, code: reply.code, text: reply.text });
   }
 
   /** The link has room and nothing waits in the window: read on. False once closing. */

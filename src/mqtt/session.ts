@@ -103,12 +103,8 @@ export class MqttSession implements Staged {
     this.afterCommit(then);
   }
 
-  /** Runs `then` once what was changed so far is committed (at once for a clean session). */
+  /** Runs `then` once what was changed so far is committed (a kept session's: a clean one writes nothing). */
   afterCommit(then: () => void): void {
-    if (!this.kept) {
-      then();
-      return;
-    }
     this.#afterCommit.push(then);
     this.#stage();
   }
