@@ -1,7 +1,9 @@
 /**
  * The line protocol over WebSocket (WEB.md, `/ws`), with the `ws` library:
  * each text frame from the client holds one or more lines; each line to it
- * is one text frame. A Link like any other.
+ * is one text frame. A Link like any other. What every WebSocket Link
+ * shares (the bytes in flight, backpressure, closing) is WebSocketLink;
+ * ws-binary.ts is the other one, of bytes in binary frames.
  */
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
@@ -9,50 +11,44 @@ import type { Link, LinkEvents } from './link.js';
 
 const LF = Buffer.from('\n');
 
-export class WsLink implements Link {
-  readonly listener = 'ws';
+export abstract class WebSocketLink implements Link {
+  abstract readonly listener: string;
   readonly remoteAddress: string | undefined;
   readonly remote: string;
-  readonly user: string | undefined;
-  readonly #ws: WebSocket;
+  protected readonly ws: WebSocket;
   /** Bytes handed to ws whose send has not completed. */
   #inFlight = 0;
   #drains: (() => void)[] = [];
 
-  constructor(ws: WebSocket, req: IncomingMessage, user: string | undefined) {
-    this.#ws = ws;
+  constructor(ws: WebSocket, req: IncomingMessage) {
+    this.ws = ws;
     this.remoteAddress = req.socket.remoteAddress;
     this.remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
-    this.user = user;
   }
 
   get writableLength(): number {
     return this.#inFlight;
   }
 
-  open(events: LinkEvents): void {
-    this.#ws.on('message', (data: Buffer) => {
-      // A frame's last line need not end in LF.
-      events.data(data[data.length - 1] === 0x0a ? data : Buffer.concat([data, LF]));
-    });
-    this.#ws.on('close', () => {
+  abstract open(events: LinkEvents): void;
+  abstract write(data: string | Buffer): void;
+
+  /** The close and errors, for `open`. */
+  protected onClose(events: LinkEvents): void {
+    this.ws.on('close', () => {
       this.#settle(true);
       events.close(undefined);
     });
-    this.#ws.on('error', () => {});
+    this.ws.on('error', () => {});
   }
 
-  write(data: string | Buffer): void {
-    if (this.#ws.readyState !== this.#ws.OPEN) return;
-    for (const line of data.toString().split('\n')) {
-      if (line === '') continue;
-      const bytes = Buffer.byteLength(line);
-      this.#inFlight += bytes;
-      this.#ws.send(line, () => {
-        this.#inFlight -= bytes;
-        this.#settle(false);
-      });
-    }
+  /** One frame of `bytes` bytes (text for a string, binary for bytes), counted until ws has sent it. */
+  protected send(frame: string | Buffer, bytes: number): void {
+    this.#inFlight += bytes;
+    this.ws.send(frame, () => {
+      this.#inFlight -= bytes;
+      this.#settle(false);
+    });
   }
 
   #settle(closed: boolean): void {
@@ -61,23 +57,48 @@ export class WsLink implements Link {
   }
 
   pause(): void {
-    this.#ws.pause();
+    this.ws.pause();
   }
 
   resume(): void {
-    this.#ws.resume();
+    this.ws.resume();
   }
 
   drained(): Promise<void> {
-    if (this.#inFlight === 0 || this.#ws.readyState !== this.#ws.OPEN) return Promise.resolve();
+    if (this.#inFlight === 0 || this.ws.readyState !== this.ws.OPEN) return Promise.resolve();
     return new Promise((resolve) => this.#drains.push(resolve));
   }
 
   end(): void {
-    this.#ws.close(1000);
+    this.ws.close(1000);
   }
 
   destroy(): void {
-    this.#ws.terminate();
+    this.ws.terminate();
+  }
+}
+
+export class WsLink extends WebSocketLink {
+  readonly listener = 'ws';
+  readonly user: string | undefined;
+
+  constructor(ws: WebSocket, req: IncomingMessage, user: string | undefined) {
+    super(ws, req);
+    this.user = user;
+  }
+
+  open(events: LinkEvents): void {
+    this.ws.on('message', (data: Buffer) => {
+      // A frame's last line need not end in LF.
+      events.data(data[data.length - 1] === 0x0a ? data : Buffer.concat([data, LF]));
+    });
+    this.onClose(events);
+  }
+
+  write(data: string | Buffer): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    for (const line of data.toString().split('\n')) {
+      if (line !== '') this.send(line, Buffer.byteLength(line));
+    }
   }
 }
