@@ -3,17 +3,20 @@
  * identifier, the will, who the client is (a linebus user and password,
  * or in open mode any name from loopback), then its session: taken over
  * from a connection that has it, kept or made, and CONNACK. A refusal is
- * a CONNACK return code, then the close.
+ * a CONNACK return code, then the close. Then a kept session resumes.
  */
 import { randomBytes } from 'node:crypto';
 import type { IConnectPacket } from 'mqtt-packet';
 import { userNameProblem } from '../protocol/topic.js';
 import { isLoopback } from '../util/loopback.js';
+import type { MqttClient } from './client.js';
 import type { MqttServices } from './context.js';
+import { who } from './context.js';
 import type { ProtocolLevel } from './fields.js';
 import type { MqttRefusal } from './refusals.js';
 import type { MqttSession } from './session.js';
 import type { Holder } from './sessions.js';
+import { joinShare } from './shares.js';
 import { willOf } from './wills.js';
 import type { Will } from './wills.js';
 
@@ -75,6 +78,26 @@ export async function connect(conn: Connecting, packet: IConnectPacket, services
   }
   const { session, present } = sessions.attach(key, !clean, conn, limits.mqttInflight);
   conn.accept({ user, clientId, level, session, present, will: will.value, keepAlive: packet.keepalive ?? 0 });
+}
+
+/**
+ * After CONNACK, a kept session's shared subscriptions are joined again,
+ * then the journal since it left is read for its subscriptions, then it is
+ * live (Feed.resume); what was in flight went first (Outbound.resend).
+ */
+export async function resume(client: MqttClient, services: MqttServices): Promise<void> {
+  const { session, user, outbound } = client;
+  const { logger, reader, feed } = services;
+  for (const share of session.shares.values()) {
+    const why = await joinShare(user, outbound, share, services);
+    if (why !== undefined) logger.log('warn', 'mqtt shared subscription not joined again', { ...who(client), filter: share.text, why });
+  }
+  const patterns = session.subscriptions.patterns();
+  if (patterns.length === 0) return;
+  const from = session.window.sentThrough;
+  const first = reader.firstId();
+  if (first > from + 1) logger.log('warn', 'mqtt: retention deleted messages a kept session had not been sent', { ...who(client), from: from + 1, to: first - 1 });
+  await feed.resume(outbound, patterns, from);
 }
 
 /** The user the client is, or undefined once it was refused. */

@@ -2,10 +2,8 @@
  * One MQTT connection, over any Link (TCP, TLS, `/mqtt`'s WebSocket): the
  * door's Connection (admitted, counted, listed by `who`, watched for
  * --login-timeout and --idle-timeout, told of shutdown). Bytes become
- * packets (codec.ts), handled in order; while a command holds (the login,
- * a SUBSCRIBE making a group, a kept session's catch-up) the packets
- * after it wait, bounded by --max-input, but for acknowledgements, which
- * free the window the catch-up waits on. Packets out go through an Outlet
+ * packets (codec.ts), handled in order through its PacketInput (held
+ * behind a command, within --max-input). Packets out go through an Outlet
  * (--max-pending, cut off as slow). The will is published when the
  * connection ends without DISCONNECT.
  */
@@ -14,30 +12,26 @@ import { err } from '../protocol/events.js';
 import type { Admission, Connection } from '../session/connection.js';
 import { Outlet } from '../session/outlet.js';
 import type { Link } from '../transport/link.js';
-import { Fifo } from '../util/fifo.js';
 import { MqttDecoder, encode } from './codec.js';
 import type { ClientPacket, ServerPacket } from './codec.js';
-import { connect } from './connect.js';
+import { connect, resume } from './connect.js';
 import type { Accepted, ConnackRefusal, Connecting } from './connect.js';
 import type { MqttClient } from './client.js';
 import type { MqttServices } from './context.js';
 import { who } from './context.js';
 import type { ProtocolLevel } from './fields.js';
+import { PacketInput } from './input.js';
 import { Outbound } from './outbound.js';
 import type { OutboundLink } from './outbound.js';
 import { publish, pubrel } from './publish.js';
 import type { MqttRefusal } from './refusals.js';
 import type { MqttSession } from './session.js';
-import { joinShare } from './shares.js';
 import { subscribe, unsubscribe } from './subscribe.js';
 import { publishWill } from './wills.js';
 import type { Will } from './wills.js';
 
 /** Packets handled while a command holds: they free what the command may wait for. */
 const NOT_HELD = new Set(['puback', 'pubrec', 'pubcomp', 'pingreq']);
-/** A queued packet's cost besides its payload. */
-const PACKET_OVERHEAD = 64;
-
 const NO_PATTERNS: ReadonlySet<string> = new Set();
 /** A reserved place that turned out to need no packet. */
 const NOTHING = Buffer.alloc(0);
@@ -54,11 +48,7 @@ export class MqttConnection implements Connection, Connecting, MqttClient, Outbo
   readonly #link: Link;
   readonly #outlet: Outlet;
   readonly #decoder: MqttDecoder;
-  readonly #queue = new Fifo<ClientPacket>();
-  #queuedBytes = 0;
-  #paused = false;
-  #holds = 0;
-  #stopped = false;
+  readonly #input: PacketInput;
   #ended = false;
   #accepted: Accepted | undefined;
   #outbound: Outbound | undefined;
@@ -79,7 +69,9 @@ export class MqttConnection implements Connection, Connecting, MqttClient, Outbo
     this.listener = link.listener;
     this.#services = services;
     this.#admission = admission;
-    this.#outlet = new Outlet(link, services, this, { lastWords: () => '', left: () => this.#stop() });
+    this.#outlet = new Outlet(link, services, this, { lastWords: () => '', left: () => this.#input.stop() });
+    // Acknowledgements pass a command that holds: they free the window it may wait on.
+    this.#input = new PacketInput(link, services.limits, (packet) => this.#handle(packet), (packet) => this.#accepted !== undefined && NOT_HELD.has(packet.cmd));
     this.#decoder = new MqttDecoder(services.limits.maxLine, (packet) => this.#onPacket(packet), (refusal) => this.refuse(refusal));
     link.open({
       data: (chunk) => this.#decoder.write(chunk),
@@ -120,13 +112,7 @@ export class MqttConnection implements Connection, Connecting, MqttClient, Outbo
   }
 
   hold(work: () => Promise<void>): void {
-    this.#holds++;
-    work()
-      .catch((error: unknown) => this.fail('internal error', (error as Error).message))
-      .finally(() => {
-        this.#holds--;
-        this.#drain();
-      });
+    this.#input.hold(work, (error) => this.fail('internal error', error.message));
   }
 
   refuse(refusal: MqttRefusal): void {
@@ -173,23 +159,7 @@ export class MqttConnection implements Connection, Connecting, MqttClient, Outbo
     this.#services.logger.log('info', 'mqtt connected', { ...who(this), kept: session.kept, present: accepted.present, listener: this.listener });
     this.send({ cmd: 'connack', returnCode: 0, sessionPresent: accepted.present });
     outbound.resend();
-    this.hold(() => this.#resume());
-  }
-
-  /** A kept session's shared subscriptions again, then the journal since it left, then live. */
-  async #resume(): Promise<void> {
-    const { session, user } = this;
-    const outbound = this.outbound;
-    for (const share of session.shares.values()) {
-      const why = await joinShare(user, outbound, share, this.#services);
-      if (why !== undefined) this.#services.logger.log('warn', 'mqtt shared subscription not joined again', { ...who(this), filter: share.text, why });
-    }
-    const patterns = session.subscriptions.patterns();
-    if (patterns.length === 0) return;
-    const from = session.window.sentThrough;
-    const first = this.#services.reader.firstId();
-    if (first > from + 1) this.#services.logger.log('warn', 'mqtt: retention deleted messages a kept session had not been sent', { ...who(this), from: from + 1, to: first - 1 });
-    await this.#services.feed.resume(outbound, patterns, from);
+    this.hold(() => resume(this, this.#services));
   }
 
   /** The session goes to a new connection of its client identifier: this one ends, its will published. */
@@ -233,7 +203,7 @@ export class MqttConnection implements Connection, Connecting, MqttClient, Outbo
   }
 
   get busy(): boolean {
-    return this.#holds > 0 || this.#queue.length > 0 || this.#outlet.outbox.waiting();
+    return this.#input.busy || this.#outlet.outbox.waiting();
   }
 
   pendingBytes(): number {
@@ -266,30 +236,7 @@ export class MqttConnection implements Connection, Connecting, MqttClient, Outbo
   #onPacket(packet: ClientPacket): void {
     this.linesIn++;
     this.lastPacketAt = Date.now();
-    if (this.#stopped) return;
-    if ((this.#holds > 0 || this.#queue.length > 0) && !(this.#accepted !== undefined && NOT_HELD.has(packet.cmd))) {
-      this.#queue.push(packet);
-      this.#queuedBytes += PACKET_OVERHEAD + (packet.length ?? 0);
-      if (this.#queuedBytes >= this.#services.limits.maxInput && !this.#paused) {
-        this.#paused = true;
-        this.#link.pause();
-      }
-      return;
-    }
-    this.#handle(packet);
-  }
-
-  #drain(): void {
-    while (this.#holds === 0 && !this.#stopped) {
-      const packet = this.#queue.take();
-      if (packet === undefined) break;
-      this.#queuedBytes -= PACKET_OVERHEAD + (packet.length ?? 0);
-      this.#handle(packet);
-    }
-    if (this.#paused && this.#queuedBytes < this.#services.limits.maxInput) {
-      this.#paused = false;
-      this.#link.resume();
-    }
+    this.#input.push(packet);
   }
 
   #handle(packet: ClientPacket): void {
@@ -314,23 +261,16 @@ export class MqttConnection implements Connection, Connecting, MqttClient, Outbo
       case 'disconnect':
         // [MQTT-3.14.4-3]: the will is dropped.
         this.#will = undefined;
-        this.#stop();
+        this.#input.stop();
         this.#outlet.finish('disconnect');
     }
-  }
-
-  /** Nothing more is read or handled. */
-  #stop(): void {
-    this.#stopped = true;
-    this.#queue.clear();
-    this.#queuedBytes = 0;
   }
 
   // --- the end ---------------------------------------------------------------------------
 
   /** Ends for `reason` after what was written so far. */
   #leave(reason: string): void {
-    this.#stop();
+    this.#input.stop();
     this.#outlet.leave(reason, err('internal', reason), false);
   }
 
@@ -349,7 +289,7 @@ export class MqttConnection implements Connection, Connecting, MqttClient, Outbo
 
   #onClose(error: string | undefined): void {
     this.#outlet.closed(error === undefined ? 'client closed' : `socket error ${error}`);
-    this.#stop();
+    this.#input.stop();
     this.#detach();
     this.#admission.closed(this, this.#outlet.closeReason as string);
   }
