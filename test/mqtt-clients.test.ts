@@ -77,7 +77,7 @@ t.test('real clients', { timeout: 60000 }, async (t) => {
   await new Promise<void>((resolve) => pages.listen(0, '127.0.0.1', resolve));
   t.teardown(() => new Promise((resolve) => pages.close(resolve)));
   const origin = `http://127.0.0.1:${(pages.address() as AddressInfo).port}`;
-  const { server, port } = await startServer(t, { mqtt: { port: 0 }, http: { port: 0, tls: certs.server, origins: [origin] } });
+  const { server, port } = await startServer(t, { mqtt: { port: 0 }, mqttTls: { port: 0, ...certs.server }, http: { port: 0, tls: certs.server, origins: [origin] } });
   const busPort = (server.httpAddress() as AddressInfo).port;
   const at = ['-h', '127.0.0.1', '-p', String((server.mqttAddress() as AddressInfo).port)];
   const linebus = (...args: string[]): Promise<Ran> => run(process.execPath, [BIN, ...args, '--port', String(port)]);
@@ -118,6 +118,19 @@ t.test('real clients', { timeout: 60000 }, async (t) => {
     t.not(five.status, 0);
     const lost = await run('mosquitto_pub', [...at, '-q', '1', '-t', 'x', '-m', 'two\nlines']);
     t.match(lost, { status: 7, stderr: /The connection was lost/ }, 'a message that is not one line: the connection is closed');
+  });
+
+  t.test('mosquitto_pub over TLS (--mqtt-tls-port), trusting the CA', async (t) => {
+    const line = await LineClient.login(port, 'frank');
+    line.write('recv secure.>');
+    t.equal(await line.line(), 'ok recv secure.>');
+    const tlsPort = String((server.mqttTlsAddress() as AddressInfo).port);
+    const published = await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', tlsPort, '--cafile', certs.ca, '-i', 'tls1', '-q', '1', '-t', 'secure/x', '-m', 'over TLS']);
+    t.equal(published.status, 0, published.stderr);
+    t.match(await line.line(), /^msg secure\.x \d+ tls1 over TLS$/);
+    const plain = await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', tlsPort, '-i', 'tls2', '-q', '1', '-t', 'secure/x', '-m', 'in the clear']);
+    t.not(plain.status, 0, 'plain MQTT on the TLS port is not served');
+    line.close();
   });
 
   t.test("Python's paho-mqtt: QoS 2 both ways, MQTT 3.1.1 and 3.1", async (t) => {
