@@ -85,7 +85,10 @@ export class MqttConnection implements Connection, Connecting, MqttClient, Outbo
 
   // --- what the handlers see (MqttClient) ---------------------------------------
 
-  /** The login, once CONNACK 0 went out. */
+  /**
+   * The login once CONNACK 0 went out. Undefined before, which is what the
+   * watchdog's --login-timeout looks at; the packet handlers run only after.
+   */
   get user(): string {
     return this.#accepted?.user as string;
   }
