@@ -14,12 +14,14 @@
 //
 //   npm run bench:mqtt                   # 5 rounds, about 2 minutes
 //   npm run bench:mqtt -- --rounds 1 --quick
+//   npm run bench:mqtt -- --max-load 1   # each round waits for a quiet machine
 //   node bench/mqtt.js --against 1883    # a server already running (profiling)
 //
 // Mosquitto keeps messages in memory only; linebus journals every one in
 // SQLite before anyone receives it (synchronous=NORMAL in WAL mode).
 import { spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { GENERATOR_CORE, have, start } from './servers.js';
 
@@ -27,6 +29,8 @@ const args = process.argv.slice(2);
 const option = (name, fallback) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback);
 const quick = args.includes('--quick');
 const ROUNDS = option('--rounds', 5);
+/** On a shared machine: a round starts only once the 1-minute load is below this. */
+const MAX_LOAD = option('--max-load', Infinity);
 const COUNT = quick ? 50_000 : 300_000;
 const LATENCY = { rate: 5000, seconds: quick ? 1 : 3, warmup: 0.5 };
 const WINDOW = 1000;
@@ -304,9 +308,16 @@ if (args.includes('--against')) {
 }
 if (!have('mosquitto')) throw new Error('mosquitto is missing: apt-get install mosquitto (not enabled as a service: the bench starts its own)');
 const rounds = [];
+const loads = [];
 for (let i = 0; i < ROUNDS; i++) {
+  while (loadavg()[0] >= MAX_LOAD) {
+    log(`load ${loadavg()[0].toFixed(2)}: waiting for it to fall below ${MAX_LOAD}`);
+    await new Promise((resolve) => setTimeout(resolve, 10_000));
+  }
+  const before = loadavg()[0];
   log(`round ${i + 1} of ${ROUNDS}`);
   rounds.push(await round());
+  loads.push(`${before.toFixed(1)}–${loadavg()[0].toFixed(1)}`);
 }
 const lines = ['| | linebus | Mosquitto | linebus / Mosquitto | driver CPU % (linebus, Mosquitto) | server CPU % (linebus, Mosquitto) |', '| --- | --- | --- | --- | --- | --- |'];
 for (const [index, [label, , key, better]] of SCENARIOS.entries()) {
@@ -322,7 +333,7 @@ for (const [index, [label, , key, better]] of SCENARIOS.entries()) {
 }
 process.stdout.write(`${lines.join('\n')}
 
-Medians of ${ROUNDS} rounds (lowest–highest in brackets); ${COUNT.toLocaleString('en-US')} messages of ${PAYLOAD} bytes per throughput run, one publisher and one subscriber on one topic, at most ${WINDOW} published and not yet delivered; latency over ${LATENCY.seconds} s after ${LATENCY.warmup} s of warm-up. Latency ratios are Mosquitto's over linebus's (above 1: linebus is faster).
+Medians of ${ROUNDS} rounds (lowest–highest in brackets), the machine's 1-minute load before and after each: ${loads.join(', ')}; ${COUNT.toLocaleString('en-US')} messages of ${PAYLOAD} bytes per throughput run, one publisher and one subscriber on one topic, at most ${WINDOW} published and not yet delivered; latency over ${LATENCY.seconds} s after ${LATENCY.warmup} s of warm-up. Latency ratios are Mosquitto's over linebus's (above 1: linebus is faster).
 ⁽ᵈ⁾ the driver used ${DRIVER_BOUND_PCT}% of its core or more: the number is the driver's, no ratio given.
 Mosquitto keeps messages in memory; linebus journals each one (SQLite, WAL, synchronous=NORMAL) before anyone receives it.
 `);
