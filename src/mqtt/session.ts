@@ -56,6 +56,8 @@ export class MqttSession implements Staged {
   /** What waits for the commit of these changes (a QoS 2 PUBLISH, a PUBCOMP). */
   #afterCommit: (() => void)[] = [];
   #stagedNow = false;
+  /** Discarded (a clean session took its key): nothing more of it is written. */
+  #discarded = false;
 
   constructor(key: SessionKey, kept: boolean, window: OutboundWindow<OutMessage>, received: ReceivedQos2, parts: SessionParts) {
     this.key = key;
@@ -75,6 +77,11 @@ export class MqttSession implements Staged {
   /** Subscriptions and shared subscriptions together (--max-subscriptions counts them). */
   get filterCount(): number {
     return this.subscriptions.size + this.shares.size;
+  }
+
+  /** A clean session of its key replaces it: its rows are gone, and writes still staged must not bring them back. */
+  discard(): void {
+    this.#discarded = true;
   }
 
   /** The message in flight under `packetId` changed (sent, acknowledged, released): write it. */
@@ -125,6 +132,7 @@ export class MqttSession implements Staged {
   // --- Staged ------------------------------------------------------------------
 
   write(): void {
+    if (this.#discarded) return;
     const { store } = this.#parts;
     const window = this.window;
     if (window.sentThrough !== this.#writtenThrough) store.setSentThrough(this.key, window.sentThrough);

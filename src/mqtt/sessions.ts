@@ -112,7 +112,10 @@ export class Sessions {
     this.#holders.set(id, holder);
     const existing = this.#sessions.get(id);
     if (kept && existing?.kept) return { session: existing, present: true };
-    if (existing?.kept) this.#parts.store.dropSession(key);
+    if (existing?.kept) {
+      existing.discard();
+      this.#parts.store.dropSession(key);
+    }
     const session = MqttSession.create(key, kept, limit, this.#parts.reader.lastId(), this.#parts);
     this.#sessions.set(id, session);
     return { session, present: false };
