@@ -25,8 +25,32 @@ export interface Slot extends Held {
   readonly generation: number;
 }
 
-/** How long a client told `err slow` or `err shutdown` gets to read it. */
+/**
+ * How long a client told `err slow` or `err shutdown` gets to read it; and
+ * how long one whose output simply ended may take nothing before it is
+ * closed.
+ */
 const CLOSE_GRACE_MS = 2000;
+
+/**
+ * After the end, the link is destroyed once it has taken nothing for
+ * CLOSE_GRACE_MS (`patient`: a reader that reads, however slowly, gets all
+ * of a long answer), or CLOSE_GRACE_MS after the end whatever it takes
+ * (one cut off, or a stopping server, does not wait for its reader).
+ */
+function destroyWhenDone(link: Sink, patient: boolean): void {
+  let left = link.writableLength;
+  const check = (): void => {
+    const now = link.writableLength;
+    if (patient && now > 0 && now < left) {
+      left = now;
+      setTimeout(check, CLOSE_GRACE_MS).unref();
+    } else {
+      link.destroy();
+    }
+  };
+  setTimeout(check, CLOSE_GRACE_MS).unref();
+}
 
 export class Outbox implements Flushable {
   readonly #link: Sink;
@@ -39,6 +63,8 @@ export class Outbox implements Flushable {
   readonly #held = new Fifo<Held>();
   #heldBytes = 0;
   #endWhenFlushed = false;
+  /** The end waits for a reader that reads (destroyWhenDone). */
+  #patient = false;
   /** Counts dropUnsent calls; slots reserved before the last one are void. */
   #generation = 0;
   /** Journal id of the last `msg` line handed to the link. */
@@ -146,9 +172,13 @@ export class Outbox implements Flushable {
     }
   }
 
-  /** Half-closes the link once everything before this call is written. */
-  endWhenFlushed(): void {
+  /**
+   * Half-closes the link once everything before this call is written;
+   * `patient`: its reader may take as long as it reads (destroyWhenDone).
+   */
+  endWhenFlushed(patient: boolean): void {
     this.#endWhenFlushed = true;
+    this.#patient = patient;
     this.#turn.dirty(this);
   }
 
@@ -166,8 +196,7 @@ export class Outbox implements Flushable {
       this.#link.end();
       // A client that does not read may never take the last line; do not
       // wait for it forever.
-      const link = this.#link;
-      setTimeout(() => link.destroy(), CLOSE_GRACE_MS).unref();
+      destroyWhenDone(this.#link, this.#patient);
     }
   }
 }

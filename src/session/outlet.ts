@@ -107,16 +107,17 @@ export class Outlet {
     return this.#closeReason === undefined;
   }
 
-  /** Ends once what was pushed so far is written, for `reason`. */
+  /** Ends once what was pushed so far is written (however slowly its reader reads it), for `reason`. */
   finish(reason: string): void {
     this.#closeReason = reason;
-    this.outbox.endWhenFlushed();
+    this.outbox.endWhenFlushed(true);
   }
 
   /**
    * On the way out for `reason`: `last` goes after what was handed to the
    * sink, and what was not is dropped (`dropUnsent`: slow, shutdown) or
-   * goes first (a timeout, a foreign protocol).
+   * goes first (a timeout, a foreign protocol); the reader gets a moment
+   * to read it, not more.
    */
   leave(reason: string, last: Refusal, dropUnsent = true): void {
     if (this.#closeReason !== undefined) return;
@@ -125,7 +126,7 @@ export class Outlet {
     this.#leaving.left?.();
     const text = this.#leaving.lastWords(last);
     this.outbox.push(text, Buffer.byteLength(text), 0);
-    this.outbox.endWhenFlushed();
+    this.outbox.endWhenFlushed(false);
   }
 
   /** The sink closed: nothing more goes out. */
