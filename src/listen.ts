@@ -7,7 +7,7 @@ import { DEFAULTS } from './limits.js';
 import { FatalError } from './protocol/errors.js';
 import { HttpListener } from './transport/http.js';
 import type { WebServices } from './transport/http.js';
-import type { Link } from './transport/link.js';
+import type { LineDoor } from './transport/link.js';
 import { listenTcp } from './transport/tcp.js';
 import type { Listener } from './transport/tcp.js';
 import { listenTls } from './transport/tls.js';
@@ -21,7 +21,7 @@ export interface ListenOptions {
   /** A TLS listener too (--tls-port), on `host` unless it says otherwise. */
   tls?: (TlsFiles & { port: number; host?: string | undefined }) | undefined;
   /** The web listener (--http-port); HTTPS with `tls` files. */
-  http?: { port: number; host?: string | undefined; tls?: TlsFiles | undefined; origins?: readonly string[] | undefined } | undefined;
+  http?: { port: number; host?: string | undefined; tls?: TlsFiles | undefined; origins?: readonly string[] | undefined; hostNames?: readonly string[] | undefined; metricsOpen?: boolean | undefined } | undefined;
 }
 
 export interface Listening {
@@ -30,26 +30,26 @@ export interface Listening {
   readonly http: HttpListener | undefined;
 }
 
-export async function listenAll(options: ListenOptions, accept: (link: Link) => void, web: WebServices): Promise<Listening> {
+export async function listenAll(options: ListenOptions, door: LineDoor, web: WebServices): Promise<Listening> {
   const host = options.host ?? DEFAULTS.host;
   const where = options.listenFd ?? { host, port: options.port ?? DEFAULTS.port };
   const opened: Listener[] = [];
   let place = typeof where === 'number' ? `fd ${where}` : `${where.host}:${where.port}`;
   let option = '--port';
   try {
-    const tcp = await listenTcp(where, accept);
+    const tcp = await listenTcp(where, door);
     opened.push(tcp);
     let tls: TlsListener | undefined;
     if (options.tls) {
       [place, option] = [`${options.tls.host ?? host}:${options.tls.port}`, '--tls-port'];
-      tls = await listenTls({ host: options.tls.host ?? host, port: options.tls.port }, options.tls, accept);
+      tls = await listenTls({ host: options.tls.host ?? host, port: options.tls.port }, options.tls, door);
       opened.push(tls);
     }
     let http: HttpListener | undefined;
     if (options.http) {
-      const { port, tls: files, origins = [] } = options.http;
+      const { port, tls: files, origins = [], hostNames = [], metricsOpen = false } = options.http;
       [place, option] = [`${options.http.host ?? host}:${port}`, '--http-port'];
-      http = await HttpListener.listen({ host: options.http.host ?? host, port, tls: files, origins }, web);
+      http = await HttpListener.listen({ host: options.http.host ?? host, port, tls: files, origins, hostNames, metricsOpen }, web);
     }
     return { tcp, tls, http };
   } catch (error) {
@@ -59,6 +59,7 @@ export async function listenAll(options: ListenOptions, accept: (link: Link) => 
   }
 }
 
+/** Stops accepting; resolves once every socket has closed (see HttpListener.dropAll). */
 export function closeAll(listening: Listening): Promise<unknown> {
   return Promise.all([listening.tcp.close(), listening.tls?.close(), listening.http?.close()]);
 }

@@ -117,7 +117,7 @@ export class LinebusServer {
     // Loaded only in cluster mode: the NATS client is not needed otherwise.
     const server = new LinebusServer(options, store, lock, options.cluster && (await import('./cluster/cluster.js')));
     try {
-      server.#listening = await listenAll(options, (link) => server.#connections.accept(link), server.#web());
+      server.#listening = await listenAll(options, server.#connections, server.#web());
     } catch (error) {
       await server.#release();
       throw error;
@@ -166,7 +166,6 @@ export class LinebusServer {
   #web(): WebServices {
     return webServices({
       bus: this.#bus,
-      store: this.store,
       turn: this.#turn,
       counters: this.#stats,
       logger: this.#logger,
@@ -242,6 +241,9 @@ export class LinebusServer {
     // clients hear of the shutdown.
     this.#turn.endNow();
     await this.#connections.shutdown();
+    // Streams and WebSockets have said goodbye; what is left holds no
+    // connection (a request not read yet, a socket between requests).
+    this.#listening?.http?.dropAll();
     await closed;
     this.#turn.endNow();
     await this.#release();

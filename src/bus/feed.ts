@@ -131,14 +131,21 @@ export class Feed {
 
   /** The number of journaled messages of `pattern` after `after`; undefined if the target closed. */
   async lag(target: FeedTarget, pattern: string, after: number): Promise<number | undefined> {
-    const user = target.user as string;
-    const steps = this.#policy.reach(user, pattern) === 'all' ? this.#lag.count(pattern, after, this.#reader.lastId()) : this.#readableRows(user, pattern, after);
+    const steps = this.lagSteps(target.user as string, pattern, after);
     let step = steps.next();
     while (!step.done) {
       if (!(await target.room())) return undefined;
       step = steps.next();
     }
     return step.value;
+  }
+
+  /**
+   * Counts the journaled messages of `pattern` after `after` that `user`
+   * may read, in steps: a caller yields between them, as it likes.
+   */
+  lagSteps(user: string, pattern: string, after: number): Generator<void, number> {
+    return this.#policy.reach(user, pattern) === 'all' ? this.#lag.count(pattern, after, this.#reader.lastId()) : this.#readableRows(user, pattern, after);
   }
 
   /** The rows of `pattern` after `after` that `user` may read, counted a page at a time. */

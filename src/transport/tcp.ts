@@ -5,7 +5,8 @@
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import type { Writable } from 'node:stream';
-import type { Link, LinkEvents } from './link.js';
+import type { Refusal } from '../protocol/events.js';
+import type { LineDoor, Link, LinkEvents, Seats } from './link.js';
 
 export class SocketLink implements Link {
   readonly listener: string;
@@ -80,12 +81,25 @@ export interface Listener {
   close(): Promise<void>;
 }
 
+/** Takes a place for `socket` (given back when it closes), or returns the refusal when there is none. */
+export function seat(socket: Socket, seats: Seats): Refusal | undefined {
+  const taken = seats.take(`${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`);
+  if (!('release' in taken)) return taken;
+  socket.once('close', () => taken.release());
+  return undefined;
+}
+
 /**
  * Listens on host:port, or on an already-listening file descriptor
  * (systemd socket activation), and hands every connection over as a Link.
  */
-export function listenTcp(where: number | { host: string; port: number }, onLink: (link: Link) => void): Promise<Listener> {
-  const server: Server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => onLink(new SocketLink(socket, 'tcp')));
+export function listenTcp(where: number | { host: string; port: number }, door: LineDoor): Promise<Listener> {
+  const server: Server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+    const link = new SocketLink(socket, 'tcp');
+    const refusal = seat(socket, door);
+    if (refusal === undefined) door.accept(link);
+    else door.refuse(link, refusal);
+  });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(typeof where === 'number' ? { fd: where } : where, () => {

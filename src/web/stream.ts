@@ -70,11 +70,6 @@ export class WebStream implements Receiver, Connection {
     request.res.on('close', () => this.#onClose());
   }
 
-  /** The answer to a request refused before it was a connection (the server is full). */
-  static refuse({ res, format }: ReceiveRequest, refusal: Refusal): void {
-    new ResponseSink(res, TYPES[format]).answer(HTTP_STATUS[refusal.code], replyText(refusal));
-  }
-
   get patterns(): ReadonlySet<string> {
     return this.#patterns;
   }
