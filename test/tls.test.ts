@@ -57,7 +57,7 @@ t.test('serve: TLS options checked at start; certificates re-read on SIGHUP, a b
   const missing = await run(['serve', '--db', db, '--port', '0', '--tls-port', '0', '--tls-cert', certs.server.cert]);
   t.match(missing, { code: 1, stderr: /^linebus: --tls-port needs --tls-cert and --tls-key\n$/ });
   const portless = await run(['serve', '--db', db, '--port', '0', '--tls-cert', certs.server.cert]);
-  t.match(portless, { code: 1, stderr: /^linebus: --tls-cert and --tls-key need --tls-port or --http-port\n$/ });
+  t.match(portless, { code: 1, stderr: /^linebus: --tls-cert, --tls-key, --tls-ca and --tls-verify need --tls-port or --http-port\n$/ });
   const caless = await run(['serve', '--db', db, '--port', '0', '--tls-port', '0', '--tls-cert', certs.server.cert, '--tls-key', certs.server.key, '--tls-verify']);
   t.match(caless, { code: 1, stderr: /^linebus: --tls-verify needs --tls-ca, the CA that signs client certificates\n$/ });
   const badCa = await run(['serve', '--db', db, '--port', '0', '--tls-port', '0', '--tls-cert', certs.server.cert, '--tls-key', certs.server.key, '--tls-ca', join(dir, 'nope.pem')]);
@@ -123,5 +123,5 @@ t.test('HTTPS: the web listener with the same certificate; re-read on reload', {
   const half = await run(['serve', '--db', join(dir, 'bus.db'), '--port', '0', '--http-port', '0', '--tls-cert', cert]);
   t.match(half, { code: 1, stderr: /^linebus: HTTPS needs both --tls-cert and --tls-key\n$/ });
   const stray = await run(['serve', '--db', join(dir, 'bus.db'), '--port', '0', '--http-origin', 'https://a.example']);
-  t.match(stray, { code: 1, stderr: /^linebus: --http-host and --http-origin need --http-port\n$/ });
+  t.match(stray, { code: 1, stderr: /^linebus: --http-host, --http-origin, --http-host-name and --metrics-open need --http-port\n$/ });
 });

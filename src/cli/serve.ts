@@ -26,6 +26,8 @@ export interface ServeOptions extends Limits {
   httpPort: number | undefined;
   httpHost: string | undefined;
   httpOrigin: string | undefined;
+  httpHostName: string | undefined;
+  metricsOpen: boolean | undefined;
   tlsHost: string | undefined;
   tlsPort: number | undefined;
   tlsCert: string | undefined;
@@ -50,7 +52,10 @@ const RELOADABLE: ReadonlySet<keyof ServeOptions> = new Set<keyof ServeOptions>(
   'maxCursors',
   'maxGroups',
   'maxInput',
+  'maxPostBytes',
+  'maxPostLines',
   'loginTimeout',
+  'httpBodyTimeout',
   'idleTimeout',
   'retainDays',
   'retainMessages',
@@ -108,27 +113,34 @@ export function inheritedSocket(env: NodeJS.ProcessEnv): number | undefined {
   return 3;
 }
 
+/** The TLS listener's; --tls-ca and --tls-verify hold for HTTPS as well. */
 function tlsOptions(options: ServeOptions): ServerOptions['tls'] {
   const { tlsHost, tlsPort, tlsCert, tlsKey, tlsCa, tlsVerify, httpPort } = options;
+  if (tlsVerify && tlsCa === undefined) throw new FatalError('--tls-verify needs --tls-ca, the CA that signs client certificates');
   if (tlsPort === undefined) {
-    if (tlsHost ?? tlsCa ?? tlsVerify) throw new FatalError('--tls-host, --tls-ca and --tls-verify need --tls-port');
-    if ((tlsCert ?? tlsKey) !== undefined && httpPort === undefined) throw new FatalError('--tls-cert and --tls-key need --tls-port or --http-port');
+    if (tlsHost !== undefined) throw new FatalError('--tls-host needs --tls-port');
+    if ((tlsCert ?? tlsKey ?? tlsCa ?? tlsVerify) !== undefined && httpPort === undefined) throw new FatalError('--tls-cert, --tls-key, --tls-ca and --tls-verify need --tls-port or --http-port');
     return undefined;
   }
   if (tlsCert === undefined || tlsKey === undefined) throw new FatalError('--tls-port needs --tls-cert and --tls-key');
-  if (tlsVerify && tlsCa === undefined) throw new FatalError('--tls-verify needs --tls-ca, the CA that signs client certificates');
   return { host: tlsHost, port: tlsPort, cert: tlsCert, key: tlsKey, ca: tlsCa, verify: tlsVerify };
 }
 
+/** Comma-separated words, trimmed, none empty. */
+function list(value: string | undefined): string[] | undefined {
+  return value?.split(',').map((word) => word.trim()).filter((word) => word !== '');
+}
+
 function httpOptions(options: ServeOptions): ServerOptions['http'] {
-  const { httpPort, httpHost, httpOrigin, tlsCert, tlsKey } = options;
+  const { httpPort, httpHost, httpOrigin, httpHostName, metricsOpen, tlsCert, tlsKey, tlsCa, tlsVerify } = options;
   if (httpPort === undefined) {
-    if (httpHost ?? httpOrigin) throw new FatalError('--http-host and --http-origin need --http-port');
+    if (httpHost ?? httpOrigin ?? httpHostName ?? metricsOpen) throw new FatalError('--http-host, --http-origin, --http-host-name and --metrics-open need --http-port');
     return undefined;
   }
   if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new FatalError('HTTPS needs both --tls-cert and --tls-key');
-  const origins = httpOrigin?.split(',').map((origin) => origin.trim()).filter((origin) => origin !== '');
-  return { port: httpPort, host: httpHost, tls: tlsCert && tlsKey ? { cert: tlsCert, key: tlsKey } : undefined, origins };
+  if (tlsCert === undefined && tlsCa !== undefined) throw new FatalError('--tls-ca and --tls-verify on the web listener need HTTPS: give --tls-cert and --tls-key too');
+  const tls = tlsCert && tlsKey ? { cert: tlsCert, key: tlsKey, ca: tlsCa, verify: tlsVerify } : undefined;
+  return { port: httpPort, host: httpHost, tls, origins: list(httpOrigin), hostNames: list(httpHostName), metricsOpen: metricsOpen === true };
 }
 
 function clusterOptions({ cluster, clusterStream: stream, clusterReplicas: replicas }: ServeOptions): ServerOptions['cluster'] {
