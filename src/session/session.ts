@@ -114,6 +114,10 @@ export class Session implements Conn, Connection {
     this.#outlet.push(message.text, message.bytes, message.id);
   }
 
+  mayTake(job: Message): boolean {
+    return this.#services.policy.mayReadMessage(this.#user, job.topic, job.body);
+  }
+
   pushJob(job: Message): boolean {
     const text = jobText(job.topic, job.id, job.sender, job.body);
     this.#outlet.push(text, Buffer.byteLength(text), 0);
