@@ -143,3 +143,15 @@ t.test('a reload applies to queue jobs as to deliveries: a worker no longer allo
   t.same(await (bob as LineClient).lines(1), ['job jobs.three 3 tx 3'], 'allowed again: the job that waited comes first');
   for (const c of [bob, carol, tx] as LineClient[]) c.close();
 });
+
+t.test('who alone under an access file: an operator sees everyone, the others themselves', async (t) => {
+  const started = await startServer(t, { acl: Acl.parse(RULES) });
+  const [alice, bob, carol] = await Promise.all(['alice', 'bob', 'carol'].map((user) => LineClient.login(started.port, user)));
+  const users = async (c: LineClient): Promise<string[]> => {
+    c.write('who');
+    return (await c.until('ok who')).map((line) => line.split(' ').slice(0, 3).join(' '));
+  };
+  t.same(await users(alice as LineClient), ['conn 1 alice', 'conn 2 bob', 'conn 3 carol', 'ok who 3'], 'alice may read every topic');
+  t.same(await users(bob as LineClient), ['conn 2 bob', 'ok who 1'], 'bob may not: only his own');
+  for (const c of [alice, bob, carol] as LineClient[]) c.close();
+});
