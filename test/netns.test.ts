@@ -13,16 +13,18 @@ import { join } from 'node:path';
 import { BIN, finish, run } from './cli-helpers.js';
 import { tempDir } from './helpers.js';
 import type { Teardown } from './helpers.js';
-import { haveOpenssl, makeCerts } from './certs.js';
+import { makeCerts } from './certs.js';
+import { tool } from './tools.js';
 
 const suffix = `${process.pid}`;
 const SERVER_NS = `lb-srv-${suffix}`;
 const CLIENT_NS = `lb-cli-${suffix}`;
 const SERVER_IP = '192.0.2.1';
 const CLIENT_IP = '192.0.2.2';
+const IP = tool('ip');
 
 function ip(...args: string[]): void {
-  execFileSync('ip', args, { stdio: 'pipe' });
+  execFileSync(IP, args, { stdio: 'pipe' });
 }
 
 function makeHosts(): string | undefined {
@@ -38,7 +40,7 @@ function makeHosts(): string | undefined {
     }
     return undefined;
   } catch (error) {
-    return `cannot make network namespaces here (needs root and iproute2): ${(error as Error).message.split('\n')[0]}`;
+    return `cannot make network namespaces here (needs root): ${(error as Error).message.split('\n')[0]}`;
   }
 }
 
@@ -54,7 +56,7 @@ function removeHosts(): void {
 
 /** Starts `linebus serve args...` in the server namespace; stopped with SIGTERM at teardown. */
 async function serveInNamespace(t: Teardown, args: string[]): Promise<void> {
-  const child = spawn('ip', ['netns', 'exec', SERVER_NS, process.execPath, BIN, 'serve', ...args]);
+  const child = spawn(IP, ['netns', 'exec', SERVER_NS, process.execPath, BIN, 'serve', ...args]);
   const exited = finish(child);
   t.teardown(() => {
     child.kill('SIGTERM');
@@ -82,7 +84,7 @@ async function talk(port: number, lines: string[], replies: number, ca?: string)
     s.write(${JSON.stringify(lines.map((l) => `${l}\n`).join(''))});
     setTimeout(() => { process.stdout.write(got); process.exit(1); }, 5000);
   `;
-  const result = await finish(spawn('ip', ['netns', 'exec', CLIENT_NS, process.execPath, '-e', script]));
+  const result = await finish(spawn(IP, ['netns', 'exec', CLIENT_NS, process.execPath, '-e', script]));
   return result.stdout.split('\n').filter((line) => line !== '');
 }
 
@@ -105,7 +107,6 @@ t.test('open mode: a non-loopback client is refused with a hint, a real user is 
 });
 
 t.test('from another host: only TLS, only with a login, only the topics the rules allow', { timeout: 60000 }, async (t) => {
-  if (!haveOpenssl()) return t.fail('openssl is missing and could not be installed');
   const problem = makeHosts();
   t.teardown(removeHosts);
   if (problem) {
