@@ -113,7 +113,7 @@ t.test('a member that joins after its connection went leaves at once', async (t)
   t.equal(attachments.size, 0);
 });
 
-t.test('rates average the last ten seconds; before a sample, everything since start', async (t) => {
+t.test('uptime; rates average the last ten seconds; before a sample, everything since start', async (t) => {
   mockTimers({ apis: ['setInterval', 'Date'], now: 1_000_000 });
   t.teardown(() => mock.timers.reset());
   const rate = (stats: Stats, name: string): number | undefined => stats.pairs().find(([key]) => key === name)?.[1];
@@ -121,6 +121,8 @@ t.test('rates average the last ten seconds; before a sample, everything since st
   unstarted.messagesIn = 30;
   mock.timers.tick(3000);
   t.equal(rate(unstarted, 'in_per_s'), 10, 'no samples: 30 over the 3 s since start');
+  mock.timers.tick(999);
+  t.equal(rate(unstarted, 'uptime_s'), 3, 'uptime in whole seconds, rounded down');
   const stats = new Stats();
   stats.start();
   t.teardown(() => stats.stop());
