@@ -11,23 +11,7 @@ import { Attachments } from '../src/bus/attachments.js';
 import type { Member } from '../src/bus/job.js';
 import { Stats } from '../src/bus/stats.js';
 import { duration } from '../src/protocol/wire.js';
-
-/**
- * Node's mock timers, without the warning that Node 20 to 22 print once per
- * process, on every run, because the API is experimental: it says nothing
- * about linebus. Only that warning is dropped; any other still shows.
- */
-function mockTimers(options: Parameters<typeof mock.timers.enable>[0]): void {
-  const emitWarning = process.emitWarning;
-  process.emitWarning = ((warning: string | Error, ...rest: never[]) => {
-    if (!String(warning).startsWith('The MockTimers API is an experimental feature')) emitWarning.call(process, warning, ...rest);
-  }) as typeof process.emitWarning;
-  try {
-    mock.timers.enable(options);
-  } finally {
-    process.emitWarning = emitWarning;
-  }
-}
+import { mockTimers } from './mock-timers.js';
 
 type Step = 'claim' | 'commit' | 'fail' | 'timeout' | 'gone' | 'claim again';
 
