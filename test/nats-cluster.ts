@@ -1,8 +1,9 @@
 /**
  * A real NATS JetStream cluster for tests: Debian's nats-server (installed by
- * npm test's set-up when missing), one process per node, every port on 127.0.0.1,
- * one config file and one file store per node under a directory the test
- * owns. Nodes can be SIGKILLed and started again on the same ports and store.
+ * npm test's set-up when missing), one process per node, every port on
+ * 127.0.0.1, one config file and one file store per node under a directory
+ * the test owns. Nodes can be SIGKILLed and started again on the same ports
+ * and store.
  *
  * nats-server announces readiness nowhere a parent can await, so readiness is
  * polled: the client port must greet with INFO and the monitoring /healthz
