@@ -7,25 +7,21 @@
  * Chromium over WebSocket. Each talks MQTT 3.1.1, and 3.1 where it can.
  */
 import t from 'tap';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import mqtt from 'mqtt';
 import { chromium } from 'playwright-core';
 import { TinyBroker } from './mqtt-tiny-broker.js';
+import { needPythonModule, tool } from './tools.js';
 import type { Seen } from './mqtt-tiny-broker.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const PYTHON = '/usr/bin/python3';
-
-/** The system packages these tests need, installed if missing (as the console test does for chromium). */
-function havePackages(): boolean {
-  const check = `test -x /usr/bin/mosquitto_pub && ${PYTHON} -c 'import paho.mqtt' && test -x ${CHROMIUM}`;
-  if (spawnSync('sh', ['-c', check]).status === 0) return true;
-  const apt = 'apt-get install -y --no-install-recommends mosquitto-clients python3-paho-mqtt chromium';
-  spawnSync('sh', ['-c', `${apt} || (apt-get update && ${apt})`], { stdio: 'pipe' });
-  return spawnSync('sh', ['-c', check]).status === 0;
-}
+// The set-up (test/setup.ts) installs them; missing, they fail here naming their package.
+const CHROMIUM = tool('/usr/bin/chromium');
+const PYTHON = tool('/usr/bin/python3');
+const MOSQUITTO_PUB = tool('mosquitto_pub');
+const MOSQUITTO_SUB = tool('mosquitto_sub');
+needPythonModule('paho.mqtt.client');
 
 /** Runs a command to its end. */
 function run(command: string, args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
@@ -46,7 +42,6 @@ function packetsOf(broker: TinyBroker, clientId: string): string[] {
 const isSubscribe = (clientId: string) => (seen: Seen) => seen.clientId === clientId && seen.packet.cmd === 'subscribe';
 
 t.test('real clients', { timeout: 120000 }, async (t) => {
-  if (!havePackages()) return t.fail('mosquitto-clients, python3-paho-mqtt or chromium is missing and could not be installed');
   const pahoPath = createRequire(import.meta.url).resolve('paho-mqtt');
   t.match(pahoPath, /node_modules\/paho-mqtt\/paho-mqtt\.js$/, "Paho's browser build, a page loads it with a script tag");
   const page = (level: 3 | 4): string => `<!doctype html><script src="/paho-mqtt.js"></script><script>
@@ -70,7 +65,7 @@ client.connect({ mqttVersion: ${level}, onSuccess: () => client.subscribe('news/
       ['pub0', ['-q', '0', '-t', '/TopicA', '-n'], '%.TopicA', '', ['connect', 'publish q0', 'disconnect']],
     ];
     for (const [clientId, args, topic, body, packets] of table) {
-      const result = await run('mosquitto_pub', [...at, '-i', clientId, ...args]);
+      const result = await run(MOSQUITTO_PUB, [...at, '-i', clientId, ...args]);
       t.equal(result.status, 0, `${clientId}: ${result.stderr}`);
       t.same(packetsOf(broker, clientId), packets, `${clientId}: the packets it sent`);
       t.ok(broker.published.some((message) => message.topic === topic && message.body === body), `${clientId}: ${topic} ${JSON.stringify(body)}`);
@@ -82,7 +77,7 @@ client.connect({ mqttVersion: ${level}, onSuccess: () => client.subscribe('news/
   });
 
   t.test('mosquitto_sub gets a message from elsewhere', async (t) => {
-    const sub = run('mosquitto_sub', [...at, '-i', 'sub1', '-q', '1', '-t', 'alerts/#', '-v', '-C', '1', '-W', '20']);
+    const sub = run(MOSQUITTO_SUB, [...at, '-i', 'sub1', '-q', '1', '-t', 'alerts/#', '-v', '-C', '1', '-W', '20']);
     await broker.waitFor(isSubscribe('sub1'));
     broker.deliver('alerts.door', 'open');
     const result = await sub;
