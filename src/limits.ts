@@ -20,6 +20,7 @@ export const DEFAULTS = {
   loginTimeout: 10,
   httpBodyTimeout: 60,
   idleTimeout: 3600,
+  tcpKeepalive: 60,
   retainDays: 0,
   retainMessages: 0,
 } as const;
@@ -49,6 +50,8 @@ export interface Limits {
   httpBodyTimeout: number;
   /** Seconds a logged-in connection that receives nothing may stay silent; 0: for ever. */
   idleTimeout: number;
+  /** Seconds of quiet before TCP keepalive probes a connection; 0: never (and no probing of half-closed ones). */
+  tcpKeepalive: number;
   /** Delete messages older than this many days; 0 keeps them. */
   retainDays: number;
   /** Keep at most this many of the newest messages; 0 keeps all. */
@@ -72,6 +75,7 @@ export function limitsFrom(options: Partial<Limits>): Limits {
     loginTimeout: pick('loginTimeout'),
     httpBodyTimeout: pick('httpBodyTimeout'),
     idleTimeout: pick('idleTimeout'),
+    tcpKeepalive: pick('tcpKeepalive'),
     retainDays: pick('retainDays'),
     retainMessages: pick('retainMessages'),
   };
@@ -93,5 +97,6 @@ export function limitStats(limits: Limits): [string, number][] {
     ['login_timeout_s', limits.loginTimeout],
     ['http_body_timeout_s', limits.httpBodyTimeout],
     ['idle_timeout_s', limits.idleTimeout],
+    ['tcp_keepalive_s', limits.tcpKeepalive],
   ];
 }

@@ -9,7 +9,7 @@ import { HttpListener } from './transport/http.js';
 import type { WebServices } from './transport/http.js';
 import type { LineDoor } from './transport/link.js';
 import { listenTcp } from './transport/tcp.js';
-import type { Listener } from './transport/tcp.js';
+import type { Listener, SocketSettings } from './transport/tcp.js';
 import { listenTls } from './transport/tls.js';
 import type { TlsFiles, TlsListener } from './transport/tls.js';
 
@@ -30,19 +30,19 @@ export interface Listening {
   readonly http: HttpListener | undefined;
 }
 
-export async function listenAll(options: ListenOptions, door: LineDoor, web: WebServices): Promise<Listening> {
+export async function listenAll(options: ListenOptions, door: LineDoor, web: WebServices, sockets: SocketSettings): Promise<Listening> {
   const host = options.host ?? DEFAULTS.host;
   const where = options.listenFd ?? { host, port: options.port ?? DEFAULTS.port };
   const opened: Listener[] = [];
   let place = typeof where === 'number' ? `fd ${where}` : `${where.host}:${where.port}`;
   let option = '--port';
   try {
-    const tcp = await listenTcp(where, door);
+    const tcp = await listenTcp(where, door, sockets);
     opened.push(tcp);
     let tls: TlsListener | undefined;
     if (options.tls) {
       [place, option] = [`${options.tls.host ?? host}:${options.tls.port}`, '--tls-port'];
-      tls = await listenTls({ host: options.tls.host ?? host, port: options.tls.port }, options.tls, door);
+      tls = await listenTls({ host: options.tls.host ?? host, port: options.tls.port }, options.tls, door, sockets);
       opened.push(tls);
     }
     let http: HttpListener | undefined;

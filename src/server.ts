@@ -117,7 +117,12 @@ export class LinebusServer {
     // Loaded only in cluster mode: the NATS client is not needed otherwise.
     const server = new LinebusServer(options, store, lock, options.cluster && (await import('./cluster/cluster.js')));
     try {
-      server.#listening = await listenAll(options, server.#connections, server.#web());
+      const limits = server.limits;
+      server.#listening = await listenAll(options, server.#connections, server.#web(), {
+        get keepaliveMs() {
+          return limits.tcpKeepalive * 1000;
+        },
+      });
     } catch (error) {
       await server.#release();
       throw error;

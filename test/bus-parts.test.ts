@@ -11,6 +11,7 @@ import { Attachments } from '../src/queue/attachments.js';
 import type { Member } from '../src/queue/queue.js';
 import { Stats } from '../src/bus/stats.js';
 import { duration } from '../src/protocol/wire.js';
+import { mockTimers } from './mock-timers.js';
 
 type Step = 'claim' | 'commit' | 'fail' | 'timeout' | 'gone' | 'claim again';
 
@@ -33,7 +34,7 @@ const cases: { steps: Step[]; heard: string[]; claims: boolean[]; waiting: numbe
 ];
 
 t.test('a request hears one outcome, whatever the order of events', async (t) => {
-  mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+  mockTimers({ apis: ['setTimeout', 'Date'] });
   t.teardown(() => mock.timers.reset());
   for (const { steps, heard, claims, waiting } of cases) {
     const requests = new Requests();
@@ -96,14 +97,16 @@ t.test('a member that joins after its connection went leaves at once', async (t)
   t.equal(attachments.size, 0);
 });
 
-t.test('rates average the last ten seconds; before a sample, everything since start', async (t) => {
-  mock.timers.enable({ apis: ['setInterval', 'Date'], now: 1_000_000 });
+t.test('uptime; rates average the last ten seconds; before a sample, everything since start', async (t) => {
+  mockTimers({ apis: ['setInterval', 'Date'], now: 1_000_000 });
   t.teardown(() => mock.timers.reset());
   const rate = (stats: Stats, name: string): number | undefined => stats.pairs().find(([key]) => key === name)?.[1];
   const unstarted = new Stats();
   unstarted.messagesIn = 30;
   mock.timers.tick(3000);
   t.equal(rate(unstarted, 'in_per_s'), 10, 'no samples: 30 over the 3 s since start');
+  mock.timers.tick(999);
+  t.equal(rate(unstarted, 'uptime_s'), 3, 'uptime in whole seconds, rounded down');
   const stats = new Stats();
   stats.start();
   t.teardown(() => stats.stop());

@@ -3,28 +3,21 @@
  * playwright-core: log in, receive a pattern with `since`, see a message
  * sent over TCP appear, send one that a TCP client receives, lose the
  * WebSocket and lose no message, and leave a screenshot in the temp dir.
- * The set-up installs Debian's chromium when it is missing. All of it under
- * the page's own Content-Security-Policy.
+ * npm test's set-up installs Debian's chromium when it is missing. All of
+ * it under the page's own Content-Security-Policy.
  */
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { LineClient, startServer, tempDir } from './helpers.js';
 import { hashPassword } from '../src/store/passwords.js';
 import { Store } from '../src/store/store.js';
+import { tool } from './tools.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-
-function haveChromium(): boolean {
-  if (spawnSync('sh', ['-c', `test -x ${CHROMIUM}`]).status === 0) return true;
-  const apt = 'apt-get install -y --no-install-recommends chromium';
-  return spawnSync('sh', ['-c', `${apt} || (apt-get update && ${apt})`], { stdio: 'pipe' }).status === 0;
-}
+const CHROMIUM = tool('/usr/bin/chromium');
 
 t.test('the console in a browser: receive, send, reconnect without a gap', { timeout: 120000 }, async (t) => {
-  if (!haveChromium()) return t.fail('chromium is missing and could not be installed');
   const { server, port } = await startServer(t, { http: { port: 0 } });
   const base = `http://127.0.0.1:${(server.httpAddress() as { port: number }).port}`;
   const tcp = await LineClient.login(port, 'bob');
@@ -86,7 +79,6 @@ t.test('the console in a browser: receive, send, reconnect without a gap', { tim
 });
 
 t.test('the console logs in with its defaults in open mode; a refused login stops and says why', { timeout: 120000 }, async (t) => {
-  if (!haveChromium()) return t.fail('chromium is missing and could not be installed');
   const { server } = await startServer(t, { http: { port: 0 } });
   const base = `http://127.0.0.1:${(server.httpAddress() as { port: number }).port}`;
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });

@@ -43,6 +43,10 @@ class TypedDoor implements MessageTarget, Receiver, Worker {
     const { id, ts, topic, sender, body } = message;
     this.events.push({ live: { id, ts, topic, sender, body } });
   }
+  mayTake(): boolean {
+    return true;
+  }
+
   pushJob(message: Message): boolean {
     this.events.push({ job: message });
     return true;

@@ -13,12 +13,14 @@ import { Checkpointer } from '../src/store/checkpointer.js';
 import { Store } from '../src/store/store.js';
 import { LineClient, startServer, stat, tempDir } from './helpers.js';
 import type { Teardown } from './helpers.js';
+import { tool } from './tools.js';
 
 /** A tmpfs of `size` mounted on a fresh directory, or why there is none. */
 function smallDisk(t: Teardown, size: string): string | Error {
+  const mount = tool('mount');
   const dir = mkdtempSync(join(tmpdir(), 'linebus-disk-'));
   try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' });
+    execFileSync(mount, ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' });
   } catch (error) {
     rmdirSync(dir);
     return new Error(`cannot mount a tmpfs here (needs root): ${(error as Error).message.split('\n')[0]}`);

@@ -38,6 +38,24 @@ export interface Started {
   waitForLog(pattern: RegExp): Promise<string>;
 }
 
+/**
+ * Runs `start` (whose synchronous part makes the daemon's checkpoint thread)
+ * with NODE_OPTIONS unset. tap puts its coverage loader there, and worker
+ * threads read it: each checkpoint thread would load the loader, its own
+ * loader thread and a coverage session, about 0.1 s of CPU, a hundred times
+ * a run. Child processes keep the loader (tap adds it to every spawn);
+ * the thread's code is measured where it is tested, in faults.test.ts.
+ */
+function withoutRunnerHooks<T>(start: () => Promise<T>): Promise<T> {
+  const saved = process.env.NODE_OPTIONS;
+  delete process.env.NODE_OPTIONS;
+  try {
+    return start();
+  } finally {
+    if (saved !== undefined) process.env.NODE_OPTIONS = saved;
+  }
+}
+
 export async function startServer(t: Teardown, options: Partial<ServerOptions> = {}): Promise<Started> {
   const db = options.db ?? join(tempDir(t), 'bus.db');
   const logs: string[] = [];
@@ -60,7 +78,7 @@ export async function startServer(t: Teardown, options: Partial<ServerOptions> =
       };
       watchers.add(watcher);
     });
-  const server = await LinebusServer.start({ logger, ...options, db, host: options.host ?? '127.0.0.1', port: 0 });
+  const server = await withoutRunnerHooks(() => LinebusServer.start({ logger, ...options, db, host: options.host ?? '127.0.0.1', port: 0 }));
   t.teardown(() => server.stop());
   return { server, port: server.address().port, db, logs, waitForLog };
 }

@@ -7,6 +7,7 @@ import { LineClient, startServer, tempDir } from './helpers.js';
 import { version } from '../src/version.js';
 
 t.test('topics, who and stats from telnet', { timeout: 20000 }, async (t) => {
+  const began = Date.now();
   const { port, waitForLog } = await startServer(t);
   const alice = await LineClient.login(port, 'alice');
   const alice2 = await LineClient.login(port, 'alice');
@@ -42,7 +43,8 @@ t.test('topics, who and stats from telnet', { timeout: 20000 }, async (t) => {
   t.equal(value('journal_last_id'), '3');
   t.equal(value('slow_disconnects'), '0');
   t.ok(Number(value('journal_bytes')) > 0);
-  t.ok(Number(value('uptime_s')) >= 0);
+  const uptime = Number(value('uptime_s'));
+  t.ok(Number.isInteger(uptime) && uptime >= 0 && uptime <= (Date.now() - began) / 1000, `uptime_s ${uptime}: whole seconds since the start`);
   t.match(value('in_per_s'), /^\d+$/);
   t.match(value('event_loop_delay_max_ms'), /^\d+(\.\d+)?$/);
   t.match(value('event_loop_delay_p99_ms'), /^\d+(\.\d+)?$/);

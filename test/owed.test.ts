@@ -14,6 +14,10 @@ class FakeWorker implements Worker {
   readonly jobs: number[] = [];
   /** False once its connection is closing. */
   open = true;
+  mayTake(): boolean {
+    return true;
+  }
+
   pushJob(message: Message): boolean {
     if (this.open) this.jobs.push(message.id);
     return this.open;

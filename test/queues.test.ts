@@ -234,15 +234,18 @@ t.test('bad input: one clear err line each, and nothing changes', { timeout: 150
   w.close();
 });
 
-t.test('a half-closed worker keeps taking', { timeout: 15000 }, async (t) => {
+t.test('a half-closed worker is handed nothing: it could not ack', { timeout: 15000 }, async (t) => {
   const { port } = await startServer(t);
   const half = await LineClient.login(port, 'half');
   half.write('take t as g');
   await half.line();
   half.socket.end();
+  t.same(await half.rest(), [], 'no longer a member after its half-close: nothing keeps it open');
   await produce(port, 't', 1);
-  t.equal(await half.line(), 'job t 1 tx m1', 'still a member after its half-close');
-  half.close();
+  const next = await LineClient.login(port, 'next');
+  next.write('take t as g');
+  t.same(await next.lines(2), ['ok take t as g', 'job t 1 tx m1'], 'the job waited for a worker that can ack');
+  next.close();
 });
 
 t.test('a worker that does not read is cut off, and every job it held goes back', { timeout: 60000 }, async (t) => {

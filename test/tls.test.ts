@@ -11,13 +11,12 @@ import type { TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import { LineClient, startServer, tempDir } from './helpers.js';
 import { run, serve } from './cli-helpers.js';
-import { haveOpenssl, makeCerts } from './certs.js';
+import { makeCerts } from './certs.js';
 
 /** One CA and its certificates for every test here. */
-const certs = haveOpenssl() ? makeCerts(tempDir(t)) : undefined;
+const certs = makeCerts(tempDir(t));
 
 t.test('the protocol over TLS, beside plain TCP; old TLS versions refused', { timeout: 30000 }, async (t) => {
-  if (!certs) return t.fail('openssl is missing and could not be installed');
   const { server, port } = await startServer(t, { tls: { port: 0, ...certs.server } });
   const tlsPort = (server.tlsAddress() as { port: number }).port;
   const plain = await LineClient.login(port, 'bob');
@@ -39,7 +38,6 @@ t.test('the protocol over TLS, beside plain TCP; old TLS versions refused', { ti
 });
 
 t.test('--tls-verify: only clients with a certificate from --tls-ca get in', { timeout: 30000 }, async (t) => {
-  if (!certs) return t.fail('openssl is missing and could not be installed');
   const { server } = await startServer(t, { tls: { port: 0, ...certs.server, ca: certs.ca, verify: true } });
   const tlsPort = (server.tlsAddress() as { port: number }).port;
   const ca = readFileSync(certs.ca);
@@ -51,7 +49,6 @@ t.test('--tls-verify: only clients with a certificate from --tls-ca get in', { t
 });
 
 t.test('serve: TLS options checked at start; certificates re-read on SIGHUP, a bad one logged and the old kept', { timeout: 60000 }, async (t) => {
-  if (!certs) return t.fail('openssl is missing and could not be installed');
   const dir = tempDir(t);
   const db = join(dir, 'bus.db');
   const missing = await run(['serve', '--db', db, '--port', '0', '--tls-port', '0', '--tls-cert', certs.server.cert]);
@@ -94,7 +91,6 @@ t.test('serve: TLS options checked at start; certificates re-read on SIGHUP, a b
 });
 
 t.test('HTTPS: the web listener with the same certificate; re-read on reload', { timeout: 30000 }, async (t) => {
-  if (!certs) return t.fail('openssl is missing and could not be installed');
   const dir = tempDir(t);
   const cert = join(dir, 'live.pem');
   const key = join(dir, 'live.key');

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { WebSocket } from 'ws';
 import { hashPassword } from '../src/store/passwords.js';
 import { LineClient, tempDir } from './helpers.js';
-import { haveOpenssl, makeCerts } from './certs.js';
+import { makeCerts } from './certs.js';
 import { basic, call, web } from './web-helpers.js';
 
 /** The status line and headers a raw WebSocket upgrade gets, with these headers. */
@@ -108,10 +108,9 @@ t.test('the console cannot be framed, and loads nothing from elsewhere', async (
   }
 });
 
-const certs = haveOpenssl() ? makeCerts(tempDir(t)) : undefined;
+const certs = makeCerts(tempDir(t));
 
 t.test('HTTPS with --tls-verify: every route and /ws need a client certificate from --tls-ca', { timeout: 30000 }, async (t) => {
-  if (!certs) return t.fail('openssl is missing and could not be installed');
   const { httpPort } = await web(t, { http: { port: 0, tls: { ...certs.server, ca: certs.ca, verify: true } } });
   const ca = readFileSync(certs.ca);
   const client = { cert: readFileSync(certs.client.cert), key: readFileSync(certs.client.key) };

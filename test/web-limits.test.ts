@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { WebSocket } from 'ws';
 import { LineClient, stat, tempDir } from './helpers.js';
 import type { LineClient as Client } from './helpers.js';
-import { haveOpenssl, makeCerts } from './certs.js';
+import { makeCerts } from './certs.js';
 import { call, web } from './web-helpers.js';
 import type { Web } from './web-helpers.js';
 
@@ -90,10 +90,9 @@ t.test('one request at a time on a connection: pipelined ones are refused, not s
   tcp.close();
 });
 
-const certs = haveOpenssl() ? makeCerts(tempDir(t)) : undefined;
+const certs = makeCerts(tempDir(t));
 
 t.test('a TLS connection holds its place from its accept, handshake or not', { timeout: 20000 }, async (t) => {
-  if (!certs) return t.fail('openssl is missing and could not be installed');
   const started = await web(t, { maxConnections: 3, tls: { port: 0, ...certs.server }, http: { port: 0, tls: certs.server } });
   const tlsPort = (started.server.tlsAddress() as { port: number }).port;
   const tcp = await LineClient.login(started.port, 'bob');

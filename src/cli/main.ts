@@ -36,6 +36,7 @@ export function program(): Command {
     .addOption(new Option('--max-input <bytes>', 'input one connection may have waiting behind a command before it stops being read (at least 1024)').env('LINEBUS_MAX_INPUT').default(DEFAULTS.maxInput).argParser(atLeast(1024)))
     .addOption(new Option('--login-timeout <seconds>', 'a connection that has not logged in by then is closed (a web one: that has not sent a request\'s headers)').env('LINEBUS_LOGIN_TIMEOUT').default(DEFAULTS.loginTimeout).argParser(positiveInt))
     .addOption(new Option('--idle-timeout <seconds>', 'a logged-in connection that receives nothing and sends no line for this long is closed (0: never)').env('LINEBUS_IDLE_TIMEOUT').default(DEFAULTS.idleTimeout).argParser(wholeNumber))
+    .addOption(new Option('--tcp-keepalive <seconds>', 'TCP keepalive probes a connection quiet this long, so a client host that vanished is found (0: never; also stops the probing of half-closed connections)').env('LINEBUS_TCP_KEEPALIVE').default(DEFAULTS.tcpKeepalive).argParser(wholeNumber))
     .addOption(new Option('--retain-days <n>', 'delete messages older than n days (0: keep)').env('LINEBUS_RETAIN_DAYS').default(0).argParser(wholeNumber))
     .addOption(new Option('--retain-messages <n>', 'keep only the newest n messages (0: keep all)').env('LINEBUS_RETAIN_MESSAGES').default(0).argParser(wholeNumber))
     .addOption(new Option('--sync <mode>', "commit durability: 'normal' survives a crash, 'full' also a power loss (fsync per commit)").env('LINEBUS_SYNC').choices(['normal', 'full']).default('normal'))

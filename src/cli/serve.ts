@@ -57,6 +57,7 @@ const RELOADABLE: ReadonlySet<keyof ServeOptions> = new Set<keyof ServeOptions>(
   'loginTimeout',
   'httpBodyTimeout',
   'idleTimeout',
+  'tcpKeepalive',
   'retainDays',
   'retainMessages',
   'logLevel',

@@ -169,8 +169,11 @@ export class ClusterGroup implements QueueGroup {
       this.#dead(job);
       return;
     }
-    const member = this.#pick();
-    if (member === undefined || !member.worker.pushJob(this.#messageOf(msg))) {
+    const message = this.#messageOf(msg);
+    // None of this daemon's members may take it now (the access rules):
+    // back to the stream, for another daemon's members or later.
+    const member = this.#pick(message);
+    if (member === undefined || !member.worker.pushJob(message)) {
       if (member !== undefined) this.leave(member);
       msg.nak();
       return;
@@ -193,12 +196,12 @@ export class ClusterGroup implements QueueGroup {
     };
   }
 
-  /** The next member with room, round robin. */
-  #pick(): ClusterMember | undefined {
+  /** The next member with room that may take `message`, round robin. */
+  #pick(message: Message): ClusterMember | undefined {
     for (let i = 0; i < this.#members.length; i++) {
       const index = (this.#next + i) % this.#members.length;
       const member = this.#members[index] as ClusterMember;
-      if (member.free <= 0) continue;
+      if (member.free <= 0 || !member.worker.mayTake(message)) continue;
       this.#next = index + 1;
       return member;
     }

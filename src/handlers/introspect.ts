@@ -30,7 +30,11 @@ export function topics(conn: Conn, _command: CommandOf<'topics'>, { broker, read
 export function who(conn: Conn, { topic }: CommandOf<'who'>, services: Services): void {
   if (topic === undefined) {
     let count = 0;
+    // Under an access file, who is on the bus and from where is for those
+    // who may read every topic (the operators); others see their own.
+    const everyone = services.policy.reach(conn.user as string, '>') === 'all';
     for (const c of services.connections()) {
+      if (!everyone && c.user !== conn.user) continue;
       const patterns = [...c.patterns].filter((pattern) => services.policy.reach(conn.user as string, pattern) !== 'none');
       conn.reply(item('conn', c.id, c.user ?? '-', c.remote, c.listener, c.pendingBytes(), ...patterns));
       count++;

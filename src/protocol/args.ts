@@ -28,8 +28,8 @@ const DURATION_MS: Readonly<Record<string, number>> = { ms: 1, s: 1e3, m: 60e3, 
 /** The longest `wait`, `within` or nack delay: 30 days. */
 export const MAX_DURATION_MS = 30 * 86400e3;
 const DURATION_HINT = 'use a number and a unit: 500ms, 30s, 5m, 2h, 1d';
-/** Cursor and group names (PROTOCOL.md, "Durable cursors"). */
-const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+/** Cursor and group names (PROTOCOL.md, "Durable cursors"); MQTT's `$share` groups too. */
+export const CURSOR_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 // ISO-8601 date or date-time, as Date.parse reads it; a bare number is an id.
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?$/;
 
@@ -131,7 +131,7 @@ export class Args {
   name(what: 'cursor' | 'group'): string {
     const name = this.word();
     if (name === undefined) throw new Usage();
-    if (!NAME.test(name)) throw new Usage(`a ${what} name is 1 to 64 letters, digits, '-', '_' or '.'`);
+    if (!CURSOR_NAME.test(name)) throw new Usage(`a ${what} name is 1 to 64 letters, digits, '-', '_' or '.'`);
     return name;
   }
 

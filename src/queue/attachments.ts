@@ -10,6 +10,8 @@ export class Attachments {
   readonly #members = new Map<Group, Member>();
   readonly #onRelease = new Set<() => void>();
   #released = false;
+  /** The client can no longer send (and so ack): no more groups. */
+  #idle = false;
 
   /** Groups taken. */
   get size(): number {
@@ -25,10 +27,23 @@ export class Attachments {
     return this.#members.values();
   }
 
-  /** A take succeeded; after release, the member leaves at once. */
+  /** A take succeeded; after release or stopWorking, the member leaves at once. */
   joined(member: Member): void {
-    if (this.#released) member.group.leave(member);
+    if (this.#released || this.#idle) member.group.leave(member);
     else this.#members.set(member.group, member);
+  }
+
+  /**
+   * The client can send no more (it half-closed): it could ack nothing, so
+   * it leaves every group now, its jobs going back at once, and joins none
+   * later. What else it holds (a request waiting for its answer) waits for
+   * release().
+   */
+  stopWorking(): void {
+    this.#idle = true;
+    const members = [...this.#members.values()];
+    this.#members.clear();
+    for (const member of members) member.group.leave(member);
   }
 
   /** Leaves every group taken on `pattern`; false if there was none. */
@@ -57,9 +72,7 @@ export class Attachments {
   release(): void {
     if (this.#released) return;
     this.#released = true;
-    const members = [...this.#members.values()];
-    this.#members.clear();
-    for (const member of members) member.group.leave(member);
+    this.stopWorking();
     for (const callback of this.#onRelease) callback();
     this.#onRelease.clear();
   }

@@ -114,6 +114,10 @@ export class Session implements Conn, Connection {
     this.#outlet.push(message.text, message.bytes, message.id);
   }
 
+  mayTake(job: Message): boolean {
+    return this.#services.policy.mayReadMessage(this.#user, job.topic, job.body);
+  }
+
   pushJob(job: Message): boolean {
     const text = jobText(job.topic, job.id, job.sender, job.body);
     this.#outlet.push(text, Buffer.byteLength(text), 0);
@@ -209,8 +213,12 @@ export class Session implements Conn, Connection {
    * written, unless the connection is receiving.
    */
   #maybeFinish(): void {
-    if (!this.#input.ended || this.#outlet.closing) return;
-    if (this.busy || this.subscriptionCount > 0) return;
+    if (!this.#input.ended || this.#outlet.closing || this.#input.busy) return;
+    // Every command read before the half-close is handled: the client can
+    // still read, but never ack again, so its groups get its jobs back at
+    // once and hand it no more.
+    this.attachments.stopWorking();
+    if (this.#outlet.outbox.waiting() || this.subscriptionCount > 0) return;
     this.#outlet.finish('client closed');
   }
 

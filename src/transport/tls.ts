@@ -11,7 +11,7 @@ import type { SecureContextOptions, TlsOptions, TLSSocket } from 'node:tls';
 import { FatalError } from '../protocol/errors.js';
 import type { LineDoor } from './link.js';
 import { seat, SocketLink } from './tcp.js';
-import type { Listener } from './tcp.js';
+import type { Listener, SocketSettings } from './tcp.js';
 
 export interface TlsFiles {
   readonly cert: string;
@@ -45,7 +45,7 @@ export function serverContext(files: TlsFiles): TlsOptions {
 /** A connection that has not finished its handshake by then is dropped. */
 const HANDSHAKE_MS = 10_000;
 
-export function listenTls(where: { host: string; port: number }, files: TlsFiles, door: LineDoor): Promise<TlsListener> {
+export function listenTls(where: { host: string; port: number }, files: TlsFiles, door: LineDoor, settings: SocketSettings): Promise<TlsListener> {
   let context: TlsOptions;
   try {
     context = serverContext(files);
@@ -63,7 +63,7 @@ export function listenTls(where: { host: string; port: number }, files: TlsFiles
     handshaking.delete(key(socket));
     socket.allowHalfOpen = true;
     socket.setNoDelay(true);
-    door.accept(new SocketLink(socket, 'tls'));
+    door.accept(new SocketLink(socket, 'tls', settings));
   });
   // A place from the accept on, handshake or not; a client over the limit
   // is closed before its handshake: a full daemon spends none on it.
