@@ -119,11 +119,18 @@ t.test('a POST is bounded by --max-post-bytes and --max-post-lines; over either,
   t.same([answer.status, answer.text], [413, 'err toolong a body is at most 1000 bytes (--max-post-bytes); nothing was sent; post fewer lines at a time\n']);
   const chunked = raw(httpPort, `POST /t/a HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n${'400\r\n'}${'w'.repeat(1024)}\r\n`);
   t.match(await chunked.closed, /^HTTP\/1\.1 413 [\s\S]*--max-post-bytes/, 'a chunked body is cut off as it comes, and its connection closed');
+  // A client that waits for 100 Continue is refused by its Content-Length before it sends the body.
+  const expecting = raw(httpPort, 'POST /t/a HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n');
+  t.match(await expecting.closed, /^HTTP\/1\.1 413 [\s\S]*\r\n\r\n[0-9a-f]+\r\nerr toolong a body is at most 1000 bytes/, 'no 100 Continue: the body is never sent');
+  const continued = raw(httpPort, 'POST /t/a HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 4\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n');
+  await new Promise<void>((resolve) => continued.socket.once('data', () => resolve()));
+  continued.socket.write('100\n');
+  t.match(await continued.closed, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK\r\n[\s\S]*ok send 1\n/, 'a body within the limit is asked for');
   answer = await call(httpPort, '/t/a', { method: 'POST', body: '\n\nx\n'.repeat(10) });
-  t.same([answer.status, answer.text.split('\n').length], [200, 11], 'empty lines are not lines');
+  t.same([answer.status, answer.text.split('\n').length, answer.text.split('\n')[0]], [200, 11, 'ok send 2'], 'empty lines are not lines');
   const tcp = await LineClient.login(port, 'bob');
   tcp.write('replay a since 0');
-  t.equal((await tcp.until('ok replay')).at(-1), 'ok replay a 10', 'the refused bodies sent nothing');
+  t.equal((await tcp.until('ok replay')).at(-1), 'ok replay a 11', 'the refused bodies sent nothing');
   tcp.close();
 });
 
