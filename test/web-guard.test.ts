@@ -10,6 +10,7 @@ import { connect } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { WebSocket } from 'ws';
 import { hashPassword } from '../src/store/passwords.js';
+import { hostName } from '../src/transport/http-guard.js';
 import { LineClient, tempDir } from './helpers.js';
 import { makeCerts } from './certs.js';
 import { basic, call, web } from './web-helpers.js';
@@ -53,6 +54,19 @@ t.test('DNS rebinding: a Host that is not one of the listener\'s names reads and
   tcp.write('replay > since 0');
   t.same(await tcp.until('ok replay'), ['msg secret 1 alice TOPSECRET', 'ok replay > 1'], 'nothing was planted');
   tcp.close();
+});
+
+t.test('the name in a Host header', async (t) => {
+  const cases: [string, string][] = [
+    ['Bus.Example:7668', 'bus.example'],
+    ['bus.example', 'bus.example'],
+    ['127.0.0.1:80', '127.0.0.1'],
+    ['[::1]:7668', '::1'],
+    ['[::1]', '::1'],
+    ['[::1', '::1'],
+    ['a:b', 'a:b'],
+  ];
+  for (const [host, name] of cases) t.equal(hostName(host), name, host);
 });
 
 t.test('cross-site requests: a foreign Origin is refused on POST, streams and /ws, with or without credentials', { timeout: 20000 }, async (t) => {

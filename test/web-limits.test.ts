@@ -101,6 +101,7 @@ t.test('a TLS connection holds its place from its accept, handshake or not', { t
   const refused = await LineClient.connect(started.port);
   t.same(await refused.rest(), [BUSY], 'two handshakes that never start hold two places');
   await t.rejects(LineClient.tls(tlsPort, { ca: readFileSync(certs.ca) }), 'a TLS client over the limit is closed before its handshake');
+  await t.rejects(call(started.httpPort, '/healthz', { tls: true, ca: readFileSync(certs.ca) } as never), 'an HTTPS one too');
   for (const { socket } of handshakes) socket.destroy();
   await counted(started, tcp, 1);
   const secure = await LineClient.tls(tlsPort, { ca: readFileSync(certs.ca) });

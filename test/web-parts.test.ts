@@ -154,6 +154,16 @@ t.test('the watchdog or a stopping server ends a started stream with an event; a
   more();
   await b.turn.ended();
   t.equal(b.store.reader.lastId(), 2, 'none of it was sent');
+
+  const brokenRes = new FakeResponse();
+  const broken = (async function* () {
+    yield Buffer.from('five\n');
+    throw new Error('the socket failed');
+  })();
+  new WebPost(4, { ...client, res: brokenRes as unknown as ServerResponse, topic: 'a', body: broken, declaredBytes: undefined, json: false }, parts, admission).run();
+  await brokenRes.finished;
+  t.same([brokenRes.status, brokenRes.body], [500, 'err internal the server could not read that body; nothing was sent, try again\n'], 'a body that fails to come: nothing sent');
+  t.equal(b.store.reader.lastId(), 2);
 });
 
 t.test('a catch-up waits for a reader that does not read, then goes on', async (t) => {

@@ -10,6 +10,7 @@
 import type { Cursors } from '../bus/cursors.js';
 import type { Feed } from '../bus/feed.js';
 import type { Logger } from '../log.js';
+import { yieldToLoop } from '../util/yield.js';
 
 export interface Lag {
   readonly user: string;
@@ -21,11 +22,6 @@ export interface Lag {
 const SLICE_MS = 5;
 /** How long a count answers the scrapes that follow it. */
 export const FRESH_MS = 5000;
-
-/** Resolves after the event loop has served the I/O that waits. */
-function yieldToLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
 
 export class CursorLags {
   readonly #cursors: Cursors;

@@ -27,7 +27,12 @@ import { replyText } from '../protocol/wire.js';
 import type { Admission, Connection } from '../session/connection.js';
 import { GUARD_HEADERS } from '../transport/http-guard.js';
 import type { PostRequest } from '../transport/http.js';
+import { drained } from '../transport/tcp.js';
 import { HTTP_STATUS } from './status.js';
+import { yieldToLoop } from '../util/yield.js';
+
+/** Outcomes written a turn, at most, in an answer. */
+const ANSWER_SLICE = 4096;
 
 export interface PostParts {
   readonly policy: Policy;
@@ -163,11 +168,8 @@ export class WebPost implements Connection {
 
   /** Sends a batch from line `from`; the next waits for its outcomes and for the next turn. */
   #send(from: number): void {
+    // Cut short between batches, the post was answered then.
     if (this.#answered) return;
-    if (this.#cutShort !== undefined) {
-      this.#answer(this.#cutShort);
-      return;
-    }
     const { broker, turn } = this.#parts;
     const lines = this.#lines;
     const to = Math.min(from + BATCH_MAX, lines.length);
@@ -193,24 +195,39 @@ export class WebPost implements Connection {
   /**
    * The outcomes known, in order, then `last` if the post is cut short. A
    * body not read to its end is not read further: the connection closes
-   * after the answer.
+   * after the answer. The status is known at once; the text goes out
+   * ANSWER_SLICE outcomes a turn, each slice once the last has drained, so
+   * that the ids of a million lines neither hold the event loop nor wait
+   * in memory for a slow reader.
    */
   #answer(last: Refusal | undefined): void {
     if (this.#answered) return;
     this.#answered = true;
-    const outcomes: (number | Refusal)[] = [];
-    for (const outcome of this.#results) {
-      if (outcome === undefined) break;
-      outcomes.push(outcome);
+    const results = this.#results;
+    let known = 0;
+    let refused: Refusal | undefined;
+    for (let outcome = results[0]; outcome !== undefined && known < results.length; outcome = results[++known]) {
+      if (refused === undefined && typeof outcome !== 'number') refused = outcome;
     }
-    if (last !== undefined) outcomes.push(last);
-    const refused = outcomes.find((outcome): outcome is Refusal => typeof outcome !== 'number');
+    refused ??= last;
     const status = refused === undefined ? 200 : HTTP_STATUS[refused.code];
     // With Accept: application/json, the ids of a post that went through.
     const json = this.#request.json && refused === undefined;
-    const text = json ? JSON.stringify(outcomes) : outcomes.map((outcome) => replyText(typeof outcome === 'number' ? sent(outcome) : outcome)).join('');
     const { res } = this.#request;
     res.writeHead(status, { ...GUARD_HEADERS, 'Content-Type': json ? 'application/json' : 'text/plain; charset=utf-8', ...(this.#bodyRead ? {} : { Connection: 'close' }) });
-    res.end(text);
+    this.#write(known, json, last).catch(() => res.destroy());
+  }
+
+  async #write(known: number, json: boolean, last: Refusal | undefined): Promise<void> {
+    const { res } = this.#request;
+    const results = this.#results;
+    for (let from = 0; from < known; from += ANSWER_SLICE) {
+      if (from > 0) await yieldToLoop();
+      const slice = results.slice(from, Math.min(from + ANSWER_SLICE, known)) as (number | Refusal)[];
+      const text = json ? `${from === 0 ? '[' : ','}${slice.join(',')}` : slice.map((outcome) => replyText(typeof outcome === 'number' ? sent(outcome) : outcome)).join('');
+      if (!res.write(text)) await drained(res);
+      if (res.destroyed) return;
+    }
+    res.end(json ? (known === 0 ? '[]' : ']') : last === undefined ? '' : replyText(last));
   }
 }
