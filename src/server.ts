@@ -18,6 +18,7 @@ import { Retention } from './store/retention.js';
 import { Store } from './store/store.js';
 import type { SyncMode } from './store/store.js';
 import { version } from './version.js';
+import { openFileLimit } from './util/files.js';
 import { limitsFrom } from './limits.js';
 import { statPairs } from './stat-pairs.js';
 import type { Limits } from './limits.js';
@@ -45,6 +46,8 @@ export interface ServerOptions extends Partial<Limits>, ListenOptions {
 
 /** How long start-up waits for the cluster before it says it is listening all the same. */
 const CLUSTER_START_WAIT_MS = 3000;
+/** Files the daemon holds besides its connections: the journal and its WAL, listeners, the checkpoint thread's, stdio. */
+const FILES_OF_ITS_OWN = 32;
 /** How often retention looks for rows to delete, by default. */
 const RETENTION_INTERVAL_MS = 1000;
 
@@ -130,6 +133,7 @@ export class LinebusServer {
     if (server.#services.policy.open) {
       server.#logger.log('warn', `no users in ${store.path}: open mode, loopback clients may log in as anyone; add a user with 'linebus user add <name>'`);
     }
+    server.#checkOpenFiles();
     // The readiness line waits (a little) for the cluster: until its stream
     // is set up every send would be refused.
     await server.#cluster?.start(CLUSTER_START_WAIT_MS);
@@ -147,6 +151,18 @@ export class LinebusServer {
       cluster: options.cluster?.urls.join(','),
     });
     return server;
+  }
+
+  /**
+   * Past the open-file limit, accept fails on every listener whatever
+   * --max-connections says: idle sockets of one door would lock the
+   * others out. Said once, at start, so the operator can choose.
+   */
+  #checkOpenFiles(): void {
+    const files = openFileLimit();
+    const wanted = this.limits.maxConnections + FILES_OF_ITS_OWN;
+    if (files === undefined || wanted <= files) return;
+    this.#logger.log('warn', `--max-connections ${this.limits.maxConnections} needs about ${wanted} open files, over this process's limit of ${files}: past it no listener can accept; raise the limit (ulimit -n, LimitNOFILE=) or lower --max-connections`);
   }
 
   address(): { address: string; port: number } {

@@ -1,13 +1,17 @@
 /**
  * `linebus serve`'s options of the web listener, as a user gives them: on
  * the command line, in the environment, in --config and again on SIGHUP;
- * and the combinations it refuses at start with one line.
+ * the combinations it refuses at start with one line; and what a low
+ * open-file limit does.
  */
 import t from 'tap';
+import { spawn } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { tempDir } from './helpers.js';
-import { finish, run, serve } from './cli-helpers.js';
+import { BIN, finish, run, serve } from './cli-helpers.js';
 import { basic, call } from './web-helpers.js';
 
 t.test('serve: --max-post-bytes, --max-post-lines, --http-host-name, --metrics-open and --http-body-timeout, reloaded by SIGHUP', { timeout: 30000 }, async (t) => {
@@ -52,3 +56,63 @@ t.test('serve: web and TLS options without what they need stop it with one line'
     t.same([ran.code, ran.stderr.split('\n')[0]], [1, `${message.startsWith('option') ? 'error' : 'linebus'}: ${message}`], args.join(' '));
   }
 });
+
+t.test('under a low open-file limit: a warning at start, and idle web sockets hold places, not the files every door needs', { timeout: 30000 }, async (t) => {
+  const dir = tempDir(t);
+  const start = (args: string): ChildProcessWithoutNullStreams => spawn('sh', ['-c', `ulimit -n 256 && exec "${process.execPath}" "${BIN}" serve --port 0 --db "${join(dir, 'bus.db')}" ${args}`]);
+  const warned = await finishAfterReady(start(''));
+  t.match(warned, /warn --max-connections 10000 needs about 10032 open files, over this process's limit of 256: past it no listener can accept; raise the limit \(ulimit -n, LimitNOFILE=\) or lower --max-connections/);
+  const child = start('--max-connections 150 --login-timeout 1 --http-port 0');
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+  const [port, httpPort] = await new Promise<[number, number]>((resolve) => {
+    child.stderr.on('data', () => {
+      const match = /listening on [^\s]+:(\d+), HTTP on [^\s]+:(\d+)/.exec(stderr);
+      if (match) resolve([Number(match[1]), Number(match[2])]);
+    });
+  });
+  t.notMatch(stderr, /open files/, 'within the limit: no warning');
+  // More idle web sockets than places, and than the files the daemon may open.
+  const idle = Array.from({ length: 300 }, () => {
+    const socket = connect(httpPort, '127.0.0.1');
+    socket.on('error', () => {});
+    // Read what comes (a 408, a 503), or the close is never seen.
+    socket.resume();
+    return new Promise<void>((resolve) => socket.on('close', () => resolve()));
+  });
+  const refused = await untilLine(port, (line) => line.startsWith('err busy'));
+  t.equal(refused, 'err busy the server is full (150 connections); try again later', 'a TCP client is told the server is full, not left hanging');
+  await Promise.all(idle);
+  t.equal(await untilLine(port, (line) => line.startsWith('hello')), 'hello linebus 1.0.0', 'once --login-timeout closed the idle ones, TCP gets in');
+  const done = finish(child);
+  child.kill('SIGTERM');
+  t.equal((await done).code, 0);
+});
+
+/** stderr of a `serve` until it is ready, then stopped. */
+async function finishAfterReady(child: ChildProcessWithoutNullStreams): Promise<string> {
+  const done = finish(child);
+  await new Promise<void>((resolve) => child.stderr.on('data', (text: Buffer) => /listening on/.test(text.toString()) && resolve()));
+  child.kill('SIGTERM');
+  return (await done).stderr;
+}
+
+/** Connects to the line port again and again until its first line passes `wanted`; that line. */
+async function untilLine(port: number, wanted: (line: string) => boolean): Promise<string> {
+  for (;;) {
+    const line = await new Promise<string>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      let text = '';
+      socket.on('data', (chunk: Buffer) => {
+        text += chunk.toString();
+        if (text.includes('\n')) {
+          socket.destroy();
+          resolve(text.slice(0, text.indexOf('\n')));
+        }
+      });
+      socket.on('error', () => resolve(''));
+      socket.on('close', () => resolve(text));
+    });
+    if (wanted(line)) return line;
+  }
+}
