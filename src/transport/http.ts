@@ -6,11 +6,9 @@
  * or POST of /t/ is read here into a request of its own and handed to the
  * web door (web/), which answers it from the bus's typed events.
  *
- * Every socket takes its place among the daemon's connections when it is
- * accepted. A request must come whole in time: its headers within
- * --login-timeout of the connection or of the last answer, all of it
- * within --http-body-timeout; one request of /t/ at a time on a
- * connection. Host and Origin are checked first (http-guard.ts).
+ * Its sockets hold places among the daemon's connections, in time, one
+ * request at a time (http-sockets.ts); Host and Origin are checked first
+ * (http-guard.ts).
  */
 import { createServer as createHttpServer, STATUS_CODES } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -19,12 +17,10 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { WebSocketServer } from 'ws';
 import { FatalError } from '../protocol/errors.js';
 import type { ProtocolError } from '../protocol/errors.js';
-import type { Refusal } from '../protocol/events.js';
-import { replyLine } from '../protocol/wire.js';
 import { isLoopback } from '../util/loopback.js';
 import { GUARD_HEADERS, HttpError, HttpGuard } from './http-guard.js';
+import { HttpSockets, timeouts } from './http-sockets.js';
 import type { Link, Seats } from './link.js';
-import { seat } from './tcp.js';
 import type { Listener } from './tcp.js';
 import { serverContext } from './tls.js';
 import type { TlsFiles } from './tls.js';
@@ -102,10 +98,6 @@ export interface HttpOptions {
 const MAX_FRAME = 1 << 20;
 /** Printable and no spaces: what may go into a command line. */
 const WORD = /^[^\s\p{Cc}]+$/u;
-/** How often Node looks for requests past their time. */
-const TIMEOUT_CHECK_MS = 1000;
-/** How long a socket refused for a full server has to read why. */
-const REFUSED_GRACE_MS = 2000;
 
 function credentials(req: IncomingMessage, url: URL): [string, string] | undefined {
   const header = req.headers.authorization ?? '';
@@ -135,10 +127,7 @@ export class HttpListener implements Listener {
   readonly #options: HttpOptions;
   readonly #wss: WebSocketServer;
   readonly #guard: HttpGuard;
-  /** Sockets over --max-connections: each request gets the refusal. */
-  readonly #refused = new WeakMap<Socket, Refusal>();
-  /** Sockets with a request of /t/ under way. */
-  readonly #busy = new WeakSet<Socket>();
+  readonly #sockets: HttpSockets;
 
   private constructor(server: Server, web: WebServices, options: HttpOptions, wss: WebSocketServer) {
     this.#server = server;
@@ -146,7 +135,7 @@ export class HttpListener implements Listener {
     this.#web = web;
     this.#options = options;
     this.#guard = new HttpGuard(options.tls ? 'https' : 'http', options.hostNames, options.origins);
-    server.on('connection', (socket: Socket) => this.#accepted(socket));
+    this.#sockets = new HttpSockets(server, web.seats, web.limits, options.tls !== undefined);
     const handle = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void => {
       this.#request(req, res, expectsContinue).catch((error: unknown) => this.#refuse(req, res, error));
     };
@@ -168,10 +157,10 @@ export class HttpListener implements Listener {
     // Loaded only by a daemon with a web listener.
     const { WebSocketServer } = await import('ws');
     const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME });
-    const timeouts = { connectionsCheckingInterval: TIMEOUT_CHECK_MS, ...HttpListener.#timeouts(web.limits) };
+    const inTime = timeouts(web.limits);
     let server: Server;
     try {
-      server = options.tls ? createHttpsServer({ ...serverContext(options.tls), ...timeouts }) : createHttpServer(timeouts);
+      server = options.tls ? createHttpsServer({ ...serverContext(options.tls), ...inTime }) : createHttpServer(inTime);
     } catch (error) {
       throw new FatalError(`HTTPS: cannot use ${options.tls?.cert} and ${options.tls?.key}${options.tls?.ca ? ` (CA ${options.tls.ca})` : ''}: ${(error as Error).message}`);
     }
@@ -183,12 +172,6 @@ export class HttpListener implements Listener {
         resolve(listener);
       });
     });
-  }
-
-  /** Node's timeouts, in ms, from the limits in seconds; a request's whole time is never less than its headers'. */
-  static #timeouts({ loginTimeout, httpBodyTimeout }: WebServices['limits']): { headersTimeout: number; requestTimeout: number; keepAliveTimeout: number } {
-    const headers = loginTimeout * 1000;
-    return { headersTimeout: headers, keepAliveTimeout: headers, requestTimeout: Math.max(headers, httpBodyTimeout * 1000) };
   }
 
   address(): AddressInfo {
@@ -213,23 +196,8 @@ export class HttpListener implements Listener {
     if (this.#options.tls) (this.#server as import('node:https').Server).setSecureContext(serverContext(this.#options.tls));
   }
 
-  /** A new socket: its place, or (over the limit) a refusal for what it asks. */
-  #accepted(socket: Socket): void {
-    // The timeouts as the limits are now: a reload applies to what comes next.
-    Object.assign(this.#server, HttpListener.#timeouts(this.#web.limits));
-    const refusal = seat(socket, this.#web.seats);
-    if (refusal === undefined) return;
-    // Over TLS, closed before its handshake: a full daemon spends none on it.
-    if (this.#options.tls) {
-      socket.destroy();
-      return;
-    }
-    this.#refused.set(socket, refusal);
-    setTimeout(() => socket.destroy(), REFUSED_GRACE_MS).unref();
-  }
-
   async #request(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<void> {
-    this.#checkRefused(req.socket);
+    this.#sockets.checkRefused(req.socket);
     const url = new URL(req.url ?? '/', 'http://linebus');
     const route = url.pathname;
     const method = req.method ?? 'GET';
@@ -257,7 +225,7 @@ export class HttpListener implements Listener {
     }
     if (!WORD.test(name)) throw new HttpError(400, 'a topic or pattern has no spaces or control characters; give one after /t/');
     if (method !== 'POST' && method !== 'GET') throw new HttpError(405, `/t/<topic> takes GET (receive) and POST (send), not ${method}`);
-    this.#oneAtATime(req.socket, res);
+    this.#sockets.oneAtATime(req.socket, res);
     const client = await this.#client(req, res, url);
     if (method === 'POST') {
       const declared = req.headers['content-length'];
@@ -276,7 +244,7 @@ export class HttpListener implements Listener {
   }
 
   async #upgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
-    this.#checkRefused(socket);
+    this.#sockets.checkRefused(socket);
     const url = new URL(req.url ?? '/', 'http://linebus');
     if (url.pathname !== '/ws') throw new HttpError(404, 'WebSocket connections go to /ws');
     this.#guard.check(req);
@@ -284,28 +252,6 @@ export class HttpListener implements Listener {
     const given = credentials(req, url);
     const user = given ? await this.#login(req, given) : undefined;
     this.#wss.handleUpgrade(req, socket, head, (ws) => this.#web.accept(new WsLink(ws, req, user)));
-  }
-
-  /** A socket over --max-connections gets the refusal, and is closed after it. */
-  #checkRefused(socket: Socket): void {
-    const refusal = this.#refused.get(socket);
-    if (refusal !== undefined) throw new HttpError(503, replyLine(refusal), true);
-  }
-
-  /**
-   * Node reads pipelined requests while the first is answered: each of
-   * /t/ would be a connection of its own on one place. The first is
-   * served; one that comes while it is under way is refused, and the
-   * connection closed after it.
-   */
-  #oneAtATime(socket: Socket, res: ServerResponse): void {
-    if (this.#busy.has(socket)) throw new HttpError(503, 'one request at a time on a connection: wait for the answer, or open another connection', true);
-    this.#busy.add(socket);
-    const done = (): void => {
-      this.#busy.delete(socket);
-    };
-    res.once('finish', done);
-    res.once('close', done);
   }
 
   /** `since` (or an EventSource's Last-Event-ID) or `last`, as recv takes them. */
