@@ -21,6 +21,8 @@ t.test('serve: --max-post-bytes, --max-post-lines, --http-host-name, --metrics-o
   const config = join(dir, 'linebus.conf');
   writeFileSync(config, 'max-post-lines 2\nhttp-body-timeout 30\n');
   const { child, stderr, logged } = await serve(['--db', db, '--http-port', '0', '--http-host-name', 'bus.example,Other.Example', '--metrics-open', '--config', config], { LINEBUS_MAX_POST_BYTES: '100' });
+  // A test that fails half-way leaves no daemon behind.
+  t.teardown(() => child.kill('SIGKILL'));
   const httpPort = Number(/HTTP on [^\s]+:(\d+)/.exec(stderr())?.[1]);
   const post = (body: string): Promise<{ status: number; text: string }> => call(httpPort, '/t/a', { method: 'POST', body, headers: { Authorization: basic('alice', 'pw') } });
   let answer = await post('1\n2\n3\n');
@@ -59,7 +61,11 @@ t.test('serve: web and TLS options without what they need stop it with one line'
 
 t.test('under a low open-file limit: a warning at start; within it, idle web sockets hold places until --login-timeout, and TCP is told so', { timeout: 30000 }, async (t) => {
   const dir = tempDir(t);
-  const start = (args: string): ChildProcessWithoutNullStreams => spawn('sh', ['-c', `ulimit -n 256 && exec "${process.execPath}" "${BIN}" serve --port 0 --db "${join(dir, 'bus.db')}" ${args}`]);
+  const start = (args: string): ChildProcessWithoutNullStreams => {
+    const child = spawn('sh', ['-c', `ulimit -n 256 && exec "${process.execPath}" "${BIN}" serve --port 0 --db "${join(dir, 'bus.db')}" ${args}`]);
+    t.teardown(() => child.kill('SIGKILL'));
+    return child;
+  };
   const warned = await finishAfterReady(start(''));
   t.match(warned, /warn --max-connections 10000 needs about 10032 open files, over this process's limit of 256: past it no listener can accept; raise the limit \(ulimit -n, LimitNOFILE=\) or lower --max-connections/);
   const child = start('--max-connections 100 --login-timeout 1 --http-port 0');
