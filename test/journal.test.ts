@@ -21,22 +21,25 @@ t.test('a send is in the journal, with every column, before its ok', { timeout: 
   t.ok((row.ts as number) >= before && (row.ts as number) <= Date.now(), 'ts is milliseconds since the epoch');
   t.equal(reader.pragma('journal_mode', { simple: true }), 'wal');
   t.equal(reader.pragma('user_version', { simple: true }), SCHEMA_VERSION);
-  const indexes = reader.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'messages' AND sql IS NOT NULL").pluck().all();
+  const indexes = reader.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'pages' AND sql IS NOT NULL").pluck().all();
   t.same(indexes, [], 'no index entry per message: appends stay appends');
   const plan = reader.prepare("EXPLAIN QUERY PLAN SELECT first_id, last_id FROM topic_blocks WHERE topic = 'room1' AND block >= 0 ORDER BY block LIMIT 1").all() as { detail: string }[];
   t.match(plan[0]?.detail, /USING (COVERING )?INDEX topic_blocks_topic/, 'finding the blocks of one topic uses the summary index');
   c.close();
 });
 
-t.test('rows are append-only, enforced in the database', { timeout: 10000 }, async (t) => {
+t.test('messages are append-only, enforced in the database', { timeout: 10000 }, async (t) => {
   const { port, db } = await startServer(t);
   const c = await LineClient.login(port, 'bob');
   c.write('send a one');
   await c.line();
   const other = new Database(db);
   t.teardown(() => other.close());
-  t.throws(() => other.prepare("UPDATE messages SET body = 'x'").run(), /append-only; rows cannot be updated/);
-  t.throws(() => other.prepare('DELETE FROM messages').run(), /append-only; rows cannot be deleted/);
+  t.throws(() => other.prepare("UPDATE messages SET body = 'x'").run(), /cannot modify messages because it is a view/);
+  t.throws(() => other.prepare('DELETE FROM messages').run(), /cannot modify messages because it is a view/);
+  t.throws(() => other.prepare("INSERT INTO messages (topic) VALUES ('x')").run(), /cannot modify messages because it is a view/);
+  t.throws(() => other.prepare('UPDATE pages SET ts = 0').run(), /append-only; pages cannot be updated/);
+  t.throws(() => other.prepare('DELETE FROM pages').run(), /append-only; pages cannot be deleted/);
   t.equal((other.prepare('SELECT body FROM messages').get() as { body: string }).body, 'one');
   c.close();
 });
@@ -102,8 +105,10 @@ t.test('ids are never reused', { timeout: 10000 }, async (t) => {
   t.equal(journal.journal.append([{ topic: 'b', sender: 's', body: '3' }], 2), 3);
   t.equal(reader.firstId(), 1);
   t.equal(reader.lastId(), 3);
-  // AUTOINCREMENT keeps the high-water mark in sqlite_sequence even if rows go.
-  journal.db.exec("DROP TRIGGER messages_no_delete; DELETE FROM messages;");
+  // AUTOINCREMENT keeps the high-water mark in sqlite_sequence even if pages go.
+  journal.db.exec('DROP TRIGGER pages_no_delete; DELETE FROM pages;');
+  t.equal(reader.firstId(), 0);
+  t.equal(reader.lastId(), 3, 'the last id given, though its page is gone');
   t.equal(journal.journal.append([{ topic: 'c', sender: 's', body: '4' }], 3), 4);
   journal.close();
   journal.close();

@@ -38,11 +38,11 @@ t.test('pages by topic index and by id window agree', async (t) => {
   let cursor = 0;
   for (let steps = 0; steps < 100; steps++) {
     const page = reader.pageText(new Wants([{ pattern: '>', after: 0 }]), cursor, Number.MAX_SAFE_INTEGER, { rows: 100, bytes: 50 });
-    text.push(page.text);
+    text.push(page.data.toString());
     cursor = page.next;
     if (page.done) break;
   }
-  t.equal(text[0], 'msg a.1 1 s x\nmsg a.2 2 s xx\nmsg b 3 s xxx\nmsg a.1 4 s xxxx\n', 'formatted by SQLite as msg lines');
+  t.equal(text[0], 'msg a.1 1 s x\nmsg a.2 2 s xx\nmsg b 3 s xxx\nmsg a.1 4 s xxxx\n', 'msg lines, as the pages hold them');
   for (const page of text.slice(0, -1)) {
     const withoutLast = page.slice(0, page.lastIndexOf('\n', page.length - 2) + 1);
     t.ok(page.length >= 50 && withoutLast.length < 50, 'a page stops at the first line that reaches the byte limit', { diagnostic: false });
@@ -78,7 +78,7 @@ t.test('first id at or after a time, with gaps', async (t) => {
   t.equal(reader.afterTime(7000, 1, 20), 6);
   t.equal(reader.afterTime(7500, 1, 20), 7);
   t.equal(reader.afterTime(99000, 1, 20), 20, 'after everything');
-  store.db.exec('DROP TRIGGER messages_no_delete; DELETE FROM messages WHERE id BETWEEN 5 AND 12;');
+  store.db.exec('DROP TRIGGER pages_no_delete; DELETE FROM pages WHERE last_id BETWEEN 5 AND 12;');
   t.equal(reader.afterTime(7000, 1, 20), 4, 'after 4 comes 13, the first row at 7 s or later');
   t.equal(reader.firstId(), 1);
   t.equal(reader.lastId(), 20);
@@ -99,7 +99,7 @@ function textIds(reader: JournalReader, wants: { pattern: string; after: number 
   let cursor = compiled.lowest;
   for (let steps = 0; steps < 10000; steps++) {
     const page = reader.pageText(compiled, cursor, until, limits);
-    for (const line of page.text.split('\n')) if (line !== '') ids.push(Number(line.split(' ')[2]));
+    for (const line of page.data.toString().split('\n')) if (line !== '') ids.push(Number(line.split(' ')[2]));
     if (page.count > 0) t.equal(page.lastId, ids[ids.length - 1], 'lastId is the last line', { diagnostic: false });
     cursor = page.next;
     if (page.done) return ids;
@@ -148,7 +148,7 @@ t.test('block summaries: a rare topic in a journal of several blocks', async (t)
     t.equal(step.value, 4, 'a summary a step gives the same start');
     break;
   }
-  t.equal(steps, 1, 'after one yield between the pages of summaries');
+  t.ok(steps > 1, 'in steps of 32 messages, and of one page of summaries');
   t.equal(run('busy', 40000), oracle('busy', 0).slice(-40000)[0] as number - 1);
   t.equal(reader.lastIdOf('rare'), 44990, 'in the last block');
   t.equal(reader.lastIdOf('nothing'), 0);

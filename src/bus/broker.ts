@@ -7,6 +7,7 @@
  */
 import { ProtocolError } from '../protocol/errors.js';
 import type { Journal, NumberedMessage } from '../store/journal.js';
+import { PAGE_MESSAGES } from '../store/page.js';
 import type { Logger } from '../log.js';
 import { Delivery } from './receiver.js';
 import type { Receiver } from './receiver.js';
@@ -55,9 +56,9 @@ export interface Staged {
  * one transaction: it bounds the synchronous step (a 64 KB read of short
  * sends is thousands of them, from each socket read in the same turn) and
  * the wait for the first acknowledgement, which keeps pipelining clients
- * busy.
+ * busy. A batch is one page of the journal.
  */
-export const BATCH_MAX = 256;
+export const BATCH_MAX = PAGE_MESSAGES;
 const NO_RECEIVERS: ReadonlySet<Receiver> = new Set();
 
 /** A journal that keeps failing is logged once this often, with a count. */
@@ -224,11 +225,14 @@ export class Broker {
     const numbered = this.#upstream !== undefined;
     let id = lastId - batch.length + 1;
     let ts = now;
+    // Each message's msg line, as its page holds it: made once.
+    const lines = this.#journal.lines;
     // Runs of one topic are common: its place in the recent topics and its
     // receivers are looked up once a run.
     let topic: string | undefined;
     let receivers: ReadonlySet<Receiver> = NO_RECEIVERS;
-    for (const publication of batch) {
+    for (let k = 0; k < batch.length; k++) {
+      const publication = batch[k] as Publication;
       if (numbered) ({ id, ts } = publication as Ingested);
       publication.done(id);
       if (publication.topic !== topic) {
@@ -238,7 +242,7 @@ export class Broker {
       }
       this.#recentTopics.set(topic, id);
       if (receivers.size > 0) {
-        const message = new Delivery(id, ts, topic, publication.sender, publication.body);
+        const message = new Delivery(id, ts, topic, publication.sender, publication.body, lines[k] as string);
         for (const receiver of receivers) {
           if (receiver === publication.origin) continue;
           receiver.deliver(message);

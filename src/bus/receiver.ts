@@ -4,7 +4,6 @@
  * in bus/ imports them.
  */
 import type { Message } from '../protocol/events.js';
-import { msgText } from '../protocol/wire.js';
 
 /**
  * One committed message on its way to receivers, typed. The broker makes
@@ -22,14 +21,15 @@ export class Delivery implements Message {
   /** The size of `text` in bytes. */
   readonly bytes: number;
 
-  constructor(id: number, ts: number, topic: string, sender: string, body: string) {
+  /** `text`: its msg line (wire.ts msgText), made once by the journal. */
+  constructor(id: number, ts: number, topic: string, sender: string, body: string, text: string) {
     this.id = id;
     this.ts = ts;
     this.topic = topic;
     this.sender = sender;
     this.body = body;
-    this.text = msgText(topic, id, sender, body);
-    this.bytes = Buffer.byteLength(this.text);
+    this.text = text;
+    this.bytes = Buffer.byteLength(text);
   }
 }
 

@@ -59,22 +59,3 @@ export function item(kind: string, ...words: (string | number)[]): Line {
 export function journalStartsAt(first: number): string {
   return ` journal starts at ${first}`;
 }
-
-/**
- * The `msg` line with its LF as an SQL expression over a row of `messages`,
- * so that replay pages are formatted by SQLite: the same line as msgText.
- */
-export const MSG_LINE_SQL = "'msg ' || topic || ' ' || id || ' ' || sender || ' ' || body || char(10)";
-
-/** The message of a `msg <topic> <id> <from> <message>` line with its LF (topic, id and sender hold no space). */
-export function msgBody(line: string): string {
-  const afterTopic = line.indexOf(' ', 4) + 1;
-  const afterId = line.indexOf(' ', afterTopic) + 1;
-  return line.slice(line.indexOf(' ', afterId) + 1, line.length - 1);
-}
-
-/** The id in a `msg <topic> <id> ...` line (a topic holds no space). */
-export function msgId(line: string): number {
-  const afterTopic = line.indexOf(' ', 4) + 1;
-  return Number(line.slice(afterTopic, line.indexOf(' ', afterTopic)));
-}

@@ -11,7 +11,8 @@ import { Fifo } from '../util/fifo.js';
 
 /**
  * Output waiting behind a reserved reply; `text` undefined: the reply
- * itself, not known yet. Raw bytes (a telnet answer) are a Buffer.
+ * itself, not known yet. Bytes (a page of the journal, a telnet answer)
+ * are a Buffer.
  */
 interface Held {
   text: string | Buffer | undefined;
@@ -32,7 +33,7 @@ export class Outbox implements Flushable {
   readonly #link: Sink;
   readonly #turn: Turn;
   #ready = '';
-  /** Output before `#ready`, once raw bytes were part of it (rare). */
+  /** Output before `#ready`, once bytes were part of it (pages of the journal). */
   #readyChunks: (string | Buffer)[] | undefined;
   #readyBytes = 0;
   #readyLastId = 0;
@@ -59,15 +60,19 @@ export class Outbox implements Flushable {
     return this.#held.length > 0;
   }
 
-  /** Appends text (whole lines); `id` is the journal id of its last msg line, or 0. */
-  push(text: string, bytes: number, id: number): void {
+  /** Appends whole lines, as text or UTF-8; `id` is the journal id of their last msg line, or 0. */
+  push(text: string | Buffer, bytes: number, id: number): void {
     if (this.#held.length > 0) {
       this.#held.push({ text, bytes, id });
       this.#heldBytes += bytes;
       return;
     }
-    this.#ready += text;
-    this.#readyBytes += bytes;
+    if (typeof text === 'string') {
+      this.#ready += text;
+      this.#readyBytes += bytes;
+    } else {
+      this.#readyBuffer(text);
+    }
     if (id > 0) this.#readyLastId = id;
     this.#turn.dirty(this);
   }

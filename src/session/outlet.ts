@@ -82,7 +82,7 @@ export class Outlet {
   }
 
   /** A page of the journal: room() made room for it. */
-  pushPage(text: string, bytes: number, lastId: number): void {
+  pushPage(text: string | Buffer, bytes: number, lastId: number): void {
     if (this.#closeReason === undefined) this.outbox.push(text, bytes, lastId);
   }
 

@@ -177,8 +177,8 @@ export class Session implements Conn, Connection {
     return this.#outlet.pageBytes;
   }
 
-  pushJournaled(text: string, bytes: number, lastId: number): void {
-    this.#outlet.pushPage(text, bytes, lastId);
+  pushJournaled(data: Buffer, lastId: number): void {
+    this.#outlet.pushPage(data, data.length, lastId);
   }
 
   room(): Promise<boolean> {

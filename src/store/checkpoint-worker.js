@@ -44,7 +44,7 @@ function renewSnapshot(bytes) {
   if (bytes >= restartBytes) return;
   snapshot ??= new Database(path, { fileMustExist: true, readonly: true });
   snapshot.exec('BEGIN');
-  snapshot.prepare('SELECT 1 FROM messages LIMIT 1').get();
+  snapshot.prepare('SELECT 1 FROM pages LIMIT 1').get();
 }
 
 function step() {

@@ -4,7 +4,7 @@ import type { Stats } from '../bus/stats.js';
 import type { Turn } from '../bus/turn.js';
 import type { Logger } from '../log.js';
 import type { Admission } from '../session/connection.js';
-import { runSteps } from '../store/lag.js';
+import { runSteps } from '../store/steps.js';
 import type { Store } from '../store/store.js';
 import type { Link } from '../transport/link.js';
 import type { WebServices } from '../transport/http.js';

@@ -143,8 +143,8 @@ export class WebStream implements Receiver, Connection {
     }
   }
 
-  pushJournaled(text: string, bytes: number, lastId: number): void {
-    this.#outlet.pushPage(text, bytes, lastId);
+  pushJournaled(data: Buffer, lastId: number): void {
+    this.#outlet.pushPage(data, data.length, lastId);
   }
 
   pushMessages(messages: readonly Message[]): void {
