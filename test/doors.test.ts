@@ -114,7 +114,9 @@ t.test('the line protocol writes the same events as lines', async (t) => {
   for (const [reply, line] of cases) t.equal(replyLine(reply), line, line);
   t.equal(sent(42).id, 42, 'an ok send carries its id');
   t.equal(msgText('café', 5, 's', 'b'), 'msg café 5 s b\n');
-  const delivery = new Delivery(5, 1000, 'café', 's', 'b', msgText('café', 5, 's', 'b'));
+  const page = Buffer.from(`${msgText('t', 4, 's', 'a')}${msgText('café', 5, 's', 'b')}`);
+  const delivery = new Delivery(5, 1000, 'café', 's', 'b', page, 12, page.length);
+  t.equal(delivery.text, 'msg café 5 s b\n', 'its line, cut from its page');
   t.equal(delivery.bytes, 16, 'bytes, not characters');
 });
 

@@ -12,12 +12,14 @@ import { Fifo } from '../util/fifo.js';
 /**
  * Output waiting behind a reserved reply; `text` undefined: the reply
  * itself, not known yet. Bytes (a page of the journal, a telnet answer)
- * are a Buffer.
+ * are a Buffer; a line of a page is its bytes from `start` to `end`.
  */
 interface Held {
   text: string | Buffer | undefined;
   bytes: number;
   id: number;
+  start?: number;
+  end?: number;
 }
 
 /** The place of a reply that comes later. */
@@ -33,8 +35,16 @@ export class Outbox implements Flushable {
   readonly #link: Sink;
   readonly #turn: Turn;
   #ready = '';
-  /** Output before `#ready`, once bytes were part of it (pages of the journal). */
+  /** Output before `#ready` or the run, once bytes were part of it (pages of the journal). */
   #readyChunks: (string | Buffer)[] | undefined;
+  /**
+   * Lines of one page of the journal, one after the other, after the chunks
+   * (never with `#ready` beside it): the bytes from #runStart to #runEnd
+   * of #run, written as one piece.
+   */
+  #run: Buffer | undefined;
+  #runStart = 0;
+  #runEnd = 0;
   #readyBytes = 0;
   #readyLastId = 0;
   readonly #held = new Fifo<Held>();
@@ -67,14 +77,49 @@ export class Outbox implements Flushable {
       this.#heldBytes += bytes;
       return;
     }
-    if (typeof text === 'string') {
-      this.#ready += text;
-      this.#readyBytes += bytes;
-    } else {
-      this.#readyBuffer(text);
-    }
+    if (typeof text === 'string') this.#readyText(text, bytes);
+    else this.#readyBuffer(text);
     if (id > 0) this.#readyLastId = id;
     this.#turn.dirty(this);
+  }
+
+  /** Appends the line of a page from `start` to `end`; lines that follow each other in it stay one piece. */
+  pushLine(data: Buffer, start: number, end: number, id: number): void {
+    if (this.#held.length > 0) {
+      this.#held.push({ text: data, bytes: end - start, id, start, end });
+      this.#heldBytes += end - start;
+      return;
+    }
+    this.#readyLine(data, start, end);
+    this.#readyLastId = id;
+    this.#turn.dirty(this);
+  }
+
+  #readyText(text: string, bytes: number): void {
+    if (this.#run !== undefined) this.#closeRun();
+    this.#ready += text;
+    this.#readyBytes += bytes;
+  }
+
+  #readyLine(data: Buffer, start: number, end: number): void {
+    this.#readyBytes += end - start;
+    if (this.#run === data && this.#runEnd === start) {
+      this.#runEnd = end;
+      return;
+    }
+    if (this.#run !== undefined) this.#closeRun();
+    else if (this.#ready.length > 0) {
+      (this.#readyChunks ??= []).push(this.#ready);
+      this.#ready = '';
+    }
+    this.#run = data;
+    this.#runStart = start;
+    this.#runEnd = end;
+  }
+
+  #closeRun(): void {
+    (this.#readyChunks ??= []).push((this.#run as Buffer).subarray(this.#runStart, this.#runEnd));
+    this.#run = undefined;
   }
 
   /** Appends raw bytes, in order with the lines. */
@@ -89,6 +134,7 @@ export class Outbox implements Flushable {
   }
 
   #readyBuffer(data: Buffer): void {
+    if (this.#run !== undefined) this.#closeRun();
     const chunks = (this.#readyChunks ??= []);
     if (this.#ready.length > 0) chunks.push(this.#ready);
     chunks.push(data);
@@ -112,12 +158,9 @@ export class Outbox implements Flushable {
     for (let head = this.#held.peek(); head?.text !== undefined; head = this.#held.peek()) {
       this.#held.take();
       this.#heldBytes -= head.bytes;
-      if (typeof head.text === 'string') {
-        this.#ready += head.text;
-        this.#readyBytes += head.bytes;
-      } else {
-        this.#readyBuffer(head.text);
-      }
+      if (typeof head.text === 'string') this.#readyText(head.text, head.bytes);
+      else if (head.end !== undefined) this.#readyLine(head.text, head.start as number, head.end);
+      else this.#readyBuffer(head.text);
       if (head.id > 0) this.#readyLastId = head.id;
       released = true;
     }
@@ -129,6 +172,7 @@ export class Outbox implements Flushable {
     this.#generation++;
     this.#ready = '';
     this.#readyChunks = undefined;
+    this.#run = undefined;
     this.#readyBytes = 0;
     this.#held.clear();
     this.#heldBytes = 0;
@@ -151,6 +195,26 @@ export class Outbox implements Flushable {
     }
   }
 
+  /** What is ready, in one piece: one write, one system call. */
+  #take(): string | Buffer {
+    if (this.#readyChunks === undefined) {
+      if (this.#run === undefined) {
+        const text = this.#ready;
+        this.#ready = '';
+        return text;
+      }
+      const run = this.#run.subarray(this.#runStart, this.#runEnd);
+      this.#run = undefined;
+      return run;
+    }
+    if (this.#run !== undefined) this.#closeRun();
+    const chunks = this.#readyChunks as (string | Buffer)[];
+    if (this.#ready.length > 0) chunks.push(this.#ready);
+    this.#readyChunks = undefined;
+    this.#ready = '';
+    return Buffer.concat(chunks.map((chunk) => (typeof chunk === 'string' ? Buffer.from(chunk) : chunk)));
+  }
+
   /** Half-closes the link once everything before this call is written. */
   endWhenFlushed(): void {
     this.#endWhenFlushed = true;
@@ -159,11 +223,8 @@ export class Outbox implements Flushable {
 
   flush(): void {
     if (this.#readyBytes > 0) {
-      for (const chunk of this.#readyChunks ?? []) this.#link.write(chunk);
-      this.#readyChunks = undefined;
-      if (this.#ready.length > 0) this.#link.write(this.#ready);
+      this.#link.write(this.#take());
       this.lastWrittenId = this.#readyLastId || this.lastWrittenId;
-      this.#ready = '';
       this.#readyBytes = 0;
     }
     if (this.#endWhenFlushed && this.#held.length === 0) {

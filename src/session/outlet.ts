@@ -81,6 +81,16 @@ export class Outlet {
     this.outbox.push(text, bytes, id);
   }
 
+  /** A line of a page of the journal (its bytes from start to end), under the --max-pending rule. */
+  pushLine(data: Buffer, start: number, end: number, id: number): void {
+    if (this.#closeReason !== undefined) return;
+    if (this.outbox.pendingBytes() + end - start > this.#parts.limits.maxPending) {
+      this.#slow();
+      return;
+    }
+    this.outbox.pushLine(data, start, end, id);
+  }
+
   /** A page of the journal: room() made room for it. */
   pushPage(text: string | Buffer, bytes: number, lastId: number): void {
     if (this.#closeReason === undefined) this.outbox.push(text, bytes, lastId);

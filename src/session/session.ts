@@ -111,7 +111,7 @@ export class Session implements Conn, Connection {
   deliver(message: Delivery): void {
     // The outlet drops it if the session is closing.
     if (this.#liveSkipped || !this.#services.policy.mayReadMessage(this.#user, message.topic, message.body)) return;
-    this.#outlet.push(message.text, message.bytes, message.id);
+    this.#outlet.pushLine(message.data, message.start, message.end, message.id);
   }
 
   pushJob(job: Message): boolean {

@@ -9,8 +9,8 @@
  * transaction.
  */
 import type Database from 'better-sqlite3';
-import { msgText } from '../protocol/wire.js';
-import { PAGE_MESSAGES, PageEncoder } from './page.js';
+import { emptyPage, PAGE_MESSAGES, PageBuilder } from './page.js';
+import type { BuiltPage } from './page.js';
 import { blockOf, NO_DELETE_TRIGGER } from './schema.js';
 import { BlockSummaries } from './summaries.js';
 
@@ -35,65 +35,98 @@ export interface NumberedMessage extends PendingMessage {
 }
 
 /**
- * The journal's last id: of its last page, or, when retention emptied it,
- * the highest ever (AUTOINCREMENT keeps it), so ids never start over.
+ * The journal's last id: the last id of its newest page. Retention never
+ * leaves the journal without a page: when it takes the newest, an empty
+ * one holds its last id (page.ts, emptyPage), so ids never start over.
  */
-export const LAST_ID_SQL = "SELECT coalesce((SELECT max(last_id) FROM pages), (SELECT seq FROM sqlite_sequence WHERE name = 'pages'), 0)";
+export const LAST_ID_SQL = 'SELECT coalesce(max(last_id), 0) FROM pages';
+
+/**
+ * What the last commit wrote, message by message: the bytes of its page
+ * and where its `msg` line is in them, so receivers take the line as the
+ * page holds it, encoded once.
+ */
+export class Written {
+  readonly data: Buffer[] = [];
+  readonly starts: number[] = [];
+  readonly ends: number[] = [];
+
+  clear(): void {
+    this.data.length = 0;
+    this.starts.length = 0;
+    this.ends.length = 0;
+  }
+
+  add(page: BuiltPage): void {
+    let start = 0;
+    for (const end of page.ends) {
+      this.data.push(page.data);
+      this.starts.push(start);
+      this.ends.push(end);
+      start = end;
+    }
+  }
+}
 
 export class Journal {
   readonly #check: () => void;
   readonly #appendBatch: (messages: readonly PendingMessage[], ts: number, alsoWrite: (() => void) | undefined) => number;
   readonly #appendNumbered: (messages: readonly NumberedMessage[], alsoWrite: (() => void) | undefined) => number;
-  readonly #lines: string[] = [];
   readonly #deleteThrough: (lastDeleted: number, limit: number) => number;
+  readonly #db: Database.Database;
+  /** The connection's own wait for the lock, for everything but commits. */
+  readonly #busyTimeout: number;
+  /** The lines of the last commit. */
+  readonly written = new Written();
 
   /** `check` throws when the journal's files are no longer the ones open. */
   constructor(db: Database.Database, check: () => void) {
     this.#check = check;
-    const encoder = new PageEncoder();
+    this.#db = db;
+    this.#busyTimeout = db.pragma('busy_timeout', { simple: true }) as number;
+    const builder = new PageBuilder();
     const summaries = new BlockSummaries(db);
+    const written = this.written;
     const last = db.prepare<[], number>(LAST_ID_SQL).pluck();
     const insert = db.prepare<[number, number, number, number, string | null, Buffer, string]>('INSERT INTO pages (last_id, first_id, count, ts, topic, data, spans) VALUES (?, ?, ?, ?, ?, ?, ?)');
-    const lines = this.#lines;
-    /** Writes messages[from..to) as a page: their lines, made already. */
-    const writePage = (messages: readonly PendingMessage[], from: number, to: number, firstId: number, lastId: number, ts: number): void => {
+    /** Writes messages[from..to) as a page, the k-th with id idOf(k). */
+    const writePage = (messages: readonly PendingMessage[], from: number, to: number, idOf: (k: number) => number, ts: number): void => {
       let topic: string | null = (messages[from] as PendingMessage).topic;
-      for (let k = from + 1; k < to && topic !== null; k++) if ((messages[k] as PendingMessage).topic !== topic) topic = null;
-      const page = encoder.encode(from === 0 && to === lines.length ? lines : lines.slice(from, to));
-      insert.run(lastId, firstId, to - from, ts, topic, page.data, page.spans);
+      for (let k = from; k < to; k++) {
+        const m = messages[k] as PendingMessage;
+        if (m.topic !== topic) topic = null;
+        builder.add(m.topic, idOf(k), m.sender, m.body);
+      }
+      const page = builder.build();
+      insert.run(idOf(to - 1), idOf(from), to - from, ts, topic, page.data, page.spans);
+      written.add(page);
     };
     this.#appendBatch = db.transaction((messages: readonly PendingMessage[], ts: number, alsoWrite: (() => void) | undefined) => {
       alsoWrite?.();
-      lines.length = 0;
+      written.clear();
       if (messages.length === 0) return 0;
       const before = last.get() as number;
-      for (let k = 0; k < messages.length; k++) {
-        const m = messages[k] as PendingMessage;
-        lines.push(msgText(m.topic, before + 1 + k, m.sender, m.body));
-      }
-      for (let from = 0; from < messages.length; from += PAGE_MESSAGES) {
-        const to = Math.min(messages.length, from + PAGE_MESSAGES);
-        writePage(messages, from, to, before + 1 + from, before + to, ts);
-      }
+      const idOf = (k: number): number => before + 1 + k;
+      for (let from = 0; from < messages.length; from += PAGE_MESSAGES) writePage(messages, from, Math.min(messages.length, from + PAGE_MESSAGES), idOf, ts);
       const lastId = before + messages.length;
       summaries.completed(before, lastId);
       return lastId;
     });
     this.#appendNumbered = db.transaction((messages: readonly NumberedMessage[], alsoWrite: (() => void) | undefined) => {
       alsoWrite?.();
-      lines.length = 0;
+      written.clear();
       const before = last.get() as number;
+      const idOf = (k: number): number => (messages[k] as NumberedMessage).id;
       let id = before;
       // A page per run of one time (a page has one ts), of PAGE_MESSAGES at most.
       let from = 0;
       for (let k = 0; k < messages.length; k++) {
         const m = messages[k] as NumberedMessage;
         if (m.id <= id) throw new Error(`message id ${m.id} is not after the journal's last id ${id}`);
-        lines.push(msgText(m.topic, m.id, m.sender, m.body));
         id = m.id;
         const next = messages[k + 1];
         if (next === undefined || next.ts !== m.ts || k + 1 - from === PAGE_MESSAGES) {
-          writePage(messages, from, k + 1, (messages[from] as NumberedMessage).id, id, m.ts);
+          writePage(messages, from, k + 1, idOf, m.ts);
           from = k + 1;
         }
       }
@@ -103,6 +136,7 @@ export class Journal {
     // The oldest pages, those that end by an id, but no more than about
     // `limit` messages from the first.
     const first = db.prepare<[], number | undefined>('SELECT first_id FROM pages ORDER BY last_id LIMIT 1').pluck();
+    const newest = db.prepare<[], { last_id: number; count: number; ts: number }>('SELECT last_id, count, ts FROM pages ORDER BY last_id DESC LIMIT 1');
     const holding = db.prepare<[number], number | undefined>('SELECT last_id FROM pages WHERE last_id >= ? ORDER BY last_id LIMIT 1').pluck();
     const remove = db.prepare<[number], number>('DELETE FROM pages WHERE last_id <= ? RETURNING count').pluck();
     const forget = db.prepare<[number]>('DELETE FROM topic_blocks WHERE block < ?');
@@ -111,12 +145,16 @@ export class Journal {
     // the trigger missing.
     this.#deleteThrough = db.transaction((lastDeleted: number, limit: number) => {
       const oldest = first.get();
-      if (oldest === undefined) return 0;
-      const through = Math.min(lastDeleted, holding.get(oldest + limit - 1) ?? lastDeleted);
+      const end = newest.get();
+      if (oldest === undefined || end === undefined) return 0;
+      let through = Math.min(lastDeleted, holding.get(oldest + limit - 1) ?? lastDeleted);
+      // An empty page holding the last id stays until a commit follows it.
+      if (end.count === 0) through = Math.min(through, end.last_id - 1);
       db.exec('DROP TRIGGER pages_no_delete');
       let deleted = 0;
       for (const count of remove.all(through)) deleted += count;
       db.exec(NO_DELETE_TRIGGER);
+      if (through >= end.last_id) emptyPage(insert, end.last_id, end.ts);
       // The summaries of blocks left with no message go too.
       forget.run(blockOf(first.get() ?? through + 1));
       return deleted;
@@ -133,7 +171,7 @@ export class Journal {
    */
   append(messages: readonly PendingMessage[], ts: number, alsoWrite?: () => void): number {
     this.#check();
-    return this.#appendBatch(messages, ts, alsoWrite);
+    return this.#withoutWaiting(() => this.#appendBatch(messages, ts, alsoWrite));
   }
 
   /**
@@ -143,22 +181,30 @@ export class Journal {
    */
   appendNumbered(messages: readonly NumberedMessage[], alsoWrite?: () => void): number {
     this.#check();
-    return this.#appendNumbered(messages, alsoWrite);
+    return this.#withoutWaiting(() => this.#appendNumbered(messages, alsoWrite));
   }
 
   /**
-   * The `msg` lines of the last commit's messages, in order, as its pages
-   * hold them (with their LF): delivered as they are. Valid until the next
-   * commit.
+   * Runs a commit that fails at once, SQLITE_BUSY, when another connection
+   * holds the write lock: SQLite's busy handler would sleep on the event
+   * loop; the broker tries again in a later turn instead.
    */
-  get lines(): readonly string[] {
-    return this.#lines;
+  #withoutWaiting(commit: () => number): number {
+    // A PRAGMA takes effect when prepared, not when run: prepared each time.
+    this.#db.pragma('busy_timeout = 0');
+    try {
+      return commit();
+    } finally {
+      this.#db.pragma(`busy_timeout = ${this.#busyTimeout}`);
+    }
   }
+
 
   /**
    * Retention: deletes the oldest pages whose messages all have ids up to
    * `lastDeleted`, about `limit` messages at most (whole pages: a page that
-   * goes on past `lastDeleted` stays); returns how many messages went.
+   * goes on past `lastDeleted` stays); returns how many messages went. When
+   * the newest goes, an empty page takes its place, holding its last id.
    */
   deleteOldest(lastDeleted: number, limit: number): number {
     return this.#deleteThrough(lastDeleted, limit);

@@ -8,7 +8,9 @@
  * function of ours (a split of the text itself would copy the rest of the
  * page at every line).
  */
+import type Database from 'better-sqlite3';
 import { isAscii } from 'node:buffer';
+import { msgText } from '../protocol/wire.js';
 
 /**
  * The journal's messages as rows, from the pages (page.ts), in plain SQL
@@ -46,40 +48,57 @@ export function consecutive(row: { readonly first_id: number; readonly last_id: 
   return row.last_id - row.first_id + 1 === row.count;
 }
 
-/** A page's lines encoded for its row: `data` is valid until the next encode. */
-export interface EncodedPage {
-  readonly data: Buffer;
-  readonly spans: string;
-}
-
 /** A page holds this many messages at most: the broker's largest commit. */
 export const PAGE_MESSAGES = 256;
 
-/** Pages up to this many bytes are encoded in place, with no allocation. */
-const SCRATCH_BYTES = 1 << 20;
+/**
+ * A page of no message, after `lastId` (its first id is the next to come):
+ * what holds the journal's last id once retention has taken every message,
+ * so that ids go on from it. Retention takes it once a commit follows it.
+ */
+export function emptyPage(insert: Database.Statement<[number, number, number, number, string | null, Buffer, string]>, lastId: number, ts: number): void {
+  insert.run(lastId, lastId + 1, 0, ts, null, Buffer.alloc(0), '{}');
+}
 
-/** Encodes pages for the journal's commits, reusing one buffer (its owner's). */
-export class PageEncoder {
-  readonly #scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
+/** A page made for its row and for the receivers of its messages. */
+export interface BuiltPage {
+  /** The lines as UTF-8: a buffer of its own, which receivers may hold on to. */
+  readonly data: Buffer;
+  /** Where each line ends in `data` (it starts where the one before ends). */
+  readonly ends: readonly number[];
+  readonly spans: string;
+}
 
-  /** `lines`: the msg lines of the page, each with its LF, in id order. */
-  encode(lines: readonly string[]): EncodedPage {
-    const text = lines.length === 1 ? (lines[0] as string) : lines.join('');
-    // UTF-8 takes at most 3 bytes per UTF-16 unit.
-    let data: Buffer;
-    if (text.length * 3 <= SCRATCH_BYTES) data = this.#scratch.subarray(0, this.#scratch.write(text, 0, 'utf8'));
-    else data = Buffer.from(text);
-    // All ASCII (the common case): each line's bytes are its characters.
-    const ascii = data.length === text.length;
-    let spans = '{';
-    let at = 0;
-    for (let k = 0; k < lines.length; k++) {
-      const line = lines[k] as string;
-      const bytes = ascii ? line.length : Buffer.byteLength(line);
-      spans += k === 0 ? `"${at}":${bytes}` : `,"${at}":${bytes}`;
-      at += bytes;
+/** Builds a page: add() its messages in id order, then build(). */
+export class PageBuilder {
+  #text = '';
+  #ends: number[] = [];
+
+  add(topic: string, id: number, sender: string, body: string): void {
+    this.#text += msgText(topic, id, sender, body);
+    this.#ends.push(this.#text.length);
+  }
+
+  build(): BuiltPage {
+    const text = this.#text;
+    const data = Buffer.from(text);
+    let ends = this.#ends;
+    this.#text = '';
+    this.#ends = [];
+    // Not all ASCII: the lines' bytes are not their characters; each ends
+    // at its LF (a body holds none).
+    if (data.length !== text.length) {
+      ends = [];
+      for (let at = data.indexOf(10); at !== -1; at = data.indexOf(10, at + 1)) ends.push(at + 1);
     }
-    return { data, spans: `${spans}}` };
+    let spans = '{';
+    let start = 0;
+    for (let k = 0; k < ends.length; k++) {
+      const end = ends[k] as number;
+      spans += k === 0 ? `"${start}":${end - start}` : `,"${start}":${end - start}`;
+      start = end;
+    }
+    return { data, ends, spans: `${spans}}` };
   }
 }
 

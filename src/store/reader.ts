@@ -110,12 +110,12 @@ export class JournalReader {
     this.#lastInBlocks = db.prepare<[string], number | null>('SELECT last_id FROM topic_blocks WHERE topic = ? ORDER BY block DESC LIMIT 1').pluck();
   }
 
-  /** The highest id the journal gave (its last message's, unless retention took every one), or 0. */
+  /** The highest id the journal gave (its last message's, though retention took it), or 0. */
   lastId(): number {
     return this.#last.get() as number;
   }
 
-  /** The lowest id still in the journal, or 0 when it is empty. */
+  /** The lowest id the journal may still hold (past its last when retention took every message), or 0 when nothing was ever sent. */
   firstId(): number {
     return this.#first.get() ?? 0;
   }
@@ -152,6 +152,7 @@ export class JournalReader {
     let lastId = 0;
     for (const row of pages) {
       if (row.first_id >= range.from && row.last_id <= range.to && wants.allOf(row.topic, row.first_id) && bytes + row.data.length <= limits.bytes) {
+        if (row.count === 0) continue;
         chunks.push(row.data);
         bytes += row.data.length;
         count += row.count;

@@ -136,7 +136,7 @@ CREATE TABLE cluster (
     version: 5,
     sql: `
 CREATE TABLE pages (
-  last_id  INTEGER PRIMARY KEY AUTOINCREMENT,  -- the id of its last message
+  last_id  INTEGER PRIMARY KEY,                -- the id of its last message
   first_id INTEGER NOT NULL,                   -- the id of its first message
   count    INTEGER NOT NULL,                   -- its messages (ids may skip in a cluster)
   ts       INTEGER NOT NULL,                   -- ms since the Unix epoch, at commit
