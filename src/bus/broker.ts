@@ -206,7 +206,7 @@ export class Broker {
           ? this.#journal.append(batch, now, writeStaged)
           : this.#journal.appendNumbered(batch as Ingested[], writeStaged);
     } catch (error) {
-      if ((error as { code?: string }).code === 'SQLITE_BUSY' && this.#waitForLock(now)) {
+      if ((error as { code?: string }).code?.startsWith('SQLITE_BUSY') === true && this.#waitForLock(now)) {
         this.#batch = batch === this.#batch ? batch : batch.concat(this.#batch);
         for (const s of staged ?? []) this.#staged.add(s);
         return false;

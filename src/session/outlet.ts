@@ -102,8 +102,7 @@ export class Outlet {
    * acknowledgements is cut off. (After a logoff the replies before it are
    * still written.)
    */
-  fill(slot: Slot, text: string): void {
-    const bytes = Buffer.byteLength(text);
+  fill(slot: Slot, text: string, bytes: number): void {
     if (this.#closeReason === undefined && this.outbox.pendingBytes() + bytes > this.#parts.limits.maxPending) {
       this.#slow();
       return;

@@ -134,7 +134,9 @@ export class Session implements Conn, Connection {
   later(): (reply: Reply) => void {
     const slot = this.#outlet.outbox.reserve();
     return (reply) => {
-      this.#outlet.fill(slot, replyText(reply));
+      const text = replyText(reply);
+      // `ok send <id>`, the reply a busy bus gives most, is ASCII.
+      this.#outlet.fill(slot, text, reply.code === 'ok' && reply.verb === 'send' ? text.length : Buffer.byteLength(text));
       this.#maybeFinish();
     };
   }

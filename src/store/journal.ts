@@ -73,17 +73,12 @@ export class Journal {
   readonly #appendBatch: (messages: readonly PendingMessage[], ts: number, alsoWrite: (() => void) | undefined) => number;
   readonly #appendNumbered: (messages: readonly NumberedMessage[], alsoWrite: (() => void) | undefined) => number;
   readonly #deleteThrough: (lastDeleted: number, limit: number) => number;
-  readonly #db: Database.Database;
-  /** The connection's own wait for the lock, for everything but commits. */
-  readonly #busyTimeout: number;
   /** The lines of the last commit. */
   readonly written = new Written();
 
   /** `check` throws when the journal's files are no longer the ones open. */
   constructor(db: Database.Database, check: () => void) {
     this.#check = check;
-    this.#db = db;
-    this.#busyTimeout = db.pragma('busy_timeout', { simple: true }) as number;
     const builder = new PageBuilder();
     const summaries = new BlockSummaries(db);
     const written = this.written;
@@ -101,11 +96,15 @@ export class Journal {
       insert.run(idOf(to - 1), idOf(from), to - from, ts, topic, page.data, page.spans);
       written.add(page);
     };
+    // Each transaction reads before it writes: a transaction that holds a
+    // read never waits for the write lock (SQLite's busy handler would sleep
+    // on the event loop); it fails at once, SQLITE_BUSY, and the broker
+    // tries again in a later turn.
     this.#appendBatch = db.transaction((messages: readonly PendingMessage[], ts: number, alsoWrite: (() => void) | undefined) => {
+      const before = last.get() as number;
       alsoWrite?.();
       written.clear();
       if (messages.length === 0) return 0;
-      const before = last.get() as number;
       const idOf = (k: number): number => before + 1 + k;
       for (let from = 0; from < messages.length; from += PAGE_MESSAGES) writePage(messages, from, Math.min(messages.length, from + PAGE_MESSAGES), idOf, ts);
       const lastId = before + messages.length;
@@ -113,9 +112,9 @@ export class Journal {
       return lastId;
     });
     this.#appendNumbered = db.transaction((messages: readonly NumberedMessage[], alsoWrite: (() => void) | undefined) => {
+      const before = last.get() as number;
       alsoWrite?.();
       written.clear();
-      const before = last.get() as number;
       const idOf = (k: number): number => (messages[k] as NumberedMessage).id;
       let id = before;
       // A page per run of one time (a page has one ts), of PAGE_MESSAGES at most.
@@ -167,11 +166,12 @@ export class Journal {
    * whatever `alsoWrite` writes (cursor marks, job states) in the same
    * transaction. Returns the id of the last message (0 for none); ids are
    * consecutive within a batch because the daemon's connection is the
-   * only writer of the journal.
+   * only writer of the journal. Throws SQLITE_BUSY at once, without
+   * waiting, when another connection holds the write lock.
    */
   append(messages: readonly PendingMessage[], ts: number, alsoWrite?: () => void): number {
     this.#check();
-    return this.#withoutWaiting(() => this.#appendBatch(messages, ts, alsoWrite));
+    return this.#appendBatch(messages, ts, alsoWrite);
   }
 
   /**
@@ -181,22 +181,7 @@ export class Journal {
    */
   appendNumbered(messages: readonly NumberedMessage[], alsoWrite?: () => void): number {
     this.#check();
-    return this.#withoutWaiting(() => this.#appendNumbered(messages, alsoWrite));
-  }
-
-  /**
-   * Runs a commit that fails at once, SQLITE_BUSY, when another connection
-   * holds the write lock: SQLite's busy handler would sleep on the event
-   * loop; the broker tries again in a later turn instead.
-   */
-  #withoutWaiting(commit: () => number): number {
-    // A PRAGMA takes effect when prepared, not when run: prepared each time.
-    this.#db.pragma('busy_timeout = 0');
-    try {
-      return commit();
-    } finally {
-      this.#db.pragma(`busy_timeout = ${this.#busyTimeout}`);
-    }
+    return this.#appendNumbered(messages, alsoWrite);
   }
 
 
