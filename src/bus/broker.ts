@@ -7,7 +7,6 @@
  */
 import { ProtocolError } from '../protocol/errors.js';
 import type { Journal, NumberedMessage } from '../store/journal.js';
-import { PAGE_MESSAGES } from '../store/page.js';
 import type { Logger } from '../log.js';
 import { Delivery } from './receiver.js';
 import type { Receiver } from './receiver.js';
@@ -56,9 +55,9 @@ export interface Staged {
  * one transaction: it bounds the synchronous step (a 64 KB read of short
  * sends is thousands of them, from each socket read in the same turn) and
  * the wait for the first acknowledgement, which keeps pipelining clients
- * busy. A batch is one page of the journal.
+ * busy.
  */
-export const BATCH_MAX = PAGE_MESSAGES;
+export const BATCH_MAX = 256;
 const NO_RECEIVERS: ReadonlySet<Receiver> = new Set();
 
 /** A journal that keeps failing is logged once this often, with a count. */

@@ -9,8 +9,8 @@
  * transaction.
  */
 import type Database from 'better-sqlite3';
-import { emptyPage, PAGE_MESSAGES, PageBuilder } from './page.js';
-import type { BuiltPage } from './page.js';
+import { emptyPage, PageBuilder, pageBytes } from './page.js';
+import type { BuiltCommit } from './page.js';
 import { blockOf, NO_DELETE_TRIGGER } from './schema.js';
 import { BlockSummaries } from './summaries.js';
 
@@ -57,10 +57,10 @@ export class Written {
     this.ends.length = 0;
   }
 
-  add(page: BuiltPage): void {
+  add(commit: BuiltCommit): void {
     let start = 0;
-    for (const end of page.ends) {
-      this.data.push(page.data);
+    for (const end of commit.ends) {
+      this.data.push(commit.data);
       this.starts.push(start);
       this.ends.push(end);
       start = end;
@@ -79,22 +79,20 @@ export class Journal {
   /** `check` throws when the journal's files are no longer the ones open. */
   constructor(db: Database.Database, check: () => void) {
     this.#check = check;
-    const builder = new PageBuilder();
+    const builder = new PageBuilder(pageBytes(db.pragma('page_size', { simple: true }) as number));
     const summaries = new BlockSummaries(db);
     const written = this.written;
     const last = db.prepare<[], number>(LAST_ID_SQL).pluck();
     const insert = db.prepare<[number, number, number, number, string | null, Buffer, string]>('INSERT INTO pages (last_id, first_id, count, ts, topic, data, spans) VALUES (?, ?, ?, ?, ?, ?, ?)');
-    /** Writes messages[from..to) as a page, the k-th with id idOf(k). */
-    const writePage = (messages: readonly PendingMessage[], from: number, to: number, idOf: (k: number) => number, ts: number): void => {
-      let topic: string | null = (messages[from] as PendingMessage).topic;
+    /** Writes messages[from..to), the k-th with id idOf(k), as the pages they fill. */
+    const writePages = (messages: readonly PendingMessage[], from: number, to: number, idOf: (k: number) => number, ts: number): void => {
       for (let k = from; k < to; k++) {
         const m = messages[k] as PendingMessage;
-        if (m.topic !== topic) topic = null;
         builder.add(m.topic, idOf(k), m.sender, m.body);
       }
-      const page = builder.build();
-      insert.run(idOf(to - 1), idOf(from), to - from, ts, topic, page.data, page.spans);
-      written.add(page);
+      const commit = builder.build();
+      for (const page of commit.pages) insert.run(page.lastId, page.firstId, page.count, ts, page.topic, page.data, page.spans);
+      written.add(commit);
     };
     // Each transaction reads before it writes: a transaction that holds a
     // read never waits for the write lock (SQLite's busy handler would sleep
@@ -106,7 +104,7 @@ export class Journal {
       written.clear();
       if (messages.length === 0) return 0;
       const idOf = (k: number): number => before + 1 + k;
-      for (let from = 0; from < messages.length; from += PAGE_MESSAGES) writePage(messages, from, Math.min(messages.length, from + PAGE_MESSAGES), idOf, ts);
+      writePages(messages, 0, messages.length, idOf, ts);
       const lastId = before + messages.length;
       summaries.completed(before, lastId);
       return lastId;
@@ -117,15 +115,15 @@ export class Journal {
       written.clear();
       const idOf = (k: number): number => (messages[k] as NumberedMessage).id;
       let id = before;
-      // A page per run of one time (a page has one ts), of PAGE_MESSAGES at most.
+      // Pages of their own per run of one time: a page has one ts.
       let from = 0;
       for (let k = 0; k < messages.length; k++) {
         const m = messages[k] as NumberedMessage;
         if (m.id <= id) throw new Error(`message id ${m.id} is not after the journal's last id ${id}`);
         id = m.id;
         const next = messages[k + 1];
-        if (next === undefined || next.ts !== m.ts || k + 1 - from === PAGE_MESSAGES) {
-          writePage(messages, from, k + 1, idOf, m.ts);
+        if (next === undefined || next.ts !== m.ts) {
+          writePages(messages, from, k + 1, idOf, m.ts);
           from = k + 1;
         }
       }
@@ -161,8 +159,8 @@ export class Journal {
   }
 
   /**
-   * Appends messages in one transaction, as one page (a batch over
-   * PAGE_MESSAGES makes several), in order, all stamped `ts`, with
+   * Appends messages in one transaction, as the pages they fill (one for
+   * a batch of short messages), in order, all stamped `ts`, with
    * whatever `alsoWrite` writes (cursor marks, job states) in the same
    * transaction. Returns the id of the last message (0 for none); ids are
    * consecutive within a batch because the daemon's connection is the

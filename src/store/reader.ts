@@ -70,16 +70,13 @@ export function messageSize(message: { readonly topic: string; readonly sender: 
 
 const NOTHING = Buffer.alloc(0);
 
-type Meta = { last_id: number; count: number; bytes: number };
 type Found = { id: number } | { left: number };
 
 export class JournalReader {
-  readonly #metaAll: Database.Statement<[number, number, number], Meta>;
-  readonly #metaOf: Database.Statement<[number, number, string, number], Meta>;
-  readonly #metaAllBack: Database.Statement<[number, number, number], Meta>;
-  readonly #metaOfBack: Database.Statement<[number, number, string, number], Meta>;
   readonly #pagesAll: Database.Statement<[number, number], PageRow>;
   readonly #pagesOf: Database.Statement<[number, number, string], PageRow>;
+  readonly #pagesAllBack: Database.Statement<[number, number], PageRow>;
+  readonly #pagesOfBack: Database.Statement<[number, number, string], PageRow>;
   readonly #pageAt: Database.Statement<[number], PageRow>;
   readonly #boundAt: Database.Statement<[number], { first_id: number; last_id: number }>;
   readonly #nextBlock: Database.Statement<[string, number, number], { first_id: number; last_id: number }>;
@@ -90,16 +87,12 @@ export class JournalReader {
   readonly #lastInBlocks: Database.Statement<[string], number | null>;
 
   constructor(db: Database.Database) {
-    const meta = 'SELECT last_id, count, length(data) AS bytes FROM pages WHERE last_id BETWEEN ? AND ?';
     const ofTopic = 'AND (topic IS NULL OR topic = ?)';
-    // length(data) reads the row's header, not its data.
-    this.#metaAll = db.prepare(`${meta} ORDER BY last_id LIMIT ?`);
-    this.#metaOf = db.prepare(`${meta} ${ofTopic} ORDER BY last_id LIMIT ?`);
-    this.#metaAllBack = db.prepare(`${meta} ORDER BY last_id DESC LIMIT ?`);
-    this.#metaOfBack = db.prepare(`${meta} ${ofTopic} ORDER BY last_id DESC LIMIT ?`);
     const pages = `SELECT ${PAGE_COLUMNS} FROM pages WHERE last_id BETWEEN ? AND ?`;
     this.#pagesAll = db.prepare(`${pages} ORDER BY last_id`);
     this.#pagesOf = db.prepare(`${pages} ${ofTopic} ORDER BY last_id`);
+    this.#pagesAllBack = db.prepare(`${pages} ORDER BY last_id DESC`);
+    this.#pagesOfBack = db.prepare(`${pages} ${ofTopic} ORDER BY last_id DESC`);
     this.#pageAt = db.prepare(`SELECT ${PAGE_COLUMNS} FROM pages WHERE last_id >= ? ORDER BY last_id LIMIT 1`);
     this.#boundAt = db.prepare('SELECT first_id, last_id FROM pages WHERE last_id >= ? ORDER BY last_id LIMIT 1');
     this.#nextBlock = db.prepare('SELECT first_id, last_id FROM topic_blocks WHERE topic = ? AND block >= ? AND last_id > ? ORDER BY block LIMIT 1');
@@ -245,25 +238,23 @@ export class JournalReader {
    * The pages that hold ids of `range` (with range.topic, only that
    * topic's and those of several), in id order, as many as about
    * `limits.rows` messages and `limits.bytes` bytes (at least one page);
-   * `complete` when they are all the range has. Page sizes are read first
-   * (from the rows' headers), so no data is read that the step leaves.
+   * `complete` when they are all the range has. Nothing is done with a page
+   * while the statement runs (a filter may read the journal).
    */
   #read(range: Range, limits: PageLimits): { pages: PageRow[]; complete: boolean } {
     const bound = this.#bound(range.to);
-    const take = Math.max(1, limits.rows);
-    const meta = range.topic === undefined ? this.#metaAll.all(range.from, bound, take) : this.#metaOf.all(range.from, bound, range.topic, take);
-    if (meta.length === 0) return { pages: [], complete: true };
-    let n = 0;
+    const found = range.topic === undefined ? this.#pagesAll.iterate(range.from, bound) : this.#pagesOf.iterate(range.from, bound, range.topic);
+    const pages: PageRow[] = [];
     let rows = 0;
     let bytes = 0;
-    while (n < meta.length && (n === 0 || (rows < limits.rows && bytes < limits.bytes))) {
-      const page = meta[n++] as Meta;
+    for (const page of found) {
+      // Leaving the loop ends the statement.
+      if (pages.length > 0 && (rows >= limits.rows || bytes >= limits.bytes)) return { pages, complete: false };
+      pages.push(page);
       rows += page.count;
-      bytes += page.bytes;
+      bytes += page.data.length;
     }
-    const to = (meta[n - 1] as Meta).last_id;
-    const pages = range.topic === undefined ? this.#pagesAll.all(range.from, to) : this.#pagesOf.all(range.from, to, range.topic);
-    return { pages, complete: n === meta.length && meta.length < take };
+    return { pages, complete: true };
   }
 
   /** The last id of the page that holds `id`, or `id` when none does: pages up to it hold every id up to `id`. */
@@ -315,23 +306,17 @@ export class JournalReader {
    */
   *#lastOf(pattern: string, wanted: number, until: number, low: number, limits: PageLimits): Generator<void, Found> {
     const exact = isWildcardPattern(pattern) ? undefined : pattern;
-    const take = Math.max(1, limits.rows);
     let high = this.#bound(until);
     while (high >= low) {
-      const meta = exact === undefined ? this.#metaAllBack.all(low, high, take) : this.#metaOfBack.all(low, high, exact, take);
-      if (meta.length === 0) break;
-      let n = 0;
+      const found = exact === undefined ? this.#pagesAllBack.iterate(low, high) : this.#pagesOfBack.iterate(low, high, exact);
       let rows = 0;
       let bytes = 0;
-      while (n < meta.length && (n === 0 || (rows < limits.rows && bytes < limits.bytes))) {
-        const page = meta[n++] as Meta;
-        rows += page.count;
-        bytes += page.bytes;
-      }
-      const lowest = (meta[n - 1] as Meta).last_id;
-      const pages = exact === undefined ? this.#pagesAll.all(lowest, high) : this.#pagesOf.all(lowest, high, exact);
-      for (let p = pages.length - 1; p >= 0; p--) {
-        const row = pages[p] as PageRow;
+      let lowest = high + 1;
+      for (const row of found) {
+        if (rows >= limits.rows || bytes >= limits.bytes) break;
+        rows += row.count;
+        bytes += row.data.length;
+        lowest = row.last_id;
         // The ids of this page in low..until that match, newest last.
         if (row.topic !== null && !matches(pattern, row.topic)) continue;
         if (consecutive(row) && (row.topic !== null || pattern === '>')) {
@@ -351,8 +336,9 @@ export class JournalReader {
         if (ids.length >= wanted) return { id: ids[ids.length - wanted] as number };
         wanted -= ids.length;
       }
+      // Every page down to low was read.
+      if (rows < limits.rows && bytes < limits.bytes) break;
       high = lowest - 1;
-      if (meta.length < take && n === meta.length) break;
       yield;
     }
     return { left: wanted };

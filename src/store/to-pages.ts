@@ -1,13 +1,16 @@
 /**
  * Schema version 5: the rows of the table `messages` move into pages
  * (page.ts), in place, inside the migration's transaction; `messages`
- * becomes a view over the pages. A page is a run of rows committed at the
- * same ms (one commit, or a few), at most PAGE_MESSAGES of them. The
+ * becomes a view over the pages. The rows committed in the same ms (one
+ * commit, or a few) fill pages, as a commit's messages do. The
  * block summaries (topic_blocks) stay as they are: their blocks are
  * ranges of ids, which do not move.
  */
 import type Database from 'better-sqlite3';
-import { emptyPage, MESSAGES_VIEW, PAGE_MESSAGES, PageBuilder } from './page.js';
+import { emptyPage, MESSAGES_VIEW, PageBuilder, pageBytes } from './page.js';
+
+/** Rows built into pages at once, at most (a run of one time may be any length). */
+const RUN_ROWS = 4096;
 /** Rows read per statement. */
 const READ_ROWS = 65536;
 
@@ -16,29 +19,20 @@ type Row = [id: number, ts: number, topic: string, sender: string, body: string]
 export function movePages(db: Database.Database): void {
   const read = db.prepare<[number, number], Row>('SELECT id, ts, topic, sender, body FROM messages WHERE id > ? ORDER BY id LIMIT ?').raw();
   const insert = db.prepare<[number, number, number, number, string | null, Buffer, string]>('INSERT INTO pages (last_id, first_id, count, ts, topic, data, spans) VALUES (?, ?, ?, ?, ?, ?, ?)');
-  const builder = new PageBuilder();
+  const builder = new PageBuilder(pageBytes(db.pragma('page_size', { simple: true }) as number));
   let count = 0;
-  let first = 0;
   let last = 0;
   let ts = 0;
-  let topic: string | null = null;
   const flush = (): void => {
     if (count === 0) return;
-    const page = builder.build();
-    insert.run(last, first, count, ts, topic, page.data, page.spans);
+    for (const page of builder.build().pages) insert.run(page.lastId, page.firstId, page.count, ts, page.topic, page.data, page.spans);
     count = 0;
   };
   for (;;) {
     const rows = read.all(last, READ_ROWS);
     for (const [id, rowTs, rowTopic, sender, body] of rows) {
-      if (count > 0 && (rowTs !== ts || count === PAGE_MESSAGES)) flush();
-      if (count === 0) {
-        first = id;
-        ts = rowTs;
-        topic = rowTopic;
-      } else if (rowTopic !== topic) {
-        topic = null;
-      }
+      if (count > 0 && (rowTs !== ts || count === RUN_ROWS)) flush();
+      ts = rowTs;
       builder.add(rowTopic, id, sender, body);
       count++;
       last = id;
