@@ -5,6 +5,7 @@ import { Store } from '../src/store/store.js';
 import { Wants } from '../src/store/wants.js';
 import type { JournalReader } from '../src/store/reader.js';
 import { tempDir } from './helpers.js';
+import { runSteps } from '../src/store/steps.js';
 import type { Teardown } from './helpers.js';
 
 function setup(t: Teardown): { reader: JournalReader; store: Store } {
@@ -159,4 +160,24 @@ t.test('block summaries: a rare topic in a journal of several blocks', async (t)
   t.equal(run('rare', 3), 0, 'counts of rows retention took do not invent ids');
   store.journal.append([{ topic: 'late', sender: 's', body: 'x' }], 1);
   t.equal(reader.lastIdOf('late'), 45001);
+});
+
+t.test('pages of non-ASCII lines and ids with gaps, read whole, in part and one by one', async (t) => {
+  const store = Store.open(join(tempDir(t), 'gaps.db'));
+  t.teardown(() => store.close());
+  t.equal(store.journal.deleteOldest(10, 100), 0, 'retention on an empty journal');
+  const message = (id: number, topic: string, body: string): { id: number; ts: number; topic: string; sender: string; body: string } => ({ id, ts: 5, topic, sender: 'søren', body });
+  // One commit, one page: two topics, ids 3, 7, 8, 20.
+  store.journal.appendNumbered([message(3, 'café', 'crème brûlée'), message(7, 'tea', 'earl grey'), message(8, 'café', 'ristretto ✓'), message(20, 'tea', 'matcha 抹茶')]);
+  t.same(store.db.prepare('SELECT first_id, last_id, count, topic FROM pages').all(), [{ first_id: 3, last_id: 20, count: 4, topic: null }]);
+  const reader = store.reader;
+  t.same(reader.message(8), message(8, 'café', 'ristretto ✓'));
+  t.equal(reader.message(5), undefined, 'an id of the gap');
+  const text = (pattern: string, after: number): string => reader.pageText(new Wants([{ pattern, after }]), after, 100).data.toString();
+  t.equal(text('café', 0), 'msg café 3 søren crème brûlée\nmsg café 8 søren ristretto ✓\n', 'cut line by line from a page of several topics');
+  t.equal(text('>', 0), 'msg café 3 søren crème brûlée\nmsg tea 7 søren earl grey\nmsg café 8 søren ristretto ✓\nmsg tea 20 søren matcha 抹茶\n', 'the page whole');
+  t.equal(text('>', 7), 'msg café 8 søren ristretto ✓\nmsg tea 20 søren matcha 抹茶\n', 'from the middle of the page');
+  t.same(reader.pageMessages(new Wants([{ pattern: 'tea', after: 0 }]), 0, 100).messages, [message(7, 'tea', 'earl grey'), message(20, 'tea', 'matcha 抹茶')]);
+  t.equal(runSteps(store.lag.count('café', 3, 20)), 1);
+  t.equal(runSteps(reader.startOfLast('tea', 1, 20)), 19);
 });

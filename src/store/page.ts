@@ -215,11 +215,6 @@ export class PageLines {
     return this.text.slice(this.text.indexOf(' ', this.#idEnd + 1) + 1, this.end - 1);
   }
 
-  /** The line with its LF. */
-  get line(): string {
-    return this.text.slice(this.start, this.end);
-  }
-
   /** The bytes of `text` from `start` to `end` (a line's start, a line's end). */
   bytesBetween(start: number, end: number): Buffer {
     if (this.ascii) return this.row.data.subarray(start, end);
