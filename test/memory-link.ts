@@ -71,6 +71,10 @@ export class MemoryLink implements Link {
     this.written.push(data);
   }
 
+  writev(pieces: readonly (string | Buffer)[]): void {
+    this.written.push(...pieces);
+  }
+
   pause(): void {
     this.paused = true;
   }

@@ -39,7 +39,7 @@ t.test('pages by topic index and by id window agree', async (t) => {
   let cursor = 0;
   for (let steps = 0; steps < 100; steps++) {
     const page = reader.pageText(new Wants([{ pattern: '>', after: 0 }]), cursor, Number.MAX_SAFE_INTEGER, { rows: 100, bytes: 50 });
-    text.push(page.data.toString());
+    text.push(Buffer.concat(page.pieces).toString());
     cursor = page.next;
     if (page.done) break;
   }
@@ -100,7 +100,7 @@ function textIds(reader: JournalReader, wants: { pattern: string; after: number 
   let cursor = compiled.lowest;
   for (let steps = 0; steps < 10000; steps++) {
     const page = reader.pageText(compiled, cursor, until, limits);
-    for (const line of page.data.toString().split('\n')) if (line !== '') ids.push(Number(line.split(' ')[2]));
+    for (const line of Buffer.concat(page.pieces).toString().split('\n')) if (line !== '') ids.push(Number(line.split(' ')[2]));
     if (page.count > 0) t.equal(page.lastId, ids[ids.length - 1], 'lastId is the last line', { diagnostic: false });
     cursor = page.next;
     if (page.done) return ids;
@@ -173,7 +173,11 @@ t.test('pages of non-ASCII lines and ids with gaps, read whole, in part and one 
   const reader = store.reader;
   t.same(reader.message(8), message(8, 'café', 'ristretto ✓'));
   t.equal(reader.message(5), undefined, 'an id of the gap');
-  const text = (pattern: string, after: number): string => reader.pageText(new Wants([{ pattern, after }]), after, 100).data.toString();
+  const text = (pattern: string, after: number): string => {
+    const page = reader.pageText(new Wants([{ pattern, after }]), after, 100);
+    t.equal(page.bytes, Buffer.concat(page.pieces).length, 'bytes counted');
+    return Buffer.concat(page.pieces).toString();
+  };
   t.equal(text('café', 0), 'msg café 3 søren crème brûlée\nmsg café 8 søren ristretto ✓\n', 'cut line by line from a page of several topics');
   t.equal(text('>', 0), 'msg café 3 søren crème brûlée\nmsg tea 7 søren earl grey\nmsg café 8 søren ristretto ✓\nmsg tea 20 søren matcha 抹茶\n', 'the page whole');
   t.equal(text('>', 7), 'msg café 8 søren ristretto ✓\nmsg tea 20 søren matcha 抹茶\n', 'from the middle of the page');

@@ -83,6 +83,18 @@ export class Outbox implements Flushable {
     this.#turn.dirty(this);
   }
 
+  /** Appends bytes in pieces (`bytes` in all), written as one; `id` is the journal id of their last msg line. */
+  pushPieces(pieces: readonly Buffer[], bytes: number, id: number): void {
+    if (this.#held.length > 0) {
+      pieces.forEach((piece, k) => this.#held.push({ text: piece, bytes: piece.length, id: k === pieces.length - 1 ? id : 0 }));
+      this.#heldBytes += bytes;
+      return;
+    }
+    for (const piece of pieces) this.#readyBuffer(piece);
+    this.#readyLastId = id;
+    this.#turn.dirty(this);
+  }
+
   /** Appends the line of a page from `start` to `end`; lines that follow each other in it stay one piece. */
   pushLine(data: Buffer, start: number, end: number, id: number): void {
     if (this.#held.length > 0) {
@@ -195,8 +207,8 @@ export class Outbox implements Flushable {
     }
   }
 
-  /** What is ready, in one piece: one write, one system call. */
-  #take(): string | Buffer {
+  /** What is ready, in one piece or in pieces (written as one). */
+  #take(): string | Buffer | (string | Buffer)[] {
     if (this.#readyChunks === undefined) {
       if (this.#run === undefined) {
         const text = this.#ready;
@@ -212,7 +224,7 @@ export class Outbox implements Flushable {
     if (this.#ready.length > 0) chunks.push(this.#ready);
     this.#readyChunks = undefined;
     this.#ready = '';
-    return Buffer.concat(chunks.map((chunk) => (typeof chunk === 'string' ? Buffer.from(chunk) : chunk)));
+    return chunks;
   }
 
   /** Half-closes the link once everything before this call is written. */
@@ -223,7 +235,9 @@ export class Outbox implements Flushable {
 
   flush(): void {
     if (this.#readyBytes > 0) {
-      this.#link.write(this.#take());
+      const ready = this.#take();
+      if (Array.isArray(ready)) this.#link.writev(ready);
+      else this.#link.write(ready);
       this.lastWrittenId = this.#readyLastId || this.lastWrittenId;
       this.#readyBytes = 0;
     }

@@ -91,6 +91,11 @@ export class Outlet {
     this.outbox.pushLine(data, start, end, id);
   }
 
+  /** Pages of the journal, in pieces: room() made room for them. */
+  pushPieces(pieces: readonly Buffer[], bytes: number, lastId: number): void {
+    if (this.#closeReason === undefined) this.outbox.pushPieces(pieces, bytes, lastId);
+  }
+
   /** A page of the journal: room() made room for it. */
   pushPage(text: string | Buffer, bytes: number, lastId: number): void {
     if (this.#closeReason === undefined) this.outbox.push(text, bytes, lastId);

@@ -179,8 +179,8 @@ export class Session implements Conn, Connection {
     return this.#outlet.pageBytes;
   }
 
-  pushJournaled(data: Buffer, lastId: number): void {
-    this.#outlet.pushPage(data, data.length, lastId);
+  pushJournaled(pieces: readonly Buffer[], bytes: number, lastId: number): void {
+    this.#outlet.pushPieces(pieces, bytes, lastId);
   }
 
   room(): Promise<boolean> {

@@ -41,9 +41,10 @@ export interface Page extends Step {
   rows: StoredMessage[];
 }
 
-/** `msg` lines, each with its LF, ready for a client. */
+/** `msg` lines, each with its LF, ready for a client: in pieces (pages as stored, parts of pages). */
 export interface TextPage extends Step {
-  data: Buffer;
+  pieces: Buffer[];
+  bytes: number;
   count: number;
   /** The id of the last line of `data` (0 when there is none). */
   lastId: number;
@@ -67,8 +68,6 @@ interface Range {
 export function messageSize(message: { readonly topic: string; readonly sender: string; readonly body: string }): number {
   return message.topic.length + message.sender.length + message.body.length + 24;
 }
-
-const NOTHING = Buffer.alloc(0);
 
 type Found = { id: number } | { left: number };
 
@@ -137,7 +136,7 @@ export class JournalReader {
    */
   pageText(wants: Wants, cursor: number, until: number, limits: PageLimits = DEFAULT_LIMITS): TextPage {
     const range = this.#range(wants, cursor, until, limits);
-    if (range === undefined) return { data: NOTHING, count: 0, lastId: 0, next: cursor, done: true };
+    if (range === undefined) return { pieces: [], bytes: 0, count: 0, lastId: 0, next: cursor, done: true };
     const { pages, complete } = this.#read(range, limits);
     const chunks: Buffer[] = [];
     let bytes = 0;
@@ -172,12 +171,12 @@ export class JournalReader {
         // A step stops at the first line that reaches its byte budget.
         if (bytes >= limits.bytes) {
           chunks.push(lines.bytesBetween(run, runEnd));
-          return { data: join(chunks), count, lastId, next: id, done: false };
+          return { pieces: chunks, bytes: size(chunks), count, lastId, next: id, done: false };
         }
       }
       if (run >= 0) chunks.push(lines.bytesBetween(run, runEnd));
     }
-    return { data: join(chunks), count, lastId, ...after(range, pages, complete) };
+    return { pieces: chunks, bytes: size(chunks), count, lastId, ...after(range, pages, complete) };
   }
 
   /**
@@ -364,10 +363,11 @@ export class JournalReader {
   }
 }
 
-/** The bytes of a step, in one buffer. */
-function join(chunks: Buffer[]): Buffer {
-  if (chunks.length === 1) return chunks[0] as Buffer;
-  return chunks.length === 0 ? NOTHING : Buffer.concat(chunks);
+/** The bytes of `pieces`, all told. */
+function size(pieces: readonly Buffer[]): number {
+  let bytes = 0;
+  for (const piece of pieces) bytes += piece.length;
+  return bytes;
 }
 
 /**

@@ -143,8 +143,8 @@ export class WebStream implements Receiver, Connection {
     }
   }
 
-  pushJournaled(data: Buffer, lastId: number): void {
-    this.#outlet.pushPage(data, data.length, lastId);
+  pushJournaled(pieces: readonly Buffer[], bytes: number, lastId: number): void {
+    this.#outlet.pushPieces(pieces, bytes, lastId);
   }
 
   pushMessages(messages: readonly Message[]): void {
