@@ -73,6 +73,7 @@ export class Journal {
   readonly #appendBatch: (messages: readonly PendingMessage[], ts: number, alsoWrite: (() => void) | undefined) => number;
   readonly #appendNumbered: (messages: readonly NumberedMessage[], alsoWrite: (() => void) | undefined) => number;
   readonly #deleteThrough: (lastDeleted: number, limit: number) => number;
+  readonly #summaries: BlockSummaries;
   /** The lines of the last commit. */
   readonly written = new Written();
 
@@ -80,15 +81,17 @@ export class Journal {
   constructor(db: Database.Database, check: () => void) {
     this.#check = check;
     const builder = new PageBuilder(pageBytes(db.pragma('page_size', { simple: true }) as number));
-    const summaries = new BlockSummaries(db);
+    const summaries = (this.#summaries = new BlockSummaries(db));
     const written = this.written;
     const last = db.prepare<[], number>(LAST_ID_SQL).pluck();
     const insert = db.prepare<[number, number, number, number, string | null, Buffer, string]>('INSERT INTO pages (last_id, first_id, count, ts, topic, data, spans) VALUES (?, ?, ?, ?, ?, ?, ?)');
-    /** Writes messages[from..to), the k-th with id idOf(k), as the pages they fill. */
-    const writePages = (messages: readonly PendingMessage[], from: number, to: number, idOf: (k: number) => number, ts: number): void => {
+    /** Writes messages[from..to), the k-th with id idOf(k), as the pages they fill (`before`: the last id before the commit). */
+    const writePages = (messages: readonly PendingMessage[], from: number, to: number, idOf: (k: number) => number, ts: number, before: number): void => {
       for (let k = from; k < to; k++) {
         const m = messages[k] as PendingMessage;
-        builder.add(m.topic, idOf(k), m.sender, m.body);
+        const id = idOf(k);
+        builder.add(m.topic, id, m.sender, m.body);
+        summaries.add(m.topic, id, before);
       }
       const commit = builder.build();
       for (const page of commit.pages) insert.run(page.lastId, page.firstId, page.count, ts, page.topic, page.data, page.spans);
@@ -104,9 +107,9 @@ export class Journal {
       written.clear();
       if (messages.length === 0) return 0;
       const idOf = (k: number): number => before + 1 + k;
-      writePages(messages, 0, messages.length, idOf, ts);
+      writePages(messages, 0, messages.length, idOf, ts, before);
       const lastId = before + messages.length;
-      summaries.completed(before, lastId);
+      summaries.write(before, lastId);
       return lastId;
     });
     this.#appendNumbered = db.transaction((messages: readonly NumberedMessage[], alsoWrite: (() => void) | undefined) => {
@@ -123,11 +126,11 @@ export class Journal {
         id = m.id;
         const next = messages[k + 1];
         if (next === undefined || next.ts !== m.ts) {
-          writePages(messages, from, k + 1, idOf, m.ts);
+          writePages(messages, from, k + 1, idOf, m.ts, before);
           from = k + 1;
         }
       }
-      summaries.completed(before, id);
+      summaries.write(before, id);
       return id;
     });
     // The oldest pages, those that end by an id, but no more than about
@@ -169,7 +172,7 @@ export class Journal {
    */
   append(messages: readonly PendingMessage[], ts: number, alsoWrite?: () => void): number {
     this.#check();
-    return this.#appendBatch(messages, ts, alsoWrite);
+    return this.#settled(() => this.#appendBatch(messages, ts, alsoWrite));
   }
 
   /**
@@ -179,7 +182,20 @@ export class Journal {
    */
   appendNumbered(messages: readonly NumberedMessage[], alsoWrite?: () => void): number {
     this.#check();
-    return this.#appendNumbered(messages, alsoWrite);
+    return this.#settled(() => this.#appendNumbered(messages, alsoWrite));
+  }
+
+  /** Runs a commit; the block sums take its messages only if it commits. */
+  #settled(commit: () => number): number {
+    let last: number;
+    try {
+      last = commit();
+    } catch (error) {
+      this.#summaries.settle(false, 0);
+      throw error;
+    }
+    this.#summaries.settle(true, last);
+    return last;
   }
 
 
