@@ -7,6 +7,7 @@
  */
 import { ProtocolError } from '../protocol/errors.js';
 import type { Journal, NumberedMessage } from '../store/journal.js';
+import type { BuiltCommit } from '../store/page.js';
 import type { Logger } from '../log.js';
 import { Delivery } from './receiver.js';
 import type { Receiver } from './receiver.js';
@@ -242,31 +243,44 @@ export class Broker {
     let id = lastId - batch.length + 1;
     let ts = now;
     // Each message's msg line, as its page holds it: made once.
-    const written = this.#journal.written;
+    const commits = this.#journal.written.commits;
+    let c = 0;
+    let built = commits[0] as BuiltCommit;
+    let line = 0;
     // Runs of one topic are common: its place in the recent topics and its
     // receivers are looked up once a run.
     let topic: string | undefined;
     let receivers: ReadonlySet<Receiver> = NO_RECEIVERS;
+    /** The id of the message before (a cluster's ids may skip). */
+    let previous = 0;
     for (let k = 0; k < batch.length; k++) {
       const publication = batch[k] as Publication;
       if (numbered) ({ id, ts } = publication as Ingested);
+      if (line === built.ends.length) {
+        built = commits[++c] as BuiltCommit;
+        line = 0;
+      }
       publication.done(id);
       if (publication.topic !== topic) {
+        if (topic !== undefined) this.#recentTopics.set(topic, previous);
         topic = publication.topic;
         this.#recentTopics.delete(topic);
         receivers = this.#sublist.match(topic);
       }
-      this.#recentTopics.set(topic, id);
       if (receivers.size > 0) {
-        const message = new Delivery(id, ts, topic, publication.sender, publication.body, written.data[k] as Buffer, written.starts[k] as number, written.ends[k] as number);
+        const start = line === 0 ? 0 : (built.ends[line - 1] as number);
+        const message = new Delivery(id, ts, topic, publication.sender, publication.body, built.data, start, built.ends[line] as number);
         for (const receiver of receivers) {
           if (receiver === publication.origin) continue;
           receiver.deliver(message);
           stats.messagesOut++;
         }
       }
+      previous = id;
       id++;
+      line++;
     }
+    this.#recentTopics.set(topic as string, previous);
     return true;
   }
 

@@ -11,7 +11,7 @@
 import type Database from 'better-sqlite3';
 import { emptyPage, PageBuilder, pageBytes } from './page.js';
 import type { BuiltCommit } from './page.js';
-import { blockOf, NO_DELETE_TRIGGER } from './schema.js';
+import { BLOCK_SIZE, blockOf, NO_DELETE_TRIGGER } from './schema.js';
 import { BlockSummaries } from './summaries.js';
 
 export interface StoredMessage {
@@ -42,30 +42,12 @@ export interface NumberedMessage extends PendingMessage {
 export const LAST_ID_SQL = 'SELECT coalesce(max(last_id), 0) FROM pages';
 
 /**
- * What the last commit wrote, message by message: the bytes of its page
- * and where its `msg` line is in them, so receivers take the line as the
- * page holds it, encoded once.
+ * What the last commit wrote: the bytes of its messages' `msg` lines, in
+ * order (one piece per run of one time), so that receivers take each line
+ * as its page holds it, encoded once.
  */
 export class Written {
-  readonly data: Buffer[] = [];
-  readonly starts: number[] = [];
-  readonly ends: number[] = [];
-
-  clear(): void {
-    this.data.length = 0;
-    this.starts.length = 0;
-    this.ends.length = 0;
-  }
-
-  add(commit: BuiltCommit): void {
-    let start = 0;
-    for (const end of commit.ends) {
-      this.data.push(commit.data);
-      this.starts.push(start);
-      this.ends.push(end);
-      start = end;
-    }
-  }
+  readonly commits: BuiltCommit[] = [];
 }
 
 export class Journal {
@@ -87,15 +69,30 @@ export class Journal {
     const insert = db.prepare<[number, number, number, number, string | null, Buffer, string]>('INSERT INTO pages (last_id, first_id, count, ts, topic, data, spans) VALUES (?, ?, ?, ?, ?, ?, ?)');
     /** Writes messages[from..to), the k-th with id idOf(k), as the pages they fill (`before`: the last id before the commit). */
     const writePages = (messages: readonly PendingMessage[], from: number, to: number, idOf: (k: number) => number, ts: number, before: number): void => {
+      // The block sums take runs of one topic within a block.
+      let topic = '';
+      let first = 0;
+      let last = 0;
+      let count = 0;
+      let boundary = 0;
       for (let k = from; k < to; k++) {
         const m = messages[k] as PendingMessage;
         const id = idOf(k);
         builder.add(m.topic, id, m.sender, m.body);
-        summaries.add(m.topic, id, before);
+        if (m.topic !== topic || id >= boundary) {
+          if (count > 0) summaries.add(topic, first, last, count, before);
+          topic = m.topic;
+          first = id;
+          count = 0;
+          boundary = (blockOf(id) + 1) * BLOCK_SIZE;
+        }
+        last = id;
+        count++;
       }
+      summaries.add(topic, first, last, count, before);
       const commit = builder.build();
       for (const page of commit.pages) insert.run(page.lastId, page.firstId, page.count, ts, page.topic, page.data, page.spans);
-      written.add(commit);
+      written.commits.push(commit);
     };
     // Each transaction reads before it writes: a transaction that holds a
     // read never waits for the write lock (SQLite's busy handler would sleep
@@ -104,7 +101,7 @@ export class Journal {
     this.#appendBatch = db.transaction((messages: readonly PendingMessage[], ts: number, alsoWrite: (() => void) | undefined) => {
       const before = last.get() as number;
       alsoWrite?.();
-      written.clear();
+      written.commits.length = 0;
       if (messages.length === 0) return 0;
       const idOf = (k: number): number => before + 1 + k;
       writePages(messages, 0, messages.length, idOf, ts, before);
@@ -115,7 +112,7 @@ export class Journal {
     this.#appendNumbered = db.transaction((messages: readonly NumberedMessage[], alsoWrite: (() => void) | undefined) => {
       const before = last.get() as number;
       alsoWrite?.();
-      written.clear();
+      written.commits.length = 0;
       const idOf = (k: number): number => (messages[k] as NumberedMessage).id;
       let id = before;
       // Pages of their own per run of one time: a page has one ts.

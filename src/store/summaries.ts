@@ -40,20 +40,14 @@ export class BlockSummaries {
   }
 
   /**
-   * A message of the commit under way, in id order. `before`: the
-   * journal's last id before the commit (the sums start from the pages
-   * after its block, the first time).
+   * Messages of the commit under way, in id order: `count` of `topic`,
+   * ids `first` to `last` of one block, with no other between. `before`:
+   * the journal's last id before the commit (the sums start from the
+   * pages after its block, the first time).
    */
-  add(topic: string, id: number, before: number): void {
+  add(topic: string, first: number, last: number, count: number, before: number): void {
     this.#open ??= this.#read(before);
-    const block = blockOf(id);
-    const run = this.#pending[this.#pending.length - 1];
-    if (run !== undefined && run[1] === topic && run[0] === block) {
-      run[3] = id;
-      run[4]++;
-    } else {
-      this.#pending.push([block, topic, id, id, 1]);
-    }
+    this.#pending.push([blockOf(first), topic, first, last, count]);
   }
 
   /**
