@@ -40,6 +40,16 @@ export function msgText(topic: string, id: number, sender: string, body: string)
   return `msg ${topic} ${id} ${sender} ${body}\n`;
 }
 
+/**
+ * The same `msg` line as msgText, as its pieces appended to `pieces` (a
+ * page of the journal joins many at once); returns its length.
+ */
+export function msgPieces(pieces: string[], topic: string, id: number, sender: string, body: string): number {
+  const digits = `${id}`;
+  pieces.push('msg ', topic, ' ', digits, ' ', sender, ' ', body, '\n');
+  return topic.length + digits.length + sender.length + body.length + 8;
+}
+
 /** `job <topic> <id> <from> <message>` with its LF: a work queue's delivery. */
 export function jobText(topic: string, id: number, sender: string, body: string): string {
   return `job ${topic} ${id} ${sender} ${body}\n`;

@@ -10,7 +10,7 @@
  */
 import type Database from 'better-sqlite3';
 import { isAscii } from 'node:buffer';
-import { msgText } from '../protocol/wire.js';
+import { msgPieces } from '../protocol/wire.js';
 
 /**
  * The journal's messages as rows, from the pages (page.ts), in plain SQL
@@ -98,7 +98,9 @@ export interface BuiltCommit {
 /** Builds the pages of a commit: add() its messages in id order, then build(). */
 export class PageBuilder {
   readonly #maxBytes: number;
-  #text = '';
+  #pieces: string[] = [];
+  /** The characters of the lines so far. */
+  #length = 0;
   #ends: number[] = [];
   #ids: number[] = [];
   #topics: string[] = [];
@@ -109,19 +111,21 @@ export class PageBuilder {
   }
 
   add(topic: string, id: number, sender: string, body: string): void {
-    this.#text += msgText(topic, id, sender, body);
-    this.#ends.push(this.#text.length);
+    this.#length += msgPieces(this.#pieces, topic, id, sender, body);
+    this.#ends.push(this.#length);
     this.#ids.push(id);
     this.#topics.push(topic);
   }
 
   build(): BuiltCommit {
-    const text = this.#text;
+    // Joined at once: no string for each line, nor for each piece of one.
+    const text = this.#pieces.join('');
     const data = Buffer.from(text);
     let ends = this.#ends;
     const ids = this.#ids;
     const topics = this.#topics;
-    this.#text = '';
+    this.#pieces = [];
+    this.#length = 0;
     this.#ends = [];
     this.#ids = [];
     this.#topics = [];
