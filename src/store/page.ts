@@ -1,6 +1,7 @@
 /**
- * A page of the journal: the messages of one commit in one row of `pages`
- * (schema.ts). `data` holds their `msg` lines, UTF-8, each with its LF,
+ * A page of the journal: the messages of one commit (up to about 16 kB of
+ * them: pageBytes) in one row of `pages` (schema.ts). `data` holds their
+ * `msg` lines, UTF-8, each with its LF,
  * exactly as a line client receives them, so a page whose every message is
  * wanted goes out as it is stored. `spans` is a JSON object from each
  * line's byte offset in `data` to its length: SQLite's json_each walks it
