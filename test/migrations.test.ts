@@ -123,6 +123,12 @@ t.test('a version-4 journal made by linebus 2 moves into pages in place: message
   bob.close();
 });
 
+t.test('a version-4 journal opened to read only (tail beside a daemon not upgraded) is refused with what to do', async (t) => {
+  const db = join(tempDir(t), 'v4.db');
+  copyFileSync(V4, db);
+  t.throws(() => Store.open(db, { readonly: true }), { message: `${db}: journal schema version 4 predates this linebus's pages (5); start this linebus's daemon on it once (it migrates it in place), or read it with the linebus that wrote it` });
+});
+
 t.test('the move into pages keeps the highest id of an emptied table, any body, and pages within a database page', { timeout: 20000 }, async (t) => {
   const dir = tempDir(t);
   const v4 = (path: string): Database.Database => {

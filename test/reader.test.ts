@@ -175,7 +175,7 @@ t.test('pages of non-ASCII lines and ids with gaps, read whole, in part and one 
   t.equal(reader.message(5), undefined, 'an id of the gap');
   const text = (pattern: string, after: number): string => {
     const page = reader.pageText(new Wants([{ pattern, after }]), after, 100);
-    t.equal(page.bytes, Buffer.concat(page.pieces).length, 'bytes counted');
+    t.equal(page.lastId, Number(Buffer.concat(page.pieces).toString().trimEnd().split('\n').pop()?.split(' ')[2]), 'lastId is the last line');
     return Buffer.concat(page.pieces).toString();
   };
   t.equal(text('café', 0), 'msg café 3 søren crème brûlée\nmsg café 8 søren ristretto ✓\n', 'cut line by line from a page of several topics');

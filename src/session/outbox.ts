@@ -83,16 +83,12 @@ export class Outbox implements Flushable {
     this.#turn.dirty(this);
   }
 
-  /** Appends bytes in pieces (`bytes` in all), written as one; `id` is the journal id of their last msg line. */
-  pushPieces(pieces: readonly Buffer[], bytes: number, id: number): void {
-    if (this.#held.length > 0) {
-      pieces.forEach((piece, k) => this.#held.push({ text: piece, bytes: piece.length, id: k === pieces.length - 1 ? id : 0 }));
-      this.#heldBytes += bytes;
-      return;
+  /** Appends bytes in pieces, written as one; `id` is the journal id of their last msg line. */
+  pushPieces(pieces: readonly Buffer[], id: number): void {
+    for (let k = 0; k < pieces.length; k++) {
+      const piece = pieces[k] as Buffer;
+      this.push(piece, piece.length, k === pieces.length - 1 ? id : 0);
     }
-    for (const piece of pieces) this.#readyBuffer(piece);
-    this.#readyLastId = id;
-    this.#turn.dirty(this);
   }
 
   /** Appends the line of a page from `start` to `end`; lines that follow each other in it stay one piece. */

@@ -92,12 +92,12 @@ export class Outlet {
   }
 
   /** Pages of the journal, in pieces: room() made room for them. */
-  pushPieces(pieces: readonly Buffer[], bytes: number, lastId: number): void {
-    if (this.#closeReason === undefined) this.outbox.pushPieces(pieces, bytes, lastId);
+  pushPieces(pieces: readonly Buffer[], lastId: number): void {
+    if (this.#closeReason === undefined) this.outbox.pushPieces(pieces, lastId);
   }
 
   /** A page of the journal: room() made room for it. */
-  pushPage(text: string | Buffer, bytes: number, lastId: number): void {
+  pushPage(text: string, bytes: number, lastId: number): void {
     if (this.#closeReason === undefined) this.outbox.push(text, bytes, lastId);
   }
 

@@ -179,8 +179,8 @@ export class Session implements Conn, Connection {
     return this.#outlet.pageBytes;
   }
 
-  pushJournaled(pieces: readonly Buffer[], bytes: number, lastId: number): void {
-    this.#outlet.pushPieces(pieces, bytes, lastId);
+  pushJournaled(pieces: readonly Buffer[], lastId: number): void {
+    this.#outlet.pushPieces(pieces, lastId);
   }
 
   room(): Promise<boolean> {

@@ -44,7 +44,6 @@ export interface Page extends Step {
 /** `msg` lines, each with its LF, ready for a client: in pieces (pages as stored, parts of pages). */
 export interface TextPage extends Step {
   pieces: Buffer[];
-  bytes: number;
   count: number;
   /** The id of the last line of `data` (0 when there is none). */
   lastId: number;
@@ -136,7 +135,7 @@ export class JournalReader {
    */
   pageText(wants: Wants, cursor: number, until: number, limits: PageLimits = DEFAULT_LIMITS): TextPage {
     const range = this.#range(wants, cursor, until, limits);
-    if (range === undefined) return { pieces: [], bytes: 0, count: 0, lastId: 0, next: cursor, done: true };
+    if (range === undefined) return { pieces: [], count: 0, lastId: 0, next: cursor, done: true };
     const { pages, complete } = this.#read(range, limits);
     const chunks: Buffer[] = [];
     let bytes = 0;
@@ -171,12 +170,12 @@ export class JournalReader {
         // A step stops at the first line that reaches its byte budget.
         if (bytes >= limits.bytes) {
           chunks.push(lines.bytesBetween(run, runEnd));
-          return { pieces: chunks, bytes: size(chunks), count, lastId, next: id, done: false };
+          return { pieces: chunks, count, lastId, next: id, done: false };
         }
       }
       if (run >= 0) chunks.push(lines.bytesBetween(run, runEnd));
     }
-    return { pieces: chunks, bytes: size(chunks), count, lastId, ...after(range, pages, complete) };
+    return { pieces: chunks, count, lastId, ...after(range, pages, complete) };
   }
 
   /**
@@ -361,13 +360,6 @@ export class JournalReader {
     }
     return Math.max(0, low - 1);
   }
-}
-
-/** The bytes of `pieces`, all told. */
-function size(pieces: readonly Buffer[]): number {
-  let bytes = 0;
-  for (const piece of pieces) bytes += piece.length;
-  return bytes;
 }
 
 /**

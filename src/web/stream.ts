@@ -143,8 +143,8 @@ export class WebStream implements Receiver, Connection {
     }
   }
 
-  pushJournaled(pieces: readonly Buffer[], bytes: number, lastId: number): void {
-    this.#outlet.pushPieces(pieces, bytes, lastId);
+  pushJournaled(pieces: readonly Buffer[], lastId: number): void {
+    this.#outlet.pushPieces(pieces, lastId);
   }
 
   pushMessages(messages: readonly Message[]): void {
