@@ -79,6 +79,10 @@ export class MemoryLink implements Link {
     return new Promise((resolve) => (this.#onWrite = resolve));
   }
 
+  writev(pieces: readonly (string | Buffer)[]): void {
+    this.written.push(...pieces);
+  }
+
   pause(): void {
     this.paused = true;
   }

@@ -26,7 +26,8 @@ class FakeWorker implements Worker {
 
 async function withJobs(t: Teardown): Promise<{ b: ReturnType<typeof bench>; group: Awaited<ReturnType<ReturnType<typeof bench>['services']['groups']['create']>> }> {
   const b = bench(t);
-  b.store.journal.append(['one', 'two', 'three'].map((body) => ({ topic: 'jobs.a', sender: 'tx', body })), 1);
+  // A page each: retention deletes whole pages.
+  for (const body of ['one', 'two', 'three']) b.store.journal.append([{ topic: 'jobs.a', sender: 'tx', body }], 1);
   const group = await b.services.groups.create({ name: 'g', pattern: 'jobs.*', position: 0, waitMs: 30_000, tries: 5, creator: 'w' });
   t.teardown(() => b.services.groups.stop());
   return { b, group };

@@ -37,11 +37,11 @@ interface Target {
   resumeLive(): void;
 }
 
-/** A door of lines: pages come as `msg` lines, formatted by SQLite, whole. */
+/** A door of lines: pages come as `msg` lines, as the journal stores them. */
 export interface LineTarget extends Target {
   readonly takes: 'lines';
-  /** Journaled `msg` text, in id order; `lastId` is the id of its last line. */
-  pushJournaled(text: string, bytes: number, lastId: number): void;
+  /** Journaled `msg` lines (UTF-8, in pieces written as one), in id order; `lastId` is the id of the last. */
+  pushJournaled(pieces: readonly Buffer[], lastId: number): void;
 }
 
 /** Any other door: pages come as messages. */
@@ -262,7 +262,7 @@ export class Feed {
   #page(target: FeedTarget, wants: Wants, cursor: number, until: number, limits: PageLimits): { count: number; next: number; done: boolean } {
     if (target.takes === 'lines') {
       const page = this.#reader.pageText(wants, cursor, until, limits);
-      if (page.count > 0) target.pushJournaled(page.text, Buffer.byteLength(page.text), page.lastId);
+      if (page.count > 0) target.pushJournaled(page.pieces, page.lastId);
       return page;
     }
     const page = this.#reader.pageMessages(wants, cursor, until, limits);

@@ -4,12 +4,13 @@
  * in bus/ imports them.
  */
 import type { Message } from '../protocol/events.js';
-import { msgText } from '../protocol/wire.js';
 
 /**
  * One committed message on its way to receivers, typed. The broker makes
- * one per message that has receivers, so its `msg` line is formatted
- * once, not once per receiver.
+ * one per message that has receivers. Its `msg` line is the one its page
+ * of the journal holds, as UTF-8 (data, from start to end): formatted and
+ * encoded once, for the journal and every line receiver alike; receivers
+ * of consecutive lines of a page write them as one piece of it.
  */
 export class Delivery implements Message {
   readonly id: number;
@@ -17,19 +18,30 @@ export class Delivery implements Message {
   readonly topic: string;
   readonly sender: string;
   readonly body: string;
-  /** The `msg` line with its LF. */
-  readonly text: string;
-  /** The size of `text` in bytes. */
-  readonly bytes: number;
+  /** The page's bytes, shared: never written to. */
+  readonly data: Buffer;
+  readonly start: number;
+  readonly end: number;
 
-  constructor(id: number, ts: number, topic: string, sender: string, body: string) {
+  constructor(id: number, ts: number, topic: string, sender: string, body: string, data: Buffer, start: number, end: number) {
     this.id = id;
     this.ts = ts;
     this.topic = topic;
     this.sender = sender;
     this.body = body;
-    this.text = msgText(topic, id, sender, body);
-    this.bytes = Buffer.byteLength(this.text);
+    this.data = data;
+    this.start = start;
+    this.end = end;
+  }
+
+  /** The size of the `msg` line in bytes. */
+  get bytes(): number {
+    return this.end - this.start;
+  }
+
+  /** The `msg` line with its LF, as text. */
+  get text(): string {
+    return this.data.toString('utf8', this.start, this.end);
   }
 }
 

@@ -81,6 +81,21 @@ export class Outlet {
     this.outbox.push(text, bytes, id);
   }
 
+  /** A line of a page of the journal (its bytes from start to end), under the --max-pending rule. */
+  pushLine(data: Buffer, start: number, end: number, id: number): void {
+    if (this.#closeReason !== undefined) return;
+    if (this.outbox.pendingBytes() + end - start > this.#parts.limits.maxPending) {
+      this.#slow();
+      return;
+    }
+    this.outbox.pushLine(data, start, end, id);
+  }
+
+  /** Pages of the journal, in pieces: room() made room for them. */
+  pushPieces(pieces: readonly Buffer[], lastId: number): void {
+    if (this.#closeReason === undefined) this.outbox.pushPieces(pieces, lastId);
+  }
+
   /** A page of the journal: room() made room for it. */
   pushPage(text: string, bytes: number, lastId: number): void {
     if (this.#closeReason === undefined) this.outbox.push(text, bytes, lastId);
@@ -92,8 +107,7 @@ export class Outlet {
    * acknowledgements is cut off. (After a logoff the replies before it are
    * still written.)
    */
-  fill(slot: Slot, text: string): void {
-    const bytes = Buffer.byteLength(text);
+  fill(slot: Slot, text: string, bytes: number): void {
     if (this.#closeReason === undefined && this.outbox.pendingBytes() + bytes > this.#parts.limits.maxPending) {
       this.#slow();
       return;

@@ -22,6 +22,8 @@ export interface Sink {
   readonly writableLength: number;
   /** Queues text (whole LF-terminated lines), or raw bytes, for the peer. */
   write(data: string | Buffer): void;
+  /** Queues pieces, in order, as one write where the transport can (one system call, no copy). */
+  writev(pieces: readonly (string | Buffer)[]): void;
   /** Resolves once what was written has drained, or the sink closed. */
   drained(): Promise<void>;
   /** Half-closes after what was written has gone out. */

@@ -78,6 +78,14 @@ export class SocketLink implements Link {
     if (!this.#socket.destroyed) this.#socket.write(data);
   }
 
+  writev(pieces: readonly (string | Buffer)[]): void {
+    if (this.#socket.destroyed) return;
+    // Corked, the pieces go to the kernel in one writev(2).
+    this.#socket.cork();
+    for (const piece of pieces) this.#socket.write(piece);
+    this.#socket.uncork();
+  }
+
   pause(): void {
     this.#socket.pause();
   }

@@ -45,6 +45,13 @@ export class ResponseSink implements Sink {
     this.#res.write(data);
   }
 
+  writev(pieces: readonly (string | Buffer)[]): void {
+    this.start();
+    this.#res.cork();
+    for (const piece of pieces) this.#res.write(piece);
+    this.#res.uncork();
+  }
+
   drained(): Promise<void> {
     return drained(this.#res);
   }

@@ -118,7 +118,7 @@ export class WebStream implements Receiver, Connection {
 
   deliver(message: Delivery): void {
     if (this.#outlet.closing || this.#liveSkipped || !this.#parts.policy.mayRead(this.user, message.topic)) return;
-    if (this.#format === 'plain') this.#outlet.push(message.text, message.bytes, message.id);
+    if (this.#format === 'plain') this.#outlet.pushLine(message.data, message.start, message.end, message.id);
     else {
       const text = formatMessage(this.#format, message);
       this.#outlet.push(text, Buffer.byteLength(text), message.id);
@@ -138,8 +138,8 @@ export class WebStream implements Receiver, Connection {
     }
   }
 
-  pushJournaled(text: string, bytes: number, lastId: number): void {
-    this.#outlet.pushPage(text, bytes, lastId);
+  pushJournaled(pieces: readonly Buffer[], lastId: number): void {
+    this.#outlet.pushPieces(pieces, lastId);
   }
 
   pushMessages(messages: readonly Message[]): void {
