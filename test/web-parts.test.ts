@@ -46,11 +46,15 @@ class FakeResponse extends EventEmitter {
 
   flushHeaders(): void {}
 
-  write(data: string): boolean {
-    this.body += data;
+  write(data: string | Buffer): boolean {
+    this.body += data.toString();
     if (this.holding) this.writableLength += Buffer.byteLength(data);
     return true;
   }
+
+  cork(): void {}
+
+  uncork(): void {}
 
   end(data?: string): void {
     if (data !== undefined) this.body += data;
