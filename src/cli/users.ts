@@ -4,6 +4,7 @@ import { userNameProblem } from '../protocol/topic.js';
 import { hashPassword } from '../store/passwords.js';
 import { Store } from '../store/store.js';
 import { clusterUserAdd, clusterUserDel, clusterUserList } from './cluster-users.js';
+import type { Say } from './cluster-users.js';
 import { clusterSettings } from './options.js';
 import { readPassword } from './prompt.js';
 
@@ -15,6 +16,12 @@ export interface UserOptions {
   clusterReplicas: number;
 }
 
+/** The command's stdout and stderr. */
+const say: Say = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  note: (line) => process.stderr.write(`linebus: ${line}\n`),
+};
+
 export async function userAdd(name: string, options: UserOptions): Promise<void> {
   const problem = userNameProblem(name);
   if (problem) throw new FatalError(`${problem}: '${name}'`);
@@ -23,7 +30,7 @@ export async function userAdd(name: string, options: UserOptions): Promise<void>
   if (password.length === 0) throw new FatalError('empty password; give one line on stdin, or type it at the prompt');
   const hash = await hashPassword(password);
   if (cluster !== undefined) {
-    await clusterUserAdd(name, hash, cluster);
+    await clusterUserAdd(name, hash, cluster, say);
     return;
   }
   const store = Store.open(options.db);
@@ -37,7 +44,7 @@ export async function userAdd(name: string, options: UserOptions): Promise<void>
 
 export async function userDel(name: string, options: UserOptions): Promise<void> {
   if (options.cluster !== undefined) {
-    await clusterUserDel(name, clusterSettings(options.cluster, options.clusterStream, options.clusterReplicas));
+    await clusterUserDel(name, clusterSettings(options.cluster, options.clusterStream, options.clusterReplicas), say);
     return;
   }
   const store = Store.open(options.db, { mustExist: true });
@@ -51,7 +58,7 @@ export async function userDel(name: string, options: UserOptions): Promise<void>
 
 export async function userList(options: UserOptions): Promise<void> {
   if (options.cluster !== undefined) {
-    await clusterUserList(clusterSettings(options.cluster, options.clusterStream, options.clusterReplicas));
+    await clusterUserList(clusterSettings(options.cluster, options.clusterStream, options.clusterReplicas), say);
     return;
   }
   const store = Store.open(options.db, { readonly: true });
