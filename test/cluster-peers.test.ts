@@ -50,7 +50,8 @@ class Mesh {
 class Bucket {
   readonly #entries = new Map<string, string>();
   readonly #watchers = new Set<(entry: KvEntry) => void>();
-  failPuts = false;
+  /** How many puts from now on fail. */
+  failPuts = 0;
 
   #entry(key: string, operation: KvEntry['operation'], value: string): KvEntry {
     return { bucket: 's_daemons', key, operation, value: new TextEncoder().encode(value), created: new Date(), revision: 0, length: value.length, json: () => JSON.parse(value) as unknown, string: () => value } as KvEntry;
@@ -65,7 +66,7 @@ class Bucket {
   kv(): KV {
     return {
       put: async (key: string, value: string) => {
-        if (this.failPuts) throw new Error('503');
+        if (this.failPuts-- > 0) throw new Error('503');
         this.set(key, 'PUT', value);
       },
       delete: async (key: string) => this.set(key, 'DEL', ''),
@@ -306,7 +307,7 @@ t.test('the bucket of daemons: nonsense is ignored, one not heard of for a minut
   t.ok(logs.some((line) => /^warn cluster: key odd of the daemons bucket is not a linebus daemon \(.*JSON.*\); ignored$/.test(line)));
   t.ok(logs.includes('warn cluster: key nameless of the daemons bucket is not a linebus daemon (no name); ignored'));
   t.equal(a.peers.size, 2);
-  bucket.failPuts = true;
+  bucket.failPuts = 1;
   clock.tick(20_000);
   await new Promise((resolve) => setImmediate(resolve));
   t.ok(logs.includes('warn cluster: could not tell the other daemons this one is here (503); trying again in 20 s'));
@@ -315,12 +316,28 @@ t.test('the bucket of daemons: nonsense is ignored, one not heard of for a minut
   a.peers.stop();
 });
 
-t.test('a daemon that cannot put itself in the bucket starts nothing', async (t) => {
-  const bucket = new Bucket();
-  bucket.failPuts = true;
-  const mesh = new Mesh();
-  const peers = new Peers({ id: 'a', stream: 's', logger, reachable: () => true });
-  await t.rejects(peers.start(nats, mesh.connection(), bucket.kv(), 'host:a', async () => []), { message: '503' });
-  t.equal(mesh.subscribers.size, 0);
-  t.equal(peers.name, 'host:a');
+t.test('a bucket just made may take no put for a moment: tried again, then given up with nothing started', async (t) => {
+  const clock = mockTimers({ apis: ['setTimeout'] });
+  t.teardown(() => mock.timers.reset());
+  /** Starts a daemon whose first `failures` puts fail, moving the clock through the waits. */
+  const start = async (failures: number): Promise<{ started: Promise<void>; mesh: Mesh; peers: Peers }> => {
+    const bucket = new Bucket();
+    bucket.failPuts = failures;
+    const mesh = new Mesh();
+    const peers = new Peers({ id: 'a', stream: 's', logger, reachable: () => true });
+    const started = peers.start(nats, mesh.connection(), bucket.kv(), 'host:a', async () => []);
+    for (const wait of [100, 200, 400, 800]) {
+      await new Promise((resolve) => setImmediate(resolve));
+      clock.tick(wait);
+    }
+    return { started, mesh, peers };
+  };
+  const late = await start(4);
+  await late.started;
+  t.equal(late.mesh.subscribers.size, 2, 'the fifth try went in: it answers');
+  late.peers.stop();
+  const never = await start(5);
+  await t.rejects(never.started, { message: '503' });
+  t.equal(never.mesh.subscribers.size, 0, 'nothing started');
+  t.equal(never.peers.name, 'host:a');
 });

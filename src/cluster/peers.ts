@@ -22,6 +22,8 @@ const SUBJECT_ROOT = '_linebus';
 /** How often a daemon puts its entry again, and how long after its last put it counts as gone. */
 const HEARTBEAT_MS = 20_000;
 export const GONE_MS = 60_000;
+/** The waits between tries of the first put; then it fails (and the set-up is tried again, later). */
+const FIRST_PUT_RETRY_MS = [100, 200, 400, 800, undefined];
 /** How long a daemon has to answer a question. */
 const ANSWER_MS = 2000;
 /** A claim may wait at the asker's daemon for its own send to know its id: as long as a PubAck (cluster.ts). */
@@ -99,12 +101,20 @@ export class Peers {
 
   /**
    * Puts itself in the bucket and learns who else is there (rejecting,
-   * with nothing started, if it cannot: a bucket just made may not take a
-   * put yet), then answers questions.
+   * with nothing started, if it cannot), then answers questions.
    */
   async start(nats: typeof import('nats'), nc: NatsConnection, kv: KV, name: string, answer: Answerer): Promise<void> {
     this.#name = name;
-    await kv.put(this.#parts.id, JSON.stringify({ name }));
+    // A bucket just made takes no put until its replicas have a leader.
+    for (const wait of FIRST_PUT_RETRY_MS) {
+      try {
+        await kv.put(this.#parts.id, JSON.stringify({ name }));
+        break;
+      } catch (error) {
+        if (wait === undefined) throw error;
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    }
     this.#stopWatch = await followBucket(kv, (entry) => this.#apply(entry));
     this.#nc = nc;
     this.#kv = kv;
