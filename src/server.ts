@@ -3,6 +3,7 @@
  * stats), the listeners, and a session per connection. It starts, reports
  * and stops them; it never reaches into a session.
  */
+import { hostname } from 'node:os';
 import { assembleBus } from './assemble.js';
 import type { Bus, GroupsMaker } from './assemble.js';
 import { Stats } from './bus/stats.js';
@@ -30,6 +31,7 @@ import { webServices } from './web/services.js';
 import { Watchdog } from './session/watchdog.js';
 import type { Cluster } from './cluster/cluster.js';
 import type { ClusterSettings } from './cluster/subjects.js';
+import { answer } from './handlers/answers.js';
 
 export interface ServerOptions extends Partial<Limits>, ListenOptions {
   db: string;
@@ -93,6 +95,7 @@ export class LinebusServer {
       logger,
       limits: this.limits,
       closed: (connection, reason) => this.#connections.closed(connection, reason),
+      cluster: this.#cluster,
     };
     const services = this.#services;
     this.#connections = new Registry({ limits: this.limits, counters: this.#stats, logger, session: (link, id) => new Session(link, services, id) });
@@ -136,7 +139,9 @@ export class LinebusServer {
     server.#checkOpenFiles();
     // The readiness line waits (a little) for the cluster: until its stream
     // is set up every send would be refused.
-    await server.#cluster?.start(CLUSTER_START_WAIT_MS);
+    const { requests, policy } = server.#bus;
+    const services = server.#services;
+    await server.#cluster?.start(CLUSTER_START_WAIT_MS, { name: `${hostname()}:${server.address().port}`, requests, policy, answer: (question) => answer(services, question) });
     // The last line of start-up: CLI.md's readiness signal.
     const address = server.address();
     const [tls, http] = [server.tlsAddress(), server.httpAddress()];

@@ -61,6 +61,64 @@ t.test('a request hears one outcome, whatever the order of events', async (t) =>
   }
 });
 
+type GrantStep = 'grant bob' | 'grant carol' | 'release bob' | 'answered bob' | 'answered carol' | 'timeout' | 'lease' | 'gone';
+
+/** A cluster's reply through another daemon: granted, then stored (answered) or not (released, or its lease lapsed). */
+const grants: { steps: GrantStep[]; heard: string[]; grants: string[]; waiting: number }[] = [
+  { steps: ['grant bob', 'answered bob'], heard: ['answered by bob: 42'], grants: ['granted'], waiting: 0 },
+  { steps: ['grant bob', 'grant carol', 'answered bob'], heard: ['answered by bob: 42'], grants: ['granted', 'taken'], waiting: 0 },
+  // Only the one granted answers, and only once.
+  { steps: ['grant bob', 'answered carol'], heard: [], grants: ['granted'], waiting: 1 },
+  { steps: ['grant bob', 'answered bob', 'answered bob', 'grant carol'], heard: ['answered by bob: 42'], grants: ['granted', 'none'], waiting: 0 },
+  { steps: ['grant bob', 'release bob', 'grant carol', 'answered carol'], heard: ['answered by carol: 42'], grants: ['granted', 'granted'], waiting: 0 },
+  { steps: ['grant bob', 'lease', 'grant carol'], heard: ['timed out'], grants: ['granted', 'none'], waiting: 0 },
+  // The time runs out while a reply is granted: whether it is stored decides.
+  { steps: ['grant bob', 'timeout', 'answered bob'], heard: ['answered by bob: 42'], grants: ['granted'], waiting: 0 },
+  { steps: ['grant bob', 'timeout', 'release bob'], heard: ['timed out'], grants: ['granted'], waiting: 0 },
+  { steps: ['grant bob', 'gone', 'answered bob'], heard: [], grants: ['granted'], waiting: 0 },
+  { steps: ['timeout', 'grant bob'], heard: ['timed out'], grants: ['none'], waiting: 0 },
+];
+
+t.test("a request answered through another daemon hears one outcome, whatever the order of events", async (t) => {
+  mockTimers({ apis: ['setTimeout', 'Date'] });
+  t.teardown(() => mock.timers.reset());
+  for (const { steps, heard, grants: expected, waiting } of grants) {
+    const requests = new Requests();
+    const outcomes: string[] = [];
+    requests.wait(7, { answered: (responder, answer) => outcomes.push(`answered by ${responder}: ${answer}`), timedOut: () => outcomes.push('timed out') }, 1000, 'q');
+    const granted: string[] = [];
+    for (const step of steps) {
+      const [verb, who] = step.split(' ') as [string, string];
+      if (verb === 'grant') granted.push(requests.grant(7, who, 5000));
+      else if (verb === 'release') requests.release(7, who);
+      else if (verb === 'answered') requests.answered(7, who, '42');
+      else if (verb === 'gone') requests.gone(7);
+      else mock.timers.tick(verb === 'timeout' ? 1000 : 5000);
+    }
+    t.same(outcomes, heard, steps.join(', '));
+    t.same(granted, expected, `${steps.join(', ')}: grants`);
+    t.equal(requests.size, waiting, `${steps.join(', ')}: still waiting`);
+    requests.stop();
+  }
+});
+
+t.test('a claim waits for the questions being published to know their ids; later ones do not hold it', async (t) => {
+  const requests = new Requests();
+  await requests.numbered();
+  const numbered = requests.asking();
+  let settled = false;
+  const waited = requests.numbered().then(() => (settled = true));
+  const later = requests.asking();
+  await new Promise((resolve) => setImmediate(resolve));
+  t.notOk(settled, 'the question is not numbered yet');
+  requests.wait(9, { answered: () => undefined, timedOut: () => undefined }, 1000, 'q');
+  numbered();
+  await waited;
+  t.equal(requests.grant(9, 'bob', 1000), 'granted', 'its request waits by now');
+  later();
+  requests.stop();
+});
+
 t.test('a release callback added after the release runs at once; a cancelled one never', async (t) => {
   const attachments = new Attachments();
   const ran: string[] = [];

@@ -4,6 +4,7 @@
  */
 import t from 'tap';
 import { hashPassword } from '../src/store/passwords.js';
+import { answer } from '../src/handlers/answers.js';
 import { bench } from './memory-link.js';
 import type { Bench, MemoryLink } from './memory-link.js';
 
@@ -225,9 +226,34 @@ t.test('introspect: topics, who <topic>, stats', async (t) => {
   t.same(await alice.ask(['send news.eu one', 'send news.eu two', 'send sports x'], 3), ['ok send 1', 'ok send 2', 'ok send 3']);
   t.same(await alice.ask(['topics'], 5), ['topic news.* 1 -', 'topic news.eu 1 2', 'topic sports 0 3', 'topic weather 1 0', 'ok topics 4']);
   t.same(await alice.ask(['who news.eu', 'who sports'], 3), ['user bob 1', 'ok who news.eu 1', 'ok who sports 0']);
+  t.same(await alice.ask(['topics all', 'who news.eu all'], 7), ['topic news.* 1 -', 'topic news.eu 1 2', 'topic sports 0 3', 'topic weather 1 0', 'ok topics 4', 'user bob 1', 'ok who news.eu 1'], 'without a cluster, all is this daemon');
   const names = b.services.stats().map(([name]) => name);
   const stats = await alice.ask(['stats'], names.length + 1);
   t.same(stats.map((line) => line.split(' ').slice(0, 2).join(' ')), [...names.map((name) => `stat ${name}`), `ok stats`]);
   t.equal(stats.at(-1), `ok stats ${names.length}`);
   t.ok(stats.includes('stat messages_in 3'), 'three messages in');
+});
+
+t.test("another daemon's claim of a reply waits for the questions being published here to know their ids", async (t) => {
+  const b = bench(t);
+  const { services } = b;
+  const { requests } = services;
+  const asker = await loggedIn(b, 'alice');
+  asker.link.send('request ask.time within 1m now?\n');
+  await requests.numbered();
+  t.equal(requests.size, 1, 'a request being published counts as on its way until it waits');
+  const numbered = requests.asking();
+  const claim = answer(services, { op: 'claim', id: 50, responder: 'bob' });
+  let settled = false;
+  void claim.then(() => (settled = true));
+  await new Promise((resolve) => setImmediate(resolve));
+  t.notOk(settled, 'id 50 may be the question on its way');
+  requests.wait(50, { answered: () => undefined, timedOut: () => undefined }, 60_000, 'ask');
+  numbered();
+  t.same(await claim, ['granted']);
+  t.same(await answer(services, { op: 'claim', id: 50, responder: 'carol' }), ['taken']);
+  t.same(await answer(services, { op: 'release', id: 50, responder: 'bob' }), []);
+  t.same(await answer(services, { op: 'claim', id: 50, responder: 'carol' }), ['granted'], 'given back, it is free again');
+  t.same(await answer(services, { op: 'claim', id: 51, responder: 'carol' }), ['none'], 'nothing on its way: at once');
+  requests.stop();
 });

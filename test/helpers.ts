@@ -34,8 +34,8 @@ export interface Started {
   port: number;
   db: string;
   logs: string[];
-  /** Resolves with the first log line (past or future) matching `pattern`. */
-  waitForLog(pattern: RegExp): Promise<string>;
+  /** Resolves with the first log line (past, from line `from` on, or future) matching `pattern`. */
+  waitForLog(pattern: RegExp, from?: number): Promise<string>;
 }
 
 /**
@@ -67,9 +67,9 @@ export async function startServer(t: Teardown, options: Partial<ServerOptions> =
       for (const watcher of watchers) watcher(line);
     },
   };
-  const waitForLog = (pattern: RegExp): Promise<string> =>
+  const waitForLog = (pattern: RegExp, from = 0): Promise<string> =>
     new Promise((resolve) => {
-      const seen = logs.find((line) => pattern.test(line));
+      const seen = logs.slice(from).find((line) => pattern.test(line));
       if (seen !== undefined) return resolve(seen);
       const watcher = (line: string): void => {
         if (!pattern.test(line)) return;

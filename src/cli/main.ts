@@ -65,9 +65,16 @@ export function program(): Command {
     .action(async (options: ServeOptions, command: Command) => (await import('./serve.js')).serve(options, command));
 
   const user = cli.command('user').description('manage the users who may log in');
-  user.command('add <name>').description('add a user, or change their password (one line on stdin, or a prompt)').addOption(dbOption()).action(userAdd);
-  user.command('del <name>').description('delete a user').addOption(dbOption()).action(userDel);
-  user.command('list').description('list users and when they were added').addOption(dbOption()).action(userList);
+  // --cluster has no environment variable here: where a user goes is said on the command line.
+  const usersOf = (command: Command): Command =>
+    command
+      .addOption(dbOption())
+      .addOption(new Option('--cluster <urls>', "the users of a cluster, in its bucket '<stream>_users' that every daemon reads, instead of the journal's"))
+      .addOption(new Option('--cluster-stream <name>', 'the stream of that cluster').env('LINEBUS_CLUSTER_STREAM').default(DEFAULT_STREAM))
+      .addOption(new Option('--cluster-replicas <n>', 'replicas of the bucket when this command makes it').env('LINEBUS_CLUSTER_REPLICAS').default(1).argParser(atMost(5)));
+  usersOf(user.command('add <name>').description('add a user, or change their password (one line on stdin, or a prompt)')).action(userAdd);
+  usersOf(user.command('del <name>').description('delete a user')).action(userDel);
+  usersOf(user.command('list').description('list users and when they were added')).action(userList);
 
   cli
     .command('tail')

@@ -14,7 +14,7 @@ import { readAcl } from './acl-file.js';
 import { readConfig } from './config.js';
 import { missingFiles, removeMade } from './new-journal.js';
 import { DaemonSignals } from './signals.js';
-import { parseClusterUrls, streamNameProblem } from '../cluster/subjects.js';
+import { clusterSettings } from './options.js';
 import type { ConfigParsers } from './config.js';
 
 export interface ServeOptions extends Limits {
@@ -144,15 +144,8 @@ function httpOptions(options: ServeOptions): ServerOptions['http'] {
   return { port: httpPort, host: httpHost, tls, origins: list(httpOrigin), hostNames: list(httpHostName), metricsOpen: metricsOpen === true };
 }
 
-function clusterOptions({ cluster, clusterStream: stream, clusterReplicas: replicas }: ServeOptions): ServerOptions['cluster'] {
-  if (cluster === undefined) return undefined;
-  const problem = streamNameProblem(stream);
-  if (problem !== undefined) throw new FatalError(`--cluster-stream ${stream}: ${problem}`);
-  try {
-    return { urls: parseClusterUrls(cluster), stream, replicas };
-  } catch (error) {
-    throw new FatalError(`--cluster: ${(error as Error).message}`);
-  }
+function clusterOptions({ cluster, clusterStream, clusterReplicas }: ServeOptions): ServerOptions['cluster'] {
+  return cluster === undefined ? undefined : clusterSettings(cluster, clusterStream, clusterReplicas);
 }
 
 export async function serve(cliOptions: ServeOptions, command: Command): Promise<void> {
