@@ -431,7 +431,7 @@ t.test('while the cluster is whole, on two streams at once', async (t) => {
       for (const pair of ['stat cluster_daemons 2', `stat cluster_name ${nameOf(y)}`, 'stat cluster_groups 2', 'stat cluster_jobs_pending 4', 'stat cluster_jobs_waiting 0', 'stat jobs_pending 1']) t.ok(stats.includes(pair), pair);
       solo.write('stats');
       await solo.until('ok stats');
-      const metrics = (await (await fetch(`http://127.0.0.1:${(x.server.httpAddress() as { port: number }).port}/metrics`)).text()).split('\n');
+      const metrics = (await (await fetch(`http://127.0.0.1:${(x.server.httpAddress() as { port: number }).port}/metrics`, { headers: { Authorization: `Basic ${Buffer.from(`alice:${PASSWORD.alice}`).toString('base64')}` } })).text()).split('\n');
       for (const line of ['linebus_cluster_daemons 2', 'linebus_cluster_groups 2', 'linebus_cluster_group_jobs_pending 4', 'linebus_cluster_group_jobs_waiting 0', 'linebus_group_jobs_pending 3']) t.ok(metrics.includes(line), line);
       for (const client of [bobX, bobY, alice, solo]) client.close();
     });
