@@ -15,7 +15,10 @@ export const DEFAULTS = {
   maxCursors: 100,
   maxGroups: 100,
   maxInput: 64 * 1024,
+  maxPostBytes: 8 * 1024 * 1024,
+  maxPostLines: 100_000,
   loginTimeout: 10,
+  httpBodyTimeout: 60,
   idleTimeout: 3600,
   tcpKeepalive: 60,
   retainDays: 0,
@@ -38,8 +41,14 @@ export interface Limits {
   maxGroups: number;
   /** Input bytes waiting behind a command before the connection stops being read. */
   maxInput: number;
-  /** Seconds a connection has to log in. */
+  /** Bytes of one POST's body. */
+  maxPostBytes: number;
+  /** Lines (messages) of one POST's body. */
+  maxPostLines: number;
+  /** Seconds a connection has to log in; a web connection, to send a request's headers. */
   loginTimeout: number;
+  /** Seconds a web request has to arrive whole, its body included. */
+  httpBodyTimeout: number;
   /** Seconds a logged-in connection that receives nothing may stay silent; 0: for ever. */
   idleTimeout: number;
   /** Seconds of quiet before TCP keepalive probes a connection; 0: never (and no probing of half-closed ones). */
@@ -64,7 +73,10 @@ export function limitsFrom(options: Partial<Limits>): Limits {
     maxCursors: pick('maxCursors'),
     maxGroups: pick('maxGroups'),
     maxInput: pick('maxInput'),
+    maxPostBytes: pick('maxPostBytes'),
+    maxPostLines: pick('maxPostLines'),
     loginTimeout: pick('loginTimeout'),
+    httpBodyTimeout: pick('httpBodyTimeout'),
     idleTimeout: pick('idleTimeout'),
     tcpKeepalive: pick('tcpKeepalive'),
     retainDays: pick('retainDays'),
@@ -84,7 +96,10 @@ export function limitStats(limits: Limits): [string, number][] {
     ['max_cursors', limits.maxCursors],
     ['max_groups', limits.maxGroups],
     ['max_input', limits.maxInput],
+    ['max_post_bytes', limits.maxPostBytes],
+    ['max_post_lines', limits.maxPostLines],
     ['login_timeout_s', limits.loginTimeout],
+    ['http_body_timeout_s', limits.httpBodyTimeout],
     ['idle_timeout_s', limits.idleTimeout],
     ['tcp_keepalive_s', limits.tcpKeepalive],
     ['mqtt_inflight', limits.mqttInflight],

@@ -7,7 +7,7 @@ import { DEFAULTS } from './limits.js';
 import { FatalError } from './protocol/errors.js';
 import { HttpListener } from './transport/http.js';
 import type { WebServices } from './transport/http.js';
-import type { Link } from './transport/link.js';
+import type { LineDoor } from './transport/link.js';
 import { listenTcp } from './transport/tcp.js';
 import type { Listener, SocketSettings } from './transport/tcp.js';
 import { listenTls } from './transport/tls.js';
@@ -21,7 +21,7 @@ export interface ListenOptions {
   /** A TLS listener too (--tls-port), on `host` unless it says otherwise. */
   tls?: (TlsFiles & { port: number; host?: string | undefined }) | undefined;
   /** The web listener (--http-port); HTTPS with `tls` files. */
-  http?: { port: number; host?: string | undefined; tls?: TlsFiles | undefined; origins?: readonly string[] | undefined } | undefined;
+  http?: { port: number; host?: string | undefined; tls?: TlsFiles | undefined; origins?: readonly string[] | undefined; hostNames?: readonly string[] | undefined; metricsOpen?: boolean | undefined } | undefined;
   /** MQTT over TCP (--mqtt-port), on `host` unless it says otherwise (--mqtt-host). */
   mqtt?: { port: number; host?: string | undefined } | undefined;
   /** MQTT over TLS (--mqtt-tls-port), on `host` unless it says otherwise (--mqtt-host). */
@@ -36,48 +36,48 @@ export interface Listening {
   readonly mqttTls: TlsListener | undefined;
 }
 
-/** Where each kind of connection goes: a Link of lines, one of MQTT, and the web's requests. */
+/** Where each kind of connection goes: sockets of lines, of MQTT, and the web's requests. */
 export interface Doors {
-  accept(link: Link): void;
-  acceptMqtt(link: Link): void;
+  readonly lines: LineDoor;
+  readonly mqtt: LineDoor;
   readonly web: WebServices;
 }
 
 export async function listenAll(options: ListenOptions, doors: Doors, sockets: SocketSettings): Promise<Listening> {
-  const { accept, acceptMqtt, web } = doors;
+  const { lines, mqtt: mqttDoor, web } = doors;
   const host = options.host ?? DEFAULTS.host;
   const where = options.listenFd ?? { host, port: options.port ?? DEFAULTS.port };
   const opened: Listener[] = [];
   let place = typeof where === 'number' ? `fd ${where}` : `${where.host}:${where.port}`;
   let option = '--port';
   try {
-    const tcp = await listenTcp(where, accept, sockets);
+    const tcp = await listenTcp(where, lines, sockets);
     opened.push(tcp);
     let tls: TlsListener | undefined;
     if (options.tls) {
       [place, option] = [`${options.tls.host ?? host}:${options.tls.port}`, '--tls-port'];
-      tls = await listenTls({ host: options.tls.host ?? host, port: options.tls.port }, options.tls, accept, sockets);
+      tls = await listenTls({ host: options.tls.host ?? host, port: options.tls.port }, options.tls, lines, sockets);
       opened.push(tls);
     }
     let http: HttpListener | undefined;
     if (options.http) {
-      const { port, tls: files, origins = [] } = options.http;
+      const { port, tls: files, origins = [], hostNames = [], metricsOpen = false } = options.http;
       [place, option] = [`${options.http.host ?? host}:${port}`, '--http-port'];
-      http = await HttpListener.listen({ host: options.http.host ?? host, port, tls: files, origins }, web);
+      http = await HttpListener.listen({ host: options.http.host ?? host, port, tls: files, origins, hostNames, metricsOpen }, web);
       opened.push(http);
     }
     let mqtt: Listener | undefined;
     if (options.mqtt) {
       const where = { host: options.mqtt.host ?? host, port: options.mqtt.port };
       [place, option] = [`${where.host}:${where.port}`, '--mqtt-port'];
-      mqtt = await listenTcp(where, acceptMqtt, sockets, 'mqtt');
+      mqtt = await listenTcp(where, mqttDoor, sockets, 'mqtt');
       opened.push(mqtt);
     }
     let mqttTls: TlsListener | undefined;
     if (options.mqttTls) {
       const where = { host: options.mqttTls.host ?? host, port: options.mqttTls.port };
       [place, option] = [`${where.host}:${where.port}`, '--mqtt-tls-port'];
-      mqttTls = await listenTls(where, options.mqttTls, acceptMqtt, sockets, 'mqtt-tls');
+      mqttTls = await listenTls(where, options.mqttTls, mqttDoor, sockets, 'mqtt-tls');
     }
     return { tcp, tls, http, mqtt, mqttTls };
   } catch (error) {
@@ -87,6 +87,7 @@ export async function listenAll(options: ListenOptions, doors: Doors, sockets: S
   }
 }
 
+/** Stops accepting; resolves once every socket has closed (see HttpListener.dropAll). */
 export function closeAll(listening: Listening): Promise<unknown> {
   return Promise.all([listening.tcp.close(), listening.tls?.close(), listening.http?.close(), listening.mqtt?.close(), listening.mqttTls?.close()]);
 }

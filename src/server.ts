@@ -3,6 +3,7 @@
  * stats), the listeners, and a session per connection. It starts, reports
  * and stops them; it never reaches into a session.
  */
+import { hostname } from 'node:os';
 import { assembleBus } from './assemble.js';
 import type { Bus, GroupsMaker } from './assemble.js';
 import { Stats } from './bus/stats.js';
@@ -18,6 +19,7 @@ import { Retention } from './store/retention.js';
 import { Store } from './store/store.js';
 import type { SyncMode } from './store/store.js';
 import { version } from './version.js';
+import { openFileLimit } from './util/files.js';
 import { limitsFrom } from './limits.js';
 import { statPairs } from './stat-pairs.js';
 import type { Limits } from './limits.js';
@@ -25,12 +27,12 @@ import type { Acl } from './bus/acl.js';
 import { closeAll, listenAll } from './listen.js';
 import type { Listening, ListenOptions } from './listen.js';
 import type { WebServices } from './transport/http.js';
-import type { Link } from './transport/link.js';
 import { webServices } from './web/services.js';
 import { Watchdog } from './session/watchdog.js';
 import type { Cluster } from './cluster/cluster.js';
 import { MqttDoor } from './mqtt/door.js';
 import type { ClusterSettings } from './cluster/subjects.js';
+import { answer } from './handlers/answers.js';
 
 export interface ServerOptions extends Partial<Limits>, ListenOptions {
   db: string;
@@ -47,6 +49,8 @@ export interface ServerOptions extends Partial<Limits>, ListenOptions {
 
 /** How long start-up waits for the cluster before it says it is listening all the same. */
 const CLUSTER_START_WAIT_MS = 3000;
+/** Files the daemon holds besides its connections: the journal and its WAL, listeners, the checkpoint thread's, stdio. */
+const FILES_OF_ITS_OWN = 32;
 /** How often retention looks for rows to delete, by default. */
 const RETENTION_INTERVAL_MS = 1000;
 
@@ -93,6 +97,7 @@ export class LinebusServer {
       logger,
       limits: this.limits,
       closed: (connection, reason) => this.#connections.closed(connection, reason),
+      cluster: this.#cluster,
     };
     const services = this.#services;
     this.#connections = new Registry({ limits: this.limits, counters: this.#stats, logger, session: (link, id) => new Session(link, services, id) });
@@ -123,8 +128,7 @@ export class LinebusServer {
     const server = new LinebusServer(options, store, lock, options.cluster && (await import('./cluster/cluster.js')));
     try {
       const limits = server.limits;
-      const doors = { accept: (link: Link) => server.#connections.accept(link), acceptMqtt: (link: Link) => server.#mqtt.accept(link), web: server.#web() };
-      server.#listening = await listenAll(options, doors, {
+      server.#listening = await listenAll(options, { lines: server.#connections, mqtt: server.#mqtt, web: server.#web() }, {
         get keepaliveMs() {
           return limits.tcpKeepalive * 1000;
         },
@@ -136,9 +140,12 @@ export class LinebusServer {
     if (server.#services.policy.open) {
       server.#logger.log('warn', `no users in ${store.path}: open mode, loopback clients may log in as anyone; add a user with 'linebus user add <name>'`);
     }
+    server.#checkOpenFiles();
     // The readiness line waits (a little) for the cluster: until its stream
     // is set up every send would be refused.
-    await server.#cluster?.start(CLUSTER_START_WAIT_MS);
+    const { requests, policy } = server.#bus;
+    const services = server.#services;
+    await server.#cluster?.start(CLUSTER_START_WAIT_MS, { name: `${hostname()}:${server.address().port}`, requests, policy, answer: (question) => answer(services, question) });
     // The last line of start-up: CLI.md's readiness signal.
     const address = server.address();
     const [tls, http, mqtt, mqttTls] = [server.tlsAddress(), server.httpAddress(), server.mqttAddress(), server.mqttTlsAddress()];
@@ -158,6 +165,18 @@ export class LinebusServer {
       cluster: options.cluster?.urls.join(','),
     });
     return server;
+  }
+
+  /**
+   * Past the open-file limit, accept fails on every listener whatever
+   * --max-connections says: idle sockets of one door would lock the
+   * others out. Said once, at start, so the operator can choose.
+   */
+  #checkOpenFiles(): void {
+    const files = openFileLimit();
+    const wanted = this.limits.maxConnections + FILES_OF_ITS_OWN;
+    if (files === undefined || wanted <= files) return;
+    this.#logger.log('warn', `--max-connections ${this.limits.maxConnections} needs about ${wanted} open files, over this process's limit of ${files}: past it no listener can accept; raise the limit (ulimit -n, LimitNOFILE=) or lower --max-connections`);
   }
 
   address(): { address: string; port: number } {
@@ -191,7 +210,6 @@ export class LinebusServer {
   #web(): WebServices {
     return webServices({
       bus: this.#bus,
-      store: this.store,
       turn: this.#turn,
       counters: this.#stats,
       logger: this.#logger,
@@ -268,6 +286,9 @@ export class LinebusServer {
     // clients hear of the shutdown.
     this.#turn.endNow();
     await this.#connections.shutdown();
+    // Streams and WebSockets have said goodbye; what is left holds no
+    // connection (a request not read yet, a socket between requests).
+    this.#listening?.http?.dropAll();
     await closed;
     this.#turn.endNow();
     await this.#release();

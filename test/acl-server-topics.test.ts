@@ -114,3 +114,44 @@ t.test('server-sent events, polls and WebSocket: the same', async (t) => {
   t.same(frames.slice(1), ['ok login bob', OPEN_LINES[1], 'ok replay $reply.> 1']);
   ws.close();
 });
+
+t.test('a reload applies to queue jobs as to deliveries: a worker no longer allowed is handed nothing', async (t) => {
+  const open = Acl.parse('user bob\ntopic readwrite >\nuser carol\ntopic readwrite >\nuser tx\ntopic write >\n');
+  const started = await startServer(t, { acl: open });
+  const [bob, carol, tx] = await Promise.all(['bob', 'carol', 'tx'].map((user) => LineClient.login(started.port, user)));
+  for (const worker of [bob, carol] as LineClient[]) {
+    worker.write('take jobs.> as g');
+    t.equal(await worker.line(), 'ok take jobs.> as g');
+  }
+  // What SIGHUP does with a new --acl file.
+  started.server.acl = Acl.parse('user bob\ntopic readwrite >\ntopic deny jobs.>\nuser carol\ntopic readwrite >\nuser tx\ntopic write >\n');
+  (tx as LineClient).write('send jobs.one 1', 'send jobs.two 2');
+  t.same(await (tx as LineClient).lines(2), ['ok send 1', 'ok send 2']);
+  t.equal(await (carol as LineClient).line(), 'job jobs.one 1 tx 1', 'carol may: she gets the first');
+  (carol as LineClient).write('ack 1');
+  t.same(await (carol as LineClient).lines(2), ['ok ack 1', 'job jobs.two 2 tx 2'], 'and the second, although bob had room: he may not');
+  (carol as LineClient).write('ack 2', 'leave jobs.>');
+  t.same(await (carol as LineClient).lines(2), ['ok ack 2', 'ok leave jobs.>']);
+  (tx as LineClient).write('send jobs.three 3');
+  t.equal(await (tx as LineClient).line(), 'ok send 3');
+  (carol as LineClient).write('pending g');
+  t.same(await (carol as LineClient).until('ok pending'), ['pending 3 jobs.three - 0 0', 'ok pending g 1'], 'with bob alone it waits, held by nobody');
+  t.same(await (bob as LineClient).sync(), [], 'bob was handed nothing');
+  started.server.acl = open;
+  (tx as LineClient).write('send jobs.four 4');
+  t.equal(await (tx as LineClient).line(), 'ok send 4');
+  t.same(await (bob as LineClient).lines(1), ['job jobs.three 3 tx 3'], 'allowed again: the job that waited comes first');
+  for (const c of [bob, carol, tx] as LineClient[]) c.close();
+});
+
+t.test('who alone under an access file: an operator sees everyone, the others themselves', async (t) => {
+  const started = await startServer(t, { acl: Acl.parse(RULES) });
+  const [alice, bob, carol] = await Promise.all(['alice', 'bob', 'carol'].map((user) => LineClient.login(started.port, user)));
+  const users = async (c: LineClient): Promise<string[]> => {
+    c.write('who');
+    return (await c.until('ok who')).map((line) => line.split(' ').slice(0, 3).join(' '));
+  };
+  t.same(await users(alice as LineClient), ['conn 1 alice', 'conn 2 bob', 'conn 3 carol', 'ok who 3'], 'alice may read every topic');
+  t.same(await users(bob as LineClient), ['conn 2 bob', 'ok who 1'], 'bob may not: only his own');
+  for (const c of [alice, bob, carol] as LineClient[]) c.close();
+});

@@ -11,6 +11,7 @@ import { Attachments } from '../src/queue/attachments.js';
 import type { Member } from '../src/queue/queue.js';
 import { Stats } from '../src/bus/stats.js';
 import { duration } from '../src/protocol/wire.js';
+import { mockTimers } from './mock-timers.js';
 
 type Step = 'claim' | 'commit' | 'fail' | 'timeout' | 'gone' | 'claim again';
 
@@ -33,7 +34,7 @@ const cases: { steps: Step[]; heard: string[]; claims: boolean[]; waiting: numbe
 ];
 
 t.test('a request hears one outcome, whatever the order of events', async (t) => {
-  mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+  mockTimers({ apis: ['setTimeout', 'Date'] });
   t.teardown(() => mock.timers.reset());
   for (const { steps, heard, claims, waiting } of cases) {
     const requests = new Requests();
@@ -58,6 +59,64 @@ t.test('a request hears one outcome, whatever the order of events', async (t) =>
     t.same(claimed, claims, `${steps.join(', ')}: claims`);
     t.equal(requests.size, waiting, `${steps.join(', ')}: still waiting`);
   }
+});
+
+type GrantStep = 'grant bob' | 'grant carol' | 'release bob' | 'answered bob' | 'answered carol' | 'timeout' | 'lease' | 'gone';
+
+/** A cluster's reply through another daemon: granted, then stored (answered) or not (released, or its lease lapsed). */
+const grants: { steps: GrantStep[]; heard: string[]; grants: string[]; waiting: number }[] = [
+  { steps: ['grant bob', 'answered bob'], heard: ['answered by bob: 42'], grants: ['granted'], waiting: 0 },
+  { steps: ['grant bob', 'grant carol', 'answered bob'], heard: ['answered by bob: 42'], grants: ['granted', 'taken'], waiting: 0 },
+  // Only the one granted answers, and only once.
+  { steps: ['grant bob', 'answered carol'], heard: [], grants: ['granted'], waiting: 1 },
+  { steps: ['grant bob', 'answered bob', 'answered bob', 'grant carol'], heard: ['answered by bob: 42'], grants: ['granted', 'none'], waiting: 0 },
+  { steps: ['grant bob', 'release bob', 'grant carol', 'answered carol'], heard: ['answered by carol: 42'], grants: ['granted', 'granted'], waiting: 0 },
+  { steps: ['grant bob', 'lease', 'grant carol'], heard: ['timed out'], grants: ['granted', 'none'], waiting: 0 },
+  // The time runs out while a reply is granted: whether it is stored decides.
+  { steps: ['grant bob', 'timeout', 'answered bob'], heard: ['answered by bob: 42'], grants: ['granted'], waiting: 0 },
+  { steps: ['grant bob', 'timeout', 'release bob'], heard: ['timed out'], grants: ['granted'], waiting: 0 },
+  { steps: ['grant bob', 'gone', 'answered bob'], heard: [], grants: ['granted'], waiting: 0 },
+  { steps: ['timeout', 'grant bob'], heard: ['timed out'], grants: ['none'], waiting: 0 },
+];
+
+t.test("a request answered through another daemon hears one outcome, whatever the order of events", async (t) => {
+  mockTimers({ apis: ['setTimeout', 'Date'] });
+  t.teardown(() => mock.timers.reset());
+  for (const { steps, heard, grants: expected, waiting } of grants) {
+    const requests = new Requests();
+    const outcomes: string[] = [];
+    requests.wait(7, { answered: (responder, answer) => outcomes.push(`answered by ${responder}: ${answer}`), timedOut: () => outcomes.push('timed out') }, 1000, 'q');
+    const granted: string[] = [];
+    for (const step of steps) {
+      const [verb, who] = step.split(' ') as [string, string];
+      if (verb === 'grant') granted.push(requests.grant(7, who, 5000));
+      else if (verb === 'release') requests.release(7, who);
+      else if (verb === 'answered') requests.answered(7, who, '42');
+      else if (verb === 'gone') requests.gone(7);
+      else mock.timers.tick(verb === 'timeout' ? 1000 : 5000);
+    }
+    t.same(outcomes, heard, steps.join(', '));
+    t.same(granted, expected, `${steps.join(', ')}: grants`);
+    t.equal(requests.size, waiting, `${steps.join(', ')}: still waiting`);
+    requests.stop();
+  }
+});
+
+t.test('a claim waits for the questions being published to know their ids; later ones do not hold it', async (t) => {
+  const requests = new Requests();
+  await requests.numbered();
+  const numbered = requests.asking();
+  let settled = false;
+  const waited = requests.numbered().then(() => (settled = true));
+  const later = requests.asking();
+  await new Promise((resolve) => setImmediate(resolve));
+  t.notOk(settled, 'the question is not numbered yet');
+  requests.wait(9, { answered: () => undefined, timedOut: () => undefined }, 1000, 'q');
+  numbered();
+  await waited;
+  t.equal(requests.grant(9, 'bob', 1000), 'granted', 'its request waits by now');
+  later();
+  requests.stop();
 });
 
 t.test('a release callback added after the release runs at once; a cancelled one never', async (t) => {
@@ -96,14 +155,16 @@ t.test('a member that joins after its connection went leaves at once', async (t)
   t.equal(attachments.size, 0);
 });
 
-t.test('rates average the last ten seconds; before a sample, everything since start', async (t) => {
-  mock.timers.enable({ apis: ['setInterval', 'Date'], now: 1_000_000 });
+t.test('uptime; rates average the last ten seconds; before a sample, everything since start', async (t) => {
+  mockTimers({ apis: ['setInterval', 'Date'], now: 1_000_000 });
   t.teardown(() => mock.timers.reset());
   const rate = (stats: Stats, name: string): number | undefined => stats.pairs().find(([key]) => key === name)?.[1];
   const unstarted = new Stats();
   unstarted.messagesIn = 30;
   mock.timers.tick(3000);
   t.equal(rate(unstarted, 'in_per_s'), 10, 'no samples: 30 over the 3 s since start');
+  mock.timers.tick(999);
+  t.equal(rate(unstarted, 'uptime_s'), 3, 'uptime in whole seconds, rounded down');
   const stats = new Stats();
   stats.start();
   t.teardown(() => stats.stop());

@@ -1,14 +1,8 @@
-/** Certificates for the TLS tests, made by openssl (installed by the set-up when missing). */
-import { execFileSync, spawnSync } from 'node:child_process';
+/** Certificates for the TLS tests, made by openssl (installed by npm test's set-up when missing). */
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-
-/** The test set-up installs openssl when the machine lacks it. */
-export function haveOpenssl(): boolean {
-  if (spawnSync('sh', ['-c', 'command -v openssl']).status === 0) return true;
-  const apt = 'apt-get install -y --no-install-recommends openssl';
-  return spawnSync('sh', ['-c', `${apt} || (apt-get update && ${apt})`]).status === 0;
-}
+import { tool } from './tools.js';
 
 export interface Certs {
   ca: string;
@@ -19,9 +13,10 @@ export interface Certs {
   named: { cert: string; key: string };
 }
 
-/** A CA, two server certificates for `ip`, one for a name and a client certificate, all signed by the CA. */
+/** A CA, two server certificates for `ip`, one for a name and a client certificate, all signed by the CA; throws at once without openssl. */
 export function makeCerts(dir: string, ip = '127.0.0.1'): Certs {
-  const ssl = (...args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  const openssl = tool('openssl');
+  const ssl = (...args: string[]): void => void execFileSync(openssl, args, { cwd: dir, stdio: 'pipe' });
   ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=linebus test CA');
   const signed = (name: string, extension: string): { cert: string; key: string } => {
     ssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { LineClient, tempDir } from './helpers.js';
 import { BIN, finish, run, serve } from './cli-helpers.js';
+import { tool } from './tools.js';
 
 t.test('a database it cannot use stops serve with one line and exit 1', { timeout: 20000 }, async (t) => {
   const dir = tempDir(t);
@@ -73,7 +74,7 @@ t.test('systemd socket activation: listens on the inherited fd 3', { timeout: 20
     'env = dict(os.environ, LISTEN_FDS="1", LISTEN_PID=str(os.getpid()), LISTEN_FDNAMES="linebus.socket")',
     'os.execve(sys.argv[1], sys.argv[1:], env)',
   ].join('\n');
-  const child = spawn('python3', ['-c', script, process.execPath, BIN, 'serve', '--port', '1', '--db', db]);
+  const child = spawn(tool('/usr/bin/python3'), ['-c', script, process.execPath, BIN, 'serve', '--port', '1', '--db', db]);
   const done = finish(child);
   const port = await new Promise<number>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
   const c = await LineClient.login(port, 'alice');

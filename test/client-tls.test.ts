@@ -9,9 +9,9 @@ import t from 'tap';
 import { LineClient, startServer, tempDir } from './helpers.js';
 import type { Teardown } from './helpers.js';
 import { run } from './cli-helpers.js';
-import { haveOpenssl, makeCerts } from './certs.js';
+import { makeCerts } from './certs.js';
 
-const certs = haveOpenssl() ? makeCerts(tempDir(t)) : undefined;
+const certs = makeCerts(tempDir(t));
 
 /** A daemon in open mode with a TLS listener using `files`; one message on `t`. */
 async function tlsDaemon(t: Teardown, files: { cert: string; key: string; ca?: string; verify?: boolean }): Promise<{ port: number; tlsPort: number; httpPort: number }> {

@@ -8,7 +8,7 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { LineClient, startServer, stat, tempDir } from './helpers.js';
-import { haveOpenssl, makeCerts } from './certs.js';
+import { makeCerts } from './certs.js';
 
 /** What Chromium sends for `fetch('http://127.0.0.1:<port>/', {method: 'POST', mode: 'no-cors', body})`. */
 function browserPost(port: number, body: string): string {
@@ -62,7 +62,6 @@ t.test('the signs of HTTP, after a login too; look-alikes that are not HTTP are 
 });
 
 t.test('the TLS listener closes HTTP too', async (t) => {
-  if (!haveOpenssl()) return t.fail('openssl is missing (Debian package openssl)');
   const certs = makeCerts(tempDir(t));
   const { server, waitForLog } = await startServer(t, { tls: { port: 0, ...certs.server } });
   const tlsPort = (server.tlsAddress() as { port: number }).port;

@@ -54,8 +54,9 @@ t.test('a half-closed receiver stays and is delivered to, but is handed no job a
 
 t.test('kill -9 of linebus recv --take: its job comes back at once', { timeout: 30000 }, async (t) => {
   const { port } = await startServer(t);
-  const child = spawn(process.execPath, [BIN, 'recv', 'jobs', '--port', String(port), '--user', 'doomed', '--password', 'x', '--take', 'g', '--since', '0', '--', 'sh', '-c', 'echo working; exec sleep 60']);
-  t.teardown(() => child.kill('SIGKILL'));
+  // Its own process group: the command it runs outlives it and is killed at teardown.
+  const child = spawn(process.execPath, [BIN, 'recv', 'jobs', '--port', String(port), '--user', 'doomed', '--password', 'x', '--take', 'g', '--since', '0', '--', 'sh', '-c', 'echo working; exec sleep 60 >/dev/null 2>&1'], { detached: true });
+  t.teardown(() => process.kill(-(child.pid as number), 'SIGKILL'));
   const working = new Promise<void>((resolve) => child.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('working') && resolve()));
   const producer = await LineClient.login(port, 'producer');
   producer.write('send jobs one');

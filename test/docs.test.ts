@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from './helpers.js';
 import { BIN } from './cli-helpers.js';
+import { tool } from './tools.js';
 import { ERROR_CODES } from '../src/protocol/errors.js';
 import { HELP_VERBS } from '../src/protocol/commands.js';
 import { MQTT_REFUSALS } from '../src/mqtt/refusals.js';
@@ -14,24 +15,11 @@ import { MQTT_REFUSALS } from '../src/mqtt/refusals.js';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { man: string[]; version: string };
 
-function have(command: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;
-}
-
-/** The test set-up installs a Debian package when the machine lacks its command. */
-function ensure(command: string, debianPackage: string): string | undefined {
-  if (have(command)) return undefined;
-  const apt = `apt-get install -y --no-install-recommends ${debianPackage}`;
-  const install = spawnSync('sh', ['-c', `${apt} || (apt-get update && ${apt})`], { stdio: 'pipe' });
-  return install.status === 0 && have(command) ? undefined : `${command} is missing and ${debianPackage} could not be installed`;
-}
-
-t.test('man pages lint clean and say what the code does', { timeout: 300000 }, async (t) => {
-  const missing = ensure('groff', 'groff-base');
-  if (missing) return t.fail(missing);
+t.test('man pages lint clean and say what the code does', { timeout: 60000 }, async (t) => {
+  const groff = tool('groff');
   t.same(pkg.man, ['man/linebus.1', 'man/linebus-protocol.7', 'man/linebus-mqtt.7']);
   for (const page of pkg.man) {
-    const lint = spawnSync('groff', ['-man', '-ww', '-z', '-Tutf8', join(root, page)], { encoding: 'utf8' });
+    const lint = spawnSync(groff, ['-man', '-ww', '-z', '-Tutf8', join(root, page)], { encoding: 'utf8' });
     t.equal(lint.status, 0, `${page}: groff exit status`);
     t.equal(lint.stderr, '', `${page}: no warnings`);
     const text = readFileSync(join(root, page), 'utf8');
@@ -63,9 +51,8 @@ t.test('man pages lint clean and say what the code does', { timeout: 300000 }, a
   for (const reason of Object.keys(MQTT_REFUSALS)) t.ok(refusals.includes(reason.replace(/-/g, '\\-')), `linebus-mqtt.7 documents the refusal ${reason}`);
 });
 
-t.test('systemd units verify clean', { timeout: 300000 }, async (t) => {
-  const missing = ensure('systemd-analyze', 'systemd');
-  if (missing) return t.fail(missing);
+t.test('systemd units verify clean', { timeout: 60000 }, async (t) => {
+  const systemdAnalyze = tool('systemd-analyze');
   const dir = tempDir(t);
   // The man pages where `man` finds them, and ExecStart pointing at this
   // checkout's bin/linebus instead of the installed one.
@@ -82,7 +69,7 @@ t.test('systemd units verify clean', { timeout: 300000 }, async (t) => {
   t.notMatch(service, /^MemoryDenyWriteExecute/m, 'V8 needs W+X memory');
   writeFileSync(join(dir, 'linebus.service'), service.replace('/usr/local/bin/linebus', BIN));
   copyFileSync(join(root, 'systemd/linebus.socket'), join(dir, 'linebus.socket'));
-  const verify = spawnSync('systemd-analyze', ['verify', './linebus.socket', './linebus.service'], {
+  const verify = spawnSync(systemdAnalyze, ['verify', './linebus.socket', './linebus.service'], {
     cwd: dir,
     encoding: 'utf8',
     env: { ...process.env, MANPATH: join(dir, 'man') },

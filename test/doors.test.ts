@@ -11,7 +11,7 @@ import type { Receiver } from '../src/bus/receiver.js';
 import { err, ok, sent } from '../src/protocol/events.js';
 import type { Message, Reply } from '../src/protocol/events.js';
 import { ProtocolError } from '../src/protocol/errors.js';
-import { hello, item, pong, replyLine } from '../src/protocol/wire.js';
+import { hello, item, msgText, pong, replyLine } from '../src/protocol/wire.js';
 import type { Worker } from '../src/queue/queue.js';
 import { Wants } from '../src/store/wants.js';
 import { bench } from './memory-link.js';
@@ -43,6 +43,10 @@ class TypedDoor implements MessageTarget, Receiver, Worker {
     const { id, ts, topic, sender, body } = message;
     this.events.push({ live: { id, ts, topic, sender, body } });
   }
+  mayTake(): boolean {
+    return true;
+  }
+
   pushJob(message: Message): boolean {
     this.events.push({ job: message });
     return true;
@@ -113,8 +117,10 @@ t.test('the line protocol writes the same events as lines', async (t) => {
   ];
   for (const [reply, line] of cases) t.equal(replyLine(reply), line, line);
   t.equal(sent(42).id, 42, 'an ok send carries its id');
-  const delivery = new Delivery(5, 1000, 'café', 's', 'b');
-  t.equal(delivery.text, 'msg café 5 s b\n');
+  t.equal(msgText('café', 5, 's', 'b'), 'msg café 5 s b\n');
+  const page = Buffer.from(`${msgText('t', 4, 's', 'a')}${msgText('café', 5, 's', 'b')}`);
+  const delivery = new Delivery(5, 1000, 'café', 's', 'b', page, 12, page.length);
+  t.equal(delivery.text, 'msg café 5 s b\n', 'its line, cut from its page');
   t.equal(delivery.bytes, 16, 'bytes, not characters');
 });
 

@@ -34,8 +34,26 @@ export interface Started {
   port: number;
   db: string;
   logs: string[];
-  /** Resolves with the first log line (past or future) matching `pattern`. */
-  waitForLog(pattern: RegExp): Promise<string>;
+  /** Resolves with the first log line (past, from line `from` on, or future) matching `pattern`. */
+  waitForLog(pattern: RegExp, from?: number): Promise<string>;
+}
+
+/**
+ * Runs `start` (whose synchronous part makes the daemon's checkpoint thread)
+ * with NODE_OPTIONS unset. tap puts its coverage loader there, and worker
+ * threads read it: each checkpoint thread would load the loader, its own
+ * loader thread and a coverage session, about 0.1 s of CPU, a hundred times
+ * a run. Child processes keep the loader (tap adds it to every spawn);
+ * the thread's code is measured where it is tested, in faults.test.ts.
+ */
+function withoutRunnerHooks<T>(start: () => Promise<T>): Promise<T> {
+  const saved = process.env.NODE_OPTIONS;
+  delete process.env.NODE_OPTIONS;
+  try {
+    return start();
+  } finally {
+    if (saved !== undefined) process.env.NODE_OPTIONS = saved;
+  }
 }
 
 export async function startServer(t: Teardown, options: Partial<ServerOptions> = {}): Promise<Started> {
@@ -49,9 +67,9 @@ export async function startServer(t: Teardown, options: Partial<ServerOptions> =
       for (const watcher of watchers) watcher(line);
     },
   };
-  const waitForLog = (pattern: RegExp): Promise<string> =>
+  const waitForLog = (pattern: RegExp, from = 0): Promise<string> =>
     new Promise((resolve) => {
-      const seen = logs.find((line) => pattern.test(line));
+      const seen = logs.slice(from).find((line) => pattern.test(line));
       if (seen !== undefined) return resolve(seen);
       const watcher = (line: string): void => {
         if (!pattern.test(line)) return;
@@ -60,7 +78,7 @@ export async function startServer(t: Teardown, options: Partial<ServerOptions> =
       };
       watchers.add(watcher);
     });
-  const server = await LinebusServer.start({ logger, ...options, db, host: options.host ?? '127.0.0.1', port: 0 });
+  const server = await withoutRunnerHooks(() => LinebusServer.start({ logger, ...options, db, host: options.host ?? '127.0.0.1', port: 0 }));
   t.teardown(() => server.stop());
   return { server, port: server.address().port, db, logs, waitForLog };
 }

@@ -29,6 +29,7 @@ export class MemoryLink implements Link {
   #onResume: (() => void) | undefined;
   #drains: (() => void)[] = [];
   #onWait: (() => void) | undefined;
+  #onWrite: (() => void) | undefined;
 
   open(events: LinkEvents): void {
     this.#events = events;
@@ -69,6 +70,17 @@ export class MemoryLink implements Link {
 
   write(data: string | Buffer): void {
     this.written.push(data);
+    this.#onWrite?.();
+  }
+
+  /** Resolves once the session has written more than `count` times (at once if it has). */
+  grown(count: number): Promise<void> {
+    if (this.written.length > count) return Promise.resolve();
+    return new Promise((resolve) => (this.#onWrite = resolve));
+  }
+
+  writev(pieces: readonly (string | Buffer)[]): void {
+    this.written.push(...pieces);
   }
 
   pause(): void {

@@ -9,7 +9,7 @@
  * system packages; a machine without them fails here with their names.
  */
 import t from 'tap';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,20 +19,15 @@ import { chromium } from 'playwright-core';
 import { makeCerts } from './certs.js';
 import { BIN } from './cli-helpers.js';
 import { LineClient, startServer, tempDir } from './helpers.js';
+import { needPythonModule, tool } from './tools.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const PYTHON = '/usr/bin/python3';
-
-/** The Debian packages these tests need that are missing, by name. */
-function missingPackages(): string[] {
-  const checks: [string, string][] = [
-    ['test -x /usr/bin/mosquitto_pub && test -x /usr/bin/mosquitto_sub', 'mosquitto-clients'],
-    [`${PYTHON} -c 'import paho.mqtt'`, 'python3-paho-mqtt'],
-    [`test -x ${CHROMIUM}`, 'chromium'],
-    ['command -v openssl', 'openssl'],
-  ];
-  return checks.filter(([check]) => spawnSync('sh', ['-c', check]).status !== 0).map(([, name]) => name);
-}
+// The set-up (test/setup.ts) installs them; missing, they fail here naming their package.
+const CHROMIUM = tool('/usr/bin/chromium');
+const PYTHON = tool('/usr/bin/python3');
+const MOSQUITTO_PUB = tool('mosquitto_pub');
+const MOSQUITTO_SUB = tool('mosquitto_sub');
+tool('openssl');
+needPythonModule('paho.mqtt.client');
 
 interface Ran {
   status: number | null;
@@ -63,8 +58,6 @@ function outputMatches(pattern: RegExp): { seen: Promise<void>; watch: (stdout: 
 }
 
 t.test('real clients', { timeout: 60000 }, async (t) => {
-  const missing = missingPackages();
-  if (missing.length > 0) return t.fail(`missing Debian packages: ${missing.join(' ')} (apt-get install ${missing.join(' ')})`);
   const dir = tempDir(t);
   const certs = makeCerts(dir);
   // The page is another site's, as a page written for Mosquitto behind a WebSocket gateway is.
@@ -84,7 +77,7 @@ t.test('real clients', { timeout: 60000 }, async (t) => {
 
   t.test('mosquitto_pub -q 1 is received by linebus recv', async (t) => {
     const recv = linebus('recv', 'home.>', '--since', String(server.store.reader.lastId()), '-n', '1', '--user', 'bob');
-    const published = await run('mosquitto_pub', [...at, '-i', 'kitchen', '-q', '1', '-t', 'home/kitchen/temp', '-m', '21.5']);
+    const published = await run(MOSQUITTO_PUB, [...at, '-i', 'kitchen', '-q', '1', '-t', 'home/kitchen/temp', '-m', '21.5']);
     t.equal(published.status, 0, published.stderr);
     const received = await recv;
     t.match(received.stdout, /^home\.kitchen\.temp \d+ kitchen 21\.5\n$/, 'topic, id, the sender (open mode: the client identifier), the message');
@@ -92,7 +85,7 @@ t.test('real clients', { timeout: 60000 }, async (t) => {
 
   t.test("a line client's send reaches mosquitto_sub -t 'alerts/#' -v", async (t) => {
     const { seen, watch } = outputMatches(/received SUBACK/);
-    const sub = run('stdbuf', ['-oL', 'mosquitto_sub', ...at, '-i', 'watcher', '-q', '1', '-t', 'alerts/#', '-v', '-C', '1', '-W', '20', '-d'], watch);
+    const sub = run('stdbuf', ['-oL', MOSQUITTO_SUB, ...at, '-i', 'watcher', '-q', '1', '-t', 'alerts/#', '-v', '-C', '1', '-W', '20', '-d'], watch);
     await seen;
     const line = await LineClient.login(port, 'carol');
     line.write('send alerts.door open');
@@ -105,18 +98,18 @@ t.test('real clients', { timeout: 60000 }, async (t) => {
 
   t.test('mosquitto_pub and mosquitto_sub at QoS 0, 1 and 2, MQTT 3.1.1 and 3.1; a level-5 CONNECT refused', async (t) => {
     const { seen, watch } = outputMatches(/received SUBACK/);
-    const sub = run('stdbuf', ['-oL', 'mosquitto_sub', ...at, '-V', 'mqttv31', '-i', 'old', '-q', '2', '-t', 'v1.0/#', '-v', '-C', '3', '-W', '20', '-d'], watch);
+    const sub = run('stdbuf', ['-oL', MOSQUITTO_SUB, ...at, '-V', 'mqttv31', '-i', 'old', '-q', '2', '-t', 'v1.0/#', '-v', '-C', '3', '-W', '20', '-d'], watch);
     await seen;
     for (const [qos, version] of [['0', 'mqttv311'], ['1', 'mqttv31'], ['2', 'mqttv311']]) {
-      const result = await run('mosquitto_pub', [...at, '-V', version as string, '-i', `pub${qos}`, '-q', qos as string, '-t', 'v1.0/status', '-m', `at ${qos}`]);
+      const result = await run(MOSQUITTO_PUB, [...at, '-V', version as string, '-i', `pub${qos}`, '-q', qos as string, '-t', 'v1.0/status', '-m', `at ${qos}`]);
       t.equal(result.status, 0, `QoS ${qos} over ${version}: ${result.stderr}`);
     }
     const got = (await sub).stdout.split('\n').filter((entry) => entry.startsWith('v1.0/'));
     t.same(got, ['v1.0/status at 0', 'v1.0/status at 1', 'v1.0/status at 2'], "MQTT's name comes back as it was, '.' and all");
-    const five = await run('mosquitto_pub', [...at, '-V', 'mqttv5', '-t', 'x', '-m', 'x']);
+    const five = await run(MOSQUITTO_PUB, [...at, '-V', 'mqttv5', '-t', 'x', '-m', 'x']);
     t.match(five.stderr, /Unsupported Protocol Version/, 'CONNACK 1');
     t.not(five.status, 0);
-    const lost = await run('mosquitto_pub', [...at, '-q', '1', '-t', 'x', '-m', 'two\nlines']);
+    const lost = await run(MOSQUITTO_PUB, [...at, '-q', '1', '-t', 'x', '-m', 'two\nlines']);
     t.match(lost, { status: 7, stderr: /The connection was lost/ }, 'a message that is not one line: the connection is closed');
   });
 
@@ -125,10 +118,10 @@ t.test('real clients', { timeout: 60000 }, async (t) => {
     line.write('recv secure.>');
     t.equal(await line.line(), 'ok recv secure.>');
     const tlsPort = String((server.mqttTlsAddress() as AddressInfo).port);
-    const published = await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', tlsPort, '--cafile', certs.ca, '-i', 'tls1', '-q', '1', '-t', 'secure/x', '-m', 'over TLS']);
+    const published = await run(MOSQUITTO_PUB, ['-h', '127.0.0.1', '-p', tlsPort, '--cafile', certs.ca, '-i', 'tls1', '-q', '1', '-t', 'secure/x', '-m', 'over TLS']);
     t.equal(published.status, 0, published.stderr);
     t.match(await line.line(), /^msg secure\.x \d+ tls1 over TLS$/);
-    const plain = await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', tlsPort, '-i', 'tls2', '-q', '1', '-t', 'secure/x', '-m', 'in the clear']);
+    const plain = await run(MOSQUITTO_PUB, ['-h', '127.0.0.1', '-p', tlsPort, '-i', 'tls2', '-q', '1', '-t', 'secure/x', '-m', 'in the clear']);
     t.not(plain.status, 0, 'plain MQTT on the TLS port is not served');
     line.close();
   });

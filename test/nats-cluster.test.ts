@@ -11,10 +11,8 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { connect } from 'nats';
 import type { JetStreamClient, NatsConnection, PubAck } from 'nats';
-import { haveNatsServer, startNatsCluster } from './nats-cluster.js';
+import { startNatsCluster } from './nats-cluster.js';
 import type { NatsCluster } from './nats-cluster.js';
-
-const have = await haveNatsServer();
 
 /** Pids of the processes whose command line mentions `text` (the config files are in the test's dir). */
 function processesMentioning(text: string): number[] {
@@ -59,7 +57,7 @@ async function publishRetrying(js: JetStreamClient, subject: string, msgID: stri
   }
 }
 
-t.test('three nodes: an R3 stream takes messages with its leader SIGKILLed and started again', { skip: have ? false : 'nats-server is missing and could not be installed', timeout: 90_000 }, async (t) => {
+t.test('three nodes: an R3 stream takes messages with its leader SIGKILLed and started again', { timeout: 90_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'linebus-nats-'));
   let cluster: NatsCluster | undefined;
   let nc: NatsConnection | undefined;

@@ -1,8 +1,9 @@
 /**
  * A real NATS JetStream cluster for tests: Debian's nats-server (installed by
- * the set-up when missing), one process per node, every port on 127.0.0.1,
- * one config file and one file store per node under a directory the test
- * owns. Nodes can be SIGKILLed and started again on the same ports and store.
+ * npm test's set-up when missing), one process per node, every port on
+ * 127.0.0.1, one config file and one file store per node under a directory
+ * the test owns. Nodes can be SIGKILLed and started again on the same ports
+ * and store.
  *
  * nats-server announces readiness nowhere a parent can await, so readiness is
  * polled: the client port must greet with INFO and the monitoring /healthz
@@ -10,14 +11,15 @@
  * a JetStream meta leader and its streams are current; `?js-enabled-only=true`
  * says ok as soon as JetStream is on, too early), every 50 ms, 20 s at most.
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { connect, createServer } from 'node:net';
 import type { AddressInfo, Server } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { tool, which } from './tools.js';
 
 const CLUSTER_NAME = 'linebus-test';
 const HOST = '127.0.0.1';
@@ -49,30 +51,6 @@ export interface NatsCluster {
   stop(): Promise<void>;
 }
 
-/** Runs `script` with sh; resolves with its stdout, or undefined if it failed. */
-function sh(script: string): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    execFile('sh', ['-c', script], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, maxBuffer: 64 * 1024 * 1024 }, (error, stdout) =>
-      resolve(error ? undefined : stdout),
-    );
-  });
-}
-
-/** A program on PATH, or else in /usr/sbin or /usr/bin (a non-root PATH lacks /usr/sbin). */
-async function which(program: string): Promise<string | undefined> {
-  const onPath = (await sh(`command -v ${program}`))?.trim();
-  if (onPath) return onPath;
-  for (const dir of ['/usr/sbin', '/usr/bin']) {
-    try {
-      accessSync(join(dir, program), constants.X_OK);
-      return join(dir, program);
-    } catch {
-      // not there
-    }
-  }
-  return undefined;
-}
-
 interface Programs {
   server: string;
   /**
@@ -83,20 +61,9 @@ interface Programs {
   setpriv: string | undefined;
 }
 
-let programs: Promise<Programs | undefined> | undefined;
-
-/** The test set-up installs nats-server (Debian's package) when the machine lacks it. */
-export async function haveNatsServer(): Promise<boolean> {
-  programs ??= (async () => {
-    let server = await which('nats-server');
-    if (!server) {
-      const apt = 'apt-get install -y --no-install-recommends nats-server';
-      if ((await sh(`${apt} || (apt-get update && ${apt})`)) === undefined) return undefined;
-      server = await which('nats-server');
-    }
-    return server ? { server, setpriv: await which('setpriv') } : undefined;
-  })();
-  return (await programs) !== undefined;
+/** The programs a node runs; throws, naming the Debian package, without nats-server. */
+function programs(): Programs {
+  return { server: tool('nats-server'), setpriv: which('setpriv') };
 }
 
 /** Children still running, killed if the test process exits without stopping them (see Programs.setpriv for when it is killed). */
@@ -224,8 +191,7 @@ class Node implements NatsNode {
   /** Spawns the process without waiting for it to be ready. */
   async launch(): Promise<void> {
     if (this.#child) throw new Error(`nats-server ${this.name} is running already`);
-    const found = programs && (await programs);
-    if (!found) throw new Error('nats-server is missing and could not be installed');
+    const found = programs();
     if (this.#launches++ > 0) this.#tail.push(`(${this.name} started again)\n`);
     const command = [found.server, '-c', this.#config];
     if (found.setpriv) command.unshift(found.setpriv, '--pdeathsig', 'KILL', '--');
@@ -367,7 +333,8 @@ async function waitMetaLeader(nodes: readonly Node[], deadline: number): Promise
  */
 export async function startNatsCluster(dir: string, size = 3): Promise<NatsCluster> {
   if (!Number.isInteger(size) || size < 1) throw new Error(`a NATS cluster needs a whole number of nodes, at least 1, not ${size}`);
-  if (!(await haveNatsServer())) throw new Error('nats-server is missing and could not be installed (apt-get install nats-server failed)');
+  // Before any port is taken: without nats-server, fail at once naming its package.
+  programs();
   // A port found free may be taken by someone else before nats-server binds
   // it: then again on other ports, from empty stores.
   for (let attempt = 1; ; attempt++) {

@@ -31,7 +31,7 @@ t.test('a new, empty journal and its lock file go', async (t) => {
 t.test('a new journal that holds a message or a user stays, without its new lock file', async (t) => {
   const dir = tempDir(t);
   const withMessage = join(dir, 'message.db');
-  removeMade(withMessage, made(withMessage, (store) => store.db.prepare("INSERT INTO messages (ts, topic, sender, body) VALUES (1, 't', 'a', 'b')").run()));
+  removeMade(withMessage, made(withMessage, (store) => store.journal.append([{ topic: 't', sender: 'a', body: 'b' }], 1)));
   const withUser = join(dir, 'user.db');
   removeMade(withUser, made(withUser, (store) => store.users.put('alice', 'hash')));
   t.same(readdirSync(dir).sort(), ['message.db', 'user.db'], 'the journals stay; the lock files the start made go');

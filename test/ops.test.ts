@@ -7,6 +7,7 @@ import { LineClient, startServer, tempDir } from './helpers.js';
 import { version } from '../src/version.js';
 
 t.test('topics, who and stats from telnet', { timeout: 20000 }, async (t) => {
+  const began = Date.now();
   const { port, waitForLog } = await startServer(t);
   const alice = await LineClient.login(port, 'alice');
   const alice2 = await LineClient.login(port, 'alice');
@@ -42,7 +43,8 @@ t.test('topics, who and stats from telnet', { timeout: 20000 }, async (t) => {
   t.equal(value('journal_last_id'), '3');
   t.equal(value('slow_disconnects'), '0');
   t.ok(Number(value('journal_bytes')) > 0);
-  t.ok(Number(value('uptime_s')) >= 0);
+  const uptime = Number(value('uptime_s'));
+  t.ok(Number.isInteger(uptime) && uptime >= 0 && uptime <= (Date.now() - began) / 1000, `uptime_s ${uptime}: whole seconds since the start`);
   t.match(value('in_per_s'), /^\d+$/);
   t.match(value('event_loop_delay_max_ms'), /^\d+(\.\d+)?$/);
   t.match(value('event_loop_delay_p99_ms'), /^\d+(\.\d+)?$/);
@@ -101,38 +103,44 @@ t.test('--max-connections refuses the next client with a clear line', { timeout:
   d.close();
 });
 
-t.test('retention deletes the oldest in chunks; catch-up says where the journal starts', { timeout: 30000 }, async (t) => {
+t.test('retention deletes the oldest pages in chunks; catch-up says where the journal starts', { timeout: 30000 }, async (t) => {
   const { server, port, db, logs } = await startServer(t, { retainMessages: 2500, retentionIntervalMs: 3600_000 });
   const tx = await LineClient.login(port, 'tx');
   for (let i = 0; i < 6; i++) {
     tx.write(...Array.from({ length: 1000 }, (_, j) => `send r m${i * 1000 + j + 1}`));
     await tx.lines(1000);
   }
-  t.equal(await server.runRetention(), 3500);
-  t.equal(server.store.reader.firstId(), 3501);
+  // Pages go whole: the one that holds id 3501 stays, and the journal
+  // starts with it.
+  const pages = server.store.db.prepare<[], { first_id: number; last_id: number }>('SELECT first_id, last_id FROM pages ORDER BY last_id').all();
+  t.ok(pages.length >= 24, `a commit of 256 at most is a page: ${pages.length} pages`);
+  const start = (pages.find((page) => page.last_id > 3500) as { first_id: number }).first_id;
+  t.ok(start <= 3501 && start > 3501 - 256, `the page holding 3501 starts at ${start}`);
+  t.equal(await server.runRetention(), start - 1);
+  t.equal(server.store.reader.firstId(), start);
   t.equal(server.store.reader.lastId(), 6000);
-  t.ok(logs.some((l) => l.startsWith('info retention deleted old messages') && l.includes('"deleted":3500')));
+  t.ok(logs.some((l) => l.startsWith('info retention deleted old messages') && l.includes(`"deleted":${start - 1}`)));
   t.equal(await server.runRetention(), 0, 'nothing more to do');
 
   const other = new Database(db);
   t.teardown(() => other.close());
-  t.throws(() => other.prepare('DELETE FROM messages WHERE id = 5000').run(), /append-only/, 'the guard is back for everyone else');
+  t.throws(() => other.prepare('DELETE FROM pages WHERE last_id = 6000').run(), /append-only/, 'the guard is back for everyone else');
 
   const rx = await LineClient.login(port, 'rx');
   rx.write('recv r since 10');
-  t.equal(await rx.line(), 'ok recv r journal starts at 3501');
-  t.equal(await rx.line(), 'msg r 3501 tx m3501');
+  t.equal(await rx.line(), `ok recv r journal starts at ${start}`);
+  t.equal(await rx.line(), `msg r ${start} tx m${start}`);
   rx.write('replay r since 5990');
-  const lines = await rx.lines(2510);
+  const lines = await rx.lines(6000 - start + 11);
   t.equal(lines[lines.length - 1], 'ok replay r 10', 'no note when nothing asked for is gone');
   rx.write('replay r since 0');
-  const all = await rx.lines(2501);
-  t.equal(all[2500], 'ok replay r 2500 journal starts at 3501');
+  const all = await rx.lines(6000 - start + 2);
+  t.equal(all[6000 - start + 1], `ok replay r ${6000 - start + 1} journal starts at ${start}`);
 
   server.reconfigure({ retainMessages: 0, retainDays: 1 });
   t.equal(await server.runRetention(), 0, 'nothing is a day old');
-  t.equal(server.store.journal.deleteOldest(6000, 10000), 2500, 'retention can empty the journal');
-  t.equal(server.store.reader.firstId(), 0);
+  t.equal(server.store.journal.deleteOldest(6000, 10000), 6000 - start + 1, 'retention can empty the journal');
+  t.equal(server.store.reader.firstId(), 6001, 'an empty page holds the last id');
   tx.write('send r after');
   t.equal(await tx.line(), 'ok send 6001', 'and ids go on');
   t.same(server.reconfigure({ retainDays: 1, maxPending: 1 << 20 }), [`maxPending ${8 << 20} -> ${1 << 20}`]);
@@ -143,11 +151,15 @@ t.test('retention deletes the oldest in chunks; catch-up says where the journal 
 t.test('retention runs by itself on its interval', { timeout: 20000 }, async (t) => {
   let deleted: () => void = () => {};
   const done = new Promise<void>((resolve) => (deleted = resolve));
-  const logger = { log: (level: string, message: string) => message.startsWith('retention deleted') && deleted() };
+  // Retention may run between the sends: done once it kept only the last.
+  const logger = { log: (level: string, message: string, fields?: Record<string, unknown>) => message.startsWith('retention deleted') && fields?.first_id === 3 && deleted() };
   const { server, port } = await startServer(t, { retainMessages: 1, retentionIntervalMs: 20, logger });
   const tx = await LineClient.login(port, 'tx');
-  tx.write('send a 1', 'send a 2', 'send a 3');
-  await tx.lines(3);
+  // One commit, one page, each: retention deletes whole pages.
+  for (let i = 1; i <= 3; i++) {
+    tx.write(`send a ${i}`);
+    await tx.line();
+  }
   await done;
   t.equal(server.store.reader.firstId(), 3);
   tx.close();

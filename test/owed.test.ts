@@ -14,6 +14,10 @@ class FakeWorker implements Worker {
   readonly jobs: number[] = [];
   /** False once its connection is closing. */
   open = true;
+  mayTake(): boolean {
+    return true;
+  }
+
   pushJob(message: Message): boolean {
     if (this.open) this.jobs.push(message.id);
     return this.open;
@@ -22,7 +26,8 @@ class FakeWorker implements Worker {
 
 async function withJobs(t: Teardown): Promise<{ b: ReturnType<typeof bench>; group: Awaited<ReturnType<ReturnType<typeof bench>['services']['groups']['create']>> }> {
   const b = bench(t);
-  b.store.journal.append(['one', 'two', 'three'].map((body) => ({ topic: 'jobs.a', sender: 'tx', body })), 1);
+  // A page each: retention deletes whole pages.
+  for (const body of ['one', 'two', 'three']) b.store.journal.append([{ topic: 'jobs.a', sender: 'tx', body }], 1);
   const group = await b.services.groups.create({ name: 'g', pattern: 'jobs.*', position: 0, waitMs: 30_000, tries: 5, creator: 'w' });
   t.teardown(() => b.services.groups.stop());
   return { b, group };

@@ -3,15 +3,18 @@
  * pseudo-terminal comes from script(1); keys are typed after each prompt.
  */
 import t from 'tap';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { BIN, run } from './cli-helpers.js';
 import { tempDir } from './helpers.js';
+import { tool } from './tools.js';
+
+const SCRIPT = tool('script');
 
 /** Runs `linebus args` on a terminal, answering each prompt with `keys`. */
 async function typed(args: string[], answers: string[]): Promise<{ code: number | null; screen: string }> {
   const command = [process.execPath, BIN, ...args].map((a) => `'${a}'`).join(' ');
-  const child = spawn('script', ['-qec', command, '/dev/null']);
+  const child = spawn(SCRIPT, ['-qec', command, '/dev/null']);
   let screen = '';
   let asked = 0;
   child.stdout.setEncoding('utf8').on('data', (text: string) => {
@@ -24,9 +27,7 @@ async function typed(args: string[], answers: string[]): Promise<{ code: number 
   return { code, screen };
 }
 
-const hasScript = spawnSync('sh', ['-c', 'command -v script']).status === 0;
-
-t.test('the password is asked twice without echo', { timeout: 30000, skip: hasScript ? false : 'script(1) from util-linux is not installed' }, async (t) => {
+t.test('the password is asked twice without echo', { timeout: 30000 }, async (t) => {
   const db = join(tempDir(t), 'users.db');
   const ok = await typed(['user', 'add', 'tty', '--db', db], ['se\u007fecret\r', 'secret\r']);
   t.equal(ok.code, 0);

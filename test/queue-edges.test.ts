@@ -17,6 +17,17 @@ async function produce(port: number, lines: string[]): Promise<void> {
   tx.close();
 }
 
+/** Sends each line as a commit of its own: a page each, which retention deletes whole. */
+async function produceEach(port: number, lines: string[]): Promise<void> {
+  const tx = await LineClient.login(port, 'tx');
+  for (const line of lines) {
+    tx.write(line);
+    const ack = await tx.line();
+    if (!ack?.startsWith('ok send ')) throw new Error(`a send failed: ${ack}`);
+  }
+  tx.close();
+}
+
 const JOB_NOT_STORED = 'err internal the journal could not store that; the job may come again';
 const JOB_NOT_HELD = 'err notfound you hold no job 1: never had it, acked it already, or its wait ran out and it went to another worker';
 
@@ -82,14 +93,14 @@ t.test('retention that overtakes a group is logged, and the group goes on from t
   w.write('take jobs as g tries 1', 'leave jobs');
   t.same(await w.lines(2), ['ok take jobs as g', 'ok leave jobs']);
   w.close();
-  await produce(port, ['send jobs 1', 'send jobs 2', 'send jobs 3', 'send jobs 4', 'send jobs 5']);
+  await produceEach(port, ['send jobs 1', 'send jobs 2', 'send jobs 3', 'send jobs 4', 'send jobs 5']);
   t.equal(await server.runRetention(), 3);
   w = await LineClient.login(port, 'w');
   w.write('take jobs as g');
   t.same(await w.lines(2), ['ok take jobs as g', 'job jobs 4 tx 4']);
   t.ok(logs.some((line) => line.startsWith('warn retention deleted messages before the group handed them out') && line.includes('"from":1,"to":3')));
   // Job 4 is out; retention deletes it before its single try ends.
-  await produce(port, ['send other 6', 'send other 7']);
+  await produceEach(port, ['send other 6', 'send other 7']);
   server.reconfigure({ retainMessages: 3 });
   t.equal(await server.runRetention(), 1);
   w.write('pending g');

@@ -11,13 +11,12 @@ import type { TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import { LineClient, startServer, tempDir } from './helpers.js';
 import { run, serve } from './cli-helpers.js';
-import { haveOpenssl, makeCerts } from './certs.js';
+import { makeCerts } from './certs.js';
 
 /** One CA and its certificates for every test here. */
-const certs = haveOpenssl() ? makeCerts(tempDir(t)) : undefined;
+const certs = makeCerts(tempDir(t));
 
 t.test('the protocol over TLS, beside plain TCP; old TLS versions refused', { timeout: 30000 }, async (t) => {
-  if (!certs) return t.fail('openssl is missing and could not be installed');
   const { server, port } = await startServer(t, { tls: { port: 0, ...certs.server } });
   const tlsPort = (server.tlsAddress() as { port: number }).port;
   const plain = await LineClient.login(port, 'bob');
@@ -39,7 +38,6 @@ t.test('the protocol over TLS, beside plain TCP; old TLS versions refused', { ti
 });
 
 t.test('--tls-verify: only clients with a certificate from --tls-ca get in', { timeout: 30000 }, async (t) => {
-  if (!certs) return t.fail('openssl is missing and could not be installed');
   const { server } = await startServer(t, { tls: { port: 0, ...certs.server, ca: certs.ca, verify: true } });
   const tlsPort = (server.tlsAddress() as { port: number }).port;
   const ca = readFileSync(certs.ca);
@@ -51,13 +49,12 @@ t.test('--tls-verify: only clients with a certificate from --tls-ca get in', { t
 });
 
 t.test('serve: TLS options checked at start; certificates re-read on SIGHUP, a bad one logged and the old kept', { timeout: 60000 }, async (t) => {
-  if (!certs) return t.fail('openssl is missing and could not be installed');
   const dir = tempDir(t);
   const db = join(dir, 'bus.db');
   const missing = await run(['serve', '--db', db, '--port', '0', '--tls-port', '0', '--tls-cert', certs.server.cert]);
   t.match(missing, { code: 1, stderr: /^linebus: --tls-port needs --tls-cert and --tls-key\n$/ });
   const portless = await run(['serve', '--db', db, '--port', '0', '--tls-cert', certs.server.cert]);
-  t.match(portless, { code: 1, stderr: /^linebus: --tls-cert and --tls-key need --tls-port, --http-port or --mqtt-tls-port\n$/ });
+  t.match(portless, { code: 1, stderr: /^linebus: --tls-cert, --tls-key, --tls-ca and --tls-verify need --tls-port, --http-port or --mqtt-tls-port\n$/ });
   const caless = await run(['serve', '--db', db, '--port', '0', '--tls-port', '0', '--tls-cert', certs.server.cert, '--tls-key', certs.server.key, '--tls-verify']);
   t.match(caless, { code: 1, stderr: /^linebus: --tls-verify needs --tls-ca, the CA that signs client certificates\n$/ });
   const badCa = await run(['serve', '--db', db, '--port', '0', '--tls-port', '0', '--tls-cert', certs.server.cert, '--tls-key', certs.server.key, '--tls-ca', join(dir, 'nope.pem')]);
@@ -94,7 +91,6 @@ t.test('serve: TLS options checked at start; certificates re-read on SIGHUP, a b
 });
 
 t.test('HTTPS: the web listener with the same certificate; re-read on reload', { timeout: 30000 }, async (t) => {
-  if (!certs) return t.fail('openssl is missing and could not be installed');
   const dir = tempDir(t);
   const cert = join(dir, 'live.pem');
   const key = join(dir, 'live.key');
@@ -123,5 +119,5 @@ t.test('HTTPS: the web listener with the same certificate; re-read on reload', {
   const half = await run(['serve', '--db', join(dir, 'bus.db'), '--port', '0', '--http-port', '0', '--tls-cert', cert]);
   t.match(half, { code: 1, stderr: /^linebus: HTTPS needs both --tls-cert and --tls-key\n$/ });
   const stray = await run(['serve', '--db', join(dir, 'bus.db'), '--port', '0', '--http-origin', 'https://a.example']);
-  t.match(stray, { code: 1, stderr: /^linebus: --http-host and --http-origin need --http-port\n$/ });
+  t.match(stray, { code: 1, stderr: /^linebus: --http-host, --http-origin, --http-host-name and --metrics-open need --http-port\n$/ });
 });

@@ -12,7 +12,9 @@ import { err } from '../src/protocol/events.js';
 import type { Admission, Connection } from '../src/session/connection.js';
 import type { PostRequest, ReceiveRequest } from '../src/transport/http.js';
 import { WebPost } from '../src/web/post.js';
+import type { PostParts } from '../src/web/post.js';
 import { WebStream } from '../src/web/stream.js';
+import type { StreamParts } from '../src/web/stream.js';
 import { bench } from './memory-link.js';
 import type { Teardown } from './helpers.js';
 
@@ -44,19 +46,33 @@ class FakeResponse extends EventEmitter {
 
   flushHeaders(): void {}
 
-  write(data: string): boolean {
-    this.body += data;
+  write(data: string | Buffer): boolean {
+    this.body += data.toString();
     if (this.holding) this.writableLength += Buffer.byteLength(data);
     return true;
   }
+
+  cork(): void {}
+
+  uncork(): void {}
 
   end(data?: string): void {
     if (data !== undefined) this.body += data;
     this.#finish();
   }
 
+  /** Bytes still unread when it was destroyed. */
+  unreadAtDestroy: number | undefined;
+
   destroy(): void {
     this.destroyed = true;
+    this.unreadAtDestroy ??= this.writableLength;
+  }
+
+  /** The client reads `bytes` of what it was sent. */
+  take(bytes: number): void {
+    this.writableLength = Math.max(0, this.writableLength - bytes);
+    if (this.writableLength === 0) this.emit('drain');
   }
 
   /** The client reads all it was sent. */
@@ -67,23 +83,29 @@ class FakeResponse extends EventEmitter {
   }
 }
 
-function setup(t: Teardown, maxPending = 8 << 20): { b: ReturnType<typeof bench>; admission: Admission; closed: string[] } {
+function setup(t: Teardown, maxPending = 8 << 20): { b: ReturnType<typeof bench>; parts: StreamParts & PostParts; admission: Admission; closed: string[] } {
   const b = bench(t, { maxLine: 65536, maxPending, maxSubscriptions: 1000, maxAckPending: 1000, maxCursors: 100, maxGroups: 100, maxInput: 65536 });
+  const parts = { ...b.services, limits: { maxLine: 65536, maxPending, maxPostBytes: 1 << 20, maxPostLines: 1000 } };
   const closed: string[] = [];
   const admission: Admission = {
-    admit: <C extends Connection>(_remote: string, make: (id: number) => C): C => make(1),
+    admit: <C extends Connection>(make: (id: number) => C): C => make(1),
     closed: (_connection, reason) => closed.push(reason),
   };
-  return { b, admission, closed };
+  return { b, parts, admission, closed };
 }
 
 const client = { user: 'web', remote: '127.0.0.1:1', remoteAddress: '127.0.0.1' };
 
+/** A body that comes in one piece. */
+async function* body(text: string): AsyncGenerator<Buffer> {
+  yield Buffer.from(text);
+}
+
 t.test('a stream whose work fails answers err internal, with its status, and closes', async (t) => {
-  const { b, admission, closed } = setup(t);
+  const { b, parts, admission, closed } = setup(t);
   const res = new FakeResponse();
   const request: ReceiveRequest = { ...client, res: res as unknown as ServerResponse, format: 'plain', pattern: '>', start: ['since', '0'], poll: true };
-  const stream = new WebStream(1, request, b.services, admission);
+  const stream = new WebStream(1, request, parts, admission);
   // The reader fails: its database is gone.
   b.store.close();
   stream.run(request);
@@ -95,10 +117,10 @@ t.test('a stream whose work fails answers err internal, with its status, and clo
 });
 
 t.test('the watchdog or a stopping server ends a started stream with an event; a post answers what it knows', async (t) => {
-  const { b, admission, closed } = setup(t);
+  const { b, parts, admission, closed } = setup(t);
   const res = new FakeResponse();
   const request: ReceiveRequest = { ...client, res: res as unknown as ServerResponse, format: 'sse', pattern: 'a', start: undefined, poll: false };
-  const stream = new WebStream(1, request, b.services, admission);
+  const stream = new WebStream(1, request, parts, admission);
   stream.run(request);
   t.same([res.status, stream.subscriptionCount], [200, 1], 'started and receiving');
   stream.close('idle', err('timeout', 'idle for 60s'));
@@ -109,24 +131,52 @@ t.test('the watchdog or a stopping server ends a started stream with an event; a
   t.same(closed, ['idle']);
 
   const postRes = new FakeResponse();
-  const post = new WebPost(2, { ...client, res: postRes as unknown as ServerResponse, topic: 'a', lines: ['one', 'two'], json: false } satisfies PostRequest, b.services, admission);
+  const post = new WebPost(2, { ...client, res: postRes as unknown as ServerResponse, topic: 'a', body: body('one\ntwo\n'), declaredBytes: undefined, json: false } satisfies PostRequest, parts, admission);
   post.run();
-  t.same([post.busy, post.pendingBytes()], [true, 0], 'waiting for the commit');
+  for (let ticks = 0; ticks < 100 && b.services.broker.queued === 0; ticks++) await Promise.resolve();
+  t.same([b.services.broker.queued, post.busy, post.pendingBytes()], [2, true, 0], 'its lines handed over, waiting for the commit');
   post.shutdown();
-  t.same([postRes.status, postRes.body], [503, 'err shutdown the server is stopping; reconnect later\n']);
+  t.equal(postRes.status, 0, 'the answer waits for the outcome of what was handed over');
   await b.turn.ended();
+  t.same([postRes.status, postRes.body], [503, 'ok send 1\nok send 2\nerr shutdown the server is stopping; reconnect later\n'], 'which says they were journaled');
   post.close('idle', err('timeout', 'late'));
-  t.equal(postRes.body, 'err shutdown the server is stopping; reconnect later\n', 'answered once');
-  t.equal(b.store.reader.lastId(), 2, 'what was sent is journaled all the same');
+  t.equal(postRes.body, 'ok send 1\nok send 2\nerr shutdown the server is stopping; reconnect later\n', 'answered once');
+  t.equal(b.store.reader.lastId(), 2);
+
+  const readingRes = new FakeResponse();
+  let more: () => void = () => {};
+  const slowBody = (async function* () {
+    yield Buffer.from('three\n');
+    await new Promise<void>((resolve) => (more = resolve));
+    yield Buffer.from('four\n');
+  })();
+  const reading = new WebPost(3, { ...client, res: readingRes as unknown as ServerResponse, topic: 'a', body: slowBody, declaredBytes: undefined, json: false }, parts, admission);
+  reading.run();
+  await Promise.resolve();
+  reading.shutdown();
+  t.same([readingRes.status, readingRes.headers.Connection, readingRes.body], [503, 'close', 'err shutdown the server is stopping; reconnect later\n'], 'stopped in the middle of its body: at once, and the rest is not read');
+  more();
+  await b.turn.ended();
+  t.equal(b.store.reader.lastId(), 2, 'none of it was sent');
+
+  const brokenRes = new FakeResponse();
+  const broken = (async function* () {
+    yield Buffer.from('five\n');
+    throw new Error('the socket failed');
+  })();
+  new WebPost(4, { ...client, res: brokenRes as unknown as ServerResponse, topic: 'a', body: broken, declaredBytes: undefined, json: false }, parts, admission).run();
+  await brokenRes.finished;
+  t.same([brokenRes.status, brokenRes.body], [500, 'err internal the server could not read that body; nothing was sent, try again\n'], 'a body that fails to come: nothing sent');
+  t.equal(b.store.reader.lastId(), 2);
 });
 
 t.test('a catch-up waits for a reader that does not read, then goes on', async (t) => {
-  const { b, admission } = setup(t, 65536);
+  const { b, parts, admission } = setup(t, 65536);
   b.store.journal.append(Array.from({ length: 1000 }, (_, i) => ({ topic: 'bulk', sender: 's', body: `${i} ${'x'.repeat(100)}` })), 1);
   const res = new FakeResponse();
   res.holding = true;
   const request: ReceiveRequest = { ...client, res: res as unknown as ServerResponse, format: 'json', pattern: 'bulk', start: ['since', '0'], poll: true };
-  new WebStream(1, request, b.services, admission).run(request);
+  new WebStream(1, request, parts, admission).run(request);
   for (let turns = 0; turns < 100 && b.stats.catchUpsWaiting === 0; turns++) await b.turn.ended();
   t.equal(b.stats.catchUpsWaiting, 1, 'waiting for the reader');
   const before = res.body.split('\n').length - 1;
@@ -139,11 +189,11 @@ t.test('a catch-up waits for a reader that does not read, then goes on', async (
 });
 
 t.test('a plain stream whose reader stops is cut off with the err slow line, naming the last id it got', async (t) => {
-  const { b, admission, closed } = setup(t, 65536);
+  const { b, parts, admission, closed } = setup(t, 65536);
   const res = new FakeResponse();
   res.holding = true;
   const request: ReceiveRequest = { ...client, res: res as unknown as ServerResponse, format: 'plain', pattern: 'flood', start: undefined, poll: false };
-  new WebStream(1, request, b.services, admission).run(request);
+  new WebStream(1, request, parts, admission).run(request);
   const body = 'x'.repeat(1000);
   // A turn at a time, each written before the next, until the reader is too far behind.
   for (let turn = 0; turn < 100 && !b.stats.slowDisconnects; turn++) {
@@ -159,3 +209,27 @@ t.test('a plain stream whose reader stops is cut off with the err slow line, nam
   t.same(closed, ['slow']);
 });
 
+
+t.test('a poll that has ended reaches a reader that reads slowly, however long after the end that takes', { timeout: 20000 }, async (t) => {
+  const { b, parts, admission } = setup(t, 65536);
+  b.store.journal.append(Array.from({ length: 200 }, (_, i) => ({ topic: 'slow', sender: 's', body: `${i} ${'x'.repeat(100)}` })), 1);
+  const res = new FakeResponse();
+  res.holding = true;
+  const request: ReceiveRequest = { ...client, res: res as unknown as ServerResponse, format: 'plain', pattern: 'slow', start: ['since', '0'], poll: true };
+  new WebStream(1, request, parts, admission).run(request);
+  while (!res.body.endsWith('ok replay slow 200\n')) {
+    res.take(4096);
+    await b.turn.ended();
+  }
+  await res.finished;
+  const unread = res.writableLength;
+  t.ok(unread > 2000, `${unread} bytes unread at the end`);
+  // A sixth of it every 500 ms: slow, but something each time, 3 s in all.
+  const step = Math.ceil(unread / 6);
+  while (res.writableLength > 0) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    t.equal(res.destroyed, false, `${res.writableLength} bytes left: not cut off`);
+    res.take(step);
+  }
+  t.pass('read to the end');
+});

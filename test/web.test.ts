@@ -249,13 +249,13 @@ t.test('a full server refuses web clients as it refuses TCP ones', { timeout: 15
   const tcp = await LineClient.login(port, 'bob');
   const response = await fetch(`${base}/t/a`);
   t.same([response.status, await response.text()], [503, 'err busy the server is full (1 connections); try again later\n']);
-  // A WebSocket client that never answers the close: dropped after the grace period.
+  // A WebSocket client: refused before the upgrade, the connection closed.
   const raw = connect((server.httpAddress() as { port: number }).port, '127.0.0.1');
   let received = '';
   raw.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
   raw.write('GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
   await new Promise((resolve) => raw.once('close', resolve));
-  t.match(received, /^HTTP\/1\.1 101 Switching Protocols\r\n[\s\S]*err busy the server is full \(1 connections\); try again later/);
+  t.match(received, /^HTTP\/1\.1 503 Service Unavailable\r\n[\s\S]*Connection: close\r\n\r\nerr busy the server is full \(1 connections\); try again later\n$/);
   tcp.close();
 });
 

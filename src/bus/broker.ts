@@ -8,6 +8,7 @@
 import { ProtocolError } from '../protocol/errors.js';
 import type { Qos } from '../protocol/events.js';
 import type { Journal, NumberedMessage } from '../store/journal.js';
+import type { BuiltCommit } from '../store/page.js';
 import type { Logger } from '../log.js';
 import { Delivery } from './receiver.js';
 import type { Receiver } from './receiver.js';
@@ -70,6 +71,14 @@ const NO_RECEIVERS: ReadonlySet<Receiver> = new Set();
 
 /** A journal that keeps failing is logged once this often, with a count. */
 const FAILURE_LOG_MS = 10_000;
+/**
+ * A commit that finds the journal locked (by another process's writer, by
+ * the checkpoint thread starting the WAL over) is tried again this often,
+ * in later turns, for this long, then refused: the event loop never
+ * sleeps waiting for the lock.
+ */
+const LOCKED_RETRY_MS = 2;
+const LOCKED_PATIENCE_MS = 500;
 /** `topics` remembers this many most recently sent-to topics. */
 const RECENT_TOPICS = 10000;
 
@@ -95,6 +104,8 @@ export class Broker {
   #failuresUnlogged = 0;
   /** The last commit failed (`/healthz`). */
   failing = false;
+  /** When commits began to find the journal locked; 0: they do not. */
+  #lockedSince = 0;
   #failureLoggedAt = 0;
 
   constructor(journal: Journal, turn: Turn, stats: Stats, logger: Logger) {
@@ -104,8 +115,7 @@ export class Broker {
     this.#logger = logger;
     turn.addStep(() => {
       if (this.#batch.length === 0 && this.#staged.size === 0) return;
-      do this.#commit();
-      while (this.#batch.length > 0);
+      while (this.#commit() && this.#batch.length > 0);
     });
   }
 
@@ -205,9 +215,10 @@ export class Broker {
 
   /**
    * PROTOCOL.md: a send is acknowledged and delivered only after its row is
-   * committed.
+   * committed. False when the journal was locked: the batch waits for a
+   * later turn.
    */
-  #commit(): void {
+  #commit(): boolean {
     // Never more than a batch: sends published while the turn ended wait
     // for the next transaction.
     const batch = this.#batch.length > BATCH_MAX ? this.#batch.splice(0, BATCH_MAX) : this.#batch;
@@ -239,6 +250,12 @@ export class Broker {
           ? this.#journal.append(batch, now, writeStaged)
           : this.#journal.appendNumbered(batch as Ingested[], writeStaged);
     } catch (error) {
+      if ((error as { code?: string }).code?.startsWith('SQLITE_BUSY') === true && this.#waitForLock(now)) {
+        this.#batch = batch === this.#batch ? batch : batch.concat(this.#batch);
+        for (const s of staged ?? []) this.#staged.add(s);
+        return false;
+      }
+      this.#lockedSince = 0;
       this.failing = true;
       this.#failed(batch.length, error as Error);
       for (const s of staged ?? []) {
@@ -251,12 +268,13 @@ export class Broker {
       // A cluster's messages must be journaled in order: the ones after
       // the failed batch go too, and the stream brings them all again.
       if (this.#upstream !== undefined) for (const publication of this.#batch.splice(0)) publication.done(refusal);
-      return;
+      return true;
     }
+    this.#lockedSince = 0;
     this.failing = false;
     for (const s of own ?? []) s.settled(undefined);
     for (const s of staged ?? []) s.settled(undefined);
-    if (batch.length === 0) return;
+    if (batch.length === 0) return true;
     const stats = this.#stats;
     stats.messagesIn += batch.length;
     stats.commits++;
@@ -270,28 +288,53 @@ export class Broker {
     const numbered = this.#upstream !== undefined;
     let id = lastId - batch.length + 1;
     let ts = now;
+    // Each message's msg line, as its page holds it: made once.
+    const commits = this.#journal.written.commits;
+    let c = 0;
+    let built = commits[0] as BuiltCommit;
+    let line = 0;
     // Runs of one topic are common: its place in the recent topics and its
     // receivers are looked up once a run.
     let topic: string | undefined;
     let receivers: ReadonlySet<Receiver> = NO_RECEIVERS;
-    for (const publication of batch) {
+    /** The id of the message before (a cluster's ids may skip). */
+    let previous = 0;
+    for (let k = 0; k < batch.length; k++) {
+      const publication = batch[k] as Publication;
       if (numbered) ({ id, ts } = publication as Ingested);
+      if (line === built.ends.length) {
+        built = commits[++c] as BuiltCommit;
+        line = 0;
+      }
       publication.done(id);
       if (publication.topic !== topic) {
+        if (topic !== undefined) this.#recentTopics.set(topic, previous);
         topic = publication.topic;
         this.#recentTopics.delete(topic);
         receivers = this.#sublist.match(topic);
       }
-      this.#recentTopics.set(topic, id);
       if (receivers.size > 0) {
-        const message = new Delivery(id, ts, topic, publication.sender, publication.body, publication.qos);
+        const start = line === 0 ? 0 : (built.ends[line - 1] as number);
+        const message = new Delivery(id, ts, topic, publication.sender, publication.body, built.data, start, built.ends[line] as number, publication.qos);
         for (const receiver of receivers) {
           if (receiver === publication.origin) continue;
           receiver.deliver(message);
           stats.messagesOut++;
         }
       }
+      previous = id;
       id++;
+      line++;
     }
+    this.#recentTopics.set(topic as string, previous);
+    return true;
+  }
+
+  /** Whether a commit that found the journal locked at `now` should wait (and try again soon). */
+  #waitForLock(now: number): boolean {
+    if (this.#lockedSince === 0) this.#lockedSince = now;
+    if (now - this.#lockedSince >= LOCKED_PATIENCE_MS) return false;
+    this.#turn.after(LOCKED_RETRY_MS);
+    return true;
   }
 }

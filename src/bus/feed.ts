@@ -35,11 +35,11 @@ interface Target {
   resumeLive(): void;
 }
 
-/** A door of lines: pages come as `msg` lines, formatted by SQLite, whole. */
+/** A door of lines: pages come as `msg` lines, as the journal stores them. */
 export interface LineTarget extends Target {
   readonly takes: 'lines';
-  /** Journaled `msg` text, in id order; `lastId` is the id of its last line. */
-  pushJournaled(text: string, bytes: number, lastId: number): void;
+  /** Journaled `msg` lines (UTF-8, in pieces written as one), in id order; `lastId` is the id of the last. */
+  pushJournaled(pieces: readonly Buffer[], lastId: number): void;
 }
 
 /** Any other door: pages come as messages. */
@@ -145,15 +145,22 @@ export class Feed {
 
   /** The number of journaled messages of `patterns` after `after`; undefined if the target closed. */
   async lag(target: FeedTarget, patterns: readonly string[], after: number): Promise<number | undefined> {
-    const user = target.user as string;
-    const whole = patterns.every((pattern) => this.#policy.reach(user, pattern) === 'all');
-    const steps = whole ? this.#lag.count(patterns.length === 1 ? (patterns[0] as string) : patterns, after, this.#reader.lastId()) : this.#readableRows(user, patterns, after);
+    const steps = this.lagSteps(target.user as string, patterns, after);
     let step = steps.next();
     while (!step.done) {
       if (!(await target.room())) return undefined;
       step = steps.next();
     }
     return step.value;
+  }
+
+  /**
+   * Counts the journaled messages of `patterns` after `after` that `user`
+   * may read (each once), in steps: a caller yields between them, as it likes.
+   */
+  lagSteps(user: string, patterns: readonly string[], after: number): Generator<void, number> {
+    const whole = patterns.every((pattern) => this.#policy.reach(user, pattern) === 'all');
+    return whole ? this.#lag.count(patterns.length === 1 ? (patterns[0] as string) : patterns, after, this.#reader.lastId()) : this.#readableRows(user, patterns, after);
   }
 
   /** The rows of `patterns` after `after` that `user` may read, counted a page at a time. */
@@ -270,7 +277,7 @@ export class Feed {
   #page(target: FeedTarget, wants: Wants, cursor: number, until: number, limits: PageLimits): { count: number; next: number; done: boolean } {
     if (target.takes === 'lines') {
       const page = this.#reader.pageText(wants, cursor, until, limits);
-      if (page.count > 0) target.pushJournaled(page.text, Buffer.byteLength(page.text), page.lastId);
+      if (page.count > 0) target.pushJournaled(page.pieces, page.lastId);
       return page;
     }
     const page = this.#reader.pageMessages(wants, cursor, until, limits);

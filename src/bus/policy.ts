@@ -11,7 +11,6 @@ import type { Acl, Reach } from './acl.js';
 import { isLoopback } from '../util/loopback.js';
 import { LoginThrottle } from '../util/throttle.js';
 import { decoy, verifyPassword } from '../store/passwords.js';
-import type { Users } from '../store/users.js';
 import type { Readable } from '../store/wants.js';
 import { overlaps } from '../protocol/patterns.js';
 
@@ -26,6 +25,14 @@ const REPLY = '$reply.';
 
 function aboutAnother(topic: string): boolean {
   return topic.startsWith(DEAD) || topic.startsWith(REPLY);
+}
+
+/** Who may log in: the journal's users table (store/users.ts), or a cluster's bucket (cluster/users.ts). */
+export interface UserSource {
+  /** The user's password hash, if there is such a user. */
+  get(name: string): { readonly hash: string } | undefined;
+  /** Whether there is any user at all (no users: open mode). */
+  any(): boolean;
 }
 
 /** Who is asking, for the decision and the log. */
@@ -44,7 +51,7 @@ function unknownName(name: string): { user_bytes: number; user_sha256: string } 
 }
 
 export class Policy {
-  readonly #users: Users;
+  #users: UserSource;
   readonly #logger: Logger;
   #open: boolean;
   #warnedNoUsers = false;
@@ -60,7 +67,7 @@ export class Policy {
   /** The topic of journal message `id`, if it is still there (whom a `$reply.<id>` is about). */
   readonly #topicOf: (id: number) => string | undefined;
 
-  constructor(users: Users, logger: Logger, topicOf: (id: number) => string | undefined) {
+  constructor(users: UserSource, logger: Logger, topicOf: (id: number) => string | undefined) {
     this.#users = users;
     this.#logger = logger;
     this.#topicOf = topicOf;
@@ -96,7 +103,7 @@ export class Policy {
       this.#logger.log('warn', 'login refused unchecked: too many at once from its address', { conn: caller.id, remote: caller.remote });
       return new ProtocolError('busy', 'too many logins at once from your address; wait for their answers, then try again');
     }
-    let row: ReturnType<Users['get']>;
+    let row: ReturnType<UserSource['get']>;
     let matched: boolean;
     try {
       if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay).unref());
@@ -113,6 +120,11 @@ export class Policy {
     this.throttle.failed(address, user, Date.now());
     this.#logger.log('warn', 'login failed', { conn: caller.id, remote: caller.remote, delayed_ms: delay || undefined, ...(row ? { user } : unknownName(user)) });
     return new ProtocolError('auth', 'bad user or password');
+  }
+
+  /** Logins are checked against `users` from now on (a cluster's bucket); open mode ends if it has any. */
+  set users(users: UserSource) {
+    this.#users = users;
   }
 
   /** New rules, at start or on a reload; undefined: none. */

@@ -4,12 +4,14 @@
  * in bus/ imports them.
  */
 import type { Message, Qos } from '../protocol/events.js';
-import { msgText } from '../protocol/wire.js';
 
 /**
  * One committed message on its way to receivers, typed. The broker makes
- * one per message that has receivers, so its `msg` line is formatted
- * once, not once per receiver, and only if a receiver of lines wants it.
+ * one per message that has receivers. Its `msg` line is the one its page
+ * of the journal holds, as UTF-8 (data, from start to end): formatted and
+ * encoded once, for the journal and every line receiver alike; receivers
+ * of consecutive lines of a page write them as one piece of it. A door
+ * that is not lines (MQTT) reads the fields and never the line.
  */
 export class Delivery implements Message {
   readonly id: number;
@@ -17,30 +19,33 @@ export class Delivery implements Message {
   readonly topic: string;
   readonly sender: string;
   readonly body: string;
+  /** The page's bytes, shared: never written to. */
+  readonly data: Buffer;
+  readonly start: number;
+  readonly end: number;
   /** The MQTT publish QoS when not 1. */
   readonly qos: Qos | undefined;
-  #text: string | undefined;
-  #bytes: number | undefined;
 
-  constructor(id: number, ts: number, topic: string, sender: string, body: string, qos?: Qos) {
+  constructor(id: number, ts: number, topic: string, sender: string, body: string, data: Buffer, start: number, end: number, qos?: Qos) {
     this.id = id;
     this.ts = ts;
     this.topic = topic;
     this.sender = sender;
     this.body = body;
+    this.data = data;
+    this.start = start;
+    this.end = end;
     this.qos = qos;
   }
 
-  /** The `msg` line with its LF, made once, when a receiver of lines first asks (MQTT's never do). */
-  get text(): string {
-    this.#text ??= msgText(this.topic, this.id, this.sender, this.body);
-    return this.#text;
+  /** The size of the `msg` line in bytes. */
+  get bytes(): number {
+    return this.end - this.start;
   }
 
-  /** The size of `text` in bytes. */
-  get bytes(): number {
-    this.#bytes ??= Buffer.byteLength(this.text);
-    return this.#bytes;
+  /** The `msg` line with its LF, as text. */
+  get text(): string {
+    return this.data.toString('utf8', this.start, this.end);
   }
 }
 

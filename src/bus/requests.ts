@@ -6,6 +6,12 @@
  * committed waits for the commit's outcome. Deadlines share one heap and
  * one Node timer (timers.ts), which also reaches those past setTimeout's
  * 24.8 days in steps.
+ *
+ * In a cluster the reply may come through another daemon: it is granted
+ * here (grant) to its responder, and answers the asker once this daemon's
+ * copy of the stream brings `$reply.<id>` from that responder (answered);
+ * a reply that was not stored gives its claim back (release), and a claim
+ * nobody speaks of again lapses after its lease.
  */
 import { Timers } from '../util/timers.js';
 import type { Timed } from '../util/timers.js';
@@ -24,17 +30,43 @@ interface Waiting extends Timed {
   claimed: boolean;
   /** The time ran out while it was. */
   expired: boolean;
+  /** Cluster mode: who was granted the reply, and when the grant lapses. */
+  grant?: { readonly responder: string; readonly lease: NodeJS.Timeout };
 }
 
 /** A claimed request, handed back to settle() with the commit's outcome. */
 export type Claim = Waiting;
 
+/** What a daemon says to a claim of the cluster (grant). */
+export type Grant = 'granted' | 'taken' | 'none';
+
+/** A question published whose id is not known yet, and who waits for it to be. */
+interface Asking {
+  readonly waiters: (() => void)[];
+}
+
 export class Requests {
   readonly #waiting = new Map<number, Waiting>();
   readonly #timers = new Timers();
+  readonly #asking = new Set<Asking>();
 
   get size(): number {
     return this.#waiting.size;
+  }
+
+  /** A question is being published; call the function returned once its id is known (or it failed), after wait(). */
+  asking(): () => void {
+    const asking: Asking = { waiters: [] };
+    this.#asking.add(asking);
+    return () => {
+      this.#asking.delete(asking);
+      for (const waiter of asking.waiters) waiter();
+    };
+  }
+
+  /** Resolves once every question being published now has its id (and waits, if it was stored). */
+  async numbered(): Promise<void> {
+    await Promise.all([...this.#asking].map((asking) => new Promise<void>((resolve) => asking.waiters.push(resolve))));
   }
 
   /** `asker` waits `withinMs` for an answer to request `id`, asked on `topic`. */
@@ -54,6 +86,7 @@ export class Requests {
     const waiting = this.#waiting.get(id);
     if (waiting === undefined) return;
     if (waiting.heapIndex >= 0) this.#timers.remove(waiting);
+    clearTimeout(waiting.grant?.lease);
     this.#waiting.delete(id);
   }
 
@@ -77,9 +110,46 @@ export class Requests {
     if (claim.expired) this.#expire(id, claim);
   }
 
+  /**
+   * Cluster mode: grants the reply to request `id` to `responder` for
+   * `leaseMs`, unless another has it (`taken`) or nobody waits (`none`).
+   */
+  grant(id: number, responder: string, leaseMs: number): Grant {
+    const waiting = this.#waiting.get(id);
+    if (waiting === undefined) return 'none';
+    if (waiting.claimed) return 'taken';
+    waiting.claimed = true;
+    const lease = setTimeout(() => this.release(id, responder), leaseMs);
+    lease.unref();
+    waiting.grant = { responder, lease };
+    return 'granted';
+  }
+
+  /** The reply granted to `responder` was not stored (or its lease ran out): the asker waits on. */
+  release(id: number, responder: string): void {
+    const waiting = this.#granted(id, responder);
+    if (waiting !== undefined) this.settle(id, waiting, undefined);
+  }
+
+  /** `$reply.<id>` from `responder` is in this daemon's journal: the answer, if it was granted to them. */
+  answered(id: number, responder: string, text: string): void {
+    const waiting = this.#granted(id, responder);
+    if (waiting !== undefined) this.settle(id, waiting, { responder, text });
+  }
+
   /** No more timeouts (the daemon is stopping). */
   stop(): void {
     this.#timers.stop();
+    for (const waiting of this.#waiting.values()) clearTimeout(waiting.grant?.lease);
+  }
+
+  /** The request whose reply is granted to `responder`, its grant ended. */
+  #granted(id: number, responder: string): Waiting | undefined {
+    const waiting = this.#waiting.get(id);
+    if (waiting?.grant?.responder !== responder) return undefined;
+    clearTimeout(waiting.grant.lease);
+    waiting.grant = undefined;
+    return waiting;
   }
 
   /** Its time ran out (it is off the heap). */

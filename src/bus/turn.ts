@@ -29,6 +29,8 @@ export class Turn {
   readonly #dirty = new Set<Flushable>();
   #waiters: (() => void)[] = [];
   #scheduled = false;
+  /** A turn to end later (after()), if one is due. */
+  #timer: NodeJS.Timeout | undefined;
   #running = false;
   /** Work for the steps came while the turn was ending: end another. */
   #again = false;
@@ -61,6 +63,17 @@ export class Turn {
     if (this.#scheduled) return;
     this.#scheduled = true;
     setImmediate(this.#tick);
+  }
+
+  /**
+   * Makes a turn end after `ms` (a commit found the journal locked and
+   * tries again): one timer, however often asked before it fires.
+   */
+  after(ms: number): void {
+    this.#timer ??= setTimeout(() => {
+      this.#timer = undefined;
+      this.schedule();
+    }, ms);
   }
 
   /** `flushable` has output: flush it at the end of this turn. */

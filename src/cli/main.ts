@@ -34,7 +34,7 @@ export function program(): Command {
     .addOption(new Option('--max-cursors <n>', 'durable cursors one user may have').env('LINEBUS_MAX_CURSORS').default(DEFAULTS.maxCursors).argParser(positiveInt))
     .addOption(new Option('--max-groups <n>', 'queue groups one user may make').env('LINEBUS_MAX_GROUPS').default(DEFAULTS.maxGroups).argParser(positiveInt))
     .addOption(new Option('--max-input <bytes>', 'input one connection may have waiting behind a command before it stops being read (at least 1024)').env('LINEBUS_MAX_INPUT').default(DEFAULTS.maxInput).argParser(atLeast(1024)))
-    .addOption(new Option('--login-timeout <seconds>', 'a connection that has not logged in by then is closed').env('LINEBUS_LOGIN_TIMEOUT').default(DEFAULTS.loginTimeout).argParser(positiveInt))
+    .addOption(new Option('--login-timeout <seconds>', 'a connection that has not logged in by then is closed (a web one: that has not sent a request\'s headers)').env('LINEBUS_LOGIN_TIMEOUT').default(DEFAULTS.loginTimeout).argParser(positiveInt))
     .addOption(new Option('--idle-timeout <seconds>', 'a logged-in connection that receives nothing and sends no line for this long is closed (0: never)').env('LINEBUS_IDLE_TIMEOUT').default(DEFAULTS.idleTimeout).argParser(wholeNumber))
     .addOption(new Option('--tcp-keepalive <seconds>', 'TCP keepalive probes a connection quiet this long, so a client host that vanished is found (0: never; also stops the probing of half-closed connections)').env('LINEBUS_TCP_KEEPALIVE').default(DEFAULTS.tcpKeepalive).argParser(wholeNumber))
     .addOption(new Option('--retain-days <n>', 'delete messages older than n days (0: keep)').env('LINEBUS_RETAIN_DAYS').default(0).argParser(wholeNumber))
@@ -48,7 +48,12 @@ export function program(): Command {
     .addOption(new Option('--tls-verify', 'TLS clients must show a certificate signed by --tls-ca').env('LINEBUS_TLS_VERIFY'))
     .addOption(new Option('--http-port <port>', 'also serve HTTP (streams, server-sent events, WebSocket, console, /metrics) on this port; HTTPS with --tls-cert and --tls-key').env('LINEBUS_HTTP_PORT').argParser(port))
     .addOption(new Option('--http-host <address>', 'address of the web listener (default: --host)').env('LINEBUS_HTTP_HOST'))
-    .addOption(new Option('--http-origin <origins>', "comma-separated origins besides the listener's own whose pages may use /ws and the streams").env('LINEBUS_HTTP_ORIGIN'))
+    .addOption(new Option('--http-origin <origins>', "comma-separated origins besides the listener's own whose pages may use the web listener").env('LINEBUS_HTTP_ORIGIN'))
+    .addOption(new Option('--http-host-name <names>', 'comma-separated names the web listener is reached by besides its address (and localhost on loopback)').env('LINEBUS_HTTP_HOST_NAME'))
+    .addOption(new Option('--http-body-timeout <seconds>', 'a web request not received whole by then (its body included) is answered 408 and closed').env('LINEBUS_HTTP_BODY_TIMEOUT').default(DEFAULTS.httpBodyTimeout).argParser(positiveInt))
+    .addOption(new Option('--max-post-bytes <bytes>', 'the longest body of a POST').env('LINEBUS_MAX_POST_BYTES').default(DEFAULTS.maxPostBytes).argParser(positiveInt))
+    .addOption(new Option('--max-post-lines <n>', 'the most lines (messages) in the body of a POST').env('LINEBUS_MAX_POST_LINES').default(DEFAULTS.maxPostLines).argParser(positiveInt))
+    .addOption(new Option('--metrics-open', '/metrics answers without credentials even when there are users').env('LINEBUS_METRICS_OPEN'))
     .addOption(new Option('--mqtt-port <port>', 'also serve MQTT 3.1.1 and 3.1 on this port (conventionally 1883)').env('LINEBUS_MQTT_PORT').argParser(port))
     .addOption(new Option('--mqtt-host <address>', 'address of the MQTT listeners (default: --host)').env('LINEBUS_MQTT_HOST'))
     .addOption(new Option('--mqtt-tls-port <port>', 'also serve MQTT over TLS on this port (conventionally 8883; needs --tls-cert and --tls-key)').env('LINEBUS_MQTT_TLS_PORT').argParser(port))
@@ -64,9 +69,16 @@ export function program(): Command {
     .action(async (options: ServeOptions, command: Command) => (await import('./serve.js')).serve(options, command));
 
   const user = cli.command('user').description('manage the users who may log in');
-  user.command('add <name>').description('add a user, or change their password (one line on stdin, or a prompt)').addOption(dbOption()).action(userAdd);
-  user.command('del <name>').description('delete a user').addOption(dbOption()).action(userDel);
-  user.command('list').description('list users and when they were added').addOption(dbOption()).action(userList);
+  // --cluster has no environment variable here: where a user goes is said on the command line.
+  const usersOf = (command: Command): Command =>
+    command
+      .addOption(dbOption())
+      .addOption(new Option('--cluster <urls>', "the users of a cluster, in its bucket '<stream>_users' that every daemon reads, instead of the journal's"))
+      .addOption(new Option('--cluster-stream <name>', 'the stream of that cluster').env('LINEBUS_CLUSTER_STREAM').default(DEFAULT_STREAM))
+      .addOption(new Option('--cluster-replicas <n>', 'replicas of the bucket when this command makes it').env('LINEBUS_CLUSTER_REPLICAS').default(1).argParser(atMost(5)));
+  usersOf(user.command('add <name>').description('add a user, or change their password (one line on stdin, or a prompt)')).action(userAdd);
+  usersOf(user.command('del <name>').description('delete a user')).action(userDel);
+  usersOf(user.command('list').description('list users and when they were added')).action(userList);
 
   cli
     .command('tail')

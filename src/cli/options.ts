@@ -3,6 +3,9 @@ import { InvalidArgumentError, Option } from 'commander';
 import type { Threshold } from '../log.js';
 import { MAX_DURATION_MS, parseDuration } from '../protocol/args.js';
 import { DEFAULTS } from '../limits.js';
+import { parseClusterUrls, streamNameProblem } from '../cluster/subjects.js';
+import type { ClusterSettings } from '../cluster/subjects.js';
+import { FatalError } from '../protocol/errors.js';
 
 export function positiveInt(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
@@ -55,4 +58,15 @@ export function logLevel(value: string): Threshold {
 
 export function dbOption(): Option {
   return new Option('--db <file>', 'the journal database').env('LINEBUS_DB').default(DEFAULTS.db);
+}
+
+/** --cluster, --cluster-stream and --cluster-replicas, checked; throws a FatalError saying what to fix. */
+export function clusterSettings(urls: string, stream: string, replicas: number): ClusterSettings {
+  const problem = streamNameProblem(stream);
+  if (problem !== undefined) throw new FatalError(`--cluster-stream ${stream}: ${problem}`);
+  try {
+    return { urls: parseClusterUrls(urls), stream, replicas };
+  } catch (error) {
+    throw new FatalError(`--cluster: ${(error as Error).message}`);
+  }
 }

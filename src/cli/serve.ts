@@ -14,7 +14,7 @@ import { readAcl } from './acl-file.js';
 import { readConfig } from './config.js';
 import { missingFiles, removeMade } from './new-journal.js';
 import { DaemonSignals } from './signals.js';
-import { parseClusterUrls, streamNameProblem } from '../cluster/subjects.js';
+import { clusterSettings } from './options.js';
 import type { ConfigParsers } from './config.js';
 
 export interface ServeOptions extends Limits {
@@ -26,6 +26,8 @@ export interface ServeOptions extends Limits {
   httpPort: number | undefined;
   httpHost: string | undefined;
   httpOrigin: string | undefined;
+  httpHostName: string | undefined;
+  metricsOpen: boolean | undefined;
   tlsHost: string | undefined;
   tlsPort: number | undefined;
   tlsCert: string | undefined;
@@ -53,7 +55,10 @@ const RELOADABLE: ReadonlySet<keyof ServeOptions> = new Set<keyof ServeOptions>(
   'maxCursors',
   'maxGroups',
   'maxInput',
+  'maxPostBytes',
+  'maxPostLines',
   'loginTimeout',
+  'httpBodyTimeout',
   'idleTimeout',
   'tcpKeepalive',
   'retainDays',
@@ -113,13 +118,13 @@ export function inheritedSocket(env: NodeJS.ProcessEnv): number | undefined {
   return 3;
 }
 
+/** The TLS listener's; --tls-ca and --tls-verify hold for HTTPS as well. */
 function tlsOptions(options: ServeOptions): ServerOptions['tls'] {
   const { tlsHost, tlsPort, tlsCert, tlsKey, tlsCa, tlsVerify, httpPort, mqttTlsPort } = options;
   if (tlsVerify && tlsCa === undefined) throw new FatalError('--tls-verify needs --tls-ca, the CA that signs client certificates');
   if (tlsPort === undefined) {
-    if (tlsHost) throw new FatalError('--tls-host needs --tls-port');
-    if ((tlsCa ?? tlsVerify) && mqttTlsPort === undefined) throw new FatalError('--tls-ca and --tls-verify need --tls-port or --mqtt-tls-port');
-    if ((tlsCert ?? tlsKey) !== undefined && httpPort === undefined && mqttTlsPort === undefined) throw new FatalError('--tls-cert and --tls-key need --tls-port, --http-port or --mqtt-tls-port');
+    if (tlsHost !== undefined) throw new FatalError('--tls-host needs --tls-port');
+    if ((tlsCert ?? tlsKey ?? tlsCa ?? tlsVerify) !== undefined && httpPort === undefined && mqttTlsPort === undefined) throw new FatalError('--tls-cert, --tls-key, --tls-ca and --tls-verify need --tls-port, --http-port or --mqtt-tls-port');
     return undefined;
   }
   if (tlsCert === undefined || tlsKey === undefined) throw new FatalError('--tls-port needs --tls-cert and --tls-key');
@@ -136,26 +141,25 @@ function mqttOptions({ mqttPort, mqttHost, mqttTlsPort, tlsCert, tlsKey, tlsCa, 
   };
 }
 
+/** Comma-separated words, trimmed, none empty. */
+function list(value: string | undefined): string[] | undefined {
+  return value?.split(',').map((word) => word.trim()).filter((word) => word !== '');
+}
+
 function httpOptions(options: ServeOptions): ServerOptions['http'] {
-  const { httpPort, httpHost, httpOrigin, tlsCert, tlsKey } = options;
+  const { httpPort, httpHost, httpOrigin, httpHostName, metricsOpen, tlsCert, tlsKey, tlsCa, tlsVerify } = options;
   if (httpPort === undefined) {
-    if (httpHost ?? httpOrigin) throw new FatalError('--http-host and --http-origin need --http-port');
+    if (httpHost ?? httpOrigin ?? httpHostName ?? metricsOpen) throw new FatalError('--http-host, --http-origin, --http-host-name and --metrics-open need --http-port');
     return undefined;
   }
   if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new FatalError('HTTPS needs both --tls-cert and --tls-key');
-  const origins = httpOrigin?.split(',').map((origin) => origin.trim()).filter((origin) => origin !== '');
-  return { port: httpPort, host: httpHost, tls: tlsCert && tlsKey ? { cert: tlsCert, key: tlsKey } : undefined, origins };
+  if (tlsCert === undefined && tlsCa !== undefined) throw new FatalError('--tls-ca and --tls-verify on the web listener need HTTPS: give --tls-cert and --tls-key too');
+  const tls = tlsCert && tlsKey ? { cert: tlsCert, key: tlsKey, ca: tlsCa, verify: tlsVerify } : undefined;
+  return { port: httpPort, host: httpHost, tls, origins: list(httpOrigin), hostNames: list(httpHostName), metricsOpen: metricsOpen === true };
 }
 
-function clusterOptions({ cluster, clusterStream: stream, clusterReplicas: replicas }: ServeOptions): ServerOptions['cluster'] {
-  if (cluster === undefined) return undefined;
-  const problem = streamNameProblem(stream);
-  if (problem !== undefined) throw new FatalError(`--cluster-stream ${stream}: ${problem}`);
-  try {
-    return { urls: parseClusterUrls(cluster), stream, replicas };
-  } catch (error) {
-    throw new FatalError(`--cluster: ${(error as Error).message}`);
-  }
+function clusterOptions({ cluster, clusterStream, clusterReplicas }: ServeOptions): ServerOptions['cluster'] {
+  return cluster === undefined ? undefined : clusterSettings(cluster, clusterStream, clusterReplicas);
 }
 
 export async function serve(cliOptions: ServeOptions, command: Command): Promise<void> {

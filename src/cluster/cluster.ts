@@ -5,12 +5,18 @@
  * journal through Broker.ingest (copy.ts), which delivers to this daemon's clients.
  * The daemon starts whether or not NATS answers: until the stream is
  * reachable, sends get `err busy` and the journal's history stays readable.
+ * The daemons answer one another's questions (peers.ts: `who all`,
+ * `pending`, replies to requests asked elsewhere) and may share their
+ * users (users.ts).
  */
 import { randomBytes } from 'node:crypto';
 import type { Msg, NatsConnection } from 'nats';
-import type { Broker, Publication, Upstream } from '../bus/broker.js';
+import type { Broker, Ingested, Publication, Upstream } from '../bus/broker.js';
 import type { Cursors } from '../bus/cursors.js';
-import { SharedCursors } from './cursors.js';
+import type { ClusterView, DaemonAnswer, RowOf, ViewQuestion } from '../handlers/views.js';
+import { Buckets } from './buckets.js';
+import type { ClusterDaemon } from './buckets.js';
+import { Peers } from './peers.js';
 import { ClusterGroups } from './groups.js';
 import type { JobCounters } from '../queue/queue.js';
 import type { Logger } from '../log.js';
@@ -31,6 +37,8 @@ const SWEEP_MS = 500;
 const CONNECT_RETRY_MS = 1000;
 /** Waits between attempts to set the stream up, doubling up to the last. */
 const SETUP_RETRY_MS = [500, 1000, 2000, 5000, 10_000];
+/** The topics of answers to requests. */
+const REPLY_PREFIX = '$reply.';
 export type ClusterState = 'connecting' | 'setting up' | 'ready' | 'disconnected' | 'refused' | 'stopped';
 
 /** The parts of the bus the cluster serves. */
@@ -41,16 +49,19 @@ export interface ClusterBus {
   readonly limits: { readonly maxAckPending: number };
 }
 
-export class Cluster implements Upstream {
+export class Cluster implements Upstream, ClusterView {
   /** Queue groups, kept by JetStream's durable consumers. */
   readonly groups: ClusterGroups;
   readonly #settings: ClusterSettings;
   readonly #broker: Broker;
-  readonly #cursors: Cursors;
-  #sharedCursors: SharedCursors | undefined;
   readonly #store: Store;
   readonly #logger: Logger;
-  readonly #sends = new InFlightSends(`${process.pid.toString(36)}${randomBytes(4).toString('hex')}`);
+  /** This daemon's start, for the other daemons and the Nats-Msg-Id of its sends. */
+  readonly #id = `${process.pid.toString(36)}${randomBytes(4).toString('hex')}`;
+  readonly #sends = new InFlightSends(this.#id);
+  readonly #peers: Peers;
+  readonly #buckets: Buckets;
+  #daemon: ClusterDaemon | undefined;
   /** The client library, loaded when cluster mode starts. */
   #nats: typeof import('nats') | undefined;
   #nc: NatsConnection | undefined;
@@ -64,16 +75,23 @@ export class Cluster implements Upstream {
   #copy: StreamCopy | undefined;
   readonly #ready: Promise<void>;
   #onReady: (() => void) | undefined;
+  /** The first attempt to connect or to set the stream up failed: start-up need not wait. */
+  #onFirstFailure: (() => void) | undefined;
 
   constructor(settings: ClusterSettings, { broker, cursors, counters, limits }: ClusterBus, store: Store, logger: Logger) {
     this.#settings = settings;
     this.#broker = broker;
-    this.#cursors = cursors;
     this.groups = new ClusterGroups({ stream: settings.stream, broker, counters, limits, logger });
     this.#store = store;
     this.#logger = logger;
     this.#ready = new Promise((resolve) => (this.#onReady = resolve));
+    this.#peers = new Peers({ id: this.#id, stream: settings.stream, logger, reachable: () => this.#state === 'ready' });
+    this.#buckets = new Buckets({ settings, cursors, peers: this.#peers, logger });
     broker.upstream = this;
+  }
+
+  get name(): string {
+    return this.#peers.name;
   }
 
   get state(): ClusterState {
@@ -87,12 +105,15 @@ export class Cluster implements Upstream {
 
   /**
    * Connects in the background, for ever, until stop(); resolves once the
-   * stream is ready or after `waitMs`, whichever comes first.
+   * stream is ready, once a first attempt failed (what follows are
+   * retries, logged), or after `waitMs`, whichever comes first.
    */
-  async start(waitMs: number): Promise<void> {
+  async start(waitMs: number, daemon: ClusterDaemon): Promise<void> {
+    this.#daemon = daemon;
+    const failed = new Promise<void>((resolve) => (this.#onFirstFailure = resolve));
     void this.#run();
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.#ready, new Promise((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+    await Promise.race([this.#ready, failed, new Promise((resolve) => (timer = setTimeout(resolve, waitMs)))]);
     clearTimeout(timer);
   }
 
@@ -132,13 +153,35 @@ export class Cluster implements Upstream {
     }
   }
 
+  ask<Q extends ViewQuestion>(question: Q): Promise<DaemonAnswer<RowOf<Q>>[]> {
+    return this.#peers.ask(question);
+  }
+
+  claim(id: number, responder: string): Promise<(() => void) | undefined> {
+    return this.#peers.claim(id, responder);
+  }
+
+  groupPattern(name: string): Promise<string | undefined> {
+    return this.groups.patternOf(name);
+  }
+
+  async refresh(): Promise<void> {
+    if (this.#state === 'ready') await this.groups.refresh();
+  }
+
   /** What `stats` shows of the cluster. */
   stats(): [string, string | number][] {
+    const counts = this.groups.counts;
     return [
       ['cluster', this.#state],
+      ['cluster_name', this.name || '-'],
       ['cluster_server', this.#nc?.getServer() ?? '-'],
       ['cluster_stream', this.#settings.stream],
       ['cluster_sends_in_flight', this.#sends.size],
+      ['cluster_daemons', this.#peers.size],
+      ['cluster_groups', counts?.groups ?? '-'],
+      ['cluster_jobs_pending', counts?.pending ?? '-'],
+      ['cluster_jobs_waiting', counts?.waiting ?? '-'],
     ];
   }
 
@@ -146,7 +189,7 @@ export class Cluster implements Upstream {
     this.#state = 'stopped';
     this.#copy?.stop();
     clearInterval(this.#sweep);
-    this.#sharedCursors?.stop();
+    this.#buckets.stop();
     this.groups.stop();
     this.#sends.refuseAll('the server is stopping');
     await this.#nc?.close();
@@ -167,6 +210,7 @@ export class Cluster implements Upstream {
       } catch (error) {
         const level = attempt === 0 ? 'error' : 'debug';
         this.#logger.log(level, `cluster: cannot reach NATS at ${servers} (${(error as Error).message}); sends get err busy until it answers (still trying)`);
+        this.#onFirstFailure?.();
         await new Promise((resolve) => setTimeout(resolve, CONNECT_RETRY_MS).unref());
       }
     }
@@ -205,8 +249,8 @@ export class Cluster implements Upstream {
         }
         this.#copy?.stop();
         const nats = this.#nats as typeof import('nats');
-        this.#copy = await StreamCopy.start({ nats, nc, settings: this.#settings, broker: this.#broker, store, sends: this.#sends, logger: this.#logger });
-        await this.#shareCursors(nc);
+        this.#copy = await StreamCopy.start({ nats, nc, settings: this.#settings, broker: { ingest: (message) => this.#ingest(message) }, store, sends: this.#sends, logger: this.#logger });
+        await this.#buckets.start(nats, nc, this.#daemon as ClusterDaemon);
         this.groups.connected(nats, nc, await nc.jetstreamManager());
         this.#state = 'ready';
         this.#logger.log('notice', `cluster: stream ${this.#settings.stream} ready, journal at id ${from - 1} of ${info.state.last_seq}`, { server: nc.getServer() });
@@ -215,18 +259,26 @@ export class Cluster implements Upstream {
       } catch (error) {
         const wait = SETUP_RETRY_MS[Math.min(attempt, SETUP_RETRY_MS.length - 1)] as number;
         this.#logger.log(attempt === 0 ? 'warn' : 'error', `cluster: cannot set up stream ${this.#settings.stream}: ${(error as Error).message}; retrying in ${wait} ms`);
+        this.#onFirstFailure?.();
         await new Promise((resolve) => setTimeout(resolve, wait).unref());
       }
     }
   }
 
-  /** Shares cursors through the bucket `<stream>_cursors`, made if missing. */
-  async #shareCursors(nc: NatsConnection): Promise<void> {
-    if (this.#sharedCursors !== undefined) return;
-    const kv = await nc.jetstream({ timeout: 2000 }).views.kv(`${this.#settings.stream}_cursors`, { replicas: this.#settings.replicas });
-    const shared = new SharedCursors(kv, this.#cursors, this.#logger);
-    await shared.start();
-    this.#sharedCursors = shared;
+  /** What the copy hands the broker: a `$reply.<id>` journaled here may be the answer a client here waits for. */
+  #ingest(message: Ingested): void {
+    if (!message.topic.startsWith(REPLY_PREFIX)) {
+      this.#broker.ingest(message);
+      return;
+    }
+    const requests = (this.#daemon as ClusterDaemon).requests;
+    this.#broker.ingest({
+      ...message,
+      done: (result) => {
+        message.done(result);
+        if (typeof result === 'number') requests.answered(Number(message.topic.slice(REPLY_PREFIX.length)), message.sender, message.body);
+      },
+    });
   }
 
   /** Logs the connection's ups and downs; sends are refused while it is down. */

@@ -27,7 +27,8 @@ export interface CopyParts {
   readonly nats: typeof import('nats');
   readonly nc: NatsConnection;
   readonly settings: ClusterSettings;
-  readonly broker: Broker;
+  /** Where the copied messages go (the broker, through whatever the cluster adds). */
+  readonly broker: Pick<Broker, 'ingest'>;
   readonly store: Store;
   /** This daemon's sends waiting for their message to come back. */
   readonly sends: InFlightSends;
@@ -38,7 +39,7 @@ export class StreamCopy {
   readonly #nats: typeof import('nats');
   readonly #nc: NatsConnection;
   readonly #settings: ClusterSettings;
-  readonly #broker: Broker;
+  readonly #broker: Pick<Broker, 'ingest'>;
   readonly #store: Store;
   readonly #sends: InFlightSends;
   readonly #logger: Logger;

@@ -8,6 +8,7 @@
 import type { KV, KvEntry } from 'nats';
 import type { Cursor, CursorReplica, Cursors } from '../bus/cursors.js';
 import type { Logger } from '../log.js';
+import { followBucket } from './watch.js';
 
 interface SharedCursor {
   readonly user: string;
@@ -43,15 +44,8 @@ export class SharedCursors implements CursorReplica {
 
   /** Takes what the bucket has, then follows it; resolves once the bucket's present state is applied. */
   async start(): Promise<void> {
-    let initialized!: () => void;
-    const caughtUp = new Promise<void>((resolve) => (initialized = resolve));
-    const watch = await this.#kv.watch({ initializedFn: () => initialized() });
-    this.#stop = () => watch.stop();
     this.#cursors.replica = this;
-    void (async () => {
-      for await (const entry of watch) this.#apply(entry);
-    })();
-    await caughtUp;
+    this.#stop = await followBucket(this.#kv, (entry) => this.#apply(entry));
   }
 
   stop(): void {

@@ -5,7 +5,9 @@
  * its wait (ack_wait) runs out; each daemon pulls only as many jobs as its
  * own members have room for and hands them out round robin. Tries are
  * counted by JetStream (its delivery count): a job that comes a time too
- * many is journaled on `$dead.<group>` and terminated.
+ * many is journaled on `$dead.<group>` and terminated. A job nacked with a
+ * delay is this daemon's to list (`pending`) until the delay is over and
+ * JetStream hands it out again.
  */
 import type { Consumer, JsMsg } from 'nats';
 import type { Broker } from '../bus/broker.js';
@@ -60,6 +62,8 @@ export class ClusterGroup implements QueueGroup {
   readonly tries: number;
   readonly #parts: ClusterGroupParts;
   readonly #members: ClusterMember[] = [];
+  /** Jobs nacked here with a delay, until JetStream may hand them out again. */
+  readonly #delayed = new Map<number, { readonly job: ClusterJob; readonly timer: NodeJS.Timeout }>();
   #next = 0;
   #pulling = false;
   #stopped = false;
@@ -70,7 +74,7 @@ export class ClusterGroup implements QueueGroup {
   }
 
   get pending(): number {
-    let count = 0;
+    let count = this.#delayed.size;
     for (const member of this.#members) count += member.held.size;
     return count;
   }
@@ -111,7 +115,8 @@ export class ClusterGroup implements QueueGroup {
     const job = this.#take(member, id);
     if (job === undefined) return false;
     if (this.#exhausted(job)) this.#dead(job);
-    else job.msg.nak(delayMs > 0 ? delayMs : undefined);
+    else if (delayMs > 0) this.#delay(job, delayMs);
+    else job.msg.nak();
     reply(ok('nack', id));
     this.dispatch();
     return true;
@@ -125,13 +130,15 @@ export class ClusterGroup implements QueueGroup {
     return this.waitMs;
   }
 
+  /** This daemon's part of the group's jobs: held by its members, or delayed by their nacks. */
   *jobs(): Iterable<QueueJob> {
     const jobs = this.#members.flatMap((member) => [...member.held.values()]);
+    for (const { job } of this.#delayed.values()) jobs.push(job);
     yield* jobs.sort((a, b) => a.id - b.id);
   }
 
   has(job: QueueJob): boolean {
-    return (job as ClusterJob).holder?.held.get(job.id) === job;
+    return (job as ClusterJob).holder?.held.get(job.id) === job || this.#delayed.get(job.id)?.job === job;
   }
 
   /** Pulls jobs while this daemon's members have room. */
@@ -143,6 +150,8 @@ export class ClusterGroup implements QueueGroup {
 
   stop(): void {
     this.#stopped = true;
+    for (const { timer } of this.#delayed.values()) clearTimeout(timer);
+    this.#delayed.clear();
   }
 
   async #pull(): Promise<void> {
@@ -164,13 +173,17 @@ export class ClusterGroup implements QueueGroup {
   }
 
   #handOut(msg: JsMsg): void {
+    this.#undelay(msg.seq);
     const job = new ClusterJob(msg, undefined);
     if (this.#exhausted(job, 1)) {
       this.#dead(job);
       return;
     }
-    const member = this.#pick();
-    if (member === undefined || !member.worker.pushJob(this.#messageOf(msg))) {
+    const message = this.#messageOf(msg);
+    // None of this daemon's members may take it now (the access rules):
+    // back to the stream, for another daemon's members or later.
+    const member = this.#pick(message);
+    if (member === undefined || !member.worker.pushJob(message)) {
       if (member !== undefined) this.leave(member);
       msg.nak();
       return;
@@ -193,12 +206,12 @@ export class ClusterGroup implements QueueGroup {
     };
   }
 
-  /** The next member with room, round robin. */
-  #pick(): ClusterMember | undefined {
+  /** The next member with room that may take `message`, round robin. */
+  #pick(message: Message): ClusterMember | undefined {
     for (let i = 0; i < this.#members.length; i++) {
       const index = (this.#next + i) % this.#members.length;
       const member = this.#members[index] as ClusterMember;
-      if (member.free <= 0) continue;
+      if (member.free <= 0 || !member.worker.mayTake(message)) continue;
       this.#next = index + 1;
       return member;
     }
@@ -217,6 +230,19 @@ export class ClusterGroup implements QueueGroup {
       this.dispatch();
     }, this.waitMs);
     job.deadline.unref();
+  }
+
+  /** Back to JetStream after `delayMs`; listed here until then. */
+  #delay(job: ClusterJob, delayMs: number): void {
+    job.msg.nak(delayMs);
+    const timer = setTimeout(() => this.#delayed.delete(job.id), delayMs);
+    timer.unref();
+    this.#delayed.set(job.id, { job, timer });
+  }
+
+  #undelay(id: number): void {
+    clearTimeout(this.#delayed.get(id)?.timer);
+    this.#delayed.delete(id);
   }
 
   #take(member: QueueMember, id: number): ClusterJob | undefined {

@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import type { ClusterSettings } from './subjects.js';
 
 /** JetStream's error code for "stream not found". */
-const STREAM_NOT_FOUND = 10059;
+export const STREAM_NOT_FOUND = 10059;
 
 /**
  * Returns the stream's info, making the stream first if it is missing.

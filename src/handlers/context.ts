@@ -16,6 +16,7 @@ import type { Attachments } from '../queue/attachments.js';
 import type { QueueGroups, Worker } from '../queue/queue.js';
 import type { JournalReader } from '../store/reader.js';
 import type { Logger } from '../log.js';
+import type { ClusterView } from './views.js';
 
 export interface Conn extends Receiver, Worker, LineTarget, Caller, ConnectionInfo {
   readonly user: string | undefined;
@@ -73,6 +74,8 @@ export interface Services {
   readonly groups: QueueGroups;
   readonly requests: Requests;
   readonly logger: Logger;
+  /** The other daemons, with --cluster. */
+  readonly cluster?: ClusterView;
   /** What `stats` shows, as name and value pairs. */
   stats(): [string, string | number][];
   /** Every connection, in the order they came. */

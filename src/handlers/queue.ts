@@ -5,8 +5,11 @@ import type { CommandOf } from '../protocol/commands.js';
 import { err, ok } from '../protocol/events.js';
 import type { Refusal } from '../protocol/events.js';
 import { item } from '../protocol/wire.js';
+import type { JournalReader } from '../store/reader.js';
 import type { Conn, Services } from './context.js';
+import { fromCluster } from './introspect.js';
 import { subscriptionRefused } from './subscribe.js';
+import type { ClusterView } from './views.js';
 
 /** PROTOCOL.md's defaults for a new group. */
 export const GROUP_DEFAULTS = { waitMs: 30_000, tries: 5 } as const;
@@ -112,9 +115,13 @@ export function touch(conn: Conn, { id }: CommandOf<'touch'>): void {
 }
 
 export function pending(conn: Conn, { group: name }: CommandOf<'pending'>, services: Services): void {
+  if (services.cluster !== undefined) {
+    pendingInCluster(conn, name, services, services.cluster);
+    return;
+  }
   const group = services.groups.get(name);
   if (group === undefined) {
-    conn.reply(err('notfound', `no group ${name}; take <pattern> as ${name} makes it`));
+    conn.reply(noGroup(name));
     return;
   }
   const denied = services.policy.receiveAll(conn.user as string, group.pattern);
@@ -123,18 +130,50 @@ export function pending(conn: Conn, { group: name }: CommandOf<'pending'>, servi
     return;
   }
   const jobs = [...group.jobs()];
-  conn.hold(async () => {
-    const now = Date.now();
-    let count = 0;
-    for (const job of jobs) {
-      // An acked job of the list is left out; a job whose row retention
-      // deleted shows no topic or age.
-      if (!group.has(job)) continue;
-      const row = services.reader.message(job.id);
-      const age = row === undefined ? '-' : Math.max(0, Math.floor((now - row.ts) / 1000));
-      conn.reply(item('pending', job.id, row?.topic ?? '-', job.holder?.worker.user ?? '-', age, job.tries));
-      if (++count % PENDING_PAGE === 0 && !(await conn.room())) return;
-    }
-    conn.reply(ok('pending', name, count));
-  });
+  // An acked job of the list is left out, as it is written.
+  const still = function* (): Generator<PendingJob> {
+    for (const job of jobs) if (group.has(job)) yield { id: job.id, worker: job.holder?.worker.user ?? '-', tries: job.tries };
+  };
+  conn.hold(() => writePending(conn, services.reader, name, still()));
+}
+
+/** The group's jobs on every daemon of the cluster, held by `<daemon>/<login>`, or by none (delayed). */
+function pendingInCluster(conn: Conn, name: string, { policy, reader }: Services, cluster: ClusterView): void {
+  fromCluster(
+    conn,
+    async () => {
+      const pattern = await cluster.groupPattern(name);
+      if (pattern === undefined) throw noGroup(name);
+      const denied = policy.receiveAll(conn.user as string, pattern);
+      if (denied) throw denied;
+      return cluster.ask({ op: 'jobs', group: name });
+    },
+    (answers) => {
+      const jobs = answers.flatMap(({ daemon, rows }) => rows.map((job) => ({ id: job.id, worker: job.worker === null ? '-' : `${daemon}/${job.worker}`, tries: job.tries })));
+      return writePending(conn, reader, name, jobs.sort((a, b) => a.id - b.id));
+    },
+  );
+}
+
+function noGroup(name: string): ProtocolError {
+  return new ProtocolError('notfound', `no group ${name}; take <pattern> as ${name} makes it`);
+}
+
+interface PendingJob {
+  readonly id: number;
+  readonly worker: string;
+  readonly tries: number;
+}
+
+/** `pending` lines, a page at a time as the client reads them; a job whose row retention deleted shows no topic or age. */
+async function writePending(conn: Conn, reader: JournalReader, name: string, jobs: Iterable<PendingJob>): Promise<void> {
+  const now = Date.now();
+  let count = 0;
+  for (const job of jobs) {
+    const row = reader.message(job.id);
+    const age = row === undefined ? '-' : Math.max(0, Math.floor((now - row.ts) / 1000));
+    conn.reply(item('pending', job.id, row?.topic ?? '-', job.worker, age, job.tries));
+    if (++count % PENDING_PAGE === 0 && !(await conn.room())) return;
+  }
+  conn.reply(ok('pending', name, count));
 }

@@ -184,7 +184,7 @@ export class MqttConnection implements Connection, Connecting, MqttClient, Outbo
 
   laterBytes(): (bytes: Buffer) => void {
     const slot = this.#outlet.outbox.reserve();
-    return (bytes) => this.#outlet.fill(slot, bytes);
+    return (bytes) => this.#outlet.fill(slot, bytes, bytes.length);
   }
 
   room(): Promise<boolean> {

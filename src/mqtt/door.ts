@@ -11,7 +11,8 @@ import type { Turn } from '../bus/turn.js';
 import type { Logger } from '../log.js';
 import type { Admission, Connection } from '../session/connection.js';
 import type { Store } from '../store/store.js';
-import type { Link } from '../transport/link.js';
+import type { Refusal } from '../protocol/events.js';
+import type { LineDoor, Link, Seat, Seats } from '../transport/link.js';
 import { MqttConnection } from './connection.js';
 import type { MqttLimits, MqttServices } from './context.js';
 import { MqttCounters } from './counters.js';
@@ -24,7 +25,7 @@ export interface DoorParts {
   readonly counters: Stats;
   readonly logger: Logger;
   readonly limits: MqttLimits;
-  readonly connections: Admission;
+  readonly connections: Admission & Seats;
 }
 
 /** How often keep-alives are checked. */
@@ -32,12 +33,13 @@ const SWEEP_MS = 1000;
 /** A client may be silent for this many times its keep-alive [MQTT-3.1.2-24]. */
 const KEEP_ALIVE_GRACE = 1.5;
 
-export class MqttDoor {
+export class MqttDoor implements LineDoor {
   readonly counters = new MqttCounters();
   readonly sessions: Sessions;
   readonly #services: MqttServices;
   readonly #connections = new Set<MqttConnection>();
   readonly #admission: Admission;
+  readonly #seats: Seats;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(parts: DoorParts) {
@@ -46,12 +48,13 @@ export class MqttDoor {
     this.#services = { ...bus, reader: store.reader, store: store.mqtt, sessions: this.sessions, turn: parts.turn, counters: parts.counters, mqtt: this.counters, logger: parts.logger, limits: parts.limits };
     // Its connections leave this set, then the registry, when they close.
     this.#admission = {
-      admit: (remote, make) => parts.connections.admit(remote, make),
+      admit: (make) => parts.connections.admit(make),
       closed: (connection: Connection, reason: string) => {
         this.#connections.delete(connection as MqttConnection);
         parts.connections.closed(connection, reason);
       },
     };
+    this.#seats = parts.connections;
     bus.cursors.elsewhere = this.sessions;
   }
 
@@ -65,11 +68,19 @@ export class MqttDoor {
     clearInterval(this.#timer);
   }
 
-  /** A client of any MQTT listener; a full server closes it at once (it has sent no CONNECT to answer). */
+  /** A place for a socket of an MQTT listener (--max-connections holds for every door). */
+  take(remote: string): Seat | Refusal {
+    return this.#seats.take(remote);
+  }
+
+  /** A client of any MQTT listener, on a socket that holds its place. */
   accept(link: Link): void {
-    const connection = this.#admission.admit(link.remote, (id) => new MqttConnection(link, id, this.#services, this.#admission));
-    if (connection instanceof MqttConnection) this.#connections.add(connection);
-    else link.destroy();
+    this.#connections.add(this.#admission.admit((id) => new MqttConnection(link, id, this.#services, this.#admission)));
+  }
+
+  /** A client over the limit: closed at once, as Mosquitto does (it has sent no CONNECT to answer); the registry logged and counted it. */
+  refuse(link: Link): void {
+    link.destroy();
   }
 
   /** Closes the connections whose keep-alive ran out by `now`. */

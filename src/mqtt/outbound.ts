@@ -118,6 +118,10 @@ export class Outbound implements Receiver, MessageTarget, Worker {
 
   // --- Worker (shared subscriptions) ------------------------------------------------
 
+  mayTake(job: Message): boolean {
+    return this.#services.policy.mayReadMessage(this.user, job.topic, job.body);
+  }
+
   pushJob(message: Message): boolean {
     if (this.#link.closing) return false;
     const name = mqttTopicName(message.topic);

@@ -190,19 +190,26 @@ export const VERBS = {
     parse: (a) => ({ text: a.rest() }),
   }),
   topics: verb({
-    usage: 'topics',
-    summary: 'the topics in use, with receivers and last id',
-    login: true,
-    parse: (a) => (a.end(), {}),
-  }),
-  who: verb({
-    usage: 'who [topic]',
-    summary: 'the logins receiving a topic; alone, every connection',
+    usage: 'topics [all]',
+    summary: 'the topics in use, with receivers and last id; all: receivers on every daemon of a cluster',
     login: true,
     parse(a) {
-      const topic = a.word();
+      const all = a.keyword('all');
+      a.end();
+      return { all };
+    },
+  }),
+  who: verb({
+    usage: 'who [topic] [all]',
+    summary: 'the logins receiving a topic; alone, every connection; all: on every daemon of a cluster',
+    login: true,
+    parse(a) {
+      const first = a.word();
+      const all = a.keyword('all');
       if (!a.atEnd()) throw new Usage();
-      return { topic: topic === undefined ? undefined : checkTopic(topic) };
+      // `who all` is the cluster's view; the topic named all is `who all all`.
+      if (first === undefined || (!all && first.toLowerCase() === 'all')) return { topic: undefined, all: first !== undefined };
+      return { topic: checkTopic(first), all };
     },
   }),
   stats: verb({

@@ -10,9 +10,10 @@
  * of the line is counted and dropped, so an endless line costs a bounded
  * amount of memory and still yields one frame, `toolong`.
  *
- * Telnet commands are removed first; a UTF-8 byte-order mark at the very
- * start (Windows editors write one) is dropped; a telnet DO TIMING-MARK
- * becomes a frame of its own, in order with the lines around it.
+ * Telnet commands are removed first (unless the bytes are no telnet
+ * session's: a web POST's body); a UTF-8 byte-order mark at the very start
+ * (Windows editors write one) is dropped; a telnet DO TIMING-MARK becomes a
+ * frame of its own, in order with the lines around it.
  */
 import { isAscii, isUtf8 } from 'node:buffer';
 import { TelnetFilter } from './telnet.js';
@@ -41,7 +42,7 @@ export function decodeLine(raw: string, maxLine: number, ascii = false): Frame {
 
 /** Socket bytes in (write/end), frames out (onFrame), then onEnd once. */
 export class LineFramer {
-  readonly #telnet = new TelnetFilter();
+  readonly #telnet: TelnetFilter | undefined;
   readonly #maxLine: number;
   readonly #onFrame: (frame: Frame) => void;
   readonly #onEnd: () => void;
@@ -54,7 +55,8 @@ export class LineFramer {
   #start: Buffer | undefined = Buffer.alloc(0);
   #ended = false;
 
-  constructor(maxLine: number, onFrame: (frame: Frame) => void, onEnd: () => void) {
+  constructor(maxLine: number, onFrame: (frame: Frame) => void, onEnd: () => void, telnet = true) {
+    this.#telnet = telnet ? new TelnetFilter() : undefined;
     this.#maxLine = maxLine;
     this.#onFrame = onFrame;
     this.#onEnd = onEnd;
@@ -62,6 +64,10 @@ export class LineFramer {
 
   write(chunk: Buffer): void {
     if (this.#ended) return;
+    if (this.#telnet === undefined) {
+      this.#feed(chunk);
+      return;
+    }
     const data = this.#telnet.filter(chunk);
     let from = 0;
     for (const mark of this.#telnet.marks) {
@@ -76,7 +82,7 @@ export class LineFramer {
   end(): void {
     if (this.#ended) return;
     this.#ended = true;
-    this.#feed(this.#telnet.end());
+    if (this.#telnet !== undefined) this.#feed(this.#telnet.end());
     if (this.#start !== undefined && this.#start.length > 0) this.#split(this.#start);
     if (this.#partial.length > 0 || this.#over > 0) this.#finish('', true);
     this.#onEnd();

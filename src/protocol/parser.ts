@@ -8,7 +8,7 @@ import type { Usage } from './args.js';
 import { VERB_NAMES, VERBS } from './commands.js';
 import type { Command, Verb, VerbSpec } from './commands.js';
 import { ForeignProtocolError, ProtocolError } from './errors.js';
-import { topicProblem } from './topic.js';
+import { validTopic } from './topic.js';
 
 export type ParseResult = Command | ProtocolError | undefined;
 
@@ -63,7 +63,7 @@ function parseSend(line: string): Command | undefined {
   if (!line.startsWith('send ')) return undefined;
   const space = line.indexOf(' ', 5);
   if (space <= 5 || space === line.length - 1) return undefined;
-  const topic = line.slice(5, space);
-  if (topic.includes('\t') || topicProblem(topic) !== undefined) return undefined;
+  const topic = validTopic(line.slice(5, space));
+  if (topic === undefined || topic.includes('\t')) return undefined;
   return { verb: 'send', topic, body: line.slice(space + 1) };
 }

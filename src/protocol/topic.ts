@@ -28,22 +28,38 @@ function nameProblem(name: string, what: 'topic' | 'pattern'): string | undefine
 }
 
 /**
- * Topics that passed topicProblem lately. A bus sends to the same topics
- * over and over; checking each again is most of the cost of a send's
- * parse. Bounded, so a client inventing topics cannot grow it.
+ * Topics that passed topicProblem lately, each as one string of its own. A
+ * bus sends to the same topics over and over; checking each again is most
+ * of the cost of a send's parse. Bounded, so a client inventing topics
+ * cannot grow it; each kept as a copy, not as a slice of the line it came
+ * in (which would keep that read's whole text alive).
  */
-const validTopics = new Set<string>();
+const validTopics = new Map<string, string>();
 const VALID_TOPICS_MAX = 4096;
+/** The last topic validTopic() gave: sends come in runs of one topic. */
+let lastValid = '';
 
 /** Why `topic` cannot be sent to, or undefined if it can. */
 export function topicProblem(topic: string): string | undefined {
-  if (validTopics.has(topic)) return undefined;
-  const problem = checkTopic(topic);
-  if (problem === undefined) {
+  return validTopic(topic) === undefined ? checkTopic(topic) : undefined;
+}
+
+/**
+ * The topic, if it can be sent to, as the one string that stands for it:
+ * the bus compares and looks up the topics of a run of sends by identity,
+ * not character by character, and hashes each once.
+ */
+export function validTopic(topic: string): string | undefined {
+  if (topic === lastValid) return lastValid;
+  let valid = validTopics.get(topic);
+  if (valid === undefined) {
+    if (checkTopic(topic) !== undefined) return undefined;
     if (validTopics.size >= VALID_TOPICS_MAX) validTopics.clear();
-    validTopics.add(topic);
+    valid = Buffer.from(topic).toString();
+    validTopics.set(valid, valid);
   }
-  return problem;
+  lastValid = valid;
+  return valid;
 }
 
 function checkTopic(topic: string): string | undefined {

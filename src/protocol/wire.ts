@@ -40,6 +40,16 @@ export function msgText(topic: string, id: number, sender: string, body: string)
   return `msg ${topic} ${id} ${sender} ${body}\n`;
 }
 
+/**
+ * The same `msg` line as msgText, as its pieces appended to `pieces` (a
+ * page of the journal joins many at once); returns its length.
+ */
+export function msgPieces(pieces: string[], topic: string, id: number, sender: string, body: string): number {
+  const digits = `${id}`;
+  pieces.push('msg ', topic, ' ', digits, ' ', sender, ' ', body, '\n');
+  return topic.length + digits.length + sender.length + body.length + 8;
+}
+
 /** `job <topic> <id> <from> <message>` with its LF: a work queue's delivery. */
 export function jobText(topic: string, id: number, sender: string, body: string): string {
   return `job ${topic} ${id} ${sender} ${body}\n`;
@@ -58,23 +68,4 @@ export function item(kind: string, ...words: (string | number)[]): Line {
 /** ` journal starts at <id>`, appended to a reply when retention took what was asked for. */
 export function journalStartsAt(first: number): string {
   return ` journal starts at ${first}`;
-}
-
-/**
- * The `msg` line with its LF as an SQL expression over a row of `messages`,
- * so that replay pages are formatted by SQLite: the same line as msgText.
- */
-export const MSG_LINE_SQL = "'msg ' || topic || ' ' || id || ' ' || sender || ' ' || body || char(10)";
-
-/** The message of a `msg <topic> <id> <from> <message>` line with its LF (topic, id and sender hold no space). */
-export function msgBody(line: string): string {
-  const afterTopic = line.indexOf(' ', 4) + 1;
-  const afterId = line.indexOf(' ', afterTopic) + 1;
-  return line.slice(line.indexOf(' ', afterId) + 1, line.length - 1);
-}
-
-/** The id in a `msg <topic> <id> ...` line (a topic holds no space). */
-export function msgId(line: string): number {
-  const afterTopic = line.indexOf(' ', 4) + 1;
-  return Number(line.slice(afterTopic, line.indexOf(' ', afterTopic)));
 }

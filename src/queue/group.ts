@@ -213,27 +213,46 @@ export class Group implements QueueGroup, Receiver {
 
   #handOut(): void {
     const { limits } = this.#services;
+    // Jobs no member may take now (the access rules): they wait, ready,
+    // while the jobs behind them go out.
+    const setAside: Job[] = [];
     while (this.#members.free > 0 && this.#out < limits.maxAckPending) {
       // Off the ready heap before #send puts it on the timers' (one heap at a time).
       const ready = this.#owed.takeReady();
       if (ready !== undefined) {
-        if (!this.#send(ready.job, ready.message)) this.#owed.putBack(ready.job);
+        const sent = this.#send(ready.job, ready.message);
+        if (sent === 'nobody') setAside.push(ready.job);
+        else if (!sent) this.#owed.putBack(ready.job);
         continue;
       }
+      // Jobs set aside count like any owed: a group nobody may take from
+      // reads no further into the journal.
+      if (this.#owed.size >= limits.maxAckPending) break;
       const next = this.#backlog.peek();
-      if (next === undefined) return;
+      if (next === undefined) break;
       const job = new Job(this, next.id, 0);
-      if (this.#send(job, next)) {
-        this.#backlog.take();
-        this.#owed.add(job);
-        this.#writes.moved();
+      const sent = this.#send(job, next);
+      if (sent === false) continue;
+      this.#backlog.take();
+      this.#owed.add(job);
+      this.#writes.moved();
+      if (sent === 'nobody') {
+        // Past the position: its row keeps it across a restart.
+        this.#writes.changed(job);
+        setAside.push(job);
       }
     }
+    for (const job of setAside) this.#owed.putBack(job);
   }
 
-  /** Gives `job`, whose message is `message`, to a member (another than its last, if one has room). */
-  #send(job: Job, message: Message): boolean {
-    const member = this.#members.pick(job.last) as LocalMember;
+  /**
+   * Gives `job`, whose message is `message`, to a member that may take it
+   * (another than its last, if one has room): true if sent, false if the
+   * member was closing, 'nobody' if no member with room may take it.
+   */
+  #send(job: Job, message: Message): boolean | 'nobody' {
+    const member = this.#members.pick(job.last, (m) => m.worker.mayTake(message));
+    if (member === undefined) return 'nobody';
     if (!member.worker.pushJob(message)) {
       // A worker that cannot take it is closing: it leaves (if it has not yet).
       this.leave(member);

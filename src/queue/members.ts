@@ -57,14 +57,14 @@ export class Members {
     this.#adjust(member, () => member.held.delete(job.id));
   }
 
-  /** The next member with room, round robin; `avoid` only if no other has room. */
-  pick(avoid: Member | undefined): Member | undefined {
+  /** The next member with room that `takes`, round robin; `avoid` only if no other will do. */
+  pick(avoid: Member | undefined, takes: (member: Member) => boolean): Member | undefined {
     const list = this.#list;
     let fallback: Member | undefined;
     for (let i = 0; i < list.length; i++) {
       const index = (this.#next + i) % list.length;
       const member = list[index] as Member;
-      if (member.free <= 0) continue;
+      if (member.free <= 0 || !takes(member)) continue;
       if (member === avoid) {
         fallback = member;
         continue;

@@ -15,6 +15,12 @@ export interface Worker {
   readonly user: string | undefined;
   /** Hands out the job of `message` (a `job` line, on the line protocol); false if the connection is closing. */
   pushJob(message: Message): boolean;
+  /**
+   * Whether this worker may be handed `message` now: the access rules, as
+   * a reload (SIGHUP) may have changed them, apply to every job as to
+   * every delivery. A job no member may take waits for one that may.
+   */
+  mayTake(message: Message): boolean;
 }
 
 /** The counters `stats` shows for work queues. */

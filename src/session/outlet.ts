@@ -103,6 +103,21 @@ export class Outlet {
     return false;
   }
 
+  /** A line of a page of the journal (its bytes from start to end), under the --max-pending rule. */
+  pushLine(data: Buffer, start: number, end: number, id: number): void {
+    if (this.#closeReason !== undefined) return;
+    if (this.outbox.pendingBytes() + end - start > this.#parts.limits.maxPending) {
+      this.#slow();
+      return;
+    }
+    this.outbox.pushLine(data, start, end, id);
+  }
+
+  /** Pages of the journal, in pieces: room() made room for them. */
+  pushPieces(pieces: readonly Buffer[], lastId: number): void {
+    if (this.#closeReason === undefined) this.outbox.pushPieces(pieces, lastId);
+  }
+
   /** A page of the journal: room() made room for it. */
   pushPage(text: string, bytes: number, lastId: number): void {
     if (this.#closeReason === undefined) this.outbox.push(text, bytes, lastId);
@@ -114,8 +129,7 @@ export class Outlet {
    * acknowledgements is cut off. (After a logoff the replies before it are
    * still written.)
    */
-  fill(slot: Slot, text: string | Buffer): void {
-    const bytes = typeof text === 'string' ? Buffer.byteLength(text) : text.length;
+  fill(slot: Slot, text: string | Buffer, bytes: number): void {
     if (this.#closeReason === undefined && this.outbox.pendingBytes() + bytes > this.#parts.limits.maxPending) {
       this.#slow();
       return;
@@ -129,16 +143,17 @@ export class Outlet {
     return this.#closeReason === undefined;
   }
 
-  /** Ends once what was pushed so far is written, for `reason`. */
+  /** Ends once what was pushed so far is written (however slowly its reader reads it), for `reason`. */
   finish(reason: string): void {
     this.#closeReason = reason;
-    this.outbox.endWhenFlushed();
+    this.outbox.endWhenFlushed(true);
   }
 
   /**
    * On the way out for `reason`: `last` goes after what was handed to the
    * sink, and what was not is dropped (`dropUnsent`: slow, shutdown) or
-   * goes first (a timeout, a foreign protocol).
+   * goes first (a timeout, a foreign protocol); the reader gets a moment
+   * to read it, not more.
    */
   leave(reason: string, last: Refusal, dropUnsent = true): void {
     if (this.#closeReason !== undefined) return;
@@ -147,7 +162,7 @@ export class Outlet {
     this.#leaving.left?.();
     const text = this.#leaving.lastWords(last);
     this.outbox.push(text, Buffer.byteLength(text), 0);
-    this.outbox.endWhenFlushed();
+    this.outbox.endWhenFlushed(false);
   }
 
   /** The sink closed: nothing more goes out. */

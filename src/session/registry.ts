@@ -1,15 +1,19 @@
 /**
- * Every connection of the daemon, whatever its door: admitted while there
- * is room (--max-connections), counted, listed for `who`, and told when
- * the server stops. A Link of the line protocol becomes a session here; a
- * door that is not lines makes its own connection and has it admitted.
+ * Every connection of the daemon, whatever its door. Each socket takes a
+ * place (--max-connections) when it is accepted, on every listener, and
+ * gives it back when it closes: sockets still in a TLS handshake or
+ * between HTTP requests count too, so the count here is the number of
+ * sockets the daemon holds. What they become is listed for `who` and told
+ * when the server stops: a Link of the line protocol becomes a session
+ * here; a door that is not lines makes its own connection and has it
+ * admitted, on a socket that holds its place.
  */
 import type { Stats } from '../bus/stats.js';
 import type { Logger } from '../log.js';
 import { err } from '../protocol/events.js';
 import type { Refusal } from '../protocol/events.js';
 import { replyLine } from '../protocol/wire.js';
-import type { Link } from '../transport/link.js';
+import type { LineDoor, Link, Seat } from '../transport/link.js';
 import { Refusals } from '../transport/refusals.js';
 import type { Admission, Connection } from './connection.js';
 
@@ -22,9 +26,11 @@ export interface RegistryParts {
   session(link: Link, id: number): Connection;
 }
 
-export class Registry implements Admission {
+export class Registry implements Admission, LineDoor {
   readonly #parts: RegistryParts;
   readonly #all = new Set<Connection>();
+  /** Sockets holding a place. */
+  #seated = 0;
   readonly #refusals = new Refusals();
   #nextId = 1;
   /** Called when the last connection has closed, while stopping. */
@@ -34,8 +40,9 @@ export class Registry implements Admission {
     this.#parts = parts;
   }
 
+  /** Sockets holding a place: what --max-connections counts. */
   get size(): number {
-    return this.#all.size;
+    return this.#seated;
   }
 
   /** Every connection, in the order they came. */
@@ -43,19 +50,30 @@ export class Registry implements Admission {
     return this.#all;
   }
 
-  /** A client of the line protocol: a session, or one line saying the server is full. */
+  take(remote: string): Seat | Refusal {
+    const refusal = this.#full(remote);
+    if (refusal !== undefined) return refusal;
+    this.#seated++;
+    let held = true;
+    return {
+      release: () => {
+        if (held) this.#seated--;
+        held = false;
+      },
+    };
+  }
+
+  /** A client of the line protocol, on a socket with its place: a session. */
   accept(link: Link): void {
-    const refusal = this.#full(link.remote);
-    if (refusal === undefined) {
-      this.#add(this.#parts.session(link, this.#nextId++));
-      return;
-    }
+    this.#add(this.#parts.session(link, this.#nextId++));
+  }
+
+  /** A client of the line protocol over the limit: one line saying the server is full. */
+  refuse(link: Link, refusal: Refusal): void {
     this.#refusals.refuse(link, replyLine(refusal), () => this.#parts.logger.log('debug', 'refused connection closed', { remote: link.remote }));
   }
 
-  admit<C extends Connection>(remote: string, make: (id: number) => C): C | Refusal {
-    const refusal = this.#full(remote);
-    if (refusal !== undefined) return refusal;
+  admit<C extends Connection>(make: (id: number) => C): C {
     const connection = make(this.#nextId++);
     this.#add(connection);
     return connection;
@@ -89,7 +107,7 @@ export class Registry implements Admission {
   /** The refusal, when the server is full. */
   #full(remote: string): Refusal | undefined {
     const { limits, counters, logger } = this.#parts;
-    if (this.#all.size < limits.maxConnections) return undefined;
+    if (this.#seated < limits.maxConnections) return undefined;
     counters.closed('refused: server full');
     logger.log('warn', 'connection refused: server full', { remote, limit: limits.maxConnections });
     return err('busy', `the server is full (${limits.maxConnections} connections); try again later`);

@@ -111,7 +111,11 @@ export class Session implements Conn, Connection {
   deliver(message: Delivery): void {
     // The outlet drops it if the session is closing.
     if (this.#liveSkipped || !this.#services.policy.mayReadMessage(this.#user, message.topic, message.body)) return;
-    this.#outlet.push(message.text, message.bytes, message.id);
+    this.#outlet.pushLine(message.data, message.start, message.end, message.id);
+  }
+
+  mayTake(job: Message): boolean {
+    return this.#services.policy.mayReadMessage(this.#user, job.topic, job.body);
   }
 
   pushJob(job: Message): boolean {
@@ -134,7 +138,9 @@ export class Session implements Conn, Connection {
   later(): (reply: Reply) => void {
     const slot = this.#outlet.outbox.reserve();
     return (reply) => {
-      this.#outlet.fill(slot, replyText(reply));
+      const text = replyText(reply);
+      // `ok send <id>`, the reply a busy bus gives most, is ASCII.
+      this.#outlet.fill(slot, text, reply.code === 'ok' && reply.verb === 'send' ? text.length : Buffer.byteLength(text));
       this.#maybeFinish();
     };
   }
@@ -177,8 +183,8 @@ export class Session implements Conn, Connection {
     return this.#outlet.pageBytes;
   }
 
-  pushJournaled(text: string, bytes: number, lastId: number): void {
-    this.#outlet.pushPage(text, bytes, lastId);
+  pushJournaled(pieces: readonly Buffer[], lastId: number): void {
+    this.#outlet.pushPieces(pieces, lastId);
   }
 
   room(): Promise<boolean> {

@@ -14,10 +14,9 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log.js';
+import { WAL_RESTART_BYTES } from './wal.js';
 
 const CHECKPOINT_MS = 200;
-/** Past this size the WAL is let start over (one fsync on the event loop). */
-const WAL_RESTART_BYTES = 256 << 20;
 const RESTART_MS = 1000;
 const MAX_RESTART_MS = 60_000;
 

@@ -1,17 +1,19 @@
 /**
  * The messages of the journal (PROTOCOL.md, "Journal"): every accepted send
- * is a row of `messages`, committed before it is acknowledged or delivered.
- * Rows are append-only, enforced by triggers in the database itself
- * (schema.ts); only retention deletes, through a narrow path. The commit
- * that completes a block of ids also writes the block's summary
- * (topic_blocks), in the same transaction.
+ * is committed before it is acknowledged or delivered. A commit is one row
+ * of `pages` (page.ts) holding its messages' `msg` lines: one B-tree
+ * insert per commit, not per message. Pages are append-only, enforced by
+ * triggers in the database itself (schema.ts); only retention deletes,
+ * through a narrow path, whole pages. The commit that completes a block of
+ * ids also writes the block's summary (summaries.ts), in the same
+ * transaction.
  */
 import type Database from 'better-sqlite3';
 import type { Qos } from '../protocol/events.js';
+import { emptyPage, PageBuilder, pageBytes } from './page.js';
+import type { BuiltCommit } from './page.js';
 import { BLOCK_SIZE, blockOf, NO_DELETE_TRIGGER } from './schema.js';
-
-/** Rows per multi-row INSERT statement when a batch is large enough. */
-const INSERT_ROWS = 16;
+import { BlockSummaries } from './summaries.js';
 
 export interface StoredMessage {
   id: number;
@@ -51,112 +53,180 @@ export interface NumberedMessage extends PendingMessage {
   readonly ts: number;
 }
 
+/**
+ * The journal's last id: the last id of its newest page. Retention never
+ * leaves the journal without a page: when it takes the newest, an empty
+ * one holds its last id (page.ts, emptyPage), so ids never start over.
+ */
+export const LAST_ID_SQL = 'SELECT coalesce(max(last_id), 0) FROM pages';
+
+/**
+ * What the last commit wrote: the bytes of its messages' `msg` lines, in
+ * order (one piece per run of one time), so that receivers take each line
+ * as its page holds it, encoded once.
+ */
+export class Written {
+  readonly commits: BuiltCommit[] = [];
+}
+
 export class Journal {
   readonly #check: () => void;
   readonly #appendBatch: (messages: readonly PendingMessage[], ts: number, alsoWrite: (() => void) | undefined) => number;
   readonly #appendNumbered: (messages: readonly NumberedMessage[], alsoWrite: (() => void) | undefined) => number;
   readonly #deleteThrough: (lastDeleted: number, limit: number) => number;
+  readonly #summaries: BlockSummaries;
+  /** The lines of the last commit. */
+  readonly written = new Written();
 
   /** `check` throws when the journal's files are no longer the ones open. */
   constructor(db: Database.Database, check: () => void) {
     this.#check = check;
-    const insert = 'INSERT INTO messages (ts, topic, sender, body) VALUES ';
-    const insertOne = db.prepare(`${insert}(?, ?, ?, ?)`);
-    // One statement per INSERT_ROWS rows costs far less than one per row
-    // (measured: 1.7x the rows per second); the rest go one by one.
-    const insertMany = db.prepare(`${insert}${Array(INSERT_ROWS).fill('(?, ?, ?, ?)').join(', ')}`);
-    const summarize = db.prepare<[number, number, number]>(
-      'INSERT INTO topic_blocks (block, topic, first_id, last_id, count) SELECT ?, topic, min(id), max(id), count(*) FROM messages WHERE id BETWEEN ? AND ? GROUP BY topic',
-    );
+    const builder = new PageBuilder(pageBytes(db.pragma('page_size', { simple: true }) as number));
+    const summaries = (this.#summaries = new BlockSummaries(db));
+    const written = this.written;
+    const last = db.prepare<[], number>(LAST_ID_SQL).pluck();
     // message_qos: the QoS digits of a commit's messages, keyed by its first id.
     const insertQos = db.prepare<[number, string]>('INSERT INTO message_qos (first_id, qos) VALUES (?, ?)');
-    const params: unknown[] = [];
-    this.#appendBatch = db.transaction((messages: readonly PendingMessage[], ts: number, alsoWrite: (() => void) | undefined) => {
-      alsoWrite?.();
-      let id = 0;
-      let i = 0;
-      for (; i + INSERT_ROWS <= messages.length; i += INSERT_ROWS) {
-        params.length = 0;
-        for (let j = i; j < i + INSERT_ROWS; j++) {
-          const m = messages[j] as PendingMessage;
-          params.push(ts, m.topic, m.sender, m.body);
+    const insert = db.prepare<[number, number, number, number, string | null, Buffer, string]>('INSERT INTO pages (last_id, first_id, count, ts, topic, data, spans) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    /** Writes messages[from..to), the k-th with id idOf(k), as the pages they fill (`before`: the last id before the commit). */
+    const writePages = (messages: readonly PendingMessage[], from: number, to: number, idOf: (k: number) => number, ts: number, before: number): void => {
+      // The block sums take runs of one topic within a block.
+      let topic = '';
+      let first = 0;
+      let last = 0;
+      let count = 0;
+      let boundary = 0;
+      for (let k = from; k < to; k++) {
+        const m = messages[k] as PendingMessage;
+        const id = idOf(k);
+        builder.add(m.topic, id, m.sender, m.body);
+        if (m.topic !== topic || id >= boundary) {
+          if (count > 0) summaries.add(topic, first, last, count, before);
+          topic = m.topic;
+          first = id;
+          count = 0;
+          boundary = (blockOf(id) + 1) * BLOCK_SIZE;
         }
-        id = Number(insertMany.run(params).lastInsertRowid);
+        last = id;
+        count++;
       }
-      for (; i < messages.length; i++) {
-        const m = messages[i] as PendingMessage;
-        id = Number(insertOne.run(ts, m.topic, m.sender, m.body).lastInsertRowid);
-      }
-      const qos = qosDigits(messages);
-      if (qos !== undefined) insertQos.run(id - messages.length + 1, qos);
-      // The blocks this batch completed (ids are consecutive within it).
-      for (let block = blockOf(id - messages.length); block < blockOf(id); block++) {
-        summarize.run(block, block * BLOCK_SIZE, (block + 1) * BLOCK_SIZE - 1);
-      }
-      return id;
-    });
-    const insertNumbered = db.prepare('INSERT INTO messages (id, ts, topic, sender, body) VALUES (?, ?, ?, ?, ?)');
-    const last = db.prepare<[], number | null>('SELECT max(id) FROM messages').pluck();
-    this.#appendNumbered = db.transaction((messages: readonly NumberedMessage[], alsoWrite: (() => void) | undefined) => {
+      summaries.add(topic, first, last, count, before);
+      const commit = builder.build();
+      for (const page of commit.pages) insert.run(page.lastId, page.firstId, page.count, ts, page.topic, page.data, page.spans);
+      written.commits.push(commit);
+    };
+    // Each transaction reads before it writes: a transaction that holds a
+    // read never waits for the write lock (SQLite's busy handler would sleep
+    // on the event loop); it fails at once, SQLITE_BUSY, and the broker
+    // tries again in a later turn.
+    this.#appendBatch = db.transaction((messages: readonly PendingMessage[], ts: number, alsoWrite: (() => void) | undefined) => {
+      const before = last.get() as number;
       alsoWrite?.();
-      // Ids may skip (a stream's deleted messages): the blocks completed
-      // are those from the journal's last id before the batch.
-      const before = last.get() ?? 0;
+      written.commits.length = 0;
+      if (messages.length === 0) return 0;
+      const idOf = (k: number): number => before + 1 + k;
+      writePages(messages, 0, messages.length, idOf, ts, before);
+      const qos = qosDigits(messages);
+      if (qos !== undefined) insertQos.run(before + 1, qos);
+      const lastId = before + messages.length;
+      summaries.write(before, lastId);
+      return lastId;
+    });
+    this.#appendNumbered = db.transaction((messages: readonly NumberedMessage[], alsoWrite: (() => void) | undefined) => {
+      const before = last.get() as number;
+      alsoWrite?.();
+      written.commits.length = 0;
+      const idOf = (k: number): number => (messages[k] as NumberedMessage).id;
       let id = before;
-      for (const m of messages) {
+      // Pages of their own per run of one time: a page has one ts.
+      let from = 0;
+      for (let k = 0; k < messages.length; k++) {
+        const m = messages[k] as NumberedMessage;
         if (m.id <= id) throw new Error(`message id ${m.id} is not after the journal's last id ${id}`);
-        insertNumbered.run(m.id, m.ts, m.topic, m.sender, m.body);
         id = m.id;
+        const next = messages[k + 1];
+        if (next === undefined || next.ts !== m.ts) {
+          writePages(messages, from, k + 1, idOf, m.ts, before);
+          from = k + 1;
+        }
       }
-      for (let block = blockOf(before); block < blockOf(id); block++) {
-        summarize.run(block, block * BLOCK_SIZE, (block + 1) * BLOCK_SIZE - 1);
-      }
+      summaries.write(before, id);
       return id;
     });
-    const remove = db.prepare<[number, number]>('DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE id <= ? ORDER BY id LIMIT ?)');
+    // The oldest pages, those that end by an id, but no more than about
+    // `limit` messages from the first.
+    const first = db.prepare<[], number | undefined>('SELECT first_id FROM pages ORDER BY last_id LIMIT 1').pluck();
+    const newest = db.prepare<[], { last_id: number; count: number; ts: number }>('SELECT last_id, count, ts FROM pages ORDER BY last_id DESC LIMIT 1');
+    const holding = db.prepare<[number], number | undefined>('SELECT last_id FROM pages WHERE last_id >= ? ORDER BY last_id LIMIT 1').pluck();
+    const remove = db.prepare<[number], number>('DELETE FROM pages WHERE last_id <= ? RETURNING count').pluck();
     const forget = db.prepare<[number]>('DELETE FROM topic_blocks WHERE block < ?');
     const forgetQos = db.prepare<[number, number]>('DELETE FROM message_qos WHERE first_id < ? AND first_id + length(qos) <= ?');
-    const first = db.prepare<[], number | null>('SELECT min(id) FROM messages').pluck();
     // Retention's narrow path past the append-only guard: within one
     // transaction of this connection, so no other connection ever sees
     // the trigger missing.
     this.#deleteThrough = db.transaction((lastDeleted: number, limit: number) => {
-      db.exec('DROP TRIGGER messages_no_delete');
-      const changes = remove.run(lastDeleted, limit).changes;
+      const oldest = first.get();
+      const end = newest.get();
+      if (oldest === undefined || end === undefined) return 0;
+      let through = Math.min(lastDeleted, holding.get(oldest + limit - 1) ?? lastDeleted);
+      // An empty page holding the last id stays until a commit follows it.
+      if (end.count === 0) through = Math.min(through, end.last_id - 1);
+      db.exec('DROP TRIGGER pages_no_delete');
+      let deleted = 0;
+      for (const count of remove.all(through)) deleted += count;
       db.exec(NO_DELETE_TRIGGER);
-      // The summaries of blocks left with no row go too, and QoS digits.
-      const firstLeft = first.get() ?? lastDeleted + 1;
+      if (through >= end.last_id) emptyPage(insert, end.last_id, end.ts);
+      // The summaries of blocks left with no message go too, and QoS digits.
+      const firstLeft = first.get() ?? through + 1;
       forget.run(blockOf(firstLeft));
       forgetQos.run(firstLeft, firstLeft);
-      return changes;
+      return deleted;
     });
   }
 
   /**
-   * Appends messages in one transaction, in order, all stamped `ts`, with
+   * Appends messages in one transaction, as the pages they fill (one for
+   * a batch of short messages), in order, all stamped `ts`, with
    * whatever `alsoWrite` writes (cursor marks, job states) in the same
    * transaction. Returns the id of the last message (0 for none); ids are
-   * consecutive within a batch because the daemon's connection is the only
-   * writer of `messages`.
+   * consecutive within a batch because the daemon's connection is the
+   * only writer of the journal. Throws SQLITE_BUSY at once, without
+   * waiting, when another connection holds the write lock.
    */
   append(messages: readonly PendingMessage[], ts: number, alsoWrite?: () => void): number {
     this.#check();
-    return this.#appendBatch(messages, ts, alsoWrite);
+    return this.#settled(() => this.#appendBatch(messages, ts, alsoWrite));
   }
 
   /**
    * Appends messages that carry their own ids and times (cluster mode),
-   * in one transaction with `alsoWrite`. Ids must rise and be above the
-   * journal's last; returns the last one.
+   * in one transaction with `alsoWrite`, a page per run of one time. Ids
+   * must rise and be above the journal's last; returns the last one.
    */
   appendNumbered(messages: readonly NumberedMessage[], alsoWrite?: () => void): number {
     this.#check();
-    return this.#appendNumbered(messages, alsoWrite);
+    return this.#settled(() => this.#appendNumbered(messages, alsoWrite));
   }
 
+  /** Runs a commit; the block sums take its messages only if it commits. */
+  #settled(commit: () => number): number {
+    let last: number;
+    try {
+      last = commit();
+    } catch (error) {
+      this.#summaries.settle(false, 0);
+      throw error;
+    }
+    this.#summaries.settle(true, last);
+    return last;
+  }
+
+
   /**
-   * Retention: deletes at most `limit` of the oldest rows with id <=
-   * `lastDeleted`; returns how many went.
+   * Retention: deletes the oldest pages whose messages all have ids up to
+   * `lastDeleted`, about `limit` messages at most (whole pages: a page that
+   * goes on past `lastDeleted` stays); returns how many messages went. When
+   * the newest goes, an empty page takes its place, holding its last id.
    */
   deleteOldest(lastDeleted: number, limit: number): number {
     return this.#deleteThrough(lastDeleted, limit);

@@ -1,24 +1,30 @@
 /**
- * Reading the journal in bounded steps: no step reads more than a page of
- * rows (or bytes), so a catch-up over millions of messages never holds them
- * all in memory nor stalls the event loop. Replay pages come formatted by
- * SQLite (a string per row, the `msg` line); `linebus tail` reads rows.
+ * Reading the journal in bounded steps: no step reads more than about a
+ * step's worth of messages (rows) and bytes, so a catch-up over millions
+ * of messages never holds them all in memory nor stalls the event loop.
+ * Pages (page.ts) come as they are stored: a page whose every message is
+ * wanted goes to a line client as its bytes, untouched; only a page that
+ * is partly wanted is read line by line.
  *
  * One exact topic reads through the block summaries (topic_blocks): only
  * the blocks that hold the topic are scanned, plus the journal's last,
- * unsummarized block. Anything else scans windows of ids and filters.
+ * unsummarized block, and of those only the pages of that topic or of
+ * several. Anything else scans windows of ids and filters.
  */
 import type Database from 'better-sqlite3';
-import { MSG_LINE_SQL, msgBody, msgId } from '../protocol/wire.js';
 import { isWildcardPattern, matches } from '../protocol/topic.js';
 import type { StoredMessage } from './journal.js';
+import { LAST_ID_SQL } from './journal.js';
+import { consecutive, PAGE_COLUMNS, PageLines } from './page.js';
+import type { PageRow } from './page.js';
 import { BLOCK_SIZE, blockOf } from './schema.js';
+import { runSteps } from './steps.js';
 import type { Wants } from './wants.js';
 
 export interface PageLimits {
-  /** At most this many rows are read in one step. */
+  /** At most about this many messages are read in one step (whole pages; at least one). */
   rows: number;
-  /** A step stops once the rows it kept add up to about this many bytes as msg lines. */
+  /** A step stops once what it read, or kept, adds up to about this many bytes. */
   bytes: number;
 }
 
@@ -35,11 +41,11 @@ export interface Page extends Step {
   rows: StoredMessage[];
 }
 
-/** `msg` lines, each with its LF, ready for a client. */
+/** `msg` lines, each with its LF, ready for a client: in pieces (pages as stored, parts of pages). */
 export interface TextPage extends Step {
-  text: string;
+  pieces: Buffer[];
   count: number;
-  /** The id of the last line of `text` (0 when there is none). */
+  /** The id of the last line of `data` (0 when there is none). */
   lastId: number;
 }
 
@@ -57,33 +63,25 @@ interface Range {
   last: number;
 }
 
-const COLUMNS = 'id, ts, topic, sender, body';
-
 /** What a message weighs in a page: about its `msg` line's length (UTF-16 units, near enough). */
 export function messageSize(message: { readonly topic: string; readonly sender: string; readonly body: string }): number {
   return message.topic.length + message.sender.length + message.body.length + 24;
 }
-type Row = [id: number, topic: string, line: string];
-type RawMessage = [id: number, ts: number, topic: string, sender: string, body: string];
+
+type Found = { id: number } | { left: number };
 
 export class JournalReader {
-  readonly #rows: Database.Statement<[number, number, number], StoredMessage>;
-  readonly #rowsOf: Database.Statement<[number, number, string, number], StoredMessage>;
-  readonly #messages: Database.Statement<[number, number, number], RawMessage>;
-  readonly #messagesOf: Database.Statement<[number, number, string, number], RawMessage>;
-  readonly #lines: Database.Statement<[number, number, number], Row>;
-  readonly #plainLines: Database.Statement<[number, number, number], string>;
-  readonly #plainLinesOf: Database.Statement<[number, number, string, number], string>;
+  readonly #pagesAll: Database.Statement<[number, number], PageRow>;
+  readonly #pagesOf: Database.Statement<[number, number, string], PageRow>;
+  readonly #pagesAllBack: Database.Statement<[number, number], PageRow>;
+  readonly #pagesOfBack: Database.Statement<[number, number, string], PageRow>;
+  readonly #pageAt: Database.Statement<[number], PageRow>;
+  readonly #boundAt: Database.Statement<[number], { first_id: number; last_id: number }>;
   readonly #nextBlock: Database.Statement<[string, number, number], { first_id: number; last_id: number }>;
   readonly #blocksBackward: Database.Statement<[string, number, number], { block: number; first_id: number; last_id: number; count: number }>;
-  readonly #idsBackward: Database.Statement<[number, number, string, number, number], number>;
-  readonly #topicsBackward: Database.Statement<[number, number], { id: number; topic: string }>;
-  readonly #nthBackward: Database.Statement<[number, number], number>;
-  readonly #tsAt: Database.Statement<[number], { id: number; ts: number }>;
-  readonly #one: Database.Statement<[number], StoredMessage>;
-  readonly #last: Database.Statement<[], number | null>;
-  readonly #first: Database.Statement<[], number | null>;
-  readonly #lastInTail: Database.Statement<[number, string], number | null>;
+  readonly #tsAt: Database.Statement<[number], { first_id: number; last_id: number; ts: number }>;
+  readonly #last: Database.Statement<[], number>;
+  readonly #first: Database.Statement<[], number | undefined>;
   readonly #lastInBlocks: Database.Statement<[string], number | null>;
   readonly #db: Database.Database;
   /** The QoS digits of commits (journal.ts), prepared when first needed: an older journal has none. */
@@ -91,43 +89,43 @@ export class JournalReader {
 
   constructor(db: Database.Database) {
     this.#db = db;
-    const where = 'WHERE id >= ? AND id <= ?';
-    this.#rows = db.prepare(`SELECT ${COLUMNS} FROM messages ${where} ORDER BY id LIMIT ?`);
-    this.#rowsOf = db.prepare(`SELECT ${COLUMNS} FROM messages ${where} AND topic = ? ORDER BY id LIMIT ?`);
-    // Arrays, made objects in JavaScript: a third faster than rows as objects.
-    this.#messages = db.prepare<[number, number, number], RawMessage>(`SELECT ${COLUMNS} FROM messages ${where} ORDER BY id LIMIT ?`).raw();
-    this.#messagesOf = db.prepare<[number, number, string, number], RawMessage>(`SELECT ${COLUMNS} FROM messages ${where} AND topic = ? ORDER BY id LIMIT ?`).raw();
-    this.#lines = db.prepare<[number, number, number], Row>(`SELECT id, topic, ${MSG_LINE_SQL} FROM messages ${where} ORDER BY id LIMIT ?`).raw();
-    this.#plainLines = db.prepare<[number, number, number], string>(`SELECT ${MSG_LINE_SQL} FROM messages ${where} ORDER BY id LIMIT ?`).pluck();
-    this.#plainLinesOf = db.prepare<[number, number, string, number], string>(`SELECT ${MSG_LINE_SQL} FROM messages ${where} AND topic = ? ORDER BY id LIMIT ?`).pluck();
+    const ofTopic = 'AND (topic IS NULL OR topic = ?)';
+    const pages = `SELECT ${PAGE_COLUMNS} FROM pages WHERE last_id BETWEEN ? AND ?`;
+    this.#pagesAll = db.prepare(`${pages} ORDER BY last_id`);
+    this.#pagesOf = db.prepare(`${pages} ${ofTopic} ORDER BY last_id`);
+    this.#pagesAllBack = db.prepare(`${pages} ORDER BY last_id DESC`);
+    this.#pagesOfBack = db.prepare(`${pages} ${ofTopic} ORDER BY last_id DESC`);
+    this.#pageAt = db.prepare(`SELECT ${PAGE_COLUMNS} FROM pages WHERE last_id >= ? ORDER BY last_id LIMIT 1`);
+    this.#boundAt = db.prepare('SELECT first_id, last_id FROM pages WHERE last_id >= ? ORDER BY last_id LIMIT 1');
     this.#nextBlock = db.prepare('SELECT first_id, last_id FROM topic_blocks WHERE topic = ? AND block >= ? AND last_id > ? ORDER BY block LIMIT 1');
     this.#blocksBackward = db.prepare('SELECT block, first_id, last_id, count FROM topic_blocks WHERE topic = ? AND block < ? ORDER BY block DESC LIMIT ?');
-    this.#idsBackward = db.prepare<[number, number, string, number, number], number>(`SELECT id FROM messages ${where} AND topic = ? ORDER BY id DESC LIMIT ? OFFSET ?`).pluck();
-    this.#topicsBackward = db.prepare('SELECT id, topic FROM messages WHERE id < ? AND id >= ? ORDER BY id DESC');
-    this.#nthBackward = db.prepare<[number, number], number>('SELECT id FROM messages WHERE id <= ? ORDER BY id DESC LIMIT 1 OFFSET ?').pluck();
-    this.#tsAt = db.prepare('SELECT id, ts FROM messages WHERE id >= ? ORDER BY id LIMIT 1');
-    this.#one = db.prepare(`SELECT ${COLUMNS} FROM messages WHERE id = ?`);
-    this.#last = db.prepare<[], number | null>('SELECT max(id) FROM messages').pluck();
-    this.#first = db.prepare<[], number | null>('SELECT min(id) FROM messages').pluck();
-    this.#lastInTail = db.prepare<[number, string], number | null>('SELECT max(id) FROM messages WHERE id >= ? AND topic = ?').pluck();
+    this.#tsAt = db.prepare('SELECT first_id, last_id, ts FROM pages WHERE last_id >= ? ORDER BY last_id LIMIT 1');
+    this.#last = db.prepare<[], number>(LAST_ID_SQL).pluck();
+    this.#first = db.prepare<[], number | undefined>('SELECT first_id FROM pages ORDER BY last_id LIMIT 1').pluck();
     this.#lastInBlocks = db.prepare<[string], number | null>('SELECT last_id FROM topic_blocks WHERE topic = ? ORDER BY block DESC LIMIT 1').pluck();
   }
 
-  /** The highest id in the journal, or 0 when it is empty. */
+  /** The highest id the journal gave (its last message's, though retention took it), or 0. */
   lastId(): number {
-    return this.#last.get() ?? 0;
+    return this.#last.get() as number;
   }
 
-  /** The lowest id still in the journal, or 0 when it is empty. */
+  /** The lowest id the journal may still hold (past its last when retention took every message), or 0 when nothing was ever sent. */
   firstId(): number {
     return this.#first.get() ?? 0;
   }
 
   /** One message; undefined if there is none (or retention deleted it). */
   message(id: number): StoredMessage | undefined {
-    const message = this.#one.get(id);
-    if (message !== undefined) this.#addQos([message]);
-    return message;
+    const row = this.#pageAt.get(id);
+    if (row === undefined || row.first_id > id) return undefined;
+    const lines = new PageLines(row);
+    while (lines.next()) if (lines.id === id) {
+      const message: StoredMessage = { id, ts: row.ts, topic: lines.topic, sender: lines.sender, body: lines.body };
+      this.#addQos([message]);
+      return message;
+    }
+    return undefined;
   }
 
   /**
@@ -157,79 +155,99 @@ export class JournalReader {
 
   /** The last id of one topic, or 0. */
   lastIdOf(topic: string): number {
-    const tail = blockOf(this.lastId()) * BLOCK_SIZE;
-    return this.#lastInTail.get(tail, topic) ?? this.#lastInBlocks.get(topic) ?? 0;
+    const last = this.lastId();
+    const found = runSteps(this.#lastOf(topic, 1, last, blockOf(last) * BLOCK_SIZE, DEFAULT_LIMITS));
+    if ('id' in found) return found.id;
+    return this.#lastInBlocks.get(topic) ?? 0;
   }
 
   /**
    * One step of reading, in id order, the messages after `cursor` and up to
-   * `until` that `wants` asks for, as `msg` lines formatted by SQLite.
+   * `until` that `wants` asks for, as `msg` lines: pages wanted whole as
+   * they are stored, the others cut line by line.
    */
   pageText(wants: Wants, cursor: number, until: number, limits: PageLimits = DEFAULT_LIMITS): TextPage {
     const range = this.#range(wants, cursor, until, limits);
-    if (range === undefined) return { text: '', count: 0, lastId: 0, next: cursor, done: true };
-    if (wants.all || range.topic !== undefined) {
-      // Nothing to filter in JavaScript: the lines alone, one string each.
-      const lines = range.topic === undefined ? this.#plainLines.all(range.from, range.to, limits.rows) : this.#plainLinesOf.all(range.from, range.to, range.topic, limits.rows);
-      let bytes = 0;
-      let count = 0;
-      while (count < lines.length && bytes < limits.bytes) bytes += (lines[count++] as string).length;
-      if (count === 0) return { text: '', count, lastId: 0, ...after(range, undefined) };
-      const lastId = msgId(lines[count - 1] as string);
-      const text = (count < lines.length ? lines.slice(0, count) : lines).join('');
-      // A page stops at its byte budget (UTF-16 units, near enough).
-      if (count < lines.length) return { text, count, lastId, next: lastId, done: false };
-      return { text, count, lastId, ...after(range, lines.length === limits.rows ? lastId : undefined) };
-    }
-    const rows = this.#lines.all(range.from, range.to, limits.rows);
-    let text = '';
+    if (range === undefined) return { pieces: [], count: 0, lastId: 0, next: cursor, done: true };
+    const { pages, complete } = this.#read(range, limits);
+    const chunks: Buffer[] = [];
+    let bytes = 0;
     let count = 0;
     let lastId = 0;
-    for (let i = 0; i < rows.length; i++) {
-      const [id, topic, line] = rows[i] as Row;
-      if (!wants.has(id, topic, () => msgBody(line))) continue;
-      text += line;
-      count++;
-      lastId = id;
-      if (text.length >= limits.bytes && i < rows.length - 1) return { text, count, lastId, next: id, done: false };
+    for (const row of pages) {
+      if (row.first_id >= range.from && row.last_id <= range.to && wants.allOf(row.topic, row.first_id) && bytes + row.data.length <= limits.bytes) {
+        if (row.count === 0) continue;
+        chunks.push(row.data);
+        bytes += row.data.length;
+        count += row.count;
+        lastId = row.last_id;
+        continue;
+      }
+      // Line by line: each run of wanted lines is cut out whole.
+      const lines = new PageLines(row);
+      let run = -1;
+      let runEnd = 0;
+      while (lines.next()) {
+        const id = lines.id;
+        if (id > range.to) break;
+        if (id < range.from || !wants.has(id, lines.topic, () => lines.body)) {
+          if (run >= 0) chunks.push(lines.bytesBetween(run, runEnd));
+          run = -1;
+          continue;
+        }
+        if (run < 0) run = lines.start;
+        runEnd = lines.end;
+        bytes += lines.end - lines.start;
+        count++;
+        lastId = id;
+        // A step stops at the first line that reaches its byte budget.
+        if (bytes >= limits.bytes) {
+          chunks.push(lines.bytesBetween(run, runEnd));
+          return { pieces: chunks, count, lastId, next: id, done: false };
+        }
+      }
+      if (run >= 0) chunks.push(lines.bytesBetween(run, runEnd));
     }
-    return { text, count, lastId, ...after(range, rows.length === limits.rows ? (rows[rows.length - 1] as Row)[0] : undefined) };
+    return { pieces: chunks, count, lastId, ...after(range, pages, complete) };
   }
 
   /**
-   * One step of reading, as pageText does, of the messages themselves:
-   * at most `limits.rows`, stopping once their topics, senders and bodies
-   * add up to `limits.bytes` (UTF-16 units, near enough).
+   * One step of reading, as pageText does, of the messages themselves,
+   * stopping once their topics, senders and bodies add up to
+   * `limits.bytes` (UTF-16 units, near enough).
    */
   pageMessages(wants: Wants, cursor: number, until: number, limits: PageLimits = DEFAULT_LIMITS): MessagePage {
     const range = this.#range(wants, cursor, until, limits);
     if (range === undefined) return { messages: [], next: cursor, done: true };
-    const found = range.topic === undefined ? this.#messages.all(range.from, range.to, limits.rows) : this.#messagesOf.all(range.from, range.to, range.topic, limits.rows);
-    const filter = range.topic === undefined && !wants.all;
+    const { pages, complete } = this.#read(range, limits);
     const messages: StoredMessage[] = [];
     let bytes = 0;
-    for (let i = 0; i < found.length; i++) {
-      const [id, ts, topic, sender, body] = found[i] as RawMessage;
-      if (filter && !wants.has(id, topic, () => body)) continue;
-      const message: StoredMessage = { id, ts, topic, sender, body };
-      messages.push(message);
-      bytes += messageSize(message);
-      if (bytes >= limits.bytes && i < found.length - 1) {
-        this.#addQos(messages);
-        return { messages, next: id, done: false };
+    for (const row of pages) {
+      const whole = wants.allOf(row.topic, Math.max(row.first_id, range.from));
+      const lines = new PageLines(row);
+      while (lines.next()) {
+        const id = lines.id;
+        if (id > range.to) break;
+        if (id < range.from) continue;
+        const topic = lines.topic;
+        if (!whole && !wants.has(id, topic, () => lines.body)) continue;
+        const message: StoredMessage = { id, ts: row.ts, topic, sender: lines.sender, body: lines.body };
+        messages.push(message);
+        bytes += messageSize(message);
+        if (bytes >= limits.bytes) {
+          this.#addQos(messages);
+          return { messages, next: id, done: false };
+        }
       }
     }
     this.#addQos(messages);
-    return { messages, ...after(range, found.length === limits.rows ? (found[found.length - 1] as RawMessage)[0] : undefined) };
+    return { messages, ...after(range, pages, complete) };
   }
 
-  /** One step of reading rows, as pageText does (`linebus tail`). */
+  /** One step of reading messages, as pageMessages does, with no byte budget (`linebus tail`). */
   page(wants: Wants, cursor: number, until: number, limits: PageLimits = DEFAULT_LIMITS): Page {
-    const range = this.#range(wants, cursor, until, limits);
-    if (range === undefined) return { rows: [], next: cursor, done: true };
-    const found = range.topic === undefined ? this.#rows.all(range.from, range.to, limits.rows) : this.#rowsOf.all(range.from, range.to, range.topic, limits.rows);
-    const rows = range.topic === undefined ? found.filter((row) => wants.has(row.id, row.topic, () => row.body)) : found;
-    return { rows, ...after(range, found.length === limits.rows ? (found[found.length - 1] as StoredMessage).id : undefined) };
+    const { messages, next, done } = this.pageMessages(wants, cursor, until, { rows: limits.rows, bytes: Number.MAX_SAFE_INTEGER });
+    return { rows: messages, next, done };
   }
 
   /**
@@ -252,29 +270,60 @@ export class JournalReader {
   }
 
   /**
+   * The pages that hold ids of `range` (with range.topic, only that
+   * topic's and those of several), in id order, as many as about
+   * `limits.rows` messages and `limits.bytes` bytes (at least one page);
+   * `complete` when they are all the range has. Nothing is done with a page
+   * while the statement runs (a filter may read the journal).
+   */
+  #read(range: Range, limits: PageLimits): { pages: PageRow[]; complete: boolean } {
+    const bound = this.#bound(range.to);
+    const found = range.topic === undefined ? this.#pagesAll.iterate(range.from, bound) : this.#pagesOf.iterate(range.from, bound, range.topic);
+    const pages: PageRow[] = [];
+    let rows = 0;
+    let bytes = 0;
+    for (const page of found) {
+      // Leaving the loop ends the statement.
+      if (pages.length > 0 && (rows >= limits.rows || bytes >= limits.bytes)) return { pages, complete: false };
+      pages.push(page);
+      rows += page.count;
+      bytes += page.data.length;
+    }
+    return { pages, complete: true };
+  }
+
+  /** The last id of the page that holds `id`, or `id` when none does: pages up to it hold every id up to `id`. */
+  #bound(id: number): number {
+    const page = this.#boundAt.get(id);
+    return page !== undefined && page.first_id <= id ? page.last_id : id;
+  }
+
+  /**
    * The id after which the last `count` messages of `pattern` (up to and
-   * including `until`) begin; 0 if there are fewer. Steps of at most
-   * `limits.rows` rows, or rows / 32 block summaries, so callers can yield
-   * between them.
+   * including `until`) begin; 0 if there are fewer. Steps of about
+   * `limits.rows` messages, or rows / 32 block summaries, so callers can
+   * yield between them.
    */
   *startOfLast(pattern: string, count: number, until: number, limits: PageLimits = DEFAULT_LIMITS): Generator<void, number> {
     if (count === 0) return until;
-    if (pattern === '>') return (this.#nthBackward.get(until, count - 1) ?? 1) - 1;
-    if (isWildcardPattern(pattern)) return yield* this.#startOfLastMatching(pattern, count, until, limits);
+    if (isWildcardPattern(pattern)) {
+      const found = yield* this.#lastOf(pattern, count, until, 1, limits);
+      return 'id' in found ? found.id - 1 : 0;
+    }
     // The last block, then the summaries, newest first.
     const tail = blockOf(until) * BLOCK_SIZE;
-    const inTail = this.#idsBackward.all(tail, until, pattern, count, 0);
-    if (inTail.length === count) return (inTail[count - 1] as number) - 1;
-    let wanted = count - inTail.length;
+    const inTail = yield* this.#lastOf(pattern, count, until, tail, limits);
+    if ('id' in inTail) return inTail.id - 1;
+    let wanted = inTail.left;
     // A page of summaries at a time, no statement left open across a yield.
     const page = Math.max(1, Math.floor(limits.rows / 32));
     let blocks = this.#blocksBackward.all(pattern, blockOf(until), page);
     while (blocks.length > 0) {
       for (const block of blocks) {
         if (block.count >= wanted) {
-          const id = this.#idsBackward.get(block.first_id, block.last_id, pattern, 1, wanted - 1);
-          // Retention may have taken rows the count still has: fewer than n.
-          return id === undefined ? 0 : id - 1;
+          const found = yield* this.#lastOf(pattern, wanted, block.last_id, block.first_id, limits);
+          // Retention may have taken messages the count still has: fewer than n.
+          return 'id' in found ? found.id - 1 : 0;
         }
         wanted -= block.count;
       }
@@ -285,18 +334,49 @@ export class JournalReader {
     return 0;
   }
 
-  *#startOfLastMatching(pattern: string, count: number, until: number, limits: PageLimits): Generator<void, number> {
-    let seen = 0;
-    let before = until + 1;
-    while (before > 1) {
-      const rows = this.#topicsBackward.all(before, Math.max(1, before - limits.rows));
-      for (const row of rows) {
-        if (matches(pattern, row.topic) && ++seen === count) return row.id - 1;
+  /**
+   * The `wanted`-th last message of `pattern` with `low` <= id <= `until`,
+   * read backwards a step at a time; or how many are still wanted once
+   * `low` is reached.
+   */
+  *#lastOf(pattern: string, wanted: number, until: number, low: number, limits: PageLimits): Generator<void, Found> {
+    const exact = isWildcardPattern(pattern) ? undefined : pattern;
+    let high = this.#bound(until);
+    while (high >= low) {
+      const found = exact === undefined ? this.#pagesAllBack.iterate(low, high) : this.#pagesOfBack.iterate(low, high, exact);
+      let rows = 0;
+      let bytes = 0;
+      let lowest = high + 1;
+      for (const row of found) {
+        if (rows >= limits.rows || bytes >= limits.bytes) break;
+        rows += row.count;
+        bytes += row.data.length;
+        lowest = row.last_id;
+        // The ids of this page in low..until that match, newest last.
+        if (row.topic !== null && !matches(pattern, row.topic)) continue;
+        if (consecutive(row) && (row.topic !== null || pattern === '>')) {
+          const top = Math.min(row.last_id, until);
+          const bottom = Math.max(row.first_id, low);
+          if (top < bottom) continue;
+          if (top - bottom + 1 >= wanted) return { id: top - wanted + 1 };
+          wanted -= top - bottom + 1;
+          continue;
+        }
+        const ids: number[] = [];
+        const lines = new PageLines(row);
+        while (lines.next()) {
+          const id = lines.id;
+          if (id >= low && id <= until && matches(pattern, lines.topic)) ids.push(id);
+        }
+        if (ids.length >= wanted) return { id: ids[ids.length - wanted] as number };
+        wanted -= ids.length;
       }
-      before = Math.max(1, before - limits.rows);
+      // Every page down to low was read.
+      if (rows < limits.rows && bytes < limits.bytes) break;
+      high = lowest - 1;
       yield;
     }
-    return 0;
+    return { left: wanted };
   }
 
   /**
@@ -309,19 +389,22 @@ export class JournalReader {
     let high = last + 1;
     while (low < high) {
       const mid = Math.floor((low + high) / 2);
-      const row = this.#tsAt.get(mid);
-      if (row === undefined || row.ts >= ms) high = mid;
-      else low = row.id + 1;
+      const page = this.#tsAt.get(mid);
+      if (page === undefined) high = mid;
+      // Every message of a page has its ts.
+      else if (page.ts >= ms) high = Math.min(mid, page.first_id);
+      else low = page.last_id + 1;
     }
     return Math.max(0, low - 1);
   }
 }
 
 /**
- * Where the step after one that scanned `range` starts: after the last row
- * read, when it read as many as it could (`full`), else after the range.
+ * Where the step after one that read `pages` of `range` starts: after the
+ * range when it read all it holds, else after the last page read.
  */
-function after(range: Range, full: number | undefined): Step {
-  if (full !== undefined) return { next: full, done: false };
-  return { next: range.to, done: range.to >= range.last };
+function after(range: Range, pages: PageRow[], complete: boolean): Step {
+  const last = pages[pages.length - 1];
+  if (complete || last === undefined || last.last_id >= range.to) return { next: range.to, done: range.to >= range.last };
+  return { next: last.last_id, done: false };
 }

@@ -1,12 +1,14 @@
 /**
- * Retention (--retain-days, --retain-messages): deletes the oldest rows the
- * limits no longer keep, a chunk per turn so traffic goes on meanwhile.
+ * Retention (--retain-days, --retain-messages): deletes the oldest pages
+ * whose messages the limits no longer keep, a chunk per turn so traffic
+ * goes on meanwhile. A page (one commit's messages) goes whole, once every
+ * message in it is past the limits.
  */
 import type { Logger } from '../log.js';
 import type { Journal } from './journal.js';
 import type { JournalReader } from './reader.js';
 
-/** Retention deletes at most this many rows per step, then yields. */
+/** Retention deletes about this many messages per step, then yields. */
 const CHUNK = 2000;
 
 export interface RetentionLimits {
@@ -68,7 +70,7 @@ export class Retention {
         const count = this.#journal.deleteOldest(cutoff, CHUNK);
         deleted += count;
         this.#counts.retentionDeleted += count;
-        if (count < CHUNK) break;
+        if (count === 0) break;
         await new Promise((resolve) => setImmediate(resolve));
       }
     } catch (error) {

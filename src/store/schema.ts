@@ -8,16 +8,23 @@
  */
 import type Database from 'better-sqlite3';
 import { FatalError } from '../protocol/errors.js';
+import { movePages } from './to-pages.js';
 
 export interface Migration {
   /** The user_version after it. */
   readonly version: number;
   readonly sql: string;
+  /** What SQL alone cannot do, run after `sql` in the same transaction. */
+  readonly run?: (db: Database.Database) => void;
 }
 
-/** The append-only guard; retention drops and recreates it (journal.ts). */
-export const NO_DELETE_TRIGGER = `CREATE TRIGGER messages_no_delete BEFORE DELETE ON messages
+/** The append-only guard of version 1 to 4's table of messages. */
+const MESSAGES_NO_DELETE = `CREATE TRIGGER messages_no_delete BEFORE DELETE ON messages
 BEGIN SELECT RAISE(ABORT, 'linebus: messages are append-only; rows cannot be deleted'); END`;
+
+/** The append-only guard of the pages; retention drops and recreates it (journal.ts). */
+export const NO_DELETE_TRIGGER = `CREATE TRIGGER pages_no_delete BEFORE DELETE ON pages
+BEGIN SELECT RAISE(ABORT, 'linebus: messages are append-only; pages cannot be deleted'); END`;
 
 /**
  * Messages are summarized per block of 2^BLOCK_BITS ids: for each topic in
@@ -49,7 +56,7 @@ CREATE TABLE messages (
 CREATE INDEX messages_topic_id ON messages (topic, id);
 CREATE TRIGGER messages_no_update BEFORE UPDATE ON messages
 BEGIN SELECT RAISE(ABORT, 'linebus: messages are append-only; rows cannot be updated'); END;
-${NO_DELETE_TRIGGER};
+${MESSAGES_NO_DELETE};
 CREATE TABLE users (
   name    TEXT PRIMARY KEY,
   hash    TEXT    NOT NULL,
@@ -122,11 +129,32 @@ CREATE TABLE cluster (
 );`,
   },
   {
-    // linebus 2.0, the MQTT door (MQTT.md): kept sessions (clean session 0)
+    // One row per commit instead of one per message. A
+    // B-tree insert per message was the ceiling of the send rate; a page
+    // is one insert per commit, and goes out to a reader as stored. The
+    // rows move into pages (to-pages.ts); `messages` becomes a view.
+    version: 5,
+    sql: `
+CREATE TABLE pages (
+  last_id  INTEGER PRIMARY KEY,                -- the id of its last message
+  first_id INTEGER NOT NULL,                   -- the id of its first message
+  count    INTEGER NOT NULL,                   -- its messages (ids may skip in a cluster)
+  ts       INTEGER NOT NULL,                   -- ms since the Unix epoch, at commit
+  topic    TEXT,                               -- the topic of all its messages; NULL: several
+  data     BLOB    NOT NULL,                   -- its msg lines, UTF-8, each with its LF
+  spans    TEXT    NOT NULL                    -- JSON: each line's byte offset in data -> its length
+);
+CREATE TRIGGER pages_no_update BEFORE UPDATE ON pages
+BEGIN SELECT RAISE(ABORT, 'linebus: messages are append-only; pages cannot be updated'); END;
+${NO_DELETE_TRIGGER};`,
+    run: movePages,
+  },
+  {
+    // linebus 3.0, the MQTT door (MQTT.md): kept sessions (clean session 0)
     // with their subscriptions, messages in flight and QoS 2 identifiers
     // received; retained messages; the publish QoS of messages not sent at
     // QoS 1, one row per commit that has any (never one per message).
-    version: 5,
+    version: 6,
     sql: `
 CREATE TABLE mqtt_sessions (
   user         TEXT    NOT NULL,  -- owner: login name, or the client id in open mode
@@ -174,21 +202,25 @@ CREATE TABLE message_qos (
 ];
 
 /** Each table and the version that made it: a journal at a version has them all. */
-const TABLES: readonly [version: number, name: string][] = [
-  [1, 'messages'],
+const TABLES: readonly [version: number, name: string, until?: number][] = [
+  [1, 'messages', 4],
   [1, 'users'],
   [2, 'topic_blocks'],
   [3, 'cursors'],
   [3, 'groups'],
   [3, 'jobs'],
   [4, 'cluster'],
-  [5, 'mqtt_sessions'],
-  [5, 'mqtt_subscriptions'],
-  [5, 'mqtt_inflight'],
-  [5, 'mqtt_received'],
-  [5, 'retained'],
-  [5, 'message_qos'],
+  [5, 'pages'],
+  [6, 'mqtt_sessions'],
+  [6, 'mqtt_subscriptions'],
+  [6, 'mqtt_inflight'],
+  [6, 'mqtt_received'],
+  [6, 'retained'],
+  [6, 'message_qos'],
 ];
+
+/** The version that keeps the messages in pages. */
+const PAGES_VERSION = 5;
 
 /** The schema version this code writes. */
 export const SCHEMA_VERSION: number = (MIGRATIONS[MIGRATIONS.length - 1] as Migration).version;
@@ -209,14 +241,17 @@ export function prepareSchema(db: Database.Database, path: string, readonly: boo
   if (version === 0 && tables.size > 0) {
     throw new FatalError(`${path}: an SQLite database of some other application (no linebus schema); point --db at a new file`);
   }
-  if (version > 0 && TABLES.some(([since, name]) => version >= since && !tables.has(name))) {
+  if (version > 0 && TABLES.some(([since, name, until = SCHEMA_VERSION]) => version >= since && version <= until && !tables.has(name))) {
     throw new FatalError(`${path}: linebus schema version ${version} but tables are missing; the file is damaged or not linebus's`);
   }
   if (version === 0 && readonly) {
     throw new FatalError(`${path}: empty database (no linebus schema yet); start 'linebus serve' on it first`);
   }
-  // A reader of an older journal (tail beside a daemon not yet upgraded)
-  // reads what it has.
+  // Version 5 keeps the messages in pages: an older journal can only be
+  // read by its own linebus until this one's daemon migrates it.
+  if (version < PAGES_VERSION && readonly) {
+    throw new FatalError(`${path}: journal schema version ${version} predates this linebus's pages (${PAGES_VERSION}); start this linebus's daemon on it once (it migrates it in place), or read it with the linebus that wrote it`);
+  }
   if (version < SCHEMA_VERSION && !readonly) migrate(db);
 }
 
@@ -231,7 +266,9 @@ export function migrate(db: Database.Database, migrations: readonly Migration[] 
     const from = db.pragma('user_version', { simple: true }) as number;
     for (const migration of migrations) {
       if (migration.version <= from) continue;
-      db.exec(`${migration.sql}; PRAGMA user_version = ${migration.version};`);
+      db.exec(migration.sql);
+      migration.run?.(db);
+      db.exec(`PRAGMA user_version = ${migration.version}`);
     }
     db.exec('COMMIT');
   } catch (error) {

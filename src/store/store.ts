@@ -13,6 +13,7 @@ import { LagCounter } from './lag.js';
 import { MqttStore } from './mqtt.js';
 import { JournalReader } from './reader.js';
 import { prepareSchema } from './schema.js';
+import { preallocateWal } from './wal.js';
 import { Users } from './users.js';
 
 /**
@@ -143,9 +144,13 @@ export class Store {
       if (!readonly) {
         db.pragma('journal_mode = WAL');
         db.pragma(`synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`);
-        // The daemon checkpoints from a worker thread (checkpointer.ts);
-        // other writers (`linebus user add`) keep SQLite's default.
-        if (options.checkpointInBackground) db.pragma('wal_autocheckpoint = 0');
+        // The daemon checkpoints from a worker thread (checkpointer.ts),
+        // and its WAL has its blocks before any commit (wal.ts); other
+        // writers (`linebus user add`) keep SQLite's default.
+        if (options.checkpointInBackground) {
+          db.pragma('wal_autocheckpoint = 0');
+          preallocateWal(db, path);
+        }
       }
       return new Store(path, db, options.sync ?? 'normal');
     } catch (error) {

@@ -61,6 +61,18 @@ export class Wants {
     return this.#groups.length === 0;
   }
 
+  /**
+   * Whether every message of `topic` from id `from` on is wanted, without
+   * a look at each (a page of one topic goes out whole); `topic` null: of
+   * any topic.
+   */
+  allOf(topic: string | null, from: number): boolean {
+    if (this.all) return from > this.lowest;
+    if (topic === null || (this.#readable !== undefined && this.#readable.topic(topic) !== 'all')) return false;
+    for (const group of this.#groups) if (from > group.after && group.patterns.matches(topic)) return true;
+    return false;
+  }
+
   /** Whether message `id` of `topic` is wanted; `body` is asked for only when its topic needs it. */
   has(id: number, topic: string, body: () => string): boolean {
     if (this.#readable !== undefined) {

@@ -5,8 +5,12 @@
  * A WebSocket carries the line protocol: it becomes a Link. A stream, poll
  * or POST of /t/ is read here into a request of its own and handed to the
  * web door (web/), which answers it from the bus's typed events.
+ *
+ * Its sockets hold places among the daemon's connections, in time, one
+ * request at a time (http-sockets.ts); Host and Origin are checked first
+ * (http-guard.ts).
  */
-import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpServer, STATUS_CODES } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
@@ -14,9 +18,11 @@ import type { WebSocketServer } from 'ws';
 import { FatalError } from '../protocol/errors.js';
 import type { ProtocolError } from '../protocol/errors.js';
 import { isLoopback } from '../util/loopback.js';
-import type { Link } from './link.js';
+import { GUARD_HEADERS, HttpError, HttpGuard } from './http-guard.js';
+import { HttpSockets, timeouts } from './http-sockets.js';
+import type { Link, Seats } from './link.js';
 import type { Listener } from './tcp.js';
-import { secureContext } from './tls.js';
+import { serverContext } from './tls.js';
 import type { TlsFiles } from './tls.js';
 import { WsLink } from './ws.js';
 import { BinaryWsLink } from './ws-binary.js';
@@ -41,10 +47,13 @@ export interface ReceiveRequest extends WebClient {
   readonly poll: boolean;
 }
 
-/** `POST /t/<topic>`: each line one message. */
+/** `POST /t/<topic>`: each line of the body one message. */
 export interface PostRequest extends WebClient {
   readonly topic: string;
-  readonly lines: readonly string[];
+  /** The body as it comes, read with backpressure (the socket waits while it is not read). */
+  readonly body: AsyncIterable<Buffer>;
+  /** Its Content-Length, if it gave one. */
+  readonly declaredBytes: number | undefined;
   /** The ids as a JSON array, if all went through. */
   readonly json: boolean;
 }
@@ -68,10 +77,12 @@ export interface WebServices {
   readonly open: boolean;
   metrics(): Promise<{ contentType: string; text: string }>;
   healthy(): boolean;
-  /** Bytes of a POST body, at most. */
-  readonly maxBody: number;
-  /** The console page. */
-  consolePage(): string;
+  /** The console page and its Content-Security-Policy. */
+  consolePage(): { readonly html: string; readonly csp: string };
+  /** A place for each socket, from its accept (--max-connections). */
+  readonly seats: Seats;
+  /** As they are now (SIGHUP may change them), in seconds. */
+  readonly limits: { readonly loginTimeout: number; readonly httpBodyTimeout: number };
 }
 
 export interface HttpOptions {
@@ -80,6 +91,10 @@ export interface HttpOptions {
   readonly tls?: TlsFiles | undefined;
   /** Origins allowed besides the listener's own (--http-origin). */
   readonly origins: readonly string[];
+  /** Names of the listener besides its address and, on loopback, localhost (--http-host-name). */
+  readonly hostNames: readonly string[];
+  /** /metrics answers without credentials (--metrics-open). */
+  readonly metricsOpen: boolean;
 }
 
 /** A WebSocket frame may hold many lines, up to this many bytes. */
@@ -88,15 +103,6 @@ const MAX_FRAME = 1 << 20;
 const MQTT_PROTOCOLS = ['mqtt', 'mqttv3.1'];
 /** Printable and no spaces: what may go into a command line. */
 const WORD = /^[^\s\p{Cc}]+$/u;
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 function credentials(req: IncomingMessage, url: URL): [string, string] | undefined {
   const header = req.headers.authorization ?? '';
@@ -111,6 +117,14 @@ function credentials(req: IncomingMessage, url: URL): [string, string] | undefin
   return [pair.slice(0, colon), pair.slice(colon + 1)];
 }
 
+/** The answer to a refused request: the status, its headers, one line. */
+function refusalHead(status: number, close: boolean): Record<string, string> {
+  const headers: Record<string, string> = { ...GUARD_HEADERS, 'Content-Type': 'text/plain; charset=utf-8' };
+  if (status === 401) headers['WWW-Authenticate'] = 'Basic realm="linebus"';
+  if (close) headers.Connection = 'close';
+  return headers;
+}
+
 export class HttpListener implements Listener {
   readonly name = 'http';
   readonly #server: Server;
@@ -118,6 +132,8 @@ export class HttpListener implements Listener {
   readonly #options: HttpOptions;
   readonly #wss: WebSocketServer;
   readonly #mqttWss: WebSocketServer;
+  readonly #guard: HttpGuard;
+  readonly #sockets: HttpSockets;
 
   private constructor(server: Server, web: WebServices, options: HttpOptions, wss: WebSocketServer, mqttWss: WebSocketServer) {
     this.#server = server;
@@ -125,14 +141,21 @@ export class HttpListener implements Listener {
     this.#mqttWss = mqttWss;
     this.#web = web;
     this.#options = options;
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      this.#request(req, res).catch((error: unknown) => this.#refuse(res, error));
-    });
+    this.#guard = new HttpGuard(options.tls ? 'https' : 'http', options.hostNames, options.origins);
+    this.#sockets = new HttpSockets(server, web.seats, web.limits, options.tls !== undefined);
+    const handle = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void => {
+      this.#request(req, res, expectsContinue).catch((error: unknown) => this.#refuse(req, res, error));
+    };
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => handle(req, res, false));
+    // A client that waits for 100 Continue is told only once its body is
+    // read: one refused before (413, 401) never sends it.
+    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => handle(req, res, true));
     server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
       socket.on('error', () => {});
       this.#upgrade(req, socket, head).catch((error: unknown) => {
         const status = error instanceof HttpError ? error.status : 500;
-        socket.end(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : 'Refused'}\r\nContent-Type: text/plain\r\nConnection: close\r\n${status === 401 ? 'WWW-Authenticate: Basic realm="linebus"\r\n' : ''}\r\n${(error as Error).message}\n`);
+        const headers = Object.entries(refusalHead(status, true)).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+        socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Refused'}\r\n${headers}\r\n${(error as Error).message}\n`);
       });
     });
   }
@@ -142,11 +165,12 @@ export class HttpListener implements Listener {
     const { WebSocketServer } = await import('ws');
     const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME });
     const mqttWss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME, handleProtocols: (offered) => MQTT_PROTOCOLS.find((protocol) => offered.has(protocol)) ?? false });
+    const inTime = timeouts(web.limits);
     let server: Server;
     try {
-      server = options.tls ? createHttpsServer({ ...secureContext(options.tls) }) : createHttpServer();
+      server = options.tls ? createHttpsServer({ ...serverContext(options.tls), ...inTime }) : createHttpServer(inTime);
     } catch (error) {
-      throw new FatalError(`HTTPS: cannot use ${options.tls?.cert} and ${options.tls?.key}: ${(error as Error).message}`);
+      throw new FatalError(`HTTPS: cannot use ${options.tls?.cert} and ${options.tls?.key}${options.tls?.ca ? ` (CA ${options.tls.ca})` : ''}: ${(error as Error).message}`);
     }
     const listener = new HttpListener(server, web, options, wss, mqttWss);
     return new Promise((resolve, reject) => {
@@ -162,29 +186,43 @@ export class HttpListener implements Listener {
     return this.#server.address() as AddressInfo;
   }
 
+  /** Stops accepting and closes the sockets between requests; resolves once every socket is gone. */
   close(): Promise<void> {
     return new Promise((done) => {
       this.#server.close(() => done());
-      this.#server.closeAllConnections();
+      this.#server.closeIdleConnections();
     });
+  }
+
+  /** Closes every socket left (after the connections were told the server stops). */
+  dropAll(): void {
+    this.#server.closeAllConnections();
   }
 
   /** Re-reads the HTTPS certificate and key; throws, keeping the old ones, if they are bad. */
   reload(): void {
-    if (this.#options.tls) (this.#server as import('node:https').Server).setSecureContext(secureContext(this.#options.tls));
+    if (this.#options.tls) (this.#server as import('node:https').Server).setSecureContext(serverContext(this.#options.tls));
   }
 
-  async #request(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async #request(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<void> {
+    this.#sockets.checkRefused(req.socket);
     const url = new URL(req.url ?? '/', 'http://linebus');
     const route = url.pathname;
     const method = req.method ?? 'GET';
     if (route === '/' || route === '/healthz' || route === '/metrics') {
       if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, `${route} answers GET only`);
-      if (route === '/') return this.#send(res, 200, 'text/html; charset=utf-8', this.#web.consolePage());
+      // /healthz says nothing but ok: load balancers and probes may ask it by any name.
       if (route === '/healthz') return this.#web.healthy() ? this.#send(res, 200, 'text/plain', 'ok\n') : this.#send(res, 503, 'text/plain', 'the journal does not commit\n');
+      this.#guard.check(req);
+      if (route === '/') {
+        const { html, csp } = this.#web.consolePage();
+        return this.#send(res, 200, 'text/html; charset=utf-8', html, { 'Content-Security-Policy': csp });
+      }
+      if (!this.#options.metricsOpen) await this.#user(req, url);
       const { contentType, text } = await this.#web.metrics();
       return this.#send(res, 200, contentType, text);
     }
+    this.#guard.check(req);
     if (route === '/ws' || route === '/mqtt') throw new HttpError(426, `${route} is a WebSocket: connect with an Upgrade request`);
     if (!route.startsWith('/t/')) throw new HttpError(404, 'no such path; try /t/<topic>, /ws, /mqtt, /metrics, /healthz or /');
     let name: string;
@@ -194,34 +232,31 @@ export class HttpListener implements Listener {
       throw new HttpError(400, 'the topic is not valid percent-encoding');
     }
     if (!WORD.test(name)) throw new HttpError(400, 'a topic or pattern has no spaces or control characters; give one after /t/');
-    if (method === 'POST') return this.#post(req, res, url, name);
-    if (method !== 'GET') throw new HttpError(405, `/t/<topic> takes GET (receive) and POST (send), not ${method}`);
-    this.#checkOrigin(req);
+    if (method !== 'POST' && method !== 'GET') throw new HttpError(405, `/t/<topic> takes GET (receive) and POST (send), not ${method}`);
+    this.#sockets.oneAtATime(req.socket, res);
     const client = await this.#client(req, res, url);
+    if (method === 'POST') {
+      const declared = req.headers['content-length'];
+      const body: AsyncIterable<Buffer> = {
+        [Symbol.asyncIterator]: () => {
+          if (expectsContinue) res.writeContinue();
+          return req[Symbol.asyncIterator]();
+        },
+      };
+      this.#web.post({ ...client, topic: name, body, declaredBytes: declared === undefined ? undefined : Number(declared), json: (req.headers.accept ?? '').includes('application/json') });
+      return;
+    }
     const accept = req.headers.accept ?? '';
     const format: Format = accept.includes('text/event-stream') ? 'sse' : url.searchParams.get('format') === 'json' ? 'json' : 'plain';
     this.#web.receive({ ...client, format, pattern: name, start: this.#start(req, url), poll: url.searchParams.get('poll') === '1' });
   }
 
-  async #post(req: IncomingMessage, res: ServerResponse, url: URL, topic: string): Promise<void> {
-    const client = await this.#client(req, res, url);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      if (size > this.#web.maxBody) throw new HttpError(413, `a body is at most ${this.#web.maxBody} bytes; send fewer lines at a time`);
-      chunks.push(chunk as Buffer);
-    }
-    const lines = Buffer.concat(chunks).toString('utf8').split('\n').map((line) => line.replace(/\r$/, '')).filter((line) => line !== '');
-    if (lines.length === 0) throw new HttpError(400, 'the body holds no line to send');
-    this.#web.post({ ...client, topic, lines, json: (req.headers.accept ?? '').includes('application/json') });
-  }
-
   async #upgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+    this.#sockets.checkRefused(socket);
     const url = new URL(req.url ?? '/', 'http://linebus');
+    if (url.pathname !== '/ws' && url.pathname !== '/mqtt') throw new HttpError(404, 'WebSocket connections go to /ws (lines) or /mqtt (MQTT)');
+    this.#guard.check(req);
     if (url.pathname === '/mqtt') return this.#upgradeMqtt(req, socket, head);
-    if (url.pathname !== '/ws') throw new HttpError(404, 'WebSocket connections go to /ws (lines) or /mqtt (MQTT)');
-    this.#checkOrigin(req);
     // Credentials are optional here: the client may send `login` itself.
     const given = credentials(req, url);
     const user = given ? await this.#login(req, given) : undefined;
@@ -230,7 +265,6 @@ export class HttpListener implements Listener {
 
   /** MQTT over WebSocket: credentials come in its CONNECT, not in HTTP headers. */
   #upgradeMqtt(req: IncomingMessage, socket: Socket, head: Buffer): void {
-    this.#checkOrigin(req);
     const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((protocol) => protocol.trim());
     if (!MQTT_PROTOCOLS.some((protocol) => offered.includes(protocol))) throw new HttpError(400, 'MQTT over WebSocket needs the subprotocol mqtt (or mqttv3.1)');
     this.#mqttWss.handleUpgrade(req, socket, head, (ws) => this.#web.acceptMqtt(new BinaryWsLink(ws, req, 'mqtt-ws')));
@@ -265,25 +299,20 @@ export class HttpListener implements Listener {
     return user;
   }
 
-  /** Browsers: only pages of this listener, or of --http-origin, may read the bus. */
-  #checkOrigin(req: IncomingMessage): void {
-    const origin = req.headers.origin;
-    if (origin === undefined) return;
-    const own = `${this.#options.tls ? 'https' : 'http'}://${req.headers.host ?? ''}`;
-    if (origin !== own && !this.#options.origins.includes(origin)) throw new HttpError(403, `origin ${origin} is not allowed; the operator may add it with --http-origin`);
-  }
-
-  #send(res: ServerResponse, status: number, type: string, body: string): void {
-    res.writeHead(status, { 'Content-Type': type, 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
+  #send(res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
+    res.writeHead(status, { ...GUARD_HEADERS, 'Content-Type': type, ...headers });
     res.end(res.req.method === 'HEAD' ? undefined : body);
   }
 
-  /** Routes throw before anything is written; a Link takes over the response after. */
-  #refuse(res: ServerResponse, error: unknown): void {
+  /**
+   * Routes throw before anything is written; a connection of the web door
+   * takes over the response after. A refusal before a body was read
+   * closes the connection: what is left of the body is not read.
+   */
+  #refuse(req: IncomingMessage, res: ServerResponse, error: unknown): void {
     const status = error instanceof HttpError ? error.status : 500;
-    const headers: Record<string, string> = { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' };
-    if (status === 401) headers['WWW-Authenticate'] = 'Basic realm="linebus"';
-    res.writeHead(status, headers);
+    const close = (error instanceof HttpError && error.close) || !req.complete;
+    res.writeHead(status, refusalHead(status, close));
     res.end(`${error instanceof HttpError ? error.message : 'the server could not answer that; try again'}\n`);
   }
 }

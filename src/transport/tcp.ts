@@ -14,7 +14,8 @@
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import type { Writable } from 'node:stream';
-import type { Link, LinkEvents } from './link.js';
+import type { Refusal } from '../protocol/events.js';
+import type { LineDoor, Link, LinkEvents, Seats } from './link.js';
 
 /** What the daemon's settings say about its sockets (as they are now: SIGHUP may change them). */
 export interface SocketSettings {
@@ -77,6 +78,14 @@ export class SocketLink implements Link {
     if (!this.#socket.destroyed) this.#socket.write(data);
   }
 
+  writev(pieces: readonly (string | Buffer)[]): void {
+    if (this.#socket.destroyed) return;
+    // Corked, the pieces go to the kernel in one writev(2).
+    this.#socket.cork();
+    for (const piece of pieces) this.#socket.write(piece);
+    this.#socket.uncork();
+  }
+
   pause(): void {
     this.#socket.pause();
   }
@@ -119,13 +128,26 @@ export interface Listener {
   close(): Promise<void>;
 }
 
+/** Takes a place for `socket` (given back when it closes), or returns the refusal when there is none. */
+export function seat(socket: Socket, seats: Seats): Refusal | undefined {
+  const taken = seats.take(`${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`);
+  if (!('release' in taken)) return taken;
+  socket.once('close', () => taken.release());
+  return undefined;
+}
+
 /**
  * Listens on host:port, or on an already-listening file descriptor
  * (systemd socket activation), and hands every connection over as a Link
  * of the listener `name` (`tcp`; `mqtt` for MQTT's).
  */
-export function listenTcp(where: number | { host: string; port: number }, onLink: (link: Link) => void, settings: SocketSettings, name = 'tcp'): Promise<Listener> {
-  const server: Server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => onLink(new SocketLink(socket, name, settings)));
+export function listenTcp(where: number | { host: string; port: number }, door: LineDoor, settings: SocketSettings, name = 'tcp'): Promise<Listener> {
+  const server: Server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+    const link = new SocketLink(socket, name, settings);
+    const refusal = seat(socket, door);
+    if (refusal === undefined) door.accept(link);
+    else door.refuse(link, refusal);
+  });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(typeof where === 'number' ? { fd: where } : where, () => {

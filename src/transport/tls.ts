@@ -7,10 +7,10 @@
 import { readFileSync } from 'node:fs';
 import type { AddressInfo, Socket } from 'node:net';
 import { createSecureContext, createServer } from 'node:tls';
-import type { SecureContextOptions, TLSSocket } from 'node:tls';
+import type { SecureContextOptions, TlsOptions, TLSSocket } from 'node:tls';
 import { FatalError } from '../protocol/errors.js';
-import type { Link } from './link.js';
-import { SocketLink } from './tcp.js';
+import type { LineDoor } from './link.js';
+import { seat, SocketLink } from './tcp.js';
 import type { Listener, SocketSettings } from './tcp.js';
 
 export interface TlsFiles {
@@ -36,30 +36,43 @@ export function secureContext(files: TlsFiles): SecureContextOptions {
   };
 }
 
+/** A server's options: the files', and with `verify` a certificate from each client. */
+export function serverContext(files: TlsFiles): TlsOptions {
+  const verify = files.verify === true;
+  return { ...secureContext(files), requestCert: verify, rejectUnauthorized: verify };
+}
+
 /** A connection that has not finished its handshake by then is dropped. */
 const HANDSHAKE_MS = 10_000;
 
 /** A TLS listener whose Links are of the listener `name` (`tls`; `mqtt-tls` for MQTT's). */
-export function listenTls(where: { host: string; port: number }, files: TlsFiles, onLink: (link: Link) => void, settings: SocketSettings, name = 'tls'): Promise<TlsListener> {
-  const verify = files.verify === true;
-  let context: SecureContextOptions;
+export function listenTls(where: { host: string; port: number }, files: TlsFiles, door: LineDoor, settings: SocketSettings, name = 'tls'): Promise<TlsListener> {
+  let context: TlsOptions;
   try {
-    context = secureContext(files);
+    context = serverContext(files);
     createSecureContext(context);
   } catch (error) {
     return Promise.reject(new FatalError(`TLS: cannot use ${files.cert} and ${files.key}${files.ca ? ` (CA ${files.ca})` : ''}: ${(error as Error).message}`));
   }
-  // Sockets still in their handshake, by address:port. A client that gives
-  // up on the handshake leaves a half-open server socket behind, which
-  // would hold up the close at stop.
+  // Sockets still in their handshake, by address:port: a stop closes them.
   const handshaking = new Map<string, Socket>();
   const key = (socket: Socket): string => `${socket.remoteAddress}:${socket.remotePort}`;
-  const server = createServer({ ...context, allowHalfOpen: true, requestCert: verify, rejectUnauthorized: verify, handshakeTimeout: HANDSHAKE_MS }, (socket: TLSSocket) => {
+  // Half-open (PROTOCOL.md: replies still go out after the client's FIN)
+  // only once secure: a client that closes its side in the handshake will
+  // never finish it, and is closed at once, its place given back.
+  const server = createServer({ ...context, allowHalfOpen: false, handshakeTimeout: HANDSHAKE_MS }, (socket: TLSSocket) => {
     handshaking.delete(key(socket));
+    socket.allowHalfOpen = true;
     socket.setNoDelay(true);
-    onLink(new SocketLink(socket, name, settings));
+    door.accept(new SocketLink(socket, name, settings));
   });
+  // A place from the accept on, handshake or not; a client over the limit
+  // is closed before its handshake: a full daemon spends none on it.
   server.on('connection', (raw: Socket) => {
+    if (seat(raw, door) !== undefined) {
+      raw.destroy();
+      return;
+    }
     const peer = key(raw);
     handshaking.set(peer, raw);
     raw.once('close', () => {

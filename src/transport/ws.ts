@@ -51,6 +51,10 @@ export abstract class WebSocketLink implements Link {
     });
   }
 
+  writev(pieces: readonly (string | Buffer)[]): void {
+    for (const piece of pieces) this.write(piece);
+  }
+
   #settle(closed: boolean): void {
     if (!closed && this.#inFlight > 0) return;
     for (const drained of this.#drains.splice(0)) drained();

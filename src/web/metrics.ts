@@ -41,6 +41,10 @@ const GAUGES: Record<string, [string, string, number]> = {
   jobs_pending: ['linebus_group_jobs_pending', 'un-acked and delayed jobs of every group', 1],
   requests_waiting: ['linebus_requests_waiting', 'requests waiting for a reply', 1],
   mqtt_sessions: ['linebus_mqtt_sessions', 'MQTT sessions kept (clean session 0)', 1],
+  cluster_daemons: ['linebus_cluster_daemons', 'daemons of the cluster', 1],
+  cluster_groups: ['linebus_cluster_groups', 'queue groups of the whole cluster', 1],
+  cluster_jobs_pending: ['linebus_cluster_group_jobs_pending', 'un-acked and delayed jobs of every group of the cluster', 1],
+  cluster_jobs_waiting: ['linebus_cluster_group_jobs_waiting', 'messages of every group of the cluster not handed out yet', 1],
 };
 
 /** Made at the first scrape: most daemons are never scraped, and prom-client loads then. */

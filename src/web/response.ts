@@ -5,6 +5,7 @@
  * whole response, with its own status.
  */
 import type { ServerResponse } from 'node:http';
+import { GUARD_HEADERS } from '../transport/http-guard.js';
 import type { Sink } from '../transport/link.js';
 import { drained } from '../transport/tcp.js';
 
@@ -29,19 +30,26 @@ export class ResponseSink implements Sink {
   /** Sends the headers of a 200 now: a stream's client sees it is under way. */
   start(): void {
     if (this.#res.headersSent) return;
-    this.#res.writeHead(200, { 'Content-Type': this.#type, 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
+    this.#res.writeHead(200, { ...GUARD_HEADERS, 'Content-Type': this.#type });
     this.#res.flushHeaders();
   }
 
   /** The whole response: `status`, `text` and the end. */
   answer(status: number, text: string): void {
-    this.#res.writeHead(status, { 'Content-Type': this.#type, 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
+    this.#res.writeHead(status, { ...GUARD_HEADERS, 'Content-Type': this.#type });
     this.#res.end(text);
   }
 
   write(data: string | Buffer): void {
     this.start();
     this.#res.write(data);
+  }
+
+  writev(pieces: readonly (string | Buffer)[]): void {
+    this.start();
+    this.#res.cork();
+    for (const piece of pieces) this.#res.write(piece);
+    this.#res.uncork();
   }
 
   drained(): Promise<void> {

@@ -4,24 +4,29 @@ import type { Stats } from '../bus/stats.js';
 import type { Turn } from '../bus/turn.js';
 import type { Logger } from '../log.js';
 import type { Admission } from '../session/connection.js';
-import { runSteps } from '../store/lag.js';
-import type { Store } from '../store/store.js';
-import type { Link } from '../transport/link.js';
+import type { Link, Seats } from '../transport/link.js';
 import type { WebServices } from '../transport/http.js';
 import { consolePage } from './console.js';
+import { CursorLags } from './lags.js';
 import { Exporter } from './metrics.js';
 import { WebPost } from './post.js';
 import { WebStream } from './stream.js';
 
 export interface WebParts {
   readonly bus: Bus;
-  readonly store: Store;
   readonly turn: Turn;
   readonly counters: Stats;
   readonly logger: Logger;
   /** As they are now (SIGHUP may change them). */
-  readonly limits: { readonly maxLine: number; readonly maxPending: number };
-  readonly connections: Admission;
+  readonly limits: {
+    readonly maxLine: number;
+    readonly maxPending: number;
+    readonly maxPostBytes: number;
+    readonly maxPostLines: number;
+    readonly loginTimeout: number;
+    readonly httpBodyTimeout: number;
+  };
+  readonly connections: Admission & Seats;
   /** A WebSocket: a Link of the line protocol. */
   accept(link: Link): void;
   /** A WebSocket of `/mqtt`: a Link of MQTT's. */
@@ -33,36 +38,33 @@ export interface WebParts {
 }
 
 export function webServices(parts: WebParts): WebServices {
-  const { bus, store, connections, listeners, stats, healthy } = parts;
-  const { policy, cursors } = bus;
-  const door = { ...bus, turn: parts.turn, counters: parts.counters, logger: parts.logger, limits: parts.limits };
+  const { bus, connections, listeners, stats, healthy, limits } = parts;
+  const { policy, cursors, feed } = bus;
+  const door = { ...bus, turn: parts.turn, counters: parts.counters, logger: parts.logger, limits };
   const exporter = new Exporter();
+  const lags = new CursorLags(cursors, feed, parts.logger);
   return {
     accept: parts.accept,
     acceptMqtt: parts.acceptMqtt,
     receive(request) {
-      const stream = connections.admit(request.remote, (id) => new WebStream(id, request, door, connections));
-      if (stream instanceof WebStream) stream.run(request);
-      else WebStream.refuse(request, stream);
+      connections.admit((id) => new WebStream(id, request, door, connections)).run(request);
     },
     post(request) {
-      const post = connections.admit(request.remote, (id) => new WebPost(id, request, door, connections));
-      if (post instanceof WebPost) post.run();
-      else WebPost.refuse(request, post);
+      connections.admit((id) => new WebPost(id, request, door, connections)).run();
     },
     login: (caller, user, password) => policy.login(caller, user, password),
     get open() {
       return policy.open;
     },
-    metrics: () => {
+    metrics: async () => {
+      const counted = await lags.lags();
       const counts = new Map<string, number>();
       for (const listener of listeners()) counts.set(listener, (counts.get(listener) ?? 0) + 1);
-      const lastId = store.reader.lastId();
-      const lags = cursors.listed().map((c) => ({ user: c.user, cursor: c.name, lag: runSteps(store.lag.count(c.patterns.length === 1 ? (c.patterns[0] as string) : c.patterns, c.mark, lastId)) }));
-      return exporter.scrape(stats(), counts, lags);
+      return exporter.scrape(stats(), counts, counted);
     },
     healthy,
-    maxBody: parts.limits.maxPending,
     consolePage,
+    seats: connections,
+    limits,
   };
 }

@@ -70,11 +70,6 @@ export class WebStream implements Receiver, Connection {
     request.res.on('close', () => this.#onClose());
   }
 
-  /** The answer to a request refused before it was a connection (the server is full). */
-  static refuse({ res, format }: ReceiveRequest, refusal: Refusal): void {
-    new ResponseSink(res, TYPES[format]).answer(HTTP_STATUS[refusal.code], replyText(refusal));
-  }
-
   get patterns(): ReadonlySet<string> {
     return this.#patterns;
   }
@@ -123,7 +118,7 @@ export class WebStream implements Receiver, Connection {
 
   deliver(message: Delivery): void {
     if (this.#outlet.closing || this.#liveSkipped || !this.#parts.policy.mayRead(this.user, message.topic)) return;
-    if (this.#format === 'plain') this.#outlet.push(message.text, message.bytes, message.id);
+    if (this.#format === 'plain') this.#outlet.pushLine(message.data, message.start, message.end, message.id);
     else {
       const text = formatMessage(this.#format, message);
       this.#outlet.push(text, Buffer.byteLength(text), message.id);
@@ -143,8 +138,8 @@ export class WebStream implements Receiver, Connection {
     }
   }
 
-  pushJournaled(text: string, bytes: number, lastId: number): void {
-    this.#outlet.pushPage(text, bytes, lastId);
+  pushJournaled(pieces: readonly Buffer[], lastId: number): void {
+    this.#outlet.pushPieces(pieces, lastId);
   }
 
   pushMessages(messages: readonly Message[]): void {
