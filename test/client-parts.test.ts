@@ -1,5 +1,7 @@
-/** The client's pure parts, table by table: endpoints, the retry delay, recv's line. */
+/** The client's pure parts, table by table: endpoints, the retry delay, recv's line; and its tags against an older server's stand-in. */
 import t from 'tap';
+import { createServer } from 'node:net';
+import { Client } from '../src/client/client.js';
 import { endpoint } from '../src/client/endpoint.js';
 import type { ConnectOptions, Endpoint } from '../src/client/endpoint.js';
 import { LinebusError } from '../src/client/errors.js';
@@ -49,4 +51,42 @@ t.test('recvLine: text or JSON; on a terminal, control characters visible wherev
   t.equal(recvLine(message, false, false), 't 3 ev\u001bil a\tb\u001b[2Jc\r\n');
   t.equal(recvLine(message, false, true), 't 3 ev\\x1bil a\tb\\x1b[2Jc\\r\n');
   t.equal(recvLine(message, true, true), '{"id":3,"topic":"t","sender":"ev\\u001bil","body":"a\\tb\\u001b[2Jc\\r"}\n');
+});
+
+t.test('stamped: @ts= lines give messages their time; a server without tags answers err and lines come without it', async (t) => {
+  // A stand-in for linebus before `tags`, on loopback: it answers in order, as linebus does.
+  const seen: string[] = [];
+  const older = createServer((socket) => {
+    socket.write('hello linebus 0.9.0\n');
+    let partial = '';
+    socket.on('data', (chunk) => {
+      partial += chunk.toString();
+      for (let lf = partial.indexOf('\n'); lf !== -1; lf = partial.indexOf('\n')) {
+        const line = partial.slice(0, lf);
+        partial = partial.slice(lf + 1);
+        seen.push(line);
+        if (line.startsWith('ping')) socket.write('pong linebus\n');
+        else if (line.startsWith('login')) socket.write('ok login alice\n');
+        else if (line === 'tags ts') socket.write("err syntax unknown command 'tags'; try help\n");
+        else if (line.startsWith('recv')) socket.write('ok recv t\nmsg t 1 bob plain\n@ts=1700000000000 msg t 2 bob stamped\n');
+        else if (line === 'logoff') socket.end('ok logoff\n');
+      }
+    });
+  });
+  await new Promise<void>((resolve) => older.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => older.close());
+  const client = await Client.connect({ port: (older.address() as { port: number }).port, user: 'alice', stamped: true, retryMs: -1 });
+  const got = [];
+  for await (const message of client.recv('t')) {
+    got.push(message);
+    if (got.length === 2) break;
+  }
+  await client.close();
+  t.same(seen.slice(0, 4), ['ping linebus', 'login alice -', 'tags ts', 'recv t'], 'asked for tags after the login, went on after its err');
+  t.same(got, [
+    { topic: 't', id: 1, sender: 'bob', body: 'plain' },
+    { topic: 't', id: 2, sender: 'bob', body: 'stamped', ts: 1700000000000 },
+  ]);
+  t.equal(recvLine(got[1] as (typeof got)[number], true, false), '{"id":2,"ts":1700000000000,"topic":"t","sender":"bob","body":"stamped"}\n');
+  t.equal(recvLine(got[0] as (typeof got)[number], true, false), '{"id":1,"topic":"t","sender":"bob","body":"plain"}\n', 'no ts: none in the JSON');
 });

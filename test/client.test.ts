@@ -78,7 +78,7 @@ t.test('recv survives a restart of the daemon: nothing lost, nothing twice', { t
 });
 
 t.test('linebus send, recv and request: output, exit statuses, commands per message', { timeout: 60000 }, async (t) => {
-  const { port } = await startServer(t);
+  const { port, server } = await startServer(t);
   const at = ['--port', String(port)];
   t.match(await run(['send', ...at, 'deploys', 'web-3', 'done']), { code: 0, stdout: '', stderr: '' });
   t.match(await run(['send', ...at, '-v', 'deploys'], 'a\n\nb\n'), { code: 0, stdout: '2\n3\n' }, 'stdin lines (an empty one skipped); -v prints ids');
@@ -88,7 +88,9 @@ t.test('linebus send, recv and request: output, exit statuses, commands per mess
   t.match(await run(['recv', ...at, 'deploys', '--as', 'c', '--since', '0', '-n', '1']), { code: 0, stdout: 'deploys 1 linebus web-3 done\n' });
   t.match(await run(['recv', ...at, 'deploys', '--as', 'c', '-n', '1']), { code: 0, stdout: 'deploys 2 linebus a\n' }, 'the cursor was marked: the next run goes on after it');
   t.match(await run(['recv', ...at, 'a..b']), { code: 1, stderr: /^linebus: a\.\.b: err syntax .*empty segment/ });
-  t.match(await run(['recv', ...at, 'deploys', '--since', '0', '-n', '2', '--json']), { code: 0, stdout: '{"id":1,"topic":"deploys","sender":"linebus","body":"web-3 done"}\n{"id":2,"topic":"deploys","sender":"linebus","body":"a"}\n' });
+  const json = await run(['recv', ...at, 'deploys', '--since', '0', '-n', '2', '--json']);
+  const ts = (id: number): number => server.store.reader.message(id)?.ts as number;
+  t.match(json, { code: 0, stdout: `{"id":1,"ts":${ts(1)},"topic":"deploys","sender":"linebus","body":"web-3 done"}\n{"id":2,"ts":${ts(2)},"topic":"deploys","sender":"linebus","body":"a"}\n` }, 'with the commit time, as tail --json');
   t.match(await run(['send', ...at, '$no', 'x']), { code: 1, stderr: /^linebus: \$no: err denied / });
   t.match(await run(['send', '--port', '1', 'x', 'y']), { code: 1, stderr: 'linebus: cannot reach 127.0.0.1:1: ECONNREFUSED\n' });
   t.match(await run(['request', ...at, '--within', '200ms', 'nobody', 'there?']), { code: 1, stdout: '', stderr: /^linebus: err timeout no reply to request \d+ within 200ms/ });

@@ -62,7 +62,7 @@ t.test('basic: ping, help, logoff; before a login only the verbs that need none'
     'pong',
     'pong are you there',
     'err auth log in first: login <user> <password>',
-    'ok help login recv replay leave send request reply mark cursors forget take ack nack touch pending ping topics who stats help logoff quit',
+    'ok help login recv replay leave send request reply mark cursors forget take ack nack touch pending ping tags topics who stats help logoff quit',
   ]);
   t.same(await c.ask(['help send', 'help quit', 'help nosuch'], 3), [
     'ok help send <topic> <message> -- publish a message; ok send <id> once it is journaled',
@@ -199,6 +199,31 @@ t.test('queue: take, job, touch, pending, nack, ack; the limits of a group', asy
     'err notfound you hold no job 7: never had it, acked it already, or its wait ran out and it went to another worker',
   ]);
   t.same(await boss.ask(['pending crew', 'pending nosuch'], 2), ['ok pending crew 0', 'err notfound no group nosuch; take <pattern> as nosuch makes it']);
+});
+
+t.test('tags ts: msg and job lines start with their commit time, live, caught up, replayed and taken; tags none ends it', async (t) => {
+  const b = bench(t);
+  const tx = await loggedIn(b, 'tx');
+  t.same(await tx.ask(['send t one', 'send t two'], 2), ['ok send 1', 'ok send 2']);
+  const ts = (id: number): number => b.store.reader.message(id)?.ts as number;
+  const rx = await loggedIn(b, 'rx');
+  t.same(await rx.ask(['tags ts', 'recv t since 1', 'replay t since 0'], 6), [
+    'ok tags ts',
+    'ok recv t',
+    `@ts=${ts(2)} msg t 2 tx two`,
+    `@ts=${ts(1)} msg t 1 tx one`,
+    `@ts=${ts(2)} msg t 2 tx two`,
+    'ok replay t 2',
+  ]);
+  t.same(await tx.ask(['send t three'], 1), ['ok send 3']);
+  t.same(await rx.next(1), [`@ts=${ts(3)} msg t 3 tx three`], 'live');
+  t.same(await rx.ask(['take jobs as crew since 0'], 1), ['ok take jobs as crew']);
+  t.same(await tx.ask(['send jobs wash'], 1), ['ok send 4']);
+  t.same(await rx.next(1), [`@ts=${ts(4)} job jobs 4 tx wash`], 'a job');
+  t.same(await rx.ask(['tags none', 'ack 4'], 2), ['ok tags none', 'ok ack 4']);
+  t.same(await tx.ask(['send t four'], 1), ['ok send 5']);
+  t.same(await rx.next(1), ['msg t 5 tx four'], 'no tags: as before');
+  t.same(await rx.ask(['replay t last 1'], 2), ['msg t 5 tx four', 'ok replay t 1']);
 });
 
 t.test('request: answered by the first reply; err timeout when none comes in time', async (t) => {

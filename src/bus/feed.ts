@@ -49,8 +49,19 @@ export interface MessageTarget extends Target {
   pushMessages(messages: readonly Message[]): void;
 }
 
+/**
+ * A door that takes pages either way, as it says at each page: the line
+ * session takes messages while it stamps its lines with their time
+ * (`tags ts`), which a page's stored lines do not hold.
+ */
+export interface EitherTarget extends Target {
+  readonly takes: 'lines' | 'messages';
+  pushJournaled(pieces: readonly Buffer[], lastId: number): void;
+  pushMessages(messages: readonly Message[]): void;
+}
+
 /** What a feed writes to: a session, a web stream, an MQTT connection. */
-export type FeedTarget = LineTarget | MessageTarget;
+export type FeedTarget = LineTarget | MessageTarget | EitherTarget;
 
 /** A target of a command (`recv`, `replay`): it is answered `ok recv ...`, `ok replay ...`, or why not. */
 export interface Answered {

@@ -84,8 +84,9 @@ function resolve(options: ConnectOptions): Endpoint {
  * Connects and logs in. A user named (--user, LINEBUS_USER or the URL)
  * without a password is asked for one when stdin is a terminal.
  */
-export async function open(flags: ConnectionFlags, retry: boolean): Promise<Client> {
-  const options: ConnectOptions = { host: flags.host, port: flags.port, retryMs: retry ? 200 : -1, connectTimeoutMs: flags.connectTimeout * 1000 };
+/** `stamped`: messages carry their commit time (recv --json). */
+export async function open(flags: ConnectionFlags, retry: boolean, stamped = false): Promise<Client> {
+  const options: ConnectOptions = { host: flags.host, port: flags.port, retryMs: retry ? 200 : -1, connectTimeoutMs: flags.connectTimeout * 1000, stamped };
   if (flags.user !== undefined) options.user = flags.user;
   if (flags.password !== undefined) options.password = flags.password;
   if (flags.url !== undefined) options.url = flags.url;

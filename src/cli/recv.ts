@@ -34,8 +34,9 @@ export interface RecvFlags extends ConnectionFlags {
  * open mode are free-form, so the whole line is escaped.
  */
 export function recvLine(message: Message, json: boolean, terminal: boolean): string {
-  const { topic, id, sender, body } = message;
-  if (json) return `${JSON.stringify({ id, topic, sender, body })}\n`;
+  const { topic, id, sender, body, ts } = message;
+  // The fields in the order of tail --json's.
+  if (json) return `${JSON.stringify({ id, ts, topic, sender, body })}\n`;
   const line = `${topic} ${id} ${sender} ${body}`;
   return `${terminal ? escapeControls(line) : line}\n`;
 }
@@ -109,7 +110,7 @@ function report(what: string): (error: Error) => void {
 }
 
 export async function recvCommand(pattern: string, argv: string[], flags: RecvFlags): Promise<void> {
-  const client: Client = await open(flags, true);
+  const client: Client = await open(flags, true, flags.json === true);
   const start: StartOptions = flags.since !== undefined ? { since: flags.since } : flags.last !== undefined ? { last: flags.last } : {};
   const stream: AsyncIterable<Message | Job> = flags.take
     ? client.take(pattern, { as: flags.take, ...start, ...(flags.max ? { max: flags.max } : {}) })

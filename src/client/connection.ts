@@ -29,10 +29,18 @@ function quote(line: string): string {
   return shown.slice(1, -1);
 }
 
-/** A `msg` or `job` line's fields. */
-function fields(line: string): Message {
+/** A `msg` or `job` line's fields, and the time a `@ts=<ms> ` before it gives. */
+function fields(line: string, ts: number | undefined): Message {
   const [, topic = '', id = '0', sender = ''] = line.split(' ', 4);
-  return { topic, id: Number(id), sender, body: line.slice(5 + topic.length + id.length + sender.length + 2) };
+  const body = line.slice(5 + topic.length + id.length + sender.length + 2);
+  return ts === undefined ? { topic, id: Number(id), sender, body } : { topic, id: Number(id), sender, body, ts };
+}
+
+/** `@ts=<ms> ` at the start of a line (`tags ts`): the time and where the line itself starts. */
+function stamp(line: string): { ts: number | undefined; at: number } {
+  if (!line.startsWith('@ts=')) return { ts: undefined, at: 0 };
+  const space = line.indexOf(' ');
+  return space === -1 ? { ts: undefined, at: 0 } : { ts: Number(line.slice(4, space)), at: space + 1 };
 }
 
 export class Connection {
@@ -97,6 +105,8 @@ export class Connection {
       socket.destroy();
       throw error;
     });
+    // A server before `tags` answers err unknown: its lines come without a time.
+    if (endpoint.stamped) await connection.command('tags ts').catch(() => {});
     return connection;
   }
 
@@ -118,8 +128,9 @@ export class Connection {
 
   #line(line: string): void {
     this.#lines++;
-    if (line.startsWith('msg ') || line.startsWith('job ')) {
-      this.#events.onDelivery(line.startsWith('msg ') ? 'msg' : 'job', fields(line));
+    const { ts, at } = stamp(line);
+    if (line.startsWith('msg ', at) || line.startsWith('job ', at)) {
+      this.#events.onDelivery(line.startsWith('msg ', at) ? 'msg' : 'job', fields(at === 0 ? line : line.slice(at), ts));
       return;
     }
     const waiting = this.#waiting.shift();

@@ -24,6 +24,8 @@ export interface ConnectOptions {
   retryMs?: number;
   /** How long connecting and the server's greeting may take (default 10 s). */
   connectTimeoutMs?: number;
+  /** Messages and jobs carry their commit time (`ts`), where the server can say it (`tags ts`). */
+  stamped?: boolean;
 }
 
 export interface Endpoint {
@@ -33,6 +35,8 @@ export interface Endpoint {
   readonly password: string | undefined;
   /** node:tls options, or undefined for plain TCP. */
   readonly tls: TlsOptions | undefined;
+  /** Ask for `tags ts` after the login. */
+  readonly stamped: boolean;
   /** `host:port` (`[::1]:7667`), for messages. */
   readonly where: string;
 }
@@ -97,6 +101,7 @@ export function endpoint(options: ConnectOptions): Endpoint {
     user: url.user ?? options.user ?? process.env.USER ?? 'linebus',
     password: url.password ?? options.password,
     tls,
+    stamped: options.stamped === true,
     where: `${isIP(host) === 6 ? `[${host}]` : host}:${port}`,
   };
 }

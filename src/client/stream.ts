@@ -10,6 +10,8 @@ export interface Message {
   readonly id: number;
   readonly sender: string;
   readonly body: string;
+  /** Its commit time, ms since the Unix epoch, with the `stamped` option (from a server that has `tags ts`). */
+  readonly ts?: number;
 }
 
 /** A `job` line of a queue group. */

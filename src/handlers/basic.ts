@@ -1,4 +1,4 @@
-/** `ping`, `help`, `logoff`: the verbs that need nothing but the connection. */
+/** `ping`, `tags`, `help`, `logoff`: the verbs that need nothing but the connection. */
 import { HELP_VERBS, VERB_NAMES, VERBS } from '../protocol/commands.js';
 import type { CommandOf } from '../protocol/commands.js';
 import { err, ok } from '../protocol/events.js';
@@ -20,6 +20,11 @@ export function help(conn: Conn, { about }: CommandOf<'help'>): void {
     return;
   }
   conn.reply(ok('help', VERBS[verb].usage, '--', VERBS[verb].summary));
+}
+
+export function tags(conn: Conn, { tag }: CommandOf<'tags'>): void {
+  conn.stamp(tag === 'ts');
+  conn.reply(ok('tags', tag));
 }
 
 export function logoff(conn: Conn): void {

@@ -6,7 +6,7 @@
  */
 import type { Broker } from '../bus/broker.js';
 import type { Cursors } from '../bus/cursors.js';
-import type { Feed, LineTarget } from '../bus/feed.js';
+import type { EitherTarget, Feed } from '../bus/feed.js';
 import type { Caller, Policy } from '../bus/policy.js';
 import type { Receiver } from '../bus/receiver.js';
 import type { Requests } from '../bus/requests.js';
@@ -18,7 +18,7 @@ import type { JournalReader } from '../store/reader.js';
 import type { Logger } from '../log.js';
 import type { ClusterView } from './views.js';
 
-export interface Conn extends Receiver, Worker, LineTarget, Caller, ConnectionInfo {
+export interface Conn extends Receiver, Worker, EitherTarget, Caller, ConnectionInfo {
   readonly user: string | undefined;
   /** The login succeeded: this connection is `user` from now on. */
   loggedIn(user: string): void;
@@ -34,6 +34,8 @@ export interface Conn extends Receiver, Worker, LineTarget, Caller, ConnectionIn
   readonly subscriptionCount: number;
   /** Groups taken, and what to undo when the connection goes. */
   readonly attachments: Attachments;
+  /** Whether its `msg` and `job` lines start with `@ts=<ms> ` (`tags ts`). */
+  stamp(on: boolean): void;
   /** Replies `ok logoff`, then closes once it is written. */
   logoff(): void;
   /** Writes `last` last and closes, for `reason` (logged and counted); nothing after it is handled. */

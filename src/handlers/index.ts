@@ -7,7 +7,7 @@ import { VERBS } from '../protocol/commands.js';
 import { ForeignProtocolError, ProtocolError } from '../protocol/errors.js';
 import { parse } from '../protocol/parser.js';
 import { err } from '../protocol/events.js';
-import { help, logoff, ping } from './basic.js';
+import { help, logoff, ping, tags } from './basic.js';
 import type { Conn, Services } from './context.js';
 import { cursors, forget, mark } from './cursor.js';
 import { stats, topics, who } from './introspect.js';
@@ -37,6 +37,7 @@ export const HANDLERS: { readonly [V in Verb]: Handler<V> } = {
   touch,
   pending,
   ping,
+  tags,
   topics,
   who,
   stats,

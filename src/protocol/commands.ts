@@ -189,6 +189,17 @@ export const VERBS = {
     login: false,
     parse: (a) => ({ text: a.rest() }),
   }),
+  tags: verb({
+    usage: 'tags ts | tags none',
+    summary: 'tags ts: every msg and job line to this connection starts @ts=<ms> (its commit time); tags none: no tags',
+    login: false,
+    parse(a) {
+      const tag = a.word()?.toLowerCase();
+      a.end();
+      if (tag !== 'ts' && tag !== 'none') throw new Usage("the tags are 'ts' (the commit time) or 'none'");
+      return { tag };
+    },
+  }),
   topics: verb({
     usage: 'topics [all]',
     summary: 'the topics in use, with receivers and last id; all: receivers on every daemon of a cluster',

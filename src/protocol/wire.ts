@@ -50,6 +50,15 @@ export function msgPieces(pieces: string[], topic: string, id: number, sender: s
   return topic.length + digits.length + sender.length + body.length + 8;
 }
 
+/**
+ * A `msg` or `job` line (with its LF) stamped with its commit time, for a
+ * connection that asked with `tags ts`: `@ts=<ms> msg ...`, as IRCv3's
+ * message tags put `@time=` before a line.
+ */
+export function stampedText(ts: number, text: string): string {
+  return `@ts=${ts} ${text}`;
+}
+
 /** `job <topic> <id> <from> <message>` with its LF: a work queue's delivery. */
 export function jobText(topic: string, id: number, sender: string, body: string): string {
   return `job ${topic} ${id} ${sender} ${body}\n`;

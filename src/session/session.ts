@@ -16,7 +16,7 @@ import { err, ok } from '../protocol/events.js';
 import type { Message, Refusal, Reply } from '../protocol/events.js';
 import type { Frame } from '../protocol/framing.js';
 import { WILL_TIMING_MARK } from '../protocol/telnet.js';
-import { hello, jobText, replyText } from '../protocol/wire.js';
+import { hello, jobText, msgText, replyText, stampedText } from '../protocol/wire.js';
 import type { LineReply } from '../protocol/wire.js';
 import { Attachments } from '../queue/attachments.js';
 import type { Link } from '../transport/link.js';
@@ -40,7 +40,6 @@ export class Session implements Conn, Connection {
   readonly remote: string;
   readonly remoteAddress: string | undefined;
   readonly listener: string;
-  readonly takes = 'lines';
   readonly #services: SessionServices;
   readonly #outlet: Outlet;
   readonly #input: Input;
@@ -54,6 +53,8 @@ export class Session implements Conn, Connection {
   linesIn = 0;
   /** A feed reads live messages from the journal for now. */
   #liveSkipped = false;
+  /** `tags ts`: its msg and job lines start with their commit time. */
+  #stamped = false;
 
   constructor(link: Link, services: SessionServices, id: number) {
     this.id = id;
@@ -111,7 +112,9 @@ export class Session implements Conn, Connection {
   deliver(message: Delivery): void {
     // The outlet drops it if the session is closing.
     if (this.#liveSkipped || !this.#services.policy.mayReadMessage(this.#user, message.topic, message.body)) return;
-    this.#outlet.pushLine(message.data, message.start, message.end, message.id);
+    if (!this.#stamped) return this.#outlet.pushLine(message.data, message.start, message.end, message.id);
+    const text = stampedText(message.ts, message.text);
+    this.#outlet.push(text, Buffer.byteLength(text), message.id);
   }
 
   mayTake(job: Message): boolean {
@@ -119,7 +122,8 @@ export class Session implements Conn, Connection {
   }
 
   pushJob(job: Message): boolean {
-    const text = jobText(job.topic, job.id, job.sender, job.body);
+    const line = jobText(job.topic, job.id, job.sender, job.body);
+    const text = this.#stamped ? stampedText(job.ts, line) : line;
     this.#outlet.push(text, Buffer.byteLength(text), 0);
     return !this.#outlet.closing;
   }
@@ -170,6 +174,10 @@ export class Session implements Conn, Connection {
     return this.attachments.leave(pattern) || received;
   }
 
+  stamp(on: boolean): void {
+    this.#stamped = on;
+  }
+
   logoff(): void {
     this.reply(ok('logoff'));
     this.#input.stop();
@@ -177,7 +185,12 @@ export class Session implements Conn, Connection {
     this.attachments.release();
   }
 
-  // --- LineTarget ----------------------------------------------------------
+  // --- EitherTarget --------------------------------------------------------
+
+  /** The journal's lines as they are stored, or, stamped, messages to stamp. */
+  get takes(): 'lines' | 'messages' {
+    return this.#stamped ? 'messages' : 'lines';
+  }
 
   get pageBytes(): number {
     return this.#outlet.pageBytes;
@@ -185,6 +198,12 @@ export class Session implements Conn, Connection {
 
   pushJournaled(pieces: readonly Buffer[], lastId: number): void {
     this.#outlet.pushPieces(pieces, lastId);
+  }
+
+  pushMessages(messages: readonly Message[]): void {
+    let text = '';
+    for (const m of messages) text += stampedText(m.ts, msgText(m.topic, m.id, m.sender, m.body));
+    this.#outlet.pushPieces([Buffer.from(text)], (messages[messages.length - 1] as Message).id);
   }
 
   room(): Promise<boolean> {
