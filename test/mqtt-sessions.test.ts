@@ -5,7 +5,8 @@
  * journaled meanwhile, then live), listed and counted as cursors;
  * retained messages across restarts and retention; nothing acknowledged
  * lost to a kill -9 of `linebus serve`, nor to a journal that fails; no
- * will on the daemon's own shutdown.
+ * will on the daemon's own shutdown; --max-connections shared with the
+ * line listener.
  */
 import t from 'tap';
 import { unlinkSync } from 'node:fs';
@@ -208,14 +209,22 @@ t.test('a journal that fails: no PUBACK, the connection closes, the client sends
   await started.waitForLog(/mqtt will could not be journaled .*"client":"unlucky"/);
 });
 
-t.test('a full server closes an MQTT connection at once: it has sent no CONNECT to answer', { timeout: 10000 }, async (t) => {
-  const started = await startServer(t, { mqtt: { port: 0 }, maxConnections: 1 });
+t.test('--max-connections counts MQTT and line clients together; one over it is closed at once (it has sent no CONNECT to answer); a leaving MQTT client gives its seat back', { timeout: 10000 }, async (t) => {
+  const started = await startServer(t, { mqtt: { port: 0 }, maxConnections: 2 });
+  const line = await LineClient.login(started.port, 'ops');
   const first = await connected(mqttPort(started), { clientId: 'first' });
-  t.equal(first.connack, 'connack 0');
-  const second = await RawMqtt.open(mqttPort(started));
-  t.same(await second.rest(), [], 'closed');
-  await started.waitForLog(/connection refused: server full/);
+  t.equal(first.connack, 'connack 0', 'the second seat');
+  const over = await RawMqtt.open(mqttPort(started));
+  t.same(await over.rest(), [], 'an MQTT client over the limit, with a line client seated: closed');
+  const lineOver = await LineClient.connect(started.port);
+  t.same(await lineOver.rest(), ['err busy the server is full (2 connections); try again later'], 'a line client over the limit, with an MQTT client seated: refused');
+  t.equal(started.logs.filter((entry) => entry.startsWith('warn connection refused: server full')).length, 2, 'both logged');
   first.client.close();
+  await started.waitForLog(/^debug closed .*"user":"first"/);
+  const next = await connected(mqttPort(started), { clientId: 'next' });
+  t.equal(next.connack, 'connack 0', "the MQTT client's seat is free again");
+  next.client.close();
+  line.close();
 });
 
 t.test('users: CONNECT names a linebus user and password; open mode takes loopback only', { timeout: 10000 }, async (t) => {
