@@ -37,7 +37,7 @@ export function assembleBus(store: Store, turn: Turn, stats: Stats, logger: Logg
   const policy = new Policy(store.users, logger, (id) => store.reader.message(id)?.topic);
   return {
     broker,
-    feed: new Feed(store.reader, turn, cursors, store.lag, policy),
+    feed: new Feed(store.reader, store.starts, turn, cursors, store.lag, policy),
     policy,
     cursors,
     groups: makeGroups?.(broker, cursors) ?? new Groups({ reader: store.reader, broker, turn, store: store.groups, counters: stats, limits, logger }),

@@ -132,6 +132,7 @@ export function bench(t: Teardown, limits = { maxLine: 65536, maxPending: 8 << 2
     version: 'test',
     ...assembleBus(store, turn, stats, silentLogger, limits),
     reader: store.reader,
+    starts: store.starts,
     stats: () => stats.pairs(),
     connections: () => [],
     turn,

@@ -56,7 +56,7 @@ t.test('a version-1 journal of several blocks gets its summaries, and loses its 
   t.same(summary, [{ block: 0, first_id: 7, last_id: 16007, count: 17 }, { block: 1, first_id: 17007, last_id: 32007, count: 16 }], 'blocks 0 and 1 summarized; 2, the last, not');
   t.same(store.db.prepare("SELECT name FROM sqlite_schema WHERE name = 'messages_topic_id'").all(), []);
   t.equal(store.db.prepare('SELECT count(*) FROM messages').pluck().get(), 40000, 'every message kept');
-  t.equal(store.reader.lastIdOf('rare'), 39007);
+  t.equal(store.starts.lastIdOf('rare'), 39007);
 });
 
 t.test('a version-4 journal made by linebus 2 moves into pages in place: messages, users, cursors, groups and jobs', { timeout: 20000 }, async (t) => {

@@ -55,9 +55,9 @@ t.test('pages by topic index and by id window agree', async (t) => {
 });
 
 t.test('start of the last n', async (t) => {
-  const { reader } = setup(t);
+  const { store } = setup(t);
   const run = (pattern: string, n: number, until = 20): number => {
-    const steps = reader.startOfLast(pattern, n, until, small);
+    const steps = store.starts.startOfLast(pattern, n, until, small);
     for (;;) {
       const step = steps.next();
       if (step.done) return step.value;
@@ -75,12 +75,12 @@ t.test('start of the last n', async (t) => {
 
 t.test('first id at or after a time, with gaps', async (t) => {
   const { reader, store } = setup(t);
-  t.equal(reader.afterTime(0, 1, 20), 0);
-  t.equal(reader.afterTime(7000, 1, 20), 6);
-  t.equal(reader.afterTime(7500, 1, 20), 7);
-  t.equal(reader.afterTime(99000, 1, 20), 20, 'after everything');
+  t.equal(store.starts.afterTime(0, 1, 20), 0);
+  t.equal(store.starts.afterTime(7000, 1, 20), 6);
+  t.equal(store.starts.afterTime(7500, 1, 20), 7);
+  t.equal(store.starts.afterTime(99000, 1, 20), 20, 'after everything');
   store.db.exec('DROP TRIGGER pages_no_delete; DELETE FROM pages WHERE last_id BETWEEN 5 AND 12;');
-  t.equal(reader.afterTime(7000, 1, 20), 4, 'after 4 comes 13, the first row at 7 s or later');
+  t.equal(store.starts.afterTime(7000, 1, 20), 4, 'after 4 comes 13, the first row at 7 s or later');
   t.equal(reader.firstId(), 1);
   t.equal(reader.lastId(), 20);
 });
@@ -129,7 +129,7 @@ t.test('block summaries: a rare topic in a journal of several blocks', async (t)
   t.same(textIds(reader, [{ pattern: 'busy', after: 16000 }], 20000, { rows: 300, bytes: 1 << 20 }), oracle('busy', 16000, 20000), 'busy, in short pages across a block boundary');
   t.same(textIds(reader, [{ pattern: 'rare', after: 0 }, { pattern: 'news.eu', after: 44900 }], 45000), all.filter((id) => (topicOf(id) === 'rare') || (id > 44900 && topicOf(id) === 'news.eu')), 'two wants, two starts');
   const run = (pattern: string, n: number, until = 45000): number => {
-    const steps = reader.startOfLast(pattern, n, until);
+    const steps = store.starts.startOfLast(pattern, n, until);
     for (;;) {
       const step = steps.next();
       if (step.done) return step.value;
@@ -142,7 +142,7 @@ t.test('block summaries: a rare topic in a journal of several blocks', async (t)
   t.equal(run('rare', 5), 4);
   t.equal(run('rare', 6), 0, 'fewer than n');
   t.equal(run('rare', 2, 20000), 16383, 'up to an id');
-  const stepped = reader.startOfLast('rare', 5, 45000, { rows: 32, bytes: 1 << 20 });
+  const stepped = store.starts.startOfLast('rare', 5, 45000, { rows: 32, bytes: 1 << 20 });
   let steps = 0;
   for (let step = stepped.next(); ; step = stepped.next(), steps++) {
     if (!step.done) continue;
@@ -151,15 +151,15 @@ t.test('block summaries: a rare topic in a journal of several blocks', async (t)
   }
   t.ok(steps > 1, 'in steps of 32 messages, and of one page of summaries');
   t.equal(run('busy', 40000), oracle('busy', 0).slice(-40000)[0] as number - 1);
-  t.equal(reader.lastIdOf('rare'), 44990, 'in the last block');
-  t.equal(reader.lastIdOf('nothing'), 0);
-  t.equal(reader.lastIdOf('news.eu'), 45000);
+  t.equal(store.starts.lastIdOf('rare'), 44990, 'in the last block');
+  t.equal(store.starts.lastIdOf('nothing'), 0);
+  t.equal(store.starts.lastIdOf('news.eu'), 45000);
   t.equal(store.journal.deleteOldest(20000, 30000), 20000, 'retention');
   t.same(store.db.prepare("SELECT block FROM topic_blocks WHERE topic = 'rare' ORDER BY block").pluck().all(), [1], 'the summary of a block left empty goes');
   t.same(textIds(reader, [{ pattern: 'rare', after: 0 }], 45000), [39000, 44990]);
   t.equal(run('rare', 3), 0, 'counts of rows retention took do not invent ids');
   store.journal.append([{ topic: 'late', sender: 's', body: 'x' }], 1);
-  t.equal(reader.lastIdOf('late'), 45001);
+  t.equal(store.starts.lastIdOf('late'), 45001);
 });
 
 t.test('the publish QoS: one row of digits per commit that has any other than 1, read back with the messages, dropped by retention', async (t) => {
@@ -211,7 +211,7 @@ t.test('pages of non-ASCII lines and ids with gaps, read whole, in part and one 
   t.equal(text('>', 7), 'msg café 8 søren ristretto ✓\nmsg tea 20 søren matcha 抹茶\n', 'from the middle of the page');
   t.same(reader.pageMessages(new Wants([{ pattern: 'tea', after: 0 }]), 0, 100).messages, [message(7, 'tea', 'earl grey'), message(20, 'tea', 'matcha 抹茶')]);
   t.equal(runSteps(store.lag.count('café', 3, 20)), 1);
-  t.equal(runSteps(reader.startOfLast('tea', 1, 20)), 19);
+  t.equal(runSteps(store.starts.startOfLast('tea', 1, 20)), 19);
 });
 
 t.test('block sums survive a restart and forget a commit that failed', async (t) => {

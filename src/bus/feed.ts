@@ -15,6 +15,7 @@ import { err, ok } from '../protocol/events.js';
 import type { Message, Reply } from '../protocol/events.js';
 import { journalStartsAt } from '../protocol/wire.js';
 import type { LagCounter } from '../store/lag.js';
+import type { JournalStarts } from '../store/starts.js';
 import type { JournalReader, PageLimits } from '../store/reader.js';
 import { Wants } from '../store/wants.js';
 import type { Want } from '../store/wants.js';
@@ -75,16 +76,18 @@ const PAGE_ROWS = 8000;
 
 export class Feed {
   readonly #reader: JournalReader;
+  readonly #starts: JournalStarts;
   readonly #turn: Turn;
   readonly #cursors: Cursors;
   readonly #lag: LagCounter;
   readonly #policy: Policy;
 
-  constructor(reader: JournalReader, turn: Turn, cursors: Cursors, lag: LagCounter, policy: Policy) {
+  constructor(reader: JournalReader, starts: JournalStarts, turn: Turn, cursors: Cursors, lag: LagCounter, policy: Policy) {
     this.#reader = reader;
     this.#turn = turn;
     this.#cursors = cursors;
     this.#lag = lag;
+    this.#starts = starts;
     this.#policy = policy;
   }
 
@@ -242,17 +245,17 @@ export class Feed {
 
   /** The id after which `start` begins; undefined if the target closed. */
   async #startId(target: FeedTarget, pattern: string, start: Start): Promise<number | undefined> {
-    const reader = this.#reader;
-    const now = reader.lastId();
+    const starts = this.#starts;
+    const now = this.#reader.lastId();
     switch (start.kind) {
       case 'id':
         return start.id;
       case 'time':
-        return reader.afterTime(start.ms, 1, now);
+        return starts.afterTime(start.ms, 1, now);
       case 'ago':
-        return reader.afterTime(Date.now() - start.ms, 1, now);
+        return starts.afterTime(Date.now() - start.ms, 1, now);
       case 'last': {
-        const steps = reader.startOfLast(pattern, start.count, now);
+        const steps = starts.startOfLast(pattern, start.count, now);
         let step = steps.next();
         while (!step.done) {
           if (!(await target.room())) return undefined;

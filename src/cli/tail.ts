@@ -62,11 +62,11 @@ export async function tail(options: TailOptions, write: (text: string) => boolea
     let after: number;
     if (options.since !== undefined) {
       const since = options.since;
-      after = since.kind === 'id' ? since.id : reader.afterTime(since.kind === 'time' ? since.ms : Date.now() - since.ms, 1, last);
+      after = since.kind === 'id' ? since.id : store.starts.afterTime(since.kind === 'time' ? since.ms : Date.now() - since.ms, 1, last);
       // --since with -n: at most the last n of those after the id.
-      if (options.lines !== undefined) after = Math.max(after, drain(reader.startOfLast(options.topic, options.lines, last)));
+      if (options.lines !== undefined) after = Math.max(after, drain(store.starts.startOfLast(options.topic, options.lines, last)));
     } else {
-      after = drain(reader.startOfLast(options.topic, options.lines ?? 10, last));
+      after = drain(store.starts.startOfLast(options.topic, options.lines ?? 10, last));
     }
     const wants = new Wants([{ pattern: options.topic, after }]);
     let cursor = Math.max(after, reader.firstId() - 1);

@@ -15,6 +15,7 @@ import type { LineReply } from '../protocol/wire.js';
 import type { Attachments } from '../queue/attachments.js';
 import type { QueueGroups, Worker } from '../queue/queue.js';
 import type { JournalReader } from '../store/reader.js';
+import type { JournalStarts } from '../store/starts.js';
 import type { Logger } from '../log.js';
 import type { ClusterView } from './views.js';
 
@@ -72,6 +73,7 @@ export interface Services {
   readonly feed: Feed;
   readonly policy: Policy;
   readonly reader: JournalReader;
+  readonly starts: JournalStarts;
   readonly cursors: Cursors;
   readonly groups: QueueGroups;
   readonly requests: Requests;

@@ -58,12 +58,12 @@ function mergeTopics(answers: readonly DaemonAnswer<TopicRow>[]): TopicRow[] {
   return [...merged.values()];
 }
 
-function writeTopics(conn: Conn, { policy, reader }: Services, rows: readonly TopicRow[]): void {
+function writeTopics(conn: Conn, { policy, starts }: Services, rows: readonly TopicRow[]): void {
   const user = conn.user as string;
   // A topic sent to is shown to those who may read it; a pattern to those who may read some of it.
   const shown = rows.filter((row) => (row.lastId === null ? policy.reach(user, row.name) !== 'none' : policy.mayRead(user, row.name)));
   shown.sort((a, b) => (a.name < b.name ? -1 : 1));
-  for (const { name, receivers, lastId } of shown) conn.reply(item('topic', name, receivers, lastId ?? (isWildcardPattern(name) ? '-' : reader.lastIdOf(name))));
+  for (const { name, receivers, lastId } of shown) conn.reply(item('topic', name, receivers, lastId ?? (isWildcardPattern(name) ? '-' : starts.lastIdOf(name))));
   conn.reply(ok('topics', shown.length));
 }
 

@@ -7,6 +7,7 @@
 import type { Logger } from '../log.js';
 import type { Journal } from './journal.js';
 import type { JournalReader } from './reader.js';
+import type { JournalStarts } from './starts.js';
 
 /** Retention deletes about this many messages per step, then yields. */
 const CHUNK = 2000;
@@ -26,6 +27,7 @@ export interface RetentionCounts {
 export class Retention {
   readonly #journal: Journal;
   readonly #reader: JournalReader;
+  readonly #starts: JournalStarts;
   readonly #limits: RetentionLimits;
   readonly #counts: RetentionCounts;
   readonly #logger: Logger;
@@ -33,9 +35,10 @@ export class Retention {
   #running: Promise<number> | undefined;
   #stopped = false;
 
-  constructor(journal: Journal, reader: JournalReader, limits: RetentionLimits, counts: RetentionCounts, logger: Logger) {
+  constructor(journal: Journal, reader: JournalReader, starts: JournalStarts, limits: RetentionLimits, counts: RetentionCounts, logger: Logger) {
     this.#journal = journal;
     this.#reader = reader;
+    this.#starts = starts;
     this.#limits = limits;
     this.#counts = counts;
     this.#logger = logger;
@@ -93,7 +96,7 @@ export class Retention {
     const { retainDays, retainMessages } = this.#limits;
     let cutoff = 0;
     if (retainMessages > 0) cutoff = Math.max(cutoff, last - retainMessages);
-    if (retainDays > 0) cutoff = Math.max(cutoff, this.#reader.afterTime(Date.now() - retainDays * 86_400_000, first, last));
+    if (retainDays > 0) cutoff = Math.max(cutoff, this.#starts.afterTime(Date.now() - retainDays * 86_400_000, first, last));
     return cutoff >= first ? cutoff : 0;
   }
 }

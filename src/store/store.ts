@@ -12,6 +12,7 @@ import { Journal } from './journal.js';
 import { LagCounter } from './lag.js';
 import { MqttStore } from './mqtt.js';
 import { JournalReader } from './reader.js';
+import { JournalStarts } from './starts.js';
 import { prepareSchema } from './schema.js';
 import { preallocateWal } from './wal.js';
 import { Users } from './users.js';
@@ -46,6 +47,7 @@ export class Store {
   #cursors: CursorStore | undefined;
   #groups: GroupStore | undefined;
   #lag: LagCounter | undefined;
+  #starts: JournalStarts | undefined;
   #cluster: ClusterStore | undefined;
   #mqtt: MqttStore | undefined;
   /** The journal file and its WAL, held open to tell if they are unlinked. */
@@ -81,6 +83,12 @@ export class Store {
   get lag(): LagCounter {
     this.#lag ??= new LagCounter(this.db);
     return this.#lag;
+  }
+
+  /** Where reads start: after the last n of a pattern, at a time; a topic's last id. */
+  get starts(): JournalStarts {
+    this.#starts ??= new JournalStarts(this.db);
+    return this.#starts;
   }
 
   /** The stream a cluster daemon's journal copies. */
