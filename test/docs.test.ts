@@ -5,7 +5,7 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from './helpers.js';
-import { BIN } from './cli-helpers.js';
+import { BIN, nodeCommand } from './cli-helpers.js';
 import { tool } from './tools.js';
 import { ERROR_CODES } from '../src/protocol/errors.js';
 import { HELP_VERBS } from '../src/protocol/commands.js';
@@ -35,7 +35,8 @@ t.test('man pages lint clean and say what the code does', { timeout: 60000 }, as
   }
   const cli = readFileSync(join(root, 'man/linebus.1'), 'utf8');
   for (const section of ['SYNOPSIS', 'OPTIONS', 'EXIT STATUS', 'SIGNALS', 'ENVIRONMENT', 'FILES']) t.match(cli, `.SH ${section}\n`);
-  const help = execFileSync(process.execPath, [BIN, 'serve', '--help'], { encoding: 'utf8' });
+  const [node, ...nodeArgs] = nodeCommand() as [string, ...string[]];
+  const help = execFileSync(node, [...nodeArgs, BIN, 'serve', '--help'], { encoding: 'utf8' });
   const synopsis = cli.slice(cli.indexOf('.SH SYNOPSIS'), cli.indexOf('.B user add'));
   for (const option of help.matchAll(/--([a-z-]+)/g)) {
     if (option[1] === 'help') continue;

@@ -10,7 +10,7 @@ import t from 'tap';
 import { execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, finish, run } from './cli-helpers.js';
+import { BIN, finish, nodeCommand, run } from './cli-helpers.js';
 import { tempDir } from './helpers.js';
 import type { Teardown } from './helpers.js';
 import { makeCerts } from './certs.js';
@@ -59,7 +59,7 @@ function removeHosts(): void {
  * SIGTERM at teardown. Resolves once it listens, to a wait for its log.
  */
 async function serveInNamespace(t: Teardown, args: string[]): Promise<(pattern: RegExp) => Promise<void>> {
-  const child = spawn(IP, ['netns', 'exec', SERVER_NS, process.execPath, BIN, 'serve', ...args]);
+  const child = spawn(IP, ['netns', 'exec', SERVER_NS, ...nodeCommand(), BIN, 'serve', ...args]);
   const exited = finish(child);
   t.teardown(() => {
     child.kill('SIGTERM');
