@@ -17,8 +17,12 @@ const COVERAGE_DIR = fileURLToPath(new URL('../../.tap/coverage', import.meta.ur
  */
 export function nodeCommand(): string[] {
   const measured = process.env._TAPJS_PROCESSINFO_COVERAGE_ === '1';
-  return ['/usr/bin/env', '-u', 'NODE_OPTIONS', ...(measured ? [`NODE_V8_COVERAGE=${COVERAGE_DIR}`] : []), process.execPath];
+  return [ENV, ...NO_LOADER, ...(measured ? [`NODE_V8_COVERAGE=${COVERAGE_DIR}`] : []), process.execPath];
 }
+
+/** env(1) and its arguments that run a node program that is not linebus (npm, a client script) without tap's loader. */
+export const ENV = '/usr/bin/env';
+export const NO_LOADER = ['-u', 'NODE_OPTIONS'];
 
 /** Starts `linebus args...` (see nodeCommand). */
 export function linebus(args: string[], options: SpawnOptionsWithoutStdio = {}): ChildProcessWithoutNullStreams {
