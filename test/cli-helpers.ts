@@ -1,8 +1,34 @@
 import { spawn } from 'node:child_process';
-import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams, SpawnOptionsWithoutStdio } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const BIN = fileURLToPath(new URL('../../bin/linebus', import.meta.url));
+const CHILD_COVERAGE = new URL('child-coverage.js', import.meta.url).href;
+
+/**
+ * The command line that starts node in a child without tap's loader. tap
+ * puts its process-info loader in NODE_OPTIONS of every spawn (and back
+ * again if the env lacks it); in a linebus child it costs about 0.5 s of
+ * CPU and twice that of wall time per start, since every module load goes
+ * through its hooks thread, and the suite starts linebus a hundred-odd
+ * times. env(1) execs node with NODE_OPTIONS of its own: when tap measures
+ * coverage, child-coverage.ts, which starts tap's coverage session as the
+ * loader would, so that the child's code is measured as before.
+ */
+export function nodeCommand(): string[] {
+  const measured = process.env._TAPJS_PROCESSINFO_COVERAGE_ === '1';
+  return [ENV, ...NO_LOADER, ...(measured ? [`NODE_OPTIONS=--import=${CHILD_COVERAGE}`] : []), process.execPath];
+}
+
+/** env(1) and its arguments that run a node program that is not linebus (npm, a client script) without tap's loader. */
+export const ENV = '/usr/bin/env';
+export const NO_LOADER = ['-u', 'NODE_OPTIONS'];
+
+/** Starts `linebus args...` (see nodeCommand). */
+export function linebus(args: string[], options: SpawnOptionsWithoutStdio = {}): ChildProcessWithoutNullStreams {
+  const [command, ...rest] = nodeCommand() as [string, ...string[]];
+  return spawn(command, [...rest, BIN, ...args], options);
+}
 
 export interface Ran {
   code: number | null;
@@ -13,7 +39,7 @@ export interface Ran {
 
 /** Runs `linebus args...` to completion, with `input` on stdin. */
 export function run(args: string[], input?: string, env: NodeJS.ProcessEnv = {}): Promise<Ran> {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
+  const child = linebus(args, { env: { ...process.env, ...env } });
   return finish(child, input);
 }
 
@@ -36,7 +62,7 @@ export interface Serving {
 
 /** Starts `linebus serve` and resolves once it logs the port it listens on. */
 export function serve(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Serving> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...args], { env: { ...process.env, ...env } });
+  const child = linebus(['serve', '--port', '0', ...args], { env: { ...process.env, ...env } });
   let stderr = '';
   const logged = (pattern: RegExp): Promise<void> =>
     new Promise((resolve) => {

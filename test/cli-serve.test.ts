@@ -4,7 +4,7 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { LineClient, tempDir } from './helpers.js';
-import { BIN, finish, run, serve } from './cli-helpers.js';
+import { BIN, finish, linebus, nodeCommand, run, serve } from './cli-helpers.js';
 import { tool } from './tools.js';
 
 t.test('a database it cannot use stops serve with one line and exit 1', { timeout: 20000 }, async (t) => {
@@ -74,7 +74,7 @@ t.test('systemd socket activation: listens on the inherited fd 3', { timeout: 20
     'env = dict(os.environ, LISTEN_FDS="1", LISTEN_PID=str(os.getpid()), LISTEN_FDNAMES="linebus.socket")',
     'os.execve(sys.argv[1], sys.argv[1:], env)',
   ].join('\n');
-  const child = spawn(tool('/usr/bin/python3'), ['-c', script, process.execPath, BIN, 'serve', '--port', '1', '--db', db]);
+  const child = spawn(tool('/usr/bin/python3'), ['-c', script, ...nodeCommand(), BIN, 'serve', '--port', '1', '--db', db]);
   const done = finish(child);
   const port = await new Promise<number>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
   const c = await LineClient.login(port, 'alice');
@@ -107,7 +107,7 @@ t.test('bad --cluster settings stop serve with one line and exit 1', { timeout: 
 t.test('a serve that cannot start leaves no journal or lock file it made, and keeps one that was there', { timeout: 30000 }, async (t) => {
   const { child, port } = await serve(['--db', join(tempDir(t), 'a.db')]);
   const cwd = tempDir(t);
-  const failed = await finish(spawn(process.execPath, [BIN, 'serve', '--port', String(port)], { cwd }));
+  const failed = await finish(linebus(['serve', '--port', String(port)], { cwd }));
   t.equal(failed.code, 1);
   t.equal(failed.stderr, `linebus: 127.0.0.1:${port} is in use (EADDRINUSE); is a linebus serve running already? Stop it, or give another --port\n`);
   t.same(readdirSync(cwd), [], 'no ./linebus.db, no ./linebus.db.lock');

@@ -3,8 +3,7 @@ import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LineClient, tempDir } from './helpers.js';
-import { spawn } from 'node:child_process';
-import { BIN, finish, run, serve } from './cli-helpers.js';
+import { finish, linebus, run, serve } from './cli-helpers.js';
 
 t.test('user add, list, del', { timeout: 30000 }, async (t) => {
   const db = join(tempDir(t), 'users.db');
@@ -101,7 +100,7 @@ t.test('--config takes every option of serve: the database, the address, the lim
   const config = join(dir, 'all.conf');
   const db = join(dir, 'from config.db');
   writeFileSync(config, `db ${db}\nhost 127.0.0.1\nport 0 # any free one\nmax-subscriptions 1\nsync full\n`);
-  const child = spawn(process.execPath, [BIN, 'serve', '--config', config]);
+  const child = linebus(['serve', '--config', config]);
   const done = finish(child);
   const port = await new Promise<number>((resolve) => {
     let seen = '';

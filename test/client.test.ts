@@ -5,14 +5,13 @@
  * ack and nack, request and reply, typed errors, exit statuses.
  */
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from '../src/client/client.js';
 import { LinebusError } from '../src/client/errors.js';
 import type { Message } from '../src/client/stream.js';
 import { LinebusServer } from '../src/server.js';
-import { BIN, finish, run } from './cli-helpers.js';
+import { finish, linebus, run } from './cli-helpers.js';
 import { LineClient, startServer, tempDir } from './helpers.js';
 
 t.test('the Node client: pipelined sends, recv, jobs, request and reply, typed errors', { timeout: 20000 }, async (t) => {
@@ -97,11 +96,11 @@ t.test('linebus send, recv and request: output, exit statuses, commands per mess
 
   // A bot that answers with a command, and a worker that fails once.
   const dir = tempDir(t);
-  const bot = spawn(process.execPath, [BIN, 'recv', ...at, 'time.now', '--reply', '--', 'sh', '-c', 'echo "it is noon for $LINEBUS_FROM"']);
+  const bot = linebus(['recv', ...at, 'time.now', '--reply', '--', 'sh', '-c', 'echo "it is noon for $LINEBUS_FROM"']);
   const botDone = finish(bot);
   const script = join(dir, 'work.sh');
   writeFileSync(script, `#!/bin/sh\nbody=$(cat)\nif [ "$body" = bad ] && [ ! -e ${dir}/failed ]; then touch ${dir}/failed; exit 3; fi\necho "$LINEBUS_ID $body" >> ${dir}/done\n`, { mode: 0o755 });
-  const worker = spawn(process.execPath, [BIN, 'recv', ...at, 'jobs', '--take', 'workers', '-n', '3', '--', script]);
+  const worker = linebus(['recv', ...at, 'jobs', '--take', 'workers', '-n', '3', '--', script]);
   const workerDone = finish(worker);
   const probe = await LineClient.login(port, 'probe');
   // Both are ready once the server lists the bot's pattern and the worker's group.
@@ -128,7 +127,7 @@ function readDone(dir: string): string[] {
 
 t.test('linebus send: a daemon that goes away midway is one line and exit 1', { timeout: 30000 }, async (t) => {
   const { server, port, waitForLog } = await startServer(t, { logLevel: 'debug' } as never);
-  const child = spawn(process.execPath, [BIN, 'send', '--port', String(port), 't']);
+  const child = linebus(['send', '--port', String(port), 't']);
   const done = finish(child);
   child.stdin.write('one\ntwo\n');
   await waitForLog(/^debug connected/);

@@ -10,12 +10,26 @@ import t from 'tap';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { LineClient, startServer, tempDir } from './helpers.js';
+import type { Teardown } from './helpers.js';
 import { hashPassword } from '../src/store/passwords.js';
 import { Store } from '../src/store/store.js';
 import { tool } from './tools.js';
 
 const CHROMIUM = tool('/usr/bin/chromium');
+
+// One browser for the file (a start costs seconds of CPU); each test has a
+// context of its own, as a fresh profile would be.
+// Root in a container: Chromium's sandbox needs user namespaces it may not have.
+const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+t.teardown(() => browser.close());
+
+async function freshBrowser(t: Teardown): Promise<BrowserContext> {
+  const context = await browser.newContext();
+  t.teardown(() => context.close());
+  return context;
+}
 
 t.test('the console in a browser: receive, send, reconnect without a gap', { timeout: 120000 }, async (t) => {
   const { server, port } = await startServer(t, { http: { port: 0 } });
@@ -24,10 +38,7 @@ t.test('the console in a browser: receive, send, reconnect without a gap', { tim
   tcp.write('send chat.room before the page', 'recv chat.>');
   t.same(await tcp.lines(2), ['ok send 1', 'ok recv chat.>']);
 
-  // Root in a container: Chromium's sandbox needs user namespaces it may not have.
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-  t.teardown(() => browser.close());
-  const page = await browser.newPage();
+  const page = await (await freshBrowser(t)).newPage();
   // The page's own Content-Security-Policy lets all of it work: its script, its style, its WebSocket.
   const violations: string[] = [];
   page.on('console', (message) => {
@@ -81,9 +92,8 @@ t.test('the console in a browser: receive, send, reconnect without a gap', { tim
 t.test('the console logs in with its defaults in open mode; a refused login stops and says why', { timeout: 120000 }, async (t) => {
   const { server } = await startServer(t, { http: { port: 0 } });
   const base = `http://127.0.0.1:${(server.httpAddress() as { port: number }).port}`;
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-  t.teardown(() => browser.close());
-  const page = await browser.newPage();
+  const context = await freshBrowser(t);
+  const page = await context.newPage();
   await page.goto(`${base}/`);
   await page.click('#go');
   await page.waitForSelector('#status.live');
@@ -96,7 +106,7 @@ t.test('the console logs in with its defaults in open mode; a refused login stop
   // Any page can make the browser POST to the line port; its body must not
   // run. (Not the console: its policy lets it connect to its own listener only.)
   const { port, waitForLog } = await startServer(t);
-  const elsewhere = await browser.newPage();
+  const elsewhere = await context.newPage();
   const sent = await elsewhere.evaluate(
     (url) => fetch(url, { method: 'POST', mode: 'no-cors', body: 'x\nlogin evil x\nsend deploys injected\n' }).then(() => 'answered', (error: Error) => error.name),
     `http://127.0.0.1:${port}/`,

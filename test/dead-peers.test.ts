@@ -7,9 +7,8 @@
  * where the client's host may forget its closed sockets quickly.)
  */
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { LineClient, startServer } from './helpers.js';
-import { BIN } from './cli-helpers.js';
+import { linebus } from './cli-helpers.js';
 
 /** The users `who` lists, in order, and its count. */
 async function who(client: LineClient): Promise<string[]> {
@@ -55,7 +54,7 @@ t.test('a half-closed receiver stays and is delivered to, but is handed no job a
 t.test('kill -9 of linebus recv --take: its job comes back at once', { timeout: 30000 }, async (t) => {
   const { port } = await startServer(t);
   // Its own process group: the command it runs outlives it and is killed at teardown.
-  const child = spawn(process.execPath, [BIN, 'recv', 'jobs', '--port', String(port), '--user', 'doomed', '--password', 'x', '--take', 'g', '--since', '0', '--', 'sh', '-c', 'echo working; exec sleep 60 >/dev/null 2>&1'], { detached: true });
+  const child = linebus(['recv', 'jobs', '--port', String(port), '--user', 'doomed', '--password', 'x', '--take', 'g', '--since', '0', '--', 'sh', '-c', 'echo working; exec sleep 60 >/dev/null 2>&1'], { detached: true });
   t.teardown(() => process.kill(-(child.pid as number), 'SIGKILL'));
   const working = new Promise<void>((resolve) => child.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('working') && resolve()));
   const producer = await LineClient.login(port, 'producer');

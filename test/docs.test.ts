@@ -5,7 +5,7 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from './helpers.js';
-import { BIN } from './cli-helpers.js';
+import { BIN, ENV, NO_LOADER, nodeCommand } from './cli-helpers.js';
 import { tool } from './tools.js';
 import { ERROR_CODES } from '../src/protocol/errors.js';
 import { HELP_VERBS } from '../src/protocol/commands.js';
@@ -35,7 +35,8 @@ t.test('man pages lint clean and say what the code does', { timeout: 60000 }, as
   }
   const cli = readFileSync(join(root, 'man/linebus.1'), 'utf8');
   for (const section of ['SYNOPSIS', 'OPTIONS', 'EXIT STATUS', 'SIGNALS', 'ENVIRONMENT', 'FILES']) t.match(cli, `.SH ${section}\n`);
-  const help = execFileSync(process.execPath, [BIN, 'serve', '--help'], { encoding: 'utf8' });
+  const [node, ...nodeArgs] = nodeCommand() as [string, ...string[]];
+  const help = execFileSync(node, [...nodeArgs, BIN, 'serve', '--help'], { encoding: 'utf8' });
   const synopsis = cli.slice(cli.indexOf('.SH SYNOPSIS'), cli.indexOf('.B user add'));
   for (const option of help.matchAll(/--([a-z-]+)/g)) {
     if (option[1] === 'help') continue;
@@ -79,7 +80,7 @@ t.test('systemd units verify clean', { timeout: 60000 }, async (t) => {
 });
 
 t.test('the package holds what an installed linebus needs, and no tests', { timeout: 60000 }, async (t) => {
-  const packed = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' });
+  const packed = spawnSync(ENV, [...NO_LOADER, 'npm', 'pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' });
   t.equal(packed.status, 0, packed.stderr);
   const files = new Set((JSON.parse(packed.stdout) as { files: { path: string }[] }[])[0]?.files.map((f) => f.path));
   for (const file of ['bin/linebus', 'dist/src/cli/main.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/store/checkpoint-worker.js', 'man/linebus.1', 'man/linebus-protocol.7', 'man/linebus-mqtt.7', 'systemd/linebus.service', 'systemd/linebus.socket', 'web/console.html', 'package.json', 'README.md']) {

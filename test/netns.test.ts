@@ -10,7 +10,7 @@ import t from 'tap';
 import { execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, finish, run } from './cli-helpers.js';
+import { BIN, ENV, finish, NO_LOADER, nodeCommand, run } from './cli-helpers.js';
 import { tempDir } from './helpers.js';
 import type { Teardown } from './helpers.js';
 import { makeCerts } from './certs.js';
@@ -59,7 +59,7 @@ function removeHosts(): void {
  * SIGTERM at teardown. Resolves once it listens, to a wait for its log.
  */
 async function serveInNamespace(t: Teardown, args: string[]): Promise<(pattern: RegExp) => Promise<void>> {
-  const child = spawn(IP, ['netns', 'exec', SERVER_NS, process.execPath, BIN, 'serve', ...args]);
+  const child = spawn(IP, ['netns', 'exec', SERVER_NS, ...nodeCommand(), BIN, 'serve', ...args]);
   const exited = finish(child);
   t.teardown(() => {
     child.kill('SIGTERM');
@@ -94,7 +94,7 @@ async function talk(port: number, lines: string[], replies: number, ca?: string)
     s.write(${JSON.stringify(lines.map((l) => `${l}\n`).join(''))});
     setTimeout(() => { process.stdout.write(got); process.exit(1); }, 5000);
   `;
-  const result = await finish(spawn(IP, ['netns', 'exec', CLIENT_NS, process.execPath, '-e', script]));
+  const result = await finish(spawn(IP, ['netns', 'exec', CLIENT_NS, ENV, ...NO_LOADER, process.execPath, '-e', script]));
   return result.stdout.split('\n').filter((line) => line !== '');
 }
 
@@ -162,7 +162,7 @@ t.test('a receiver whose process dies is found and closed: the half-closed socke
     s.write('login watcher pw\\nrecv quiet.topic\\n');
     s.on('data', (d) => { if (d.includes('ok recv')) process.stdout.write('ready\\n'); });
   `;
-  const client = spawn(IP, ['netns', 'exec', CLIENT_NS, process.execPath, '-e', script]);
+  const client = spawn(IP, ['netns', 'exec', CLIENT_NS, ENV, ...NO_LOADER, process.execPath, '-e', script]);
   t.teardown(() => client.kill('SIGKILL'));
   await new Promise<void>((resolve) => client.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('ready') && resolve()));
   client.kill('SIGKILL');

@@ -15,7 +15,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { finish } from './cli-helpers.js';
+import { ENV, finish, NO_LOADER } from './cli-helpers.js';
 import { startServer, tempDir } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -47,13 +47,13 @@ t.test('npm pack, then npm install of the tarball elsewhere: the import and the 
   const dir = tempDir(t);
   // dist/ is built (npm test builds first); packing without scripts keeps
   // the build the other tests run from.
-  const packed = spawnSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8' });
+  const packed = spawnSync(ENV, [...NO_LOADER, 'npm', 'pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8' });
   t.equal(packed.status, 0, packed.stderr);
   // What the tarball holds is docs.test.ts's; here, whether it works.
   const [{ filename }] = JSON.parse(packed.stdout) as [{ filename: string }];
 
   const app = project(dir, filename);
-  const installed = spawnSync('npm', ['ci', '--offline', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: app, encoding: 'utf8' });
+  const installed = spawnSync(ENV, [...NO_LOADER, 'npm', 'ci', '--offline', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: app, encoding: 'utf8' });
   t.equal(installed.status, 0, installed.stderr);
 
   const { port } = await startServer(t);
@@ -61,11 +61,11 @@ t.test('npm pack, then npm install of the tarball elsewhere: the import and the 
 const bus = await connect({ port: ${port}, user: 'app' });
 console.log(await bus.send('t', 'from another project'));
 await bus.close();`;
-  t.match(await finish(spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: app })), { code: 0, stdout: '1\n', stderr: '' });
-  t.match(await finish(spawn(join(app, 'node_modules', '.bin', 'linebus'), ['recv', '--port', String(port), 't', '--since', '0', '-n', '1'], { cwd: app })), { code: 0, stdout: 't 1 app from another project\n', stderr: '' });
+  t.match(await finish(spawn(ENV, [...NO_LOADER, process.execPath, '--input-type=module', '-e', script], { cwd: app })), { code: 0, stdout: '1\n', stderr: '' });
+  t.match(await finish(spawn(ENV, [...NO_LOADER, join(app, 'node_modules', '.bin', 'linebus'), 'recv', '--port', String(port), 't', '--since', '0', '-n', '1'], { cwd: app })), { code: 0, stdout: 't 1 app from another project\n', stderr: '' });
 
   // npm 11.16 and later list install scripts that allowScripts does not cover.
-  const reviewed = spawnSync('npm', ['install-scripts', 'ls'], { cwd: app, encoding: 'utf8' });
+  const reviewed = spawnSync(ENV, [...NO_LOADER, 'npm', 'install-scripts', 'ls'], { cwd: app, encoding: 'utf8' });
   if (reviewed.status === 0) t.equal(reviewed.stdout, 'No packages with unreviewed install scripts.\n', 'allowScripts covers better-sqlite3');
 });
 
@@ -78,7 +78,7 @@ t.test('npm install of a clone not built yet says what to do, instead of leaving
   const app = join(dir, 'app');
   mkdirSync(app);
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', type: 'module' }));
-  const installed = spawnSync('npm', ['install', '--offline', '--no-audit', '--no-fund', clone], { cwd: app, encoding: 'utf8' });
+  const installed = spawnSync(ENV, [...NO_LOADER, 'npm', 'install', '--offline', '--no-audit', '--no-fund', clone], { cwd: app, encoding: 'utf8' });
   t.not(installed.status, 0);
   t.match(installed.stderr, 'linebus: no TypeScript in this clone: run npm ci in it first (that builds dist/), or install the tarball that npm pack makes');
 });

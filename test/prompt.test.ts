@@ -5,7 +5,7 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { BIN, run } from './cli-helpers.js';
+import { BIN, nodeCommand, run } from './cli-helpers.js';
 import { tempDir } from './helpers.js';
 import { tool } from './tools.js';
 
@@ -13,7 +13,7 @@ const SCRIPT = tool('script');
 
 /** Runs `linebus args` on a terminal, answering each prompt with `keys`. */
 async function typed(args: string[], answers: string[]): Promise<{ code: number | null; screen: string }> {
-  const command = [process.execPath, BIN, ...args].map((a) => `'${a}'`).join(' ');
+  const command = [...nodeCommand(), BIN, ...args].map((a) => `'${a}'`).join(' ');
   const child = spawn(SCRIPT, ['-qec', command, '/dev/null']);
   let screen = '';
   let asked = 0;

@@ -13,7 +13,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { LinebusServer } from '../src/server.js';
 import { hashPassword } from '../src/store/passwords.js';
-import { BIN, finish, run } from './cli-helpers.js';
+import { BIN, finish, linebus, nodeCommand, run } from './cli-helpers.js';
 import { LineClient, startServer, tempDir } from './helpers.js';
 import type { Teardown } from './helpers.js';
 
@@ -41,7 +41,7 @@ const hasScript = spawnSync('sh', ['-c', 'command -v script']).status === 0;
 
 /** Runs `linebus args` on a pseudo-terminal (script(1)), typing `keys` once `prompt` shows. */
 async function onTerminal(args: string[], typing?: { prompt: RegExp; keys: string }): Promise<{ code: number | null; screen: string }> {
-  const command = [process.execPath, BIN, ...args].map((a) => `'${a}'`).join(' ');
+  const command = [...nodeCommand(), BIN, ...args].map((a) => `'${a}'`).join(' ');
   const child = spawn('script', ['-qec', command, '/dev/null']);
   let screen = '';
   let typed = false;
@@ -65,7 +65,7 @@ t.test('recv --take with --since or --last: a new group starts there, so jobs se
     const tx = await LineClient.login(port, 'alice');
     t.same(await ask(tx, 'send jobs one'), ['ok send 1']);
     t.same(await ask(tx, 'send jobs two'), ['ok send 2']);
-    const worker = finish(spawn(process.execPath, [BIN, 'recv', '--port', String(port), 'jobs', '--take', group, ...start, '-n', '1']));
+    const worker = finish(linebus(['recv', '--port', String(port), 'jobs', '--take', group, ...start, '-n', '1']));
     // Once the group exists, a third job: the one a group started at new
     // messages would hand out, so the worker ends either way.
     await askUntil(tx, `pending ${group}`, (lines) => (lines.at(-1) as string).startsWith('ok '));
@@ -83,7 +83,7 @@ t.test('recv reconnects after err shutdown: a restarted daemon on the same port 
   const port = server.address().port;
   const tx = await LineClient.login(port, 'alice');
   t.same(await ask(tx, 'send t one'), ['ok send 1']);
-  const child = spawn(process.execPath, [BIN, 'recv', '--port', String(port), 't', '--since', '0', '-n', '2']);
+  const child = linebus(['recv', '--port', String(port), 't', '--since', '0', '-n', '2']);
   const done = finish(child);
   await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
   await server.stop();
@@ -102,7 +102,7 @@ t.test('a failed --take command is nacked with a delay: one try, then the job wa
   const { port } = await startServer(t);
   const dir = tempDir(t);
   const runs = join(dir, 'runs');
-  const worker = spawn(process.execPath, [BIN, 'recv', '--port', String(port), 'jobs', '--take', 'g', '--since', '0', '--retry-delay', '1h', '--', 'sh', '-c', `echo "$LINEBUS_ID" >> ${runs}; exit 1`]);
+  const worker = linebus(['recv', '--port', String(port), 'jobs', '--take', 'g', '--since', '0', '--retry-delay', '1h', '--', 'sh', '-c', `echo "$LINEBUS_ID" >> ${runs}; exit 1`]);
   const done = finish(worker);
   const tx = await LineClient.login(port, 'alice');
   t.same(await ask(tx, 'send jobs fails'), ['ok send 1']);
@@ -157,7 +157,7 @@ async function jobPeer(t: Teardown, deliveries: number, ackReply = 'ok ack 7'): 
 
 t.test('--retry-delay doubles for each failure of the same job, up to --retry-max', { timeout: 30000 }, async (t) => {
   const { port, nacks } = await jobPeer(t, 5);
-  const worker = spawn(process.execPath, [BIN, 'recv', '--port', String(port), 'jobs', '--take', 'g', '--retry-delay', '500ms', '--retry-max', '3s', '-n', '5', '--', 'false']);
+  const worker = linebus(['recv', '--port', String(port), 'jobs', '--take', 'g', '--retry-delay', '500ms', '--retry-max', '3s', '-n', '5', '--', 'false']);
   const done = finish(worker);
   t.same(await nacks, ['nack 7 500ms', 'nack 7 1s', 'nack 7 2s', 'nack 7 3s', 'nack 7 3s']);
   t.equal((await done).code, 0);
@@ -190,7 +190,7 @@ t.test("recv -- command: the command's output is passed through; with --reply, a
   const echoed = await run(['recv', ...at, 't', '--since', '0', '-n', '1', '--', 'sh', '-c', 'echo "got $LINEBUS_ID:"; cat']);
   t.match(echoed, { code: 0, stdout: 'got 1:\nhello\n', stderr: '' });
 
-  const bot = spawn(process.execPath, [BIN, 'recv', ...at, 'time.now', '-n', '1', '--reply', '--', 'sh', '-c', 'echo noon; echo "asked by $LINEBUS_FROM"']);
+  const bot = linebus(['recv', ...at, 'time.now', '-n', '1', '--reply', '--', 'sh', '-c', 'echo noon; echo "asked by $LINEBUS_FROM"']);
   const botDone = finish(bot);
   await askUntil(tx, 'who time.now', (lines) => lines.at(-1) === 'ok who time.now 1');
   t.match(await run(['request', ...at, '--user', 'carol', 'time.now', 'when?']), { code: 0, stdout: 'noon\n' });

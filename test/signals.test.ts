@@ -9,7 +9,7 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { LineClient, tempDir } from './helpers.js';
-import { BIN } from './cli-helpers.js';
+import { BIN, ENV, NO_LOADER } from './cli-helpers.js';
 
 /**
  * One after another: the parent must see the line and signal at once, as
@@ -35,10 +35,11 @@ interface Outcome {
 
 /** Starts a daemon, sends `signal` as it logs its first line, then (after a SIGHUP) checks it serves and stops it. */
 async function signalAtReadiness(dir: string, signal: NodeJS.Signals): Promise<Outcome> {
-  // Without tap's NODE_OPTIONS: its process tracking installs handlers for
-  // every signal in the child, which hides the default action. (It adds
-  // them back to any node it sees spawned; env(1) execs node after it.)
-  const child = spawn('env', ['-u', 'NODE_OPTIONS', process.execPath, BIN, 'serve', '--port', '0', '--db', join(dir, `${signal}-${Math.random()}.db`)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Without tap's NODE_OPTIONS, and so unmeasured: its process tracking
+  // installs handlers for every signal in the child, which hides the
+  // default action. (It adds them back to any node it sees spawned; env(1)
+  // execs node after it.)
+  const child = spawn(ENV, [...NO_LOADER, process.execPath, BIN, 'serve', '--port', '0', '--db', join(dir, `${signal}-${Math.random()}.db`)], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   let greeting: string | undefined;
   let sent = false;

@@ -8,7 +8,7 @@ import { Store } from '../src/store/store.js';
 import { formatter, sinceOption, tail } from '../src/cli/tail.js';
 import { escapeControls, useColour } from '../src/cli/display.js';
 import type { TailOptions } from '../src/cli/tail.js';
-import { BIN, finish, run } from './cli-helpers.js';
+import { BIN, finish, linebus, nodeCommand, run } from './cli-helpers.js';
 import { LineClient, startServer, tempDir } from './helpers.js';
 
 const TS = Date.UTC(2026, 10, 22, 12, 0, 0);
@@ -99,14 +99,14 @@ t.test('colour only on a terminal without NO_COLOR', async (t) => {
 t.test('the CLI: | head -1 exits 0 without a stack trace; SIGTERM stops -f', { timeout: 30000 }, async (t) => {
   const db = join(tempDir(t), 'bus.db');
   seed(db, Array.from({ length: 30000 }, () => 'bulk'));
-  const child = spawn(process.execPath, [BIN, 'tail', '--db', db, '--since', '0']);
+  const child = linebus(['tail', '--db', db, '--since', '0']);
   const done = finish(child);
   child.stdout.once('data', () => child.stdout.destroy());
   const result = await done;
   t.equal(result.code, 0);
   t.equal(result.stderr, '');
 
-  const follower = spawn(process.execPath, [BIN, 'tail', '-f', '-n', '1', '--db', db]);
+  const follower = linebus(['tail', '-f', '-n', '1', '--db', db]);
   const followed = finish(follower);
   await new Promise((resolve) => follower.stdout.once('data', resolve));
   follower.kill('SIGTERM');
@@ -114,7 +114,8 @@ t.test('the CLI: | head -1 exits 0 without a stack trace; SIGTERM stops -f', { t
   t.equal(end.code, 0);
   t.equal(end.stderr, '');
 
-  const full = spawn(process.execPath, [BIN, 'tail', '--db', db, '--since', '0'], { stdio: ['ignore', openSync('/dev/full', 'w'), 'pipe'] });
+  const [node, ...nodeArgs] = nodeCommand() as [string, ...string[]];
+  const full = spawn(node, [...nodeArgs, BIN, 'tail', '--db', db, '--since', '0'], { stdio: ['ignore', openSync('/dev/full', 'w'), 'pipe'] });
   let fullErr = '';
   full.stderr?.setEncoding('utf8').on('data', (text: string) => (fullErr += text));
   t.equal(await new Promise((resolve) => full.on('close', resolve)), 1, 'a full disk is exit 1');

@@ -11,7 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { tempDir } from './helpers.js';
-import { BIN, finish, run, serve } from './cli-helpers.js';
+import { BIN, finish, nodeCommand, run, serve } from './cli-helpers.js';
 import { basic, call } from './web-helpers.js';
 
 t.test('serve: --max-post-bytes, --max-post-lines, --http-host-name, --metrics-open and --http-body-timeout, reloaded by SIGHUP', { timeout: 30000 }, async (t) => {
@@ -62,7 +62,7 @@ t.test('serve: web and TLS options without what they need stop it with one line'
 t.test('under a low open-file limit: a warning at start; within it, idle web sockets hold places until --login-timeout, and TCP is told so', { timeout: 30000 }, async (t) => {
   const dir = tempDir(t);
   const start = (args: string): ChildProcessWithoutNullStreams => {
-    const child = spawn('sh', ['-c', `ulimit -n 256 && exec "${process.execPath}" "${BIN}" serve --port 0 --db "${join(dir, 'bus.db')}" ${args}`]);
+    const child = spawn('sh', ['-c', `ulimit -n 256 && exec ${nodeCommand().map((a) => `"${a}"`).join(' ')} "${BIN}" serve --port 0 --db "${join(dir, 'bus.db')}" ${args}`]);
     t.teardown(() => child.kill('SIGKILL'));
     return child;
   };
