@@ -17,7 +17,7 @@ import { createRequire } from 'node:module';
 import mqtt from 'mqtt';
 import { chromium } from 'playwright-core';
 import { makeCerts } from './certs.js';
-import { BIN } from './cli-helpers.js';
+import { BIN, nodeCommand } from './cli-helpers.js';
 import { LineClient, startServer, tempDir } from './helpers.js';
 import { needPythonModule, tool } from './tools.js';
 
@@ -73,7 +73,8 @@ t.test('real clients', { timeout: 60000 }, async (t) => {
   const { server, port } = await startServer(t, { mqtt: { port: 0 }, mqttTls: { port: 0, ...certs.server }, http: { port: 0, tls: certs.server, origins: [origin] } });
   const busPort = (server.httpAddress() as AddressInfo).port;
   const at = ['-h', '127.0.0.1', '-p', String((server.mqttAddress() as AddressInfo).port)];
-  const linebus = (...args: string[]): Promise<Ran> => run(process.execPath, [BIN, ...args, '--port', String(port)]);
+  const [node, ...nodeArgs] = nodeCommand() as [string, ...string[]];
+  const linebus = (...args: string[]): Promise<Ran> => run(node, [...nodeArgs, BIN, ...args, '--port', String(port)]);
 
   t.test('mosquitto_pub -q 1 is received by linebus recv', async (t) => {
     const recv = linebus('recv', 'home.>', '--since', String(server.store.reader.lastId()), '-n', '1', '--user', 'bob');
