@@ -12,11 +12,11 @@ t.test('greeting, login, help, ping, logoff', { timeout: 10000 }, async (t) => {
   t.equal(await c.line(), `hello linebus ${version()}`);
   c.write('help', 'ping', 'PING  two  spaces ', 'login alice secret', 'Help', 'logoff', 'ping after logoff');
   t.same(await c.rest(), [
-    'ok help login recv replay leave send request reply mark cursors forget take ack nack touch pending ping topics who stats help logoff quit',
+    'ok help login recv replay leave send request reply mark cursors forget take ack nack touch pending ping tags topics who stats help logoff quit',
     'pong',
     'pong  two  spaces ',
     'ok login alice',
-    'ok help login recv replay leave send request reply mark cursors forget take ack nack touch pending ping topics who stats help logoff quit',
+    'ok help login recv replay leave send request reply mark cursors forget take ack nack touch pending ping tags topics who stats help logoff quit',
     'ok logoff',
   ]);
 });
