@@ -23,8 +23,8 @@ import type { Logger } from '../log.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { Store } from '../store/store.js';
 import { identityProblem } from '../store/cluster.js';
-import { InFlightSends } from './publisher.js';
-import { SENDER_HEADER, subjectOf } from './subjects.js';
+import { InFlightSends, SendHeaders } from './publisher.js';
+import { subjectOf } from './subjects.js';
 import type { ClusterSettings } from './subjects.js';
 import { ensureStream } from './stream.js';
 import { StreamCopy } from './copy.js';
@@ -65,7 +65,7 @@ export class Cluster implements Upstream, ClusterView {
   /** The client library, loaded when cluster mode starts. */
   #nats: typeof import('nats') | undefined;
   #nc: NatsConnection | undefined;
-  /** Where PubAcks come: <inbox>.<Nats-Msg-Id>. */
+  /** Where PubAcks come: <inbox>.<number of the send>. */
   #inbox = '';
   /** Refuses sends whose PubAck did not come in time. */
   #sweep: NodeJS.Timeout | undefined;
@@ -123,19 +123,17 @@ export class Cluster implements Upstream, ClusterView {
       publication.done(new ProtocolError('busy', `${this.#why}; nothing was sent, try again`));
       return;
     }
-    const msgId = this.#sends.add(publication);
-    const headers = (this.#nats as typeof import('nats')).headers();
-    headers.set(SENDER_HEADER, publication.sender);
-    headers.set('Nats-Msg-Id', msgId);
+    const number = this.#sends.add(publication);
+    const headers = new SendHeaders(publication.sender, this.#sends.msgId(number)).asMsgHdrs;
     // A plain publish with a reply subject of our own, not the client's
     // request per send: that one makes an Error (for its stack) and a
     // timer for every message, most of the daemon's time in cluster mode.
-    nc.publish(subjectOf(this.#settings.stream, publication.topic), Buffer.from(publication.body), { headers, reply: `${this.#inbox}.${msgId}` });
+    nc.publish(subjectOf(this.#settings.stream, publication.topic), publication.body, { headers, reply: `${this.#inbox}.${number}` });
   }
 
   /** A PubAck, an error from JetStream, or "no responders" (no stream) for one send. */
   #pubAck(error: Error | null, msg: Msg): void {
-    const msgId = msg.subject.slice(this.#inbox.length + 1);
+    const msgId = Number(msg.subject.slice(this.#inbox.length + 1));
     if (error !== null) {
       this.#sends.failed(msgId, error);
       return;
