@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { join } from 'node:path';
-import { bodyProblem, parseClusterUrls, SENDER_HEADER, streamNameProblem, subjectOf, topicOf } from '../src/cluster/subjects.js';
+import { bodyProblem, parseClusterUrls, SEND_HEADER, SENDER_HEADER, streamNameProblem, subjectOf, topicOf } from '../src/cluster/subjects.js';
 import { identityProblem } from '../src/store/cluster.js';
 import type { StreamIdentity } from '../src/store/cluster.js';
 import { headers } from 'nats';
@@ -81,10 +81,10 @@ t.test('a send is answered once its PubAck came and its copy was journaled, in e
   const origin = {} as Receiver;
   const first = publication(origin);
   const id1 = sends.add(first);
-  t.equal(sends.msgId(id1), 'p-1');
+  t.equal(sends.name(id1), 'p-1');
   sends.acked(id1, 7);
   t.same(first.answers, [], 'not before its copy is journaled');
-  const claim = sends.claim(sends.msgId(id1));
+  const claim = sends.claim(sends.name(id1));
   t.equal(claim?.origin, origin, 'its copy is not delivered back to the sender');
   claim?.journaled(7);
   t.same(first.answers, [7]);
@@ -92,7 +92,7 @@ t.test('a send is answered once its PubAck came and its copy was journaled, in e
 
   const second = publication();
   const id2 = sends.add(second);
-  sends.claim(sends.msgId(id2))?.journaled(8);
+  sends.claim(sends.name(id2))?.journaled(8);
   t.same(second.answers, [], 'not before the PubAck');
   sends.acked(id2, 8);
   t.same(second.answers, [8]);
@@ -101,20 +101,20 @@ t.test('a send is answered once its PubAck came and its copy was journaled, in e
   const id3 = sends.add(lost);
   sends.failed(id3, new Error('TIMEOUT'));
   t.same(lost.answers, ['err busy the cluster did not store the message (TIMEOUT); it was not sent, try again']);
-  t.equal(sends.claim(sends.msgId(id3)), undefined, 'a refused send that was stored after all is anybody\'s message');
+  t.equal(sends.claim(sends.name(id3)), undefined, 'a refused send that was stored after all is anybody\'s message');
 
   const seen = publication();
   const id4 = sends.add(seen);
-  sends.claim(sends.msgId(id4))?.journaled(9);
+  sends.claim(sends.name(id4))?.journaled(9);
   sends.failed(id4, new Error('TIMEOUT'));
   t.same(seen.answers, [9], 'a send seen in the stream was stored: its PubAck only got lost');
 
   const failedCommit = publication();
   const id5 = sends.add(failedCommit);
-  sends.claim(sends.msgId(id5))?.journaled(new ProtocolError('internal', 'the journal failed'));
+  sends.claim(sends.name(id5))?.journaled(new ProtocolError('internal', 'the journal failed'));
   sends.acked(id5, 10);
   t.same(failedCommit.answers, [], 'a failed commit waits for the copy to come again');
-  sends.claim(sends.msgId(id5))?.journaled(10);
+  sends.claim(sends.name(id5))?.journaled(10);
   t.same(failedCommit.answers, [10]);
 
   const late = publication();
@@ -127,8 +127,8 @@ t.test('a send is answered once its PubAck came and its copy was journaled, in e
   sends.expire(Date.now() + 1);
   t.same(late.answers, ['err busy the cluster did not store the message (TIMEOUT); it was not sent, try again'], 'no PubAck in time: refused');
   t.same(acked.answers, [], 'a stored send waits for its copy, however long');
-  t.equal(sends.claim(sends.msgId(id6)), undefined);
-  sends.claim(sends.msgId(id7))?.journaled(11);
+  t.equal(sends.claim(sends.name(id6)), undefined);
+  sends.claim(sends.name(id7))?.journaled(11);
   t.same(acked.answers, [11]);
 
   t.equal(sends.claim(undefined), undefined);
@@ -143,16 +143,16 @@ t.test('a send is answered once its PubAck came and its copy was journaled, in e
 });
 
 t.test("a send's headers are the bytes nats.js makes of the same headers", async (t) => {
-  for (const [sender, msgId] of [
+  for (const [sender, name] of [
     ['alice', 'p-1'],
     ['ünï', '1a2b3c4d5e-123456'],
   ] as const) {
     const theirs = headers();
     theirs.set(SENDER_HEADER, sender);
-    theirs.set('Nats-Msg-Id', msgId);
+    theirs.set(SEND_HEADER, name);
     // What nats.js's publish calls, on its headers and on ours.
     const encoded = (h: MsgHdrs): string => Buffer.from((h as unknown as SendHeaders).encode()).toString();
-    t.equal(encoded(new SendHeaders(sender, msgId).asMsgHdrs), encoded(theirs), sender);
+    t.equal(encoded(new SendHeaders(sender, name).asMsgHdrs), encoded(theirs), sender);
   }
 });
 

@@ -56,7 +56,7 @@ export class Cluster implements Upstream, ClusterView {
   readonly #broker: Broker;
   readonly #store: Store;
   readonly #logger: Logger;
-  /** This daemon's start, for the other daemons and the Nats-Msg-Id of its sends. */
+  /** This daemon's start, for the other daemons and the names of its sends. */
   readonly #id = `${process.pid.toString(36)}${randomBytes(4).toString('hex')}`;
   readonly #sends = new InFlightSends(this.#id);
   readonly #peers: Peers;
@@ -124,7 +124,7 @@ export class Cluster implements Upstream, ClusterView {
       return;
     }
     const number = this.#sends.add(publication);
-    const headers = new SendHeaders(publication.sender, this.#sends.msgId(number)).asMsgHdrs;
+    const headers = new SendHeaders(publication.sender, this.#sends.name(number)).asMsgHdrs;
     // A plain publish with a reply subject of our own, not the client's
     // request per send: that one makes an Error (for its stack) and a
     // timer for every message, most of the daemon's time in cluster mode.
@@ -133,21 +133,21 @@ export class Cluster implements Upstream, ClusterView {
 
   /** A PubAck, an error from JetStream, or "no responders" (no stream) for one send. */
   #pubAck(error: Error | null, msg: Msg): void {
-    const msgId = Number(msg.subject.slice(this.#inbox.length + 1));
+    const send = Number(msg.subject.slice(this.#inbox.length + 1));
     if (error !== null) {
-      this.#sends.failed(msgId, error);
+      this.#sends.failed(send, error);
       return;
     }
     if (msg.headers?.hasError) {
-      this.#sends.failed(msgId, new Error(`${msg.headers.code} ${msg.headers.description || 'no stream answered'}`));
+      this.#sends.failed(send, new Error(`${msg.headers.code} ${msg.headers.description || 'no stream answered'}`));
       return;
     }
     try {
       const ack = msg.json<{ seq?: number; error?: { description?: string } }>();
-      if (typeof ack.seq === 'number') this.#sends.acked(msgId, ack.seq);
-      else this.#sends.failed(msgId, new Error(ack.error?.description ?? 'no sequence in the PubAck'));
+      if (typeof ack.seq === 'number') this.#sends.acked(send, ack.seq);
+      else this.#sends.failed(send, new Error(ack.error?.description ?? 'no sequence in the PubAck'));
     } catch (parseError) {
-      this.#sends.failed(msgId, parseError as Error);
+      this.#sends.failed(send, parseError as Error);
     }
   }
 

@@ -10,7 +10,7 @@ import type { Broker } from '../bus/broker.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
 import type { InFlightSends } from './publisher.js';
-import { bodyProblem, FOREIGN_SENDER, SENDER_HEADER, topicOf } from './subjects.js';
+import { bodyProblem, FOREIGN_SENDER, SEND_HEADER, SENDER_HEADER, topicOf } from './subjects.js';
 import type { ClusterSettings } from './subjects.js';
 
 /** How often the copy is checked for a stall, and how quiet it must have been. */
@@ -192,7 +192,7 @@ export class StreamCopy {
       return;
     }
     const headers = message.headers;
-    const claim = this.#sends.claim(headers?.get('Nats-Msg-Id') || undefined);
+    const claim = this.#sends.claim(headers?.get(SEND_HEADER) || undefined);
     this.#broker.ingest({
       id,
       ts: Math.floor(message.info.timestampNanos / 1e6),

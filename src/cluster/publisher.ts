@@ -1,6 +1,6 @@
 /**
- * Sends in cluster mode: each is published to the stream with a unique
- * Nats-Msg-Id, and answered `ok send <id>` once JetStream's PubAck gave
+ * Sends in cluster mode: each is published to the stream with a name
+ * unique to it (header Linebus-Send), and answered `ok send <id>` once JetStream's PubAck gave
  * the id and the message came back through the stream into this daemon's
  * journal. So the id is the stream's sequence, the sender can replay its
  * own send at once, and its own `recv` does not get the message back.
@@ -9,7 +9,7 @@ import type { MsgHdrs } from 'nats';
 import type { Publication } from '../bus/broker.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { Receiver } from '../bus/receiver.js';
-import { SENDER_HEADER } from './subjects.js';
+import { SEND_HEADER, SENDER_HEADER } from './subjects.js';
 
 interface InFlight {
   readonly publication: Publication;
@@ -39,8 +39,8 @@ export interface Claim {
 export class SendHeaders {
   readonly #text: string;
 
-  constructor(sender: string, msgId: string) {
-    this.#text = `NATS/1.0\r\n${SENDER_HEADER}: ${sender}\r\nNats-Msg-Id: ${msgId}\r\n\r\n`;
+  constructor(sender: string, name: string) {
+    this.#text = `NATS/1.0\r\n${SENDER_HEADER}: ${sender}\r\n${SEND_HEADER}: ${name}\r\n\r\n`;
   }
 
   encode(): Uint8Array {
@@ -55,12 +55,12 @@ export class SendHeaders {
 
 /**
  * The sends of this daemon between their publish and their answer, by
- * number: a send's Nats-Msg-Id is `<prefix>-<number>` and its PubAck
+ * number: a send's name (header Linebus-Send) is `<prefix>-<number>` and its PubAck
  * comes on `<inbox>.<number>`, so every lookup is by a small integer.
  */
 export class InFlightSends {
   readonly #sends = new Map<number, InFlight>();
-  /** This process's prefix of Nats-Msg-Id, with its dash: unique per daemon start. */
+  /** This process's prefix of its sends' names, with its dash: unique per daemon start. */
   readonly #prefix: string;
   #next = 0;
 
@@ -79,17 +79,17 @@ export class InFlightSends {
     return number;
   }
 
-  /** The Nats-Msg-Id of send `number`. */
-  msgId(number: number): string {
+  /** The name of send `number`, for its header. */
+  name(number: number): string {
     return `${this.#prefix}${number}`;
   }
 
   /** JetStream stored send `number` as `seq`. */
-  acked(msgId: number, seq: number): void {
-    const send = this.#sends.get(msgId);
+  acked(number: number, seq: number): void {
+    const send = this.#sends.get(number);
     if (send === undefined) return;
     send.seq = seq;
-    if (send.journaled !== 0) this.#finish(msgId, send, send.journaled);
+    if (send.journaled !== 0) this.#finish(number, send, send.journaled);
   }
 
   /**
@@ -98,38 +98,38 @@ export class InFlightSends {
    * with its id; any other is refused, and if it was stored after all it
    * arrives through the stream like anybody's message.
    */
-  failed(msgId: number, error: Error): void {
-    const send = this.#sends.get(msgId);
+  failed(number: number, error: Error): void {
+    const send = this.#sends.get(number);
     if (send === undefined) return;
     if (send.journaled !== 0) {
-      this.#finish(msgId, send, send.journaled);
+      this.#finish(number, send, send.journaled);
       return;
     }
-    this.#sends.delete(msgId);
+    this.#sends.delete(number);
     send.publication.done(new ProtocolError('busy', `the cluster did not store the message (${error.message}); it was not sent, try again`));
   }
 
   /** Refuses the sends published before `before` that neither got a PubAck nor came back through the stream. */
   expire(before: number): void {
-    for (const [msgId, send] of this.#sends) {
+    for (const [number, send] of this.#sends) {
       if (send.at >= before) return;
-      if (send.seq === 0 && send.journaled === 0) this.failed(msgId, new Error('TIMEOUT'));
+      if (send.seq === 0 && send.journaled === 0) this.failed(number, new Error('TIMEOUT'));
     }
   }
 
-  /** A message of the stream with Nats-Msg-Id `header`: one of ours, if in flight. */
+  /** A message of the stream whose send was named `header`: one of ours, if in flight. */
   claim(header: string | undefined): Claim | undefined {
     if (header === undefined || !header.startsWith(this.#prefix)) return undefined;
-    const msgId = Number(header.slice(this.#prefix.length));
-    const send = this.#sends.get(msgId);
+    const number = Number(header.slice(this.#prefix.length));
+    const send = this.#sends.get(number);
     if (send === undefined) return undefined;
     return {
       origin: send.publication.origin,
       journaled: (result) => {
         // A journal that failed takes the message again from the stream.
-        if (typeof result !== 'number' || this.#sends.get(msgId) !== send) return;
+        if (typeof result !== 'number' || this.#sends.get(number) !== send) return;
         send.journaled = result;
-        if (send.seq !== 0) this.#finish(msgId, send, result);
+        if (send.seq !== 0) this.#finish(number, send, result);
       },
     };
   }
@@ -141,8 +141,8 @@ export class InFlightSends {
     for (const send of sends) send.publication.done(new ProtocolError('busy', why));
   }
 
-  #finish(msgId: number, send: InFlight, id: number): void {
-    this.#sends.delete(msgId);
+  #finish(number: number, send: InFlight, id: number): void {
+    this.#sends.delete(number);
     send.publication.done(id);
   }
 }
