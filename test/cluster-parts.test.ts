@@ -134,10 +134,11 @@ t.test('a send is answered once its PubAck came and its copy was journaled, in e
   t.equal(sends.claim(undefined), undefined);
   sends.acked(99, 1);
   sends.failed(99, new Error('x'));
-  t.equal(sends.claim('q-1'), undefined, "another daemon's send");
   t.equal(sends.claim('p-99'), undefined);
   const waiting = publication();
-  sends.add(waiting);
+  const number = sends.add(waiting);
+  t.equal(sends.claim(`q-${number}`), undefined, "another daemon's send of the same number is not this one");
+  t.not(sends.claim(`p-${number}`), undefined, 'its own name claims it');
   sends.refuseAll('the server is stopping');
   t.same(waiting.answers, ['err busy the server is stopping']);
 });
