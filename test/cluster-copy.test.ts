@@ -10,6 +10,7 @@
 import t from 'tap';
 import * as nats from 'nats';
 import type { ConsumeOptions, ConsumerConfig, ConsumerMessages, JsMsg, NatsConnection } from 'nats';
+import type { Ingested } from '../src/bus/broker.js';
 import { StreamCopy } from '../src/cluster/copy.js';
 import { InFlightSends } from '../src/cluster/publisher.js';
 import { SENDER_HEADER } from '../src/cluster/subjects.js';
@@ -142,7 +143,7 @@ async function rig(t: Teardown, prepare: (fake: FakeNats) => void = () => {}): P
   t.teardown(() => clock.reset());
   const b = bench(t);
   // Cluster mode: sends would go upstream; the journal takes what is ingested.
-  b.services.broker.upstream = { publish: () => {} };
+  b.services.broker.upstream = { publish: () => {}, append: (journal, batch, _now, alsoWrite) => journal.appendNumbered(batch as Ingested[], alsoWrite), numbered: true };
   const fake = new FakeNats();
   prepare(fake);
   const logs: string[] = [];

@@ -11,7 +11,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Msg, NatsConnection } from 'nats';
-import type { Broker, Ingested, Publication, Upstream } from '../bus/broker.js';
+import type { Broker, Ingested, Publication, Upstream, UpstreamBus } from '../bus/broker.js';
+import type { Journal } from '../store/journal.js';
 import type { Cursors } from '../bus/cursors.js';
 import type { ClusterView, DaemonAnswer, RowOf, ViewQuestion } from '../handlers/views.js';
 import { Buckets } from './buckets.js';
@@ -23,7 +24,7 @@ import type { Logger } from '../log.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { Store } from '../store/store.js';
 import { identityProblem } from '../store/cluster.js';
-import { InFlightSends, SendHeaders } from './publisher.js';
+import { InFlightSends, outbound, SendHeaders } from './publisher.js';
 import { subjectOf } from './subjects.js';
 import type { ClusterSettings } from './subjects.js';
 import { ensureStream } from './stream.js';
@@ -87,7 +88,6 @@ export class Cluster implements Upstream, ClusterView {
     this.#ready = new Promise((resolve) => (this.#onReady = resolve));
     this.#peers = new Peers({ id: this.#id, stream: settings.stream, logger, reachable: () => this.#state === 'ready' });
     this.#buckets = new Buckets({ settings, cursors, peers: this.#peers, logger });
-    broker.upstream = this;
   }
 
   get name(): string {
@@ -117,18 +117,26 @@ export class Cluster implements Upstream, ClusterView {
     clearTimeout(timer);
   }
 
-  publish(publication: Publication): void {
+  /** The stream's messages carry its sequence numbers, and are journaled in its order. */
+  readonly numbered = true;
+
+  publish(publication: Publication, bus: UpstreamBus): void {
     const nc = this.#nc;
     if (this.#state !== 'ready' || nc === undefined) {
       publication.done(new ProtocolError('busy', `${this.#why}; nothing was sent, try again`));
       return;
     }
-    const number = this.#sends.add(publication);
+    const number = this.#sends.add(outbound(publication, bus));
     const headers = new SendHeaders(publication.sender, this.#sends.name(number)).asMsgHdrs;
     // A plain publish with a reply subject of our own, not the client's
     // request per send: that one makes an Error (for its stack) and a
     // timer for every message, most of the daemon's time in cluster mode.
     nc.publish(subjectOf(this.#settings.stream, publication.topic), publication.body, { headers, reply: `${this.#inbox}.${number}` });
+  }
+
+  /** What the copy brought: journaled with the stream's ids and times. */
+  append(journal: Journal, batch: Publication[], _now: number, alsoWrite: (() => void) | undefined): number {
+    return journal.appendNumbered(batch as Ingested[], alsoWrite);
   }
 
   /** A PubAck, an error from JetStream, or "no responders" (no stream) for one send. */

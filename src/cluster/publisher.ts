@@ -6,7 +6,7 @@
  * own send at once, and its own `recv` does not get the message back.
  */
 import type { MsgHdrs } from 'nats';
-import type { Publication } from '../bus/broker.js';
+import type { Publication, Staged, UpstreamBus } from '../bus/broker.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { Receiver } from '../bus/receiver.js';
 import { SEND_HEADER, SENDER_HEADER } from './subjects.js';
@@ -26,6 +26,37 @@ export interface Claim {
   readonly origin: Receiver | undefined;
   /** Called with the id once it is journaled here (or with the journal's refusal). */
   journaled(result: number | ProtocolError): void;
+}
+
+/**
+ * A send as it is published: its staged state (an MQTT QoS 2 identifier,
+ * a retained message) does not travel with it, but is written with the
+ * next commit after the message comes back through ingest, and `done`
+ * waits for that.
+ */
+export function outbound(publication: Publication, bus: UpstreamBus): Publication {
+  if (publication.staged === undefined) return publication;
+  const staged: Staged = publication.staged;
+  return {
+    origin: publication.origin,
+    topic: publication.topic,
+    sender: publication.sender,
+    body: publication.body,
+    qos: publication.qos,
+    done: (result) => {
+      if (typeof result !== 'number') {
+        publication.done(result);
+        return;
+      }
+      bus.stage({
+        write: () => staged.write(),
+        settled: (error) => {
+          staged.settled(error);
+          if (error === undefined) publication.done(result);
+        },
+      });
+    },
+  };
 }
 
 /**
