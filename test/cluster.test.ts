@@ -16,7 +16,7 @@ import { connect as connectTcp } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { connect } from 'nats';
+import { connect, DiscardPolicy } from 'nats';
 import { Acl } from '../src/bus/acl.js';
 import { userKey } from '../src/cluster/users.js';
 import type { ClusterSettings } from '../src/cluster/subjects.js';
@@ -546,6 +546,23 @@ t.test('a daemon that cannot reach NATS at start serves its history and refuses 
   t.same((await bob.until('ok replay')).slice(0, 2), ['msg chat.x 1 alice hello', 'msg chat.y 2 bob hi from b']);
   bob.write('take chat.> as helpers');
   t.equal(await bob.line(), 'err busy the cluster (NATS) is not reachable yet; take the group again later');
+  bob.write('stats');
+  const stats = (await bob.until('ok stats')).filter((line) => line.startsWith('stat cluster'));
+  t.same(
+    stats,
+    [
+      'stat cluster connecting',
+      'stat cluster_name -',
+      'stat cluster_server -',
+      'stat cluster_stream linebus',
+      'stat cluster_sends_in_flight 0',
+      'stat cluster_daemons 1',
+      'stat cluster_groups -',
+      'stat cluster_jobs_pending -',
+      'stat cluster_jobs_waiting -',
+    ],
+    'stats say what is not known without NATS',
+  );
   bob.close();
 });
 
@@ -649,6 +666,19 @@ t.test('the stream deleted under the daemons: sends refused, not lost', async (t
   alice.write('take chat.> as newcomers', 'pending newcomers');
   t.match(await alice.line(), /^err busy the cluster could not make or find group newcomers \(.+\); take it again later$/);
   t.match(await alice.line(), /^err busy the cluster could not say what group newcomers is \(.+\); ask again later$/);
+  alice.close();
+});
+
+t.test("a stream's own limits refuse a send at once, with JetStream's reason", async (t) => {
+  const nc = await connect({ servers: nats.urls.split(',') });
+  await (await nc.jetstreamManager()).streams.add({ name: 'full', subjects: ['full.>'], max_msgs: 1, discard: DiscardPolicy.New, num_replicas: 1 });
+  await nc.close();
+  const full = await startServer(t, { db: join(dir, 'full.db'), cluster: { ...cluster, stream: 'full', replicas: 1 } });
+  await full.server.clusterReady();
+  const alice = await LineClient.login(full.port, 'alice');
+  alice.write('send x one', 'send x two');
+  t.equal(await alice.line(), 'ok send 1');
+  t.equal(await alice.line(), 'err busy the cluster did not store the message (maximum messages exceeded); it was not sent, try again');
   alice.close();
 });
 

@@ -151,8 +151,9 @@ export class Cluster implements Upstream, ClusterView {
       return;
     }
     try {
+      // A refusal (the stream's own limits) may come with a sequence of 0.
       const ack = msg.json<{ seq?: number; error?: { description?: string } }>();
-      if (typeof ack.seq === 'number') this.#sends.acked(send, ack.seq);
+      if (ack.error === undefined && typeof ack.seq === 'number' && ack.seq > 0) this.#sends.acked(send, ack.seq);
       else this.#sends.failed(send, new Error(ack.error?.description ?? 'no sequence in the PubAck'));
     } catch (parseError) {
       this.#sends.failed(send, parseError as Error);
