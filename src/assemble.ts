@@ -4,6 +4,7 @@
  * that drive sessions without sockets.
  */
 import { Broker } from './bus/broker.js';
+import type { Upstream } from './bus/broker.js';
 import { Cursors } from './bus/cursors.js';
 import { Feed } from './bus/feed.js';
 import { Policy } from './bus/policy.js';
@@ -24,23 +25,29 @@ export interface Bus {
   readonly requests: Requests;
 }
 
-/** Where the groups are kept instead of the journal (cluster mode). */
-export type GroupsMaker = (broker: Broker, cursors: Cursors) => QueueGroups;
+/**
+ * Where sends go and groups are kept instead of the journal (cluster
+ * mode): made once the broker and the cursors are.
+ */
+export type UpstreamMaker = (broker: Broker, cursors: Cursors) => { readonly upstream: Upstream; readonly groups: QueueGroups };
 
 /**
  * Loads the cursors and groups of `store` (their pending jobs go out
- * again), or has `makeGroups` make the groups.
+ * again); or, with `makeUpstream`, sends go upstream and the groups are
+ * the upstream's.
  */
-export function assembleBus(store: Store, turn: Turn, stats: Stats, logger: Logger, limits: { readonly maxAckPending: number }, makeGroups?: GroupsMaker): Bus {
+export function assembleBus(store: Store, turn: Turn, stats: Stats, logger: Logger, limits: { readonly maxAckPending: number }, makeUpstream?: UpstreamMaker): Bus {
   const broker = new Broker(store.journal, turn, stats, logger);
   const cursors = new Cursors(store.cursors, broker);
   const policy = new Policy(store.users, logger, (id) => store.reader.message(id)?.topic);
+  const upstream = makeUpstream?.(broker, cursors);
+  if (upstream !== undefined) broker.upstream = upstream.upstream;
   return {
     broker,
     feed: new Feed(store.reader, store.starts, turn, cursors, store.lag, policy),
     policy,
     cursors,
-    groups: makeGroups?.(broker, cursors) ?? new Groups({ reader: store.reader, broker, turn, store: store.groups, counters: stats, limits, logger }),
+    groups: upstream?.groups ?? new Groups({ reader: store.reader, broker, turn, store: store.groups, counters: stats, limits, logger }),
     requests: new Requests(),
   };
 }

@@ -5,7 +5,7 @@
  */
 import { hostname } from 'node:os';
 import { assembleBus } from './assemble.js';
-import type { Bus, GroupsMaker } from './assemble.js';
+import type { Bus, UpstreamMaker } from './assemble.js';
 import { Stats } from './bus/stats.js';
 import { Turn } from './bus/turn.js';
 import { silentLogger } from './log.js';
@@ -78,13 +78,14 @@ export class LinebusServer {
     this.limits = limitsFrom(options);
     const logger = options.logger ?? silentLogger;
     this.#logger = logger;
-    const clusterGroups: GroupsMaker | undefined =
+    // Sends go to the cluster's stream, and come back through its copy.
+    const clusterUpstream: UpstreamMaker | undefined =
       cluster &&
       ((broker, cursors) => {
         this.#cluster = new cluster.Cluster(options.cluster as ClusterSettings, { broker, cursors, counters: this.#stats, limits: this.limits }, store, logger);
-        return this.#cluster.groups;
+        return { upstream: this.#cluster, groups: this.#cluster.groups };
       });
-    this.#bus = assembleBus(store, this.#turn, this.#stats, logger, this.limits, clusterGroups);
+    this.#bus = assembleBus(store, this.#turn, this.#stats, logger, this.limits, clusterUpstream);
     this.#bus.policy.acl = options.acl;
     this.#services = {
       version: version(),

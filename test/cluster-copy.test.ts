@@ -9,7 +9,8 @@
  */
 import t from 'tap';
 import * as nats from 'nats';
-import type { ConsumerConfig, ConsumerMessages, JsMsg, NatsConnection } from 'nats';
+import type { ConsumeOptions, ConsumerConfig, ConsumerMessages, JsMsg, NatsConnection } from 'nats';
+import type { Ingested } from '../src/bus/broker.js';
 import { StreamCopy } from '../src/cluster/copy.js';
 import { InFlightSends } from '../src/cluster/publisher.js';
 import { SENDER_HEADER } from '../src/cluster/subjects.js';
@@ -50,7 +51,7 @@ class Channel<T> implements AsyncIterable<T> {
   }
 }
 
-/** One consumer's messages, as `consume()` gives them. */
+/** One consumer's messages, as `consume()` gives them to its callback. */
 class Consumed extends Channel<JsMsg> {
   readonly statuses = new Channel<{ type: string; data: unknown }>();
   stopped = false;
@@ -106,9 +107,15 @@ class FakeNats {
       consumers: {
         get: (_stream: string, name: string) =>
           Promise.resolve({
-            consume: async () => {
+            consume: async (options: ConsumeOptions) => {
               await this.gate;
-              return this.made[Number(name.slice(1)) - 1]?.consumed as unknown as ConsumerMessages;
+              const consumed = this.made[Number(name.slice(1)) - 1]?.consumed as Consumed;
+              // Its messages reach the callback in order, each a step after
+              // the one before, as a socket's reads bring them.
+              void (async () => {
+                for await (const message of consumed) options.callback?.(message);
+              })();
+              return consumed as unknown as ConsumerMessages;
             },
           }),
       },
@@ -136,7 +143,7 @@ async function rig(t: Teardown, prepare: (fake: FakeNats) => void = () => {}): P
   t.teardown(() => clock.reset());
   const b = bench(t);
   // Cluster mode: sends would go upstream; the journal takes what is ingested.
-  b.services.broker.upstream = { publish: () => {} };
+  b.services.broker.upstream = { publish: () => {}, append: (journal, batch, _now, alsoWrite) => journal.appendNumbered(batch as Ingested[], alsoWrite), numbered: true };
   const fake = new FakeNats();
   prepare(fake);
   const logs: string[] = [];

@@ -5,10 +5,12 @@
  */
 import t from 'tap';
 import { join } from 'node:path';
-import { bodyProblem, parseClusterUrls, streamNameProblem, subjectOf, topicOf } from '../src/cluster/subjects.js';
+import { bodyProblem, parseClusterUrls, SEND_HEADER, SENDER_HEADER, streamNameProblem, subjectOf, topicOf } from '../src/cluster/subjects.js';
 import { identityProblem } from '../src/store/cluster.js';
 import type { StreamIdentity } from '../src/store/cluster.js';
-import { InFlightSends } from '../src/cluster/publisher.js';
+import { headers } from 'nats';
+import type { MsgHdrs } from 'nats';
+import { InFlightSends, SendHeaders } from '../src/cluster/publisher.js';
 import { cursorKey, cursorOfKey } from '../src/cluster/cursors.js';
 import { consumerName } from '../src/cluster/groups.js';
 import type { Publication } from '../src/bus/broker.js';
@@ -79,10 +81,10 @@ t.test('a send is answered once its PubAck came and its copy was journaled, in e
   const origin = {} as Receiver;
   const first = publication(origin);
   const id1 = sends.add(first);
-  t.equal(id1, 'p-1');
+  t.equal(sends.name(id1), 'p-1');
   sends.acked(id1, 7);
   t.same(first.answers, [], 'not before its copy is journaled');
-  const claim = sends.claim(id1);
+  const claim = sends.claim(sends.name(id1));
   t.equal(claim?.origin, origin, 'its copy is not delivered back to the sender');
   claim?.journaled(7);
   t.same(first.answers, [7]);
@@ -90,7 +92,7 @@ t.test('a send is answered once its PubAck came and its copy was journaled, in e
 
   const second = publication();
   const id2 = sends.add(second);
-  sends.claim(id2)?.journaled(8);
+  sends.claim(sends.name(id2))?.journaled(8);
   t.same(second.answers, [], 'not before the PubAck');
   sends.acked(id2, 8);
   t.same(second.answers, [8]);
@@ -99,20 +101,20 @@ t.test('a send is answered once its PubAck came and its copy was journaled, in e
   const id3 = sends.add(lost);
   sends.failed(id3, new Error('TIMEOUT'));
   t.same(lost.answers, ['err busy the cluster did not store the message (TIMEOUT); it was not sent, try again']);
-  t.equal(sends.claim(id3), undefined, 'a refused send that was stored after all is anybody\'s message');
+  t.equal(sends.claim(sends.name(id3)), undefined, 'a refused send that was stored after all is anybody\'s message');
 
   const seen = publication();
   const id4 = sends.add(seen);
-  sends.claim(id4)?.journaled(9);
+  sends.claim(sends.name(id4))?.journaled(9);
   sends.failed(id4, new Error('TIMEOUT'));
   t.same(seen.answers, [9], 'a send seen in the stream was stored: its PubAck only got lost');
 
   const failedCommit = publication();
   const id5 = sends.add(failedCommit);
-  sends.claim(id5)?.journaled(new ProtocolError('internal', 'the journal failed'));
+  sends.claim(sends.name(id5))?.journaled(new ProtocolError('internal', 'the journal failed'));
   sends.acked(id5, 10);
   t.same(failedCommit.answers, [], 'a failed commit waits for the copy to come again');
-  sends.claim(id5)?.journaled(10);
+  sends.claim(sends.name(id5))?.journaled(10);
   t.same(failedCommit.answers, [10]);
 
   const late = publication();
@@ -125,17 +127,34 @@ t.test('a send is answered once its PubAck came and its copy was journaled, in e
   sends.expire(Date.now() + 1);
   t.same(late.answers, ['err busy the cluster did not store the message (TIMEOUT); it was not sent, try again'], 'no PubAck in time: refused');
   t.same(acked.answers, [], 'a stored send waits for its copy, however long');
-  t.equal(sends.claim(id6), undefined);
-  sends.claim(id7)?.journaled(11);
+  t.equal(sends.claim(sends.name(id6)), undefined);
+  sends.claim(sends.name(id7))?.journaled(11);
   t.same(acked.answers, [11]);
 
   t.equal(sends.claim(undefined), undefined);
-  sends.acked('unknown', 1);
-  sends.failed('unknown', new Error('x'));
+  sends.acked(99, 1);
+  sends.failed(99, new Error('x'));
+  t.equal(sends.claim('p-99'), undefined);
   const waiting = publication();
-  sends.add(waiting);
+  const number = sends.add(waiting);
+  t.equal(sends.claim(`q-${number}`), undefined, "another daemon's send of the same number is not this one");
+  t.not(sends.claim(`p-${number}`), undefined, 'its own name claims it');
   sends.refuseAll('the server is stopping');
   t.same(waiting.answers, ['err busy the server is stopping']);
+});
+
+t.test("a send's headers are the bytes nats.js makes of the same headers", async (t) => {
+  for (const [sender, name] of [
+    ['alice', 'p-1'],
+    ['ünï', '1a2b3c4d5e-123456'],
+  ] as const) {
+    const theirs = headers();
+    theirs.set(SENDER_HEADER, sender);
+    theirs.set(SEND_HEADER, name);
+    // What nats.js's publish calls, on its headers and on ours.
+    const encoded = (h: MsgHdrs): string => Buffer.from((h as unknown as SendHeaders).encode()).toString();
+    t.equal(encoded(new SendHeaders(sender, name).asMsgHdrs), encoded(theirs), sender);
+  }
 });
 
 t.test('cursor keys and consumer names use only the characters JetStream allows', async (t) => {

@@ -6,13 +6,17 @@
  * lost, NATS gone and back, and journals that must not join. On a second
  * stream, `people`, two more daemons share users from its bucket and an
  * access file: one bus for request and reply, `pending`, `stats`, `who
- * all` and `topics all`.
+ * all` and `topics all`. The NATS cluster fixture (nats-cluster.ts) is
+ * checked on the way: one process per node, a node killed and started
+ * again, and nothing left running after stop().
  */
 import t from 'tap';
+import { readdirSync, readFileSync } from 'node:fs';
+import { connect as connectTcp } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { connect } from 'nats';
+import { connect, DiscardPolicy } from 'nats';
 import { Acl } from '../src/bus/acl.js';
 import { userKey } from '../src/cluster/users.js';
 import type { ClusterSettings } from '../src/cluster/subjects.js';
@@ -29,8 +33,34 @@ import { startNatsCluster } from './nats-cluster.js';
 t.setTimeout(110_000);
 
 const dir = tempDir(t);
-const nats = await startNatsCluster(join(dir, 'nats'));
+const natsDir = join(dir, 'nats');
+const nats = await startNatsCluster(natsDir);
 t.teardown(() => nats.stop());
+
+/** Pids of the processes whose command line mentions `text` (the nodes' config files are in natsDir). */
+function processesMentioning(text: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(text)) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connectTcp(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(true));
+  });
+}
 
 const READY = /cluster: stream linebus ready/;
 
@@ -161,6 +191,13 @@ let c = firstC;
 async function healthOfA(): Promise<number> {
   return (await fetch(`http://127.0.0.1:${(a.server.httpAddress() as { port: number }).port}/healthz`)).status;
 }
+
+t.test('the NATS fixture: three nodes, one process each', async (t) => {
+  t.same(nats.nodes.map((node) => node.name), ['n1', 'n2', 'n3']);
+  t.equal(nats.urls, nats.nodes.map((node) => `nats://127.0.0.1:${node.port}`).join(','));
+  t.ok(nats.nodes.every((node) => node.running && node.url === `nats://127.0.0.1:${node.port}`));
+  t.equal(processesMentioning(natsDir).length, 3, 'one process per node');
+});
 
 // The two streams' daemons are independent: their tests run side by side.
 t.test('while the cluster is whole, on two streams at once', async (t) => {
@@ -448,8 +485,14 @@ t.test('a NATS node killed: no acknowledged message lost, sends go on', async (t
   const acked = new Map<number, string>();
   for (let i = 0; i < 20; i++) acked.set(await sendRetrying(alice, 'load', `before-${i}`), `before-${i}`);
   await node.kill();
+  t.notOk(node.running, 'the fixture knows its node is dead');
+  t.ok(await refused(node.port), "the dead node's client port is closed");
+  t.equal(processesMentioning(natsDir).length, 2);
   for (let i = 0; i < 20; i++) acked.set(await sendRetrying(alice, 'load', `after-${i}`), `after-${i}`);
   t.equal(acked.size, 40, 'every send was acknowledged once, with an id of its own');
+  const survivor = await connect({ servers: nats.urls.split(',') });
+  t.not((await (await survivor.jetstreamManager()).streams.info('linebus')).cluster?.leader, node.name, 'a new stream leader');
+  await survivor.close();
   // Every daemon has every acknowledged message, under the same id.
   for (const door of [a, b, c]) {
     const reader = await LineClient.login(door.port, 'auditor');
@@ -467,6 +510,9 @@ t.test('a NATS node killed: no acknowledged message lost, sends go on', async (t
     reader.close();
   }
   await node.start();
+  t.ok(node.running, 'started again');
+  t.equal(processesMentioning(natsDir).length, 3, 'the node started again, once');
+  await t.rejects(async () => node.start(), { message: `nats-server ${node.name} is running already` });
   alice.close();
 });
 
@@ -500,6 +546,23 @@ t.test('a daemon that cannot reach NATS at start serves its history and refuses 
   t.same((await bob.until('ok replay')).slice(0, 2), ['msg chat.x 1 alice hello', 'msg chat.y 2 bob hi from b']);
   bob.write('take chat.> as helpers');
   t.equal(await bob.line(), 'err busy the cluster (NATS) is not reachable yet; take the group again later');
+  bob.write('stats');
+  const stats = (await bob.until('ok stats')).filter((line) => line.startsWith('stat cluster'));
+  t.same(
+    stats,
+    [
+      'stat cluster connecting',
+      'stat cluster_name -',
+      'stat cluster_server -',
+      'stat cluster_stream linebus',
+      'stat cluster_sends_in_flight 0',
+      'stat cluster_daemons 1',
+      'stat cluster_groups -',
+      'stat cluster_jobs_pending -',
+      'stat cluster_jobs_waiting -',
+    ],
+    'stats say what is not known without NATS',
+  );
   bob.close();
 });
 
@@ -604,4 +667,25 @@ t.test('the stream deleted under the daemons: sends refused, not lost', async (t
   t.match(await alice.line(), /^err busy the cluster could not make or find group newcomers \(.+\); take it again later$/);
   t.match(await alice.line(), /^err busy the cluster could not say what group newcomers is \(.+\); ask again later$/);
   alice.close();
+});
+
+t.test("a stream's own limits refuse a send at once, with JetStream's reason", async (t) => {
+  const nc = await connect({ servers: nats.urls.split(',') });
+  await (await nc.jetstreamManager()).streams.add({ name: 'full', subjects: ['full.>'], max_msgs: 1, discard: DiscardPolicy.New, num_replicas: 1 });
+  await nc.close();
+  const full = await startServer(t, { db: join(dir, 'full.db'), cluster: { ...cluster, stream: 'full', replicas: 1 } });
+  await full.server.clusterReady();
+  const alice = await LineClient.login(full.port, 'alice');
+  alice.write('send x one', 'send x two');
+  t.equal(await alice.line(), 'ok send 1');
+  t.equal(await alice.line(), 'err busy the cluster did not store the message (maximum messages exceeded); it was not sent, try again');
+  alice.close();
+});
+
+t.test('the NATS fixture stops every node and leaves no process', async (t) => {
+  await nats.stop();
+  t.ok(nats.nodes.every((node) => !node.running), 'no node running');
+  t.same(processesMentioning(natsDir), [], 'no nats-server process left');
+  for (const node of nats.nodes) t.ok(await refused(node.port), `${node.name}'s client port is closed`);
+  await nats.stop();
 });

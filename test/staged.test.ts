@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Broker } from '../src/bus/broker.js';
 import type { Ingested, Publication, Staged } from '../src/bus/broker.js';
 import { Stats } from '../src/bus/stats.js';
+import { outbound } from '../src/cluster/publisher.js';
 import { Turn } from '../src/bus/turn.js';
 import { silentLogger } from '../src/log.js';
 import { ProtocolError } from '../src/protocol/errors.js';
@@ -57,7 +58,7 @@ t.test('cluster mode: with the commit after its message comes back, and done aft
   const { store, broker, turn } = setup(t);
   let next = 0;
   const upstream: Publication[] = [];
-  broker.upstream = { publish: (p) => upstream.push(p) };
+  broker.upstream = { publish: (p, bus) => void upstream.push(outbound(p, bus)), append: (journal, batch, _now, alsoWrite) => journal.appendNumbered(batch as Ingested[], alsoWrite), numbered: true };
   const events: string[] = [];
   broker.publish(publication(events, recorder(events)));
   broker.publish(publication(events, recorder(events)));

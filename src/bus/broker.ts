@@ -40,12 +40,41 @@ export interface Publication {
 export interface Ingested extends Publication, NumberedMessage {}
 
 /**
- * Where sends go instead of the journal in cluster mode: upstream
- * publishes them, and they come back through Broker.ingest.
+ * Where sends get their ids and become durable, chosen once where the
+ * server is assembled: this daemon's journal (journalUpstream: ids given
+ * at commit, in the order of the sends) or a cluster's stream
+ * (cluster/cluster.ts: ids from the stream, each message coming back
+ * through Broker.ingest). The broker commits, acknowledges and delivers
+ * the same way for both.
  */
 export interface Upstream {
-  publish(publication: Publication): void;
+  /** A send: into the broker's next commit (`bus.enqueue`), or published to come back through Broker.ingest. */
+  publish(publication: Publication, bus: UpstreamBus): void;
+  /** Writes `batch` to `journal` in one transaction with `alsoWrite`; returns the id of its last message. */
+  append(journal: Journal, batch: Publication[], now: number, alsoWrite: (() => void) | undefined): number;
+  /**
+   * Its messages carry their ids and times (Ingested), and are journaled
+   * in order: a failed commit refuses the ones queued after it too, which
+   * upstream brings again. Otherwise each commit's messages take the ids
+   * after the journal's last, all stamped with the commit's time.
+   */
+  readonly numbered: boolean;
 }
+
+/** What an upstream does with the broker. */
+export interface UpstreamBus {
+  /** Puts a message in the next commit. */
+  enqueue(publication: Publication): void;
+  /** Writes `staged` with the next commit. */
+  stage(staged: Staged): void;
+}
+
+/** The journal alone: a send goes into the next commit, which gives it its id. */
+export const journalUpstream: Upstream = {
+  publish: (publication, bus) => bus.enqueue(publication),
+  append: (journal, batch, now, alsoWrite) => journal.append(batch, now, alsoWrite),
+  numbered: false,
+};
 
 /**
  * State written with the journal's next commit, in its transaction: cursor
@@ -89,8 +118,8 @@ export class Broker {
   readonly #logger: Logger;
   readonly #sublist = new Sublist<Receiver>();
   #batch: Publication[] = [];
-  /** Cluster mode: sends go there, and the journal takes only what is ingested. */
-  #upstream: Upstream | undefined;
+  #upstream: Upstream = journalUpstream;
+  readonly #bus: UpstreamBus = { enqueue: (publication) => this.#enqueue(publication), stage: (staged) => this.stage(staged) };
   /** Written by the last commit of the turn; what is staged during it waits for the next. */
   #staged = new Set<Staged>();
   /**
@@ -120,45 +149,18 @@ export class Broker {
   }
 
   publish(publication: Publication): void {
-    if (this.#upstream === undefined) this.#enqueue(publication);
-    else this.#upstream.publish(publication.staged === undefined ? publication : this.#stagedAfter(publication));
+    this.#upstream.publish(publication, this.#bus);
   }
 
   /**
-   * Cluster mode: the message comes back through ingest without its
-   * staged state, which is then written with the next commit after the
-   * message's own, and `done` waits for it.
+   * Where sends go from now on (journalUpstream until then): set once,
+   * where the server is assembled, before any send.
    */
-  #stagedAfter(publication: Publication): Publication {
-    const staged = publication.staged as Staged;
-    return {
-      origin: publication.origin,
-      topic: publication.topic,
-      sender: publication.sender,
-      body: publication.body,
-      qos: publication.qos,
-      done: (result) => {
-        if (typeof result !== 'number') {
-          publication.done(result);
-          return;
-        }
-        this.stage({
-          write: () => staged.write(),
-          settled: (error) => {
-            staged.settled(error);
-            if (error === undefined) publication.done(result);
-          },
-        });
-      },
-    };
-  }
-
-  /** Cluster mode from now on: sends go to `upstream`, the journal takes what ingest brings. */
   set upstream(upstream: Upstream) {
     this.#upstream = upstream;
   }
 
-  /** Journals a message of the cluster's stream with its own id and time, then delivers it. */
+  /** Journals a message of an upstream that numbers its own (a cluster's stream) with its id and time, then delivers it. */
   ingest(message: Ingested): void {
     this.#enqueue(message);
   }
@@ -245,10 +247,7 @@ export class Broker {
     let lastId: number;
     const now = Date.now();
     try {
-      lastId =
-        this.#upstream === undefined
-          ? this.#journal.append(batch, now, writeStaged)
-          : this.#journal.appendNumbered(batch as Ingested[], writeStaged);
+      lastId = this.#upstream.append(this.#journal, batch, now, writeStaged);
     } catch (error) {
       if ((error as { code?: string }).code?.startsWith('SQLITE_BUSY') === true && this.#waitForLock(now)) {
         this.#batch = batch === this.#batch ? batch : batch.concat(this.#batch);
@@ -265,9 +264,9 @@ export class Broker {
       for (const s of own ?? []) s.settled(error as Error);
       const refusal = new ProtocolError('internal', 'the journal could not store the message; nothing was sent, try again');
       for (const publication of batch) publication.done(refusal);
-      // A cluster's messages must be journaled in order: the ones after
-      // the failed batch go too, and the stream brings them all again.
-      if (this.#upstream !== undefined) for (const publication of this.#batch.splice(0)) publication.done(refusal);
+      // Numbered messages must be journaled in order: the ones after the
+      // failed batch go too, and upstream brings them all again.
+      if (this.#upstream.numbered) for (const publication of this.#batch.splice(0)) publication.done(refusal);
       return true;
     }
     this.#lockedSince = 0;
@@ -284,8 +283,8 @@ export class Broker {
       this.#recentTopics.delete(topic);
     }
     // Ids are consecutive in a batch of the journal's own, all stamped
-    // `now`; a cluster's messages carry theirs.
-    const numbered = this.#upstream !== undefined;
+    // `now`; numbered messages carry theirs.
+    const numbered = this.#upstream.numbered;
     let id = lastId - batch.length + 1;
     let ts = now;
     // Each message's msg line, as its page holds it: made once.

@@ -11,7 +11,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Msg, NatsConnection } from 'nats';
-import type { Broker, Ingested, Publication, Upstream } from '../bus/broker.js';
+import type { Broker, Ingested, Publication, Upstream, UpstreamBus } from '../bus/broker.js';
+import type { Journal } from '../store/journal.js';
 import type { Cursors } from '../bus/cursors.js';
 import type { ClusterView, DaemonAnswer, RowOf, ViewQuestion } from '../handlers/views.js';
 import { Buckets } from './buckets.js';
@@ -23,8 +24,8 @@ import type { Logger } from '../log.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { Store } from '../store/store.js';
 import { identityProblem } from '../store/cluster.js';
-import { InFlightSends } from './publisher.js';
-import { SENDER_HEADER, subjectOf } from './subjects.js';
+import { InFlightSends, outbound, SendHeaders } from './publisher.js';
+import { subjectOf } from './subjects.js';
 import type { ClusterSettings } from './subjects.js';
 import { ensureStream } from './stream.js';
 import { StreamCopy } from './copy.js';
@@ -56,7 +57,7 @@ export class Cluster implements Upstream, ClusterView {
   readonly #broker: Broker;
   readonly #store: Store;
   readonly #logger: Logger;
-  /** This daemon's start, for the other daemons and the Nats-Msg-Id of its sends. */
+  /** This daemon's start, for the other daemons and the names of its sends. */
   readonly #id = `${process.pid.toString(36)}${randomBytes(4).toString('hex')}`;
   readonly #sends = new InFlightSends(this.#id);
   readonly #peers: Peers;
@@ -65,7 +66,7 @@ export class Cluster implements Upstream, ClusterView {
   /** The client library, loaded when cluster mode starts. */
   #nats: typeof import('nats') | undefined;
   #nc: NatsConnection | undefined;
-  /** Where PubAcks come: <inbox>.<Nats-Msg-Id>. */
+  /** Where PubAcks come: <inbox>.<number of the send>. */
   #inbox = '';
   /** Refuses sends whose PubAck did not come in time. */
   #sweep: NodeJS.Timeout | undefined;
@@ -87,7 +88,6 @@ export class Cluster implements Upstream, ClusterView {
     this.#ready = new Promise((resolve) => (this.#onReady = resolve));
     this.#peers = new Peers({ id: this.#id, stream: settings.stream, logger, reachable: () => this.#state === 'ready' });
     this.#buckets = new Buckets({ settings, cursors, peers: this.#peers, logger });
-    broker.upstream = this;
   }
 
   get name(): string {
@@ -117,39 +117,46 @@ export class Cluster implements Upstream, ClusterView {
     clearTimeout(timer);
   }
 
-  publish(publication: Publication): void {
+  /** The stream's messages carry its sequence numbers, and are journaled in its order. */
+  readonly numbered = true;
+
+  publish(publication: Publication, bus: UpstreamBus): void {
     const nc = this.#nc;
     if (this.#state !== 'ready' || nc === undefined) {
       publication.done(new ProtocolError('busy', `${this.#why}; nothing was sent, try again`));
       return;
     }
-    const msgId = this.#sends.add(publication);
-    const headers = (this.#nats as typeof import('nats')).headers();
-    headers.set(SENDER_HEADER, publication.sender);
-    headers.set('Nats-Msg-Id', msgId);
+    const number = this.#sends.add(outbound(publication, bus));
+    const headers = new SendHeaders(publication.sender, this.#sends.name(number)).asMsgHdrs;
     // A plain publish with a reply subject of our own, not the client's
     // request per send: that one makes an Error (for its stack) and a
     // timer for every message, most of the daemon's time in cluster mode.
-    nc.publish(subjectOf(this.#settings.stream, publication.topic), Buffer.from(publication.body), { headers, reply: `${this.#inbox}.${msgId}` });
+    nc.publish(subjectOf(this.#settings.stream, publication.topic), publication.body, { headers, reply: `${this.#inbox}.${number}` });
+  }
+
+  /** What the copy brought: journaled with the stream's ids and times. */
+  append(journal: Journal, batch: Publication[], _now: number, alsoWrite: (() => void) | undefined): number {
+    return journal.appendNumbered(batch as Ingested[], alsoWrite);
   }
 
   /** A PubAck, an error from JetStream, or "no responders" (no stream) for one send. */
   #pubAck(error: Error | null, msg: Msg): void {
-    const msgId = msg.subject.slice(this.#inbox.length + 1);
+    const send = Number(msg.subject.slice(this.#inbox.length + 1));
     if (error !== null) {
-      this.#sends.failed(msgId, error);
+      this.#sends.failed(send, error);
       return;
     }
     if (msg.headers?.hasError) {
-      this.#sends.failed(msgId, new Error(`${msg.headers.code} ${msg.headers.description || 'no stream answered'}`));
+      this.#sends.failed(send, new Error(`${msg.headers.code} ${msg.headers.description || 'no stream answered'}`));
       return;
     }
     try {
+      // A refusal (the stream's own limits) may come with a sequence of 0.
       const ack = msg.json<{ seq?: number; error?: { description?: string } }>();
-      if (typeof ack.seq === 'number') this.#sends.acked(msgId, ack.seq);
-      else this.#sends.failed(msgId, new Error(ack.error?.description ?? 'no sequence in the PubAck'));
+      if (ack.error === undefined && typeof ack.seq === 'number' && ack.seq > 0) this.#sends.acked(send, ack.seq);
+      else this.#sends.failed(send, new Error(ack.error?.description ?? 'no sequence in the PubAck'));
     } catch (parseError) {
-      this.#sends.failed(msgId, parseError as Error);
+      this.#sends.failed(send, parseError as Error);
     }
   }
 

@@ -10,7 +10,7 @@ import type { Broker } from '../bus/broker.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
 import type { InFlightSends } from './publisher.js';
-import { bodyProblem, FOREIGN_SENDER, SENDER_HEADER, topicOf } from './subjects.js';
+import { bodyProblem, FOREIGN_SENDER, SEND_HEADER, SENDER_HEADER, topicOf } from './subjects.js';
 import type { ClusterSettings } from './subjects.js';
 
 /** How often the copy is checked for a stall, and how quiet it must have been. */
@@ -115,25 +115,29 @@ export class StreamCopy {
     this.#lastCopied = Date.now();
     // Short pulls with frequent heartbeats: a consumer lost with its NATS
     // node is noticed (two missed heartbeats) and made again in seconds.
-    const messages = await consumer.consume({ max_messages: CONSUME_BATCH, expires: PULL_EXPIRES_MS, idle_heartbeat: PULL_HEARTBEAT_MS });
+    // Messages come to a callback, each as nats.js parsed it: no promise
+    // per message, as iterating them would make.
+    let delivered = 0;
+    const messages = await consumer.consume({
+      max_messages: CONSUME_BATCH,
+      expires: PULL_EXPIRES_MS,
+      idle_heartbeat: PULL_HEARTBEAT_MS,
+      callback: (message) => {
+        if (generation !== this.#generation) return;
+        if (message.info.deliverySequence !== ++delivered) {
+          this.#logger.log('warn', `cluster: the copy of the stream skipped (delivery ${message.info.deliverySequence}, not ${delivered}); starting it again after id ${this.#ingested}`);
+          this.#resync(0);
+          return;
+        }
+        this.#ingest(message);
+      },
+    });
     // Stopped or replaced while it was being made.
     if (generation !== this.#generation) {
       messages.stop();
       return;
     }
     this.#messages = messages;
-    void (async () => {
-      let delivered = 0;
-      for await (const message of messages) {
-        if (generation !== this.#generation) break;
-        if (message.info.deliverySequence !== ++delivered) {
-          this.#logger.log('warn', `cluster: the copy of the stream skipped (delivery ${message.info.deliverySequence}, not ${delivered}); starting it again after id ${this.#ingested}`);
-          this.#resync(0);
-          break;
-        }
-        this.#ingest(message);
-      }
-    })();
     void this.#watchConsumer(messages, generation);
   }
 
@@ -188,7 +192,7 @@ export class StreamCopy {
       return;
     }
     const headers = message.headers;
-    const claim = this.#sends.claim(headers?.get('Nats-Msg-Id') || undefined);
+    const claim = this.#sends.claim(headers?.get(SEND_HEADER) || undefined);
     this.#broker.ingest({
       id,
       ts: Math.floor(message.info.timestampNanos / 1e6),

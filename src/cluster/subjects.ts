@@ -12,6 +12,13 @@ export const DEFAULT_STREAM = 'linebus';
 export const FOREIGN_SENDER = 'nats';
 /** Header with the linebus user who sent a message. */
 export const SENDER_HEADER = 'Linebus-Sender';
+/**
+ * Header with the daemon's own name for a send (`<daemon start>-<number>`),
+ * by which it knows its message when the copy brings it. Not Nats-Msg-Id:
+ * a daemon never publishes a send twice, and JetStream would keep every
+ * such id for its duplicate window, work for each message.
+ */
+export const SEND_HEADER = 'Linebus-Send';
 
 export interface ClusterSettings {
   /** NATS servers to try, in order: nats://host:port (tls:// for TLS). */
