@@ -181,7 +181,8 @@ t.test('the publish QoS: one row of digits per commit that has any other than 1,
   t.same(qosOf(0), [undefined, undefined, undefined, undefined, 0, 2, undefined, 2, 2, undefined], 'absent is 1');
   t.same(qosOf(5), [2, undefined, 2, 2, undefined], 'a page that starts inside a commit');
   t.same(qosOf(0, { rows: 2, bytes: 1 << 20 }), qosOf(0), 'pages of two rows, cutting commits');
-  t.same([4, 5, 6, 8].map((id) => store.reader.message(id)?.qos), [undefined, 0, 2, 2], 'one message');
+  t.same([4, 5, 6, 8].map((id) => store.reader.message(id, true)?.qos), [undefined, 0, 2, 2], 'one message, its QoS asked for');
+  t.equal(store.reader.message(5)?.qos, undefined, 'not asked for: not read');
   // Retention takes whole pages (a commit of short messages is one).
   store.journal.deleteOldest(5, 100);
   t.same(store.db.prepare('SELECT first_id FROM message_qos').pluck().all(), [4, 8], 'a commit kept keeps its row');

@@ -36,13 +36,6 @@ interface Target {
   resumeLive(): void;
 }
 
-/** A door of lines: pages come as `msg` lines, as the journal stores them. */
-export interface LineTarget extends Target {
-  readonly takes: 'lines';
-  /** Journaled `msg` lines (UTF-8, in pieces written as one), in id order; `lastId` is the id of the last. */
-  pushJournaled(pieces: readonly Buffer[], lastId: number): void;
-}
-
 /** Any other door: pages come as messages. */
 export interface MessageTarget extends Target {
   readonly takes: 'messages';
@@ -51,18 +44,20 @@ export interface MessageTarget extends Target {
 }
 
 /**
- * A door that takes pages either way, as it says at each page: the line
- * session takes messages while it stamps its lines with their time
- * (`tags ts`), which a page's stored lines do not hold.
+ * A door of lines: pages come as `msg` lines, as the journal stores them,
+ * or as messages when it says so at a page: the line session while it
+ * stamps its lines with their time (`tags ts`), which stored lines do not
+ * hold; a web stream in JSON or SSE.
  */
 export interface EitherTarget extends Target {
   readonly takes: 'lines' | 'messages';
+  /** Journaled `msg` lines (UTF-8, in pieces written as one), in id order; `lastId` is the id of the last. */
   pushJournaled(pieces: readonly Buffer[], lastId: number): void;
   pushMessages(messages: readonly Message[]): void;
 }
 
 /** What a feed writes to: a session, a web stream, an MQTT connection. */
-export type FeedTarget = LineTarget | MessageTarget | EitherTarget;
+export type FeedTarget = MessageTarget | EitherTarget;
 
 /** A target of a command (`recv`, `replay`): it is answered `ok recv ...`, `ok replay ...`, or why not. */
 export interface Answered {

@@ -37,10 +37,12 @@ function fields(line: string, ts: number | undefined): Message {
 }
 
 /** `@ts=<ms> ` at the start of a line (`tags ts`): the time and where the line itself starts. */
+const UNSTAMPED = { ts: undefined, at: 0 } as const;
+
 function stamp(line: string): { ts: number | undefined; at: number } {
-  if (!line.startsWith('@ts=')) return { ts: undefined, at: 0 };
+  if (!line.startsWith('@ts=')) return UNSTAMPED;
   const space = line.indexOf(' ');
-  return space === -1 ? { ts: undefined, at: 0 } : { ts: Number(line.slice(4, space)), at: space + 1 };
+  return space === -1 ? UNSTAMPED : { ts: Number(line.slice(4, space)), at: space + 1 };
 }
 
 export class Connection {
@@ -105,7 +107,7 @@ export class Connection {
       socket.destroy();
       throw error;
     });
-    // A server before `tags` answers err unknown: its lines come without a time.
+    // A server before `tags` answers err syntax: its lines come without a time.
     if (endpoint.stamped) await connection.command('tags ts').catch(() => {});
     return connection;
   }

@@ -89,7 +89,7 @@ export class Sessions {
       if (retained === undefined || name === undefined) return undefined;
       return { id: 0, ts: retained.ts, topic: retained.topic, sender: retained.sender, body: retained.body, qos: retained.qos, name, retain: true, job: false };
     }
-    const stored = this.#parts.reader.message(row.msgId);
+    const stored = this.#parts.reader.message(row.msgId, true);
     const name = stored && mqttTopicName(stored.topic);
     if (stored === undefined || name === undefined) return undefined;
     return { ...stored, name, retain: false, job: false };

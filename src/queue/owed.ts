@@ -83,7 +83,8 @@ export class Owed {
   /** The ready job with the lowest id, off the heap, and its message. */
   takeReady(): { job: Job; message: Message } | undefined {
     for (let job = this.#ready.pop(); job !== undefined; job = this.#ready.pop()) {
-      const message = this.#services.reader.message(job.id);
+      // With its QoS: an MQTT shared subscription delivers at the lesser.
+      const message = this.#services.reader.message(job.id, true);
       if (message !== undefined) return { job, message };
       this.#lost(job);
     }

@@ -203,7 +203,7 @@ export class Session implements Conn, Connection {
   pushMessages(messages: readonly Message[]): void {
     let text = '';
     for (const m of messages) text += stampedText(m.ts, msgText(m.topic, m.id, m.sender, m.body));
-    this.#outlet.pushPieces([Buffer.from(text)], (messages[messages.length - 1] as Message).id);
+    this.#outlet.pushPage(text, Buffer.byteLength(text), (messages[messages.length - 1] as Message).id);
   }
 
   room(): Promise<boolean> {

@@ -101,14 +101,14 @@ export class JournalReader {
     return this.#first.get() ?? 0;
   }
 
-  /** One message; undefined if there is none (or retention deleted it). */
-  message(id: number): StoredMessage | undefined {
+  /** One message, with its publish QoS if `qos`; undefined if there is none (or retention deleted it). */
+  message(id: number, qos = false): StoredMessage | undefined {
     const row = this.#pageAt.get(id);
     if (row === undefined || row.first_id > id) return undefined;
     const lines = new PageLines(row);
     while (lines.next()) if (lines.id === id) {
       const message: StoredMessage = { id, ts: row.ts, topic: lines.topic, sender: lines.sender, body: lines.body };
-      this.#addQos([message]);
+      if (qos) this.#addQos([message]);
       return message;
     }
     return undefined;

@@ -20,9 +20,9 @@ type Found = { id: number } | { left: number };
 export class JournalStarts {
   readonly #pagesAllBack: Database.Statement<[number, number], PageRow>;
   readonly #pagesOfBack: Database.Statement<[number, number, string], PageRow>;
-  readonly #boundAt: Database.Statement<[number], { first_id: number; last_id: number }>;
   readonly #blocksBackward: Database.Statement<[string, number, number], { block: number; first_id: number; last_id: number; count: number }>;
-  readonly #tsAt: Database.Statement<[number], { first_id: number; last_id: number; ts: number }>;
+  /** The page that holds an id, or the first after it. */
+  readonly #pageAt: Database.Statement<[number], { first_id: number; last_id: number; ts: number }>;
   readonly #last: Database.Statement<[], number>;
   readonly #lastInBlocks: Database.Statement<[string], number | null>;
 
@@ -31,9 +31,8 @@ export class JournalStarts {
     const pages = `SELECT ${PAGE_COLUMNS} FROM pages WHERE last_id BETWEEN ? AND ?`;
     this.#pagesAllBack = db.prepare(`${pages} ORDER BY last_id DESC`);
     this.#pagesOfBack = db.prepare(`${pages} ${ofTopic} ORDER BY last_id DESC`);
-    this.#boundAt = db.prepare('SELECT first_id, last_id FROM pages WHERE last_id >= ? ORDER BY last_id LIMIT 1');
     this.#blocksBackward = db.prepare('SELECT block, first_id, last_id, count FROM topic_blocks WHERE topic = ? AND block < ? ORDER BY block DESC LIMIT ?');
-    this.#tsAt = db.prepare('SELECT first_id, last_id, ts FROM pages WHERE last_id >= ? ORDER BY last_id LIMIT 1');
+    this.#pageAt = db.prepare('SELECT first_id, last_id, ts FROM pages WHERE last_id >= ? ORDER BY last_id LIMIT 1');
     this.#last = db.prepare<[], number>(LAST_ID_SQL).pluck();
     this.#lastInBlocks = db.prepare<[string], number | null>('SELECT last_id FROM topic_blocks WHERE topic = ? ORDER BY block DESC LIMIT 1').pluck();
   }
@@ -137,7 +136,7 @@ export class JournalStarts {
     let high = last + 1;
     while (low < high) {
       const mid = Math.floor((low + high) / 2);
-      const page = this.#tsAt.get(mid);
+      const page = this.#pageAt.get(mid);
       if (page === undefined) high = mid;
       // Every message of a page has its ts.
       else if (page.ts >= ms) high = Math.min(mid, page.first_id);
@@ -148,7 +147,7 @@ export class JournalStarts {
 
   /** The last id of the page that holds `id`, or `id` when none does. */
   #bound(id: number): number {
-    const page = this.#boundAt.get(id);
+    const page = this.#pageAt.get(id);
     return page !== undefined && page.first_id <= id ? page.last_id : id;
   }
 }

@@ -6,7 +6,7 @@
  * response's status; one after it ends the stream.
  */
 import type { Broker } from '../bus/broker.js';
-import type { Feed } from '../bus/feed.js';
+import type { EitherTarget, Feed } from '../bus/feed.js';
 import type { Policy } from '../bus/policy.js';
 import type { Delivery, Receiver } from '../bus/receiver.js';
 import { parseStart, Usage } from '../protocol/args.js';
@@ -39,7 +39,7 @@ const TYPES: { readonly [format in Format]: string } = {
 /** A poll that says neither since nor last: the last 100. */
 const POLL_START: Start = { kind: 'last', count: 100 };
 
-export class WebStream implements Receiver, Connection {
+export class WebStream implements Receiver, Connection, EitherTarget {
   readonly listener = 'http';
   readonly id: number;
   readonly remote: string;
