@@ -51,7 +51,7 @@ t.test('in the transaction of its message: both, or neither', async (t) => {
   await turn.ended();
   t.same(events, ['write', 'settled: no room', 'refused internal'], 'its write failed: the message was not committed either');
   t.equal(store.reader.lastId(), 2);
-  t.equal(store.reader.message(2)?.qos, 2, 'the QoS went with it');
+  t.equal(store.reader.message(2, true)?.qos, 2, 'the QoS went with it');
 });
 
 t.test('cluster mode: with the commit after its message comes back, and done after that', async (t) => {
