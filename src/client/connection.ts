@@ -103,12 +103,15 @@ export class Connection {
     } finally {
       clearTimeout(timer);
     }
-    await connection.command(`login ${endpoint.user} ${endpoint.password || '-'}`).catch((error: Error) => {
+    const login = connection.command(`login ${endpoint.user} ${endpoint.password || '-'}`);
+    // Sent with the login, not after its answer (no round trip more); a
+    // server before `tags` answers err syntax: its lines come without a time.
+    const tagged = endpoint.stamped ? connection.command('tags ts').catch(() => {}) : undefined;
+    await login.catch((error: Error) => {
       socket.destroy();
       throw error;
     });
-    // A server before `tags` answers err syntax: its lines come without a time.
-    if (endpoint.stamped) await connection.command('tags ts').catch(() => {});
+    await tagged;
     return connection;
   }
 
