@@ -45,6 +45,12 @@ export interface ServerOptions extends Partial<Limits>, ListenOptions {
   acl?: Acl;
   /** One door of a bus shared through NATS JetStream (--cluster). */
   cluster?: ClusterSettings;
+  /**
+   * Bytes of WAL the journal gets when it opens (default 128 MB, see
+   * wal.ts). A test suite starts hundreds of daemons: each would write and
+   * sync 128 MB, seconds of the machine's CPU and disk, for nothing.
+   */
+  walPreallocateBytes?: number;
 }
 
 /** How long start-up waits for the cluster before it says it is listening all the same. */
@@ -118,7 +124,7 @@ export class LinebusServer {
    * that cannot be used, and the listen error (EADDRINUSE, ...) otherwise.
    */
   static async start(options: ServerOptions): Promise<LinebusServer> {
-    const store = Store.open(options.db, { sync: options.sync ?? 'normal', checkpointInBackground: true });
+    const store = Store.open(options.db, { sync: options.sync ?? 'normal', checkpointInBackground: true, walBytes: options.walPreallocateBytes });
     let lock: JournalLock;
     try {
       lock = JournalLock.take(options.db);

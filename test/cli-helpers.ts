@@ -17,12 +17,24 @@ const CHILD_COVERAGE = new URL('child-coverage.js', import.meta.url).href;
  */
 export function nodeCommand(): string[] {
   const measured = process.env._TAPJS_PROCESSINFO_COVERAGE_ === '1';
-  return [ENV, ...NO_LOADER, ...(measured ? [`NODE_OPTIONS=--import=${CHILD_COVERAGE}`] : []), process.execPath];
+  return [ENV, ...NO_LOADER, SMALL_WAL, ...(measured ? [`NODE_OPTIONS=--import=${CHILD_COVERAGE}`] : []), process.execPath];
 }
 
 /** env(1) and its arguments that run a node program that is not linebus (npm, a client script) without tap's loader. */
 export const ENV = '/usr/bin/env';
 export const NO_LOADER = ['-u', 'NODE_OPTIONS'];
+/**
+ * The WAL a test's daemon gets at start (startServer's, and a `linebus
+ * serve` child's through SMALL_WAL): one chunk of wal.ts, so that the
+ * preallocation runs, written and synced, without the 128 MiB a serving
+ * daemon gets. npm test starts a few hundred daemons: with 128 MiB each
+ * it wrote 31 GB (time -v, file system outputs) and each start cost 0.2
+ * to 0.4 s of the machine's CPU, most of it the kernel's writeback, which
+ * time(1) of npm test does not count.
+ */
+export const TEST_WAL_BYTES = 1 << 20;
+/** For env(1): LINEBUS_WAL_PREALLOCATE_BYTES of a `linebus serve` child (see TEST_WAL_BYTES). */
+export const SMALL_WAL = `LINEBUS_WAL_PREALLOCATE_BYTES=${TEST_WAL_BYTES}`;
 
 /** Starts `linebus args...` (see nodeCommand). */
 export function linebus(args: string[], options: SpawnOptionsWithoutStdio = {}): ChildProcessWithoutNullStreams {

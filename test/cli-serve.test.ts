@@ -1,9 +1,10 @@
 /** serve refusing what it cannot do, and the ways it is started: real processes. */
 import t from 'tap';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { LineClient, tempDir } from './helpers.js';
+import { LineClient, tempDir, TEST_WAL_BYTES } from './helpers.js';
+import { walPreallocateBytes } from '../src/cli/serve.js';
 import { BIN, finish, linebus, nodeCommand, run, serve } from './cli-helpers.js';
 import { tool } from './tools.js';
 
@@ -34,6 +35,7 @@ t.test('one daemon per journal; --log-level warn still says where it listens', {
   const { child, stderr } = await serve(['--db', db, '--log-level', 'warn']);
   t.match(stderr(), /notice listening on 127\.0\.0\.1:\d+/);
   t.notMatch(stderr(), / info /, 'and nothing below warn');
+  t.equal(statSync(`${db}-wal`).size, TEST_WAL_BYTES, 'the WAL LINEBUS_WAL_PREALLOCATE_BYTES asks for');
   const second = await run(['serve', '--port', '0', '--db', db]);
   t.equal(second.code, 1);
   t.equal(second.stderr, `linebus: ${db} is in use by another linebus serve (it holds ${db}.lock); stop that one, or give another --db\n`);
@@ -60,6 +62,19 @@ t.test('SIGHUP without --config only logs', { timeout: 20000 }, async (t) => {
   const done = finish(child);
   child.kill('SIGTERM');
   t.equal((await done).code, 0);
+});
+
+t.test('LINEBUS_WAL_PREALLOCATE_BYTES: a whole number of bytes, or the default', async (t) => {
+  const table: [string | undefined, number | undefined][] = [
+    [undefined, undefined],
+    ['65536', 65536],
+    ['0', 0],
+    ['', undefined],
+    ['1e6', undefined],
+    ['-1', undefined],
+    ['lots', undefined],
+  ];
+  for (const [value, bytes] of table) t.equal(walPreallocateBytes(value === undefined ? {} : { LINEBUS_WAL_PREALLOCATE_BYTES: value }), bytes, String(value));
 });
 
 t.test('systemd socket activation: listens on the inherited fd 3', { timeout: 20000 }, async (t) => {

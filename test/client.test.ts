@@ -12,7 +12,7 @@ import { LinebusError } from '../src/client/errors.js';
 import type { Message } from '../src/client/stream.js';
 import { LinebusServer } from '../src/server.js';
 import { finish, linebus, run } from './cli-helpers.js';
-import { LineClient, startServer, tempDir } from './helpers.js';
+import { LineClient, startServer, tempDir, TEST_WAL_BYTES } from './helpers.js';
 
 t.test('the Node client: pipelined sends, recv, jobs, request and reply, typed errors', { timeout: 20000 }, async (t) => {
   const { port } = await startServer(t);
@@ -57,7 +57,7 @@ t.test('a closed client refuses new streams and commands', { timeout: 20000 }, a
 
 t.test('recv survives a restart of the daemon: nothing lost, nothing twice', { timeout: 30000 }, async (t) => {
   const db = join(tempDir(t), 'bus.db');
-  let server = await LinebusServer.start({ db, host: '127.0.0.1', port: 0 });
+  let server = await LinebusServer.start({ db, host: '127.0.0.1', port: 0, walPreallocateBytes: TEST_WAL_BYTES });
   const port = server.address().port;
   const client = await connect({ port, user: 'rx', retryMs: 20 });
   const got: number[] = [];
@@ -66,7 +66,7 @@ t.test('recv survives a restart of the daemon: nothing lost, nothing twice', { t
   for (let i = 1; i <= 3; i++) await tx.send('t', `${i}`);
   while (got.length < 3) got.push((await iterator.next()).value.id);
   await server.stop();
-  server = await LinebusServer.start({ db, host: '127.0.0.1', port });
+  server = await LinebusServer.start({ db, host: '127.0.0.1', port, walPreallocateBytes: TEST_WAL_BYTES });
   t.teardown(() => server.stop());
   const tx2 = await connect({ port, user: 'tx' });
   for (let i = 4; i <= 6; i++) await tx2.send('t', `${i}`);

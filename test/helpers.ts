@@ -13,6 +13,9 @@ import { join } from 'node:path';
 import { LinebusServer } from '../src/server.js';
 import type { ServerOptions } from '../src/server.js';
 import type { Logger } from '../src/log.js';
+import { TEST_WAL_BYTES } from './cli-helpers.js';
+
+export { TEST_WAL_BYTES };
 
 export interface Teardown {
   teardown(fn: () => unknown): void;
@@ -78,7 +81,7 @@ export async function startServer(t: Teardown, options: Partial<ServerOptions> =
       };
       watchers.add(watcher);
     });
-  const server = await withoutRunnerHooks(() => LinebusServer.start({ logger, ...options, db, host: options.host ?? '127.0.0.1', port: 0 }));
+  const server = await withoutRunnerHooks(() => LinebusServer.start({ logger, walPreallocateBytes: TEST_WAL_BYTES, ...options, db, host: options.host ?? '127.0.0.1', port: 0 }));
   t.teardown(() => server.stop());
   return { server, port: server.address().port, db, logs, waitForLog };
 }

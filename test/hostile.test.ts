@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { LinebusServer } from '../src/server.js';
 import { hashPassword } from '../src/store/passwords.js';
 import { Store } from '../src/store/store.js';
-import { LineClient, startServer, stat, tempDir } from './helpers.js';
+import { LineClient, startServer, stat, tempDir, TEST_WAL_BYTES } from './helpers.js';
 
 t.test('--max-subscriptions: the next pattern is refused with busy; leave makes room', { timeout: 10000 }, async (t) => {
   const { port } = await startServer(t, { maxSubscriptions: 2 });
@@ -74,7 +74,7 @@ t.test('clients refused as the server is full get one line, and do not hold up a
 
 t.test('a second daemon on the same journal is refused with one line', { timeout: 10000 }, async (t) => {
   const { db } = await startServer(t);
-  await t.rejects(LinebusServer.start({ db, port: 0 }), { name: 'FatalError', message: `${db} is in use by another linebus serve (it holds ${db}.lock); stop that one, or give another --db` });
+  await t.rejects(LinebusServer.start({ db, port: 0, walPreallocateBytes: TEST_WAL_BYTES }), { name: 'FatalError', message: `${db} is in use by another linebus serve (it holds ${db}.lock); stop that one, or give another --db` });
 });
 
 t.test('open mode is decided at start: deleting every user does not reopen it', { timeout: 20000 }, async (t) => {

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { LinebusServer } from '../src/server.js';
 import { hashPassword } from '../src/store/passwords.js';
 import { BIN, finish, linebus, nodeCommand, run } from './cli-helpers.js';
-import { LineClient, startServer, tempDir } from './helpers.js';
+import { LineClient, startServer, tempDir, TEST_WAL_BYTES } from './helpers.js';
 import type { Teardown } from './helpers.js';
 
 /** Sends `line` and reads up to its `ok` or `err` reply. */
@@ -79,7 +79,7 @@ t.test('recv --take with --since or --last: a new group starts there, so jobs se
 
 t.test('recv reconnects after err shutdown: a restarted daemon on the same port and journal', { timeout: 30000 }, async (t) => {
   const db = join(tempDir(t), 'bus.db');
-  let server = await LinebusServer.start({ db, host: '127.0.0.1', port: 0 });
+  let server = await LinebusServer.start({ db, host: '127.0.0.1', port: 0, walPreallocateBytes: TEST_WAL_BYTES });
   const port = server.address().port;
   const tx = await LineClient.login(port, 'alice');
   t.same(await ask(tx, 'send t one'), ['ok send 1']);
@@ -87,7 +87,7 @@ t.test('recv reconnects after err shutdown: a restarted daemon on the same port 
   const done = finish(child);
   await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
   await server.stop();
-  server = await LinebusServer.start({ db, host: '127.0.0.1', port });
+  server = await LinebusServer.start({ db, host: '127.0.0.1', port, walPreallocateBytes: TEST_WAL_BYTES });
   t.teardown(() => server.stop());
   const tx2 = await LineClient.login(port, 'alice');
   t.same(await ask(tx2, 'send t two'), ['ok send 2']);

@@ -9,7 +9,7 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { LineClient, tempDir } from './helpers.js';
-import { BIN, ENV, NO_LOADER } from './cli-helpers.js';
+import { BIN, ENV, NO_LOADER, SMALL_WAL } from './cli-helpers.js';
 
 /**
  * One after another: the parent must see the line and signal at once, as
@@ -39,7 +39,7 @@ async function signalAtReadiness(dir: string, signal: NodeJS.Signals): Promise<O
   // installs handlers for every signal in the child, which hides the
   // default action. (It adds them back to any node it sees spawned; env(1)
   // execs node after it.)
-  const child = spawn(ENV, [...NO_LOADER, process.execPath, BIN, 'serve', '--port', '0', '--db', join(dir, `${signal}-${Math.random()}.db`)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(ENV, [...NO_LOADER, SMALL_WAL, process.execPath, BIN, 'serve', '--port', '0', '--db', join(dir, `${signal}-${Math.random()}.db`)], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   let greeting: string | undefined;
   let sent = false;

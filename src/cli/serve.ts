@@ -118,6 +118,16 @@ export function inheritedSocket(env: NodeJS.ProcessEnv): number | undefined {
   return 3;
 }
 
+/**
+ * LINEBUS_WAL_PREALLOCATE_BYTES, a whole number of bytes: the WAL the
+ * journal gets at start instead of 128 MiB. For test suites, which start
+ * hundreds of short-lived daemons; anything else keeps the default.
+ */
+export function walPreallocateBytes(env: NodeJS.ProcessEnv): number | undefined {
+  const bytes = env.LINEBUS_WAL_PREALLOCATE_BYTES;
+  return bytes !== undefined && /^\d{1,15}$/.test(bytes) ? Number(bytes) : undefined;
+}
+
 /** The TLS listener's; --tls-ca and --tls-verify hold for HTTPS as well. */
 function tlsOptions(options: ServeOptions): ServerOptions['tls'] {
   const { tlsHost, tlsPort, tlsCert, tlsKey, tlsCa, tlsVerify, httpPort, mqttTlsPort } = options;
@@ -166,7 +176,7 @@ export async function serve(cliOptions: ServeOptions, command: Command): Promise
   const options = cliOptions.config ? { ...cliOptions, ...fromConfig(cliOptions.config, command) } : cliOptions;
   const logger = createLogger({ format: options.logFormat, level: options.logLevel });
   const acl = options.acl === undefined ? undefined : readAcl(options.acl);
-  const settings = { ...options, acl, tls: tlsOptions(options), http: httpOptions(options), ...mqttOptions(options), cluster: clusterOptions(options), listenFd: inheritedSocket(process.env), logger };
+  const settings = { ...options, acl, tls: tlsOptions(options), http: httpOptions(options), ...mqttOptions(options), cluster: clusterOptions(options), listenFd: inheritedSocket(process.env), walPreallocateBytes: walPreallocateBytes(process.env), logger };
   const missing = missingFiles(options.db);
   // Before the daemon can say it is ready: see DaemonSignals.
   const signals = new DaemonSignals(logger);

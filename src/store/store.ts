@@ -35,6 +35,8 @@ export interface OpenOptions {
   mustExist?: boolean;
   /** Leave WAL checkpoints to a Checkpointer instead of the commits. */
   checkpointInBackground?: boolean;
+  /** With checkpointInBackground: the WAL's blocks made at open (default WAL_PREALLOCATE_BYTES, see wal.ts). */
+  walBytes?: number;
 }
 
 export class Store {
@@ -157,7 +159,7 @@ export class Store {
         // writers (`linebus user add`) keep SQLite's default.
         if (options.checkpointInBackground) {
           db.pragma('wal_autocheckpoint = 0');
-          preallocateWal(db, path);
+          preallocateWal(db, path, options.walBytes);
         }
       }
       return new Store(path, db, options.sync ?? 'normal');
