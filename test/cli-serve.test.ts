@@ -20,16 +20,6 @@ t.test('a database it cannot use stops serve with one line and exit 1', { timeou
   t.match(missingDir.stderr, /^linebus: .*dir\.db: cannot open database: .*\n$/);
 });
 
-t.test('a port in use is one line and exit 1', { timeout: 20000 }, async (t) => {
-  const db = join(tempDir(t), 'a.db');
-  const { child, port } = await serve(['--db', db]);
-  const second = await run(['serve', '--port', String(port), '--db', join(tempDir(t), 'b.db')]);
-  t.equal(second.code, 1);
-  t.equal(second.stderr, `linebus: 127.0.0.1:${port} is in use (EADDRINUSE); is a linebus serve running already? Stop it, or give another --port\n`);
-  child.kill('SIGTERM');
-  await finish(child);
-});
-
 t.test('one daemon per journal; --log-level warn still says where it listens', { timeout: 20000 }, async (t) => {
   const db = join(tempDir(t), 'bus.db');
   const { child, stderr } = await serve(['--db', db, '--log-level', 'warn']);

@@ -100,7 +100,8 @@ t.test('linebus send, recv and request: output, exit statuses, commands per mess
   const botDone = finish(bot);
   const script = join(dir, 'work.sh');
   writeFileSync(script, `#!/bin/sh\nbody=$(cat)\nif [ "$body" = bad ] && [ ! -e ${dir}/failed ]; then touch ${dir}/failed; exit 3; fi\necho "$LINEBUS_ID $body" >> ${dir}/done\n`, { mode: 0o755 });
-  const worker = linebus(['recv', ...at, 'jobs', '--take', 'workers', '-n', '3', '--', script]);
+  // Its failed job comes again after --retry-delay: 50 ms, not the default second.
+  const worker = linebus(['recv', ...at, 'jobs', '--take', 'workers', '-n', '3', '--retry-delay', '50ms', '--', script]);
   const workerDone = finish(worker);
   const probe = await LineClient.login(port, 'probe');
   // Both are ready once the server lists the bot's pattern and the worker's group.
