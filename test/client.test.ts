@@ -12,7 +12,7 @@ import { LinebusError } from '../src/client/errors.js';
 import type { Message } from '../src/client/stream.js';
 import { LinebusServer } from '../src/server.js';
 import { finish, linebus, run } from './cli-helpers.js';
-import { LineClient, startServer, tempDir, TEST_WAL_BYTES } from './helpers.js';
+import { connections, LineClient, startServer, tempDir, TEST_WAL_BYTES } from './helpers.js';
 
 t.test('the Node client: pipelined sends, recv, jobs, request and reply, typed errors', { timeout: 20000 }, async (t) => {
   const { port } = await startServer(t);
@@ -77,7 +77,8 @@ t.test('recv survives a restart of the daemon: nothing lost, nothing twice', { t
 });
 
 t.test('linebus send, recv and request: output, exit statuses, commands per message', { timeout: 60000 }, async (t) => {
-  const { port, server } = await startServer(t);
+  const daemon = await startServer(t);
+  const { port, server } = daemon;
   const at = ['--port', String(port)];
   t.match(await run(['send', ...at, 'deploys', 'web-3', 'done']), { code: 0, stdout: '', stderr: '' });
   t.match(await run(['send', ...at, '-v', 'deploys'], 'a\n\nb\n'), { code: 0, stdout: '2\n3\n' }, 'stdin lines (an empty one skipped); -v prints ids');
@@ -96,6 +97,7 @@ t.test('linebus send, recv and request: output, exit statuses, commands per mess
 
   // A bot that answers with a command, and a worker that fails once.
   const dir = tempDir(t);
+  const before = daemon.logs.length;
   const bot = linebus(['recv', ...at, 'time.now', '--reply', '--', 'sh', '-c', 'echo "it is noon for $LINEBUS_FROM"']);
   const botDone = finish(bot);
   const script = join(dir, 'work.sh');
@@ -104,7 +106,9 @@ t.test('linebus send, recv and request: output, exit statuses, commands per mess
   const worker = linebus(['recv', ...at, 'jobs', '--take', 'workers', '-n', '3', '--retry-delay', '50ms', '--', script]);
   const workerDone = finish(worker);
   const probe = await LineClient.login(port, 'probe');
-  // Both are ready once the server lists the bot's pattern and the worker's group.
+  // Both are ready once the server lists the bot's pattern and the worker's group;
+  // asked once the bot, the worker and the probe are connected.
+  await connections(daemon, 3, before);
   for (;;) {
     probe.write('who', 'pending workers');
     const who = await probe.until('ok who');

@@ -86,6 +86,17 @@ export async function startServer(t: Teardown, options: Partial<ServerOptions> =
   return { server, port: server.address().port, db, logs, waitForLog };
 }
 
+/**
+ * Resolves once the daemon has logged `count` connections from its log
+ * line `from` on: a child process's connection (its start takes from
+ * 0.3 s to seconds on a busy machine) is awaited, so that a test polls,
+ * if at all, only for what the child does once connected.
+ */
+export async function connections(started: Pick<Started, 'logs' | 'waitForLog'>, count: number, from = 0): Promise<void> {
+  let at = from;
+  for (let i = 0; i < count; i++) at = started.logs.indexOf(await started.waitForLog(/^debug connected /, at), at) + 1;
+}
+
 /** A client that reads lines; `line()` waits for the next one. */
 export class LineClient {
   readonly socket: Socket;

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { LinebusServer } from '../src/server.js';
 import { hashPassword } from '../src/store/passwords.js';
 import { BIN, finish, linebus, nodeCommand, run } from './cli-helpers.js';
-import { LineClient, startServer, tempDir, TEST_WAL_BYTES } from './helpers.js';
+import { connections, LineClient, startServer, tempDir, TEST_WAL_BYTES } from './helpers.js';
 import type { Teardown } from './helpers.js';
 
 /** Sends `line` and reads up to its `ok` or `err` reply. */
@@ -29,7 +29,7 @@ async function ask(probe: LineClient, line: string): Promise<string[]> {
   }
 }
 
-/** Asks again until `done` holds for the reply; the answers are round trips, not sleeps. */
+/** Asks again until `done` holds for the reply; the answers are round trips, not sleeps (a child's start is awaited first: connections()). */
 async function askUntil(probe: LineClient, line: string, done: (lines: string[]) => boolean): Promise<string[]> {
   for (;;) {
     const lines = await ask(probe, line);
@@ -61,13 +61,15 @@ t.test('recv --take with --since or --last: a new group starts there, so jobs se
     [['--since', '0'], 'from0', 'jobs 1 alice one\n'],
     [['--last', '1'], 'last1', 'jobs 2 alice two\n'],
   ] as const) {
-    const { port } = await startServer(t);
+    const daemon = await startServer(t);
+    const { port } = daemon;
     const tx = await LineClient.login(port, 'alice');
     t.same(await ask(tx, 'send jobs one'), ['ok send 1']);
     t.same(await ask(tx, 'send jobs two'), ['ok send 2']);
     const worker = finish(linebus(['recv', '--port', String(port), 'jobs', '--take', group, ...start, '-n', '1']));
     // Once the group exists, a third job: the one a group started at new
     // messages would hand out, so the worker ends either way.
+    await connections(daemon, 2);
     await askUntil(tx, `pending ${group}`, (lines) => (lines.at(-1) as string).startsWith('ok '));
     t.same(await ask(tx, 'send jobs three'), ['ok send 3']);
     const done = await worker;
@@ -99,7 +101,8 @@ t.test('recv reconnects after err shutdown: a restarted daemon on the same port 
 });
 
 t.test('a failed --take command is nacked with a delay: one try, then the job waits', { timeout: 30000 }, async (t) => {
-  const { port } = await startServer(t);
+  const daemon = await startServer(t);
+  const { port } = daemon;
   const dir = tempDir(t);
   const runs = join(dir, 'runs');
   const worker = linebus(['recv', '--port', String(port), 'jobs', '--take', 'g', '--since', '0', '--retry-delay', '1h', '--', 'sh', '-c', `echo "$LINEBUS_ID" >> ${runs}; exit 1`]);
@@ -107,6 +110,7 @@ t.test('a failed --take command is nacked with a delay: one try, then the job wa
   const tx = await LineClient.login(port, 'alice');
   t.same(await ask(tx, 'send jobs fails'), ['ok send 1']);
   // Once the job is back with the group (held by no one: `-`) or gone.
+  await connections(daemon, 2);
   const listed = await askUntil(tx, 'pending g', (lines) => lines.at(-1) === 'ok pending g 0' || / - \d+ \d+$/.test(lines[0] as string));
   t.match(listed, [/^pending 1 jobs - \d+ 1$/, 'ok pending g 1'], 'delivered once, then delayed, not dead');
   t.equal(readFileSync(runs, 'utf8'), '1\n', 'the command ran once');
@@ -183,7 +187,8 @@ t.test('a port where nothing speaks: no greeting within --connect-timeout, one l
 });
 
 t.test("recv -- command: the command's output is passed through; with --reply, all but the reply", { timeout: 30000 }, async (t) => {
-  const { port } = await startServer(t);
+  const daemon = await startServer(t);
+  const { port } = daemon;
   const at = ['--port', String(port)];
   const tx = await LineClient.login(port, 'alice');
   t.same(await ask(tx, 'send t hello'), ['ok send 1']);
@@ -192,6 +197,7 @@ t.test("recv -- command: the command's output is passed through; with --reply, a
 
   const bot = linebus(['recv', ...at, 'time.now', '-n', '1', '--reply', '--', 'sh', '-c', 'echo noon; echo "asked by $LINEBUS_FROM"']);
   const botDone = finish(bot);
+  await connections(daemon, 3);
   await askUntil(tx, 'who time.now', (lines) => lines.at(-1) === 'ok who time.now 1');
   t.match(await run(['request', ...at, '--user', 'carol', 'time.now', 'when?']), { code: 0, stdout: 'noon\n' });
   t.match(await botDone, { code: 0, stdout: 'asked by carol\n' }, 'the first line was the reply; the rest is printed');
