@@ -41,16 +41,6 @@ export function msgText(topic: string, id: number, sender: string, body: string)
 }
 
 /**
- * The same `msg` line as msgText, as its pieces appended to `pieces` (a
- * page of the journal joins many at once); returns its length.
- */
-export function msgPieces(pieces: string[], topic: string, id: number, sender: string, body: string): number {
-  const digits = `${id}`;
-  pieces.push('msg ', topic, ' ', digits, ' ', sender, ' ', body, '\n');
-  return topic.length + digits.length + sender.length + body.length + 8;
-}
-
-/**
  * A `msg` or `job` line (with its LF) stamped with its commit time, for a
  * connection that asked with `tags ts`: `@ts=<ms> msg ...`, as IRCv3's
  * message tags put `@time=` before a line.

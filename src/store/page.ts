@@ -11,7 +11,7 @@
  */
 import type Database from 'better-sqlite3';
 import { isAscii } from 'node:buffer';
-import { msgPieces } from '../protocol/wire.js';
+import { msgText } from '../protocol/wire.js';
 
 /**
  * The journal's messages as rows, from the pages (page.ts), in plain SQL
@@ -99,7 +99,7 @@ export interface BuiltCommit {
 /** Builds the pages of a commit: add() its messages in id order, then build(). */
 export class PageBuilder {
   readonly #maxBytes: number;
-  #pieces: string[] = [];
+  #lines: string[] = [];
   /** The characters of the lines so far. */
   #length = 0;
   #ends: number[] = [];
@@ -112,20 +112,23 @@ export class PageBuilder {
   }
 
   add(topic: string, id: number, sender: string, body: string): void {
-    this.#length += msgPieces(this.#pieces, topic, id, sender, body);
+    // A string per line, joined at once: measured, a join of whole lines
+    // costs a third less than one of their pieces (four times as many).
+    const line = msgText(topic, id, sender, body);
+    this.#lines.push(line);
+    this.#length += line.length;
     this.#ends.push(this.#length);
     this.#ids.push(id);
     this.#topics.push(topic);
   }
 
   build(): BuiltCommit {
-    // Joined at once: no string for each line, nor for each piece of one.
-    const text = this.#pieces.join('');
+    const text = this.#lines.join('');
     const data = Buffer.from(text);
     let ends = this.#ends;
     const ids = this.#ids;
     const topics = this.#topics;
-    this.#pieces = [];
+    this.#lines = [];
     this.#length = 0;
     this.#ends = [];
     this.#ids = [];
