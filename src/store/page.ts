@@ -96,6 +96,9 @@ export interface BuiltCommit {
   readonly pages: readonly BuiltPage[];
 }
 
+/** The builder's buffer to start with: a commit of a thousand short messages or so. */
+const BUILDER_BYTES = 128 * 1024;
+
 /**
  * Builds the pages of a commit: add() its messages in id order, then
  * build(). The lines are written as bytes into one buffer, and each
@@ -106,7 +109,7 @@ export class PageBuilder {
   readonly #maxBytes: number;
   readonly #writer = new MsgWriter();
   /** The lines so far: bytes 0 to #at. */
-  #bytes: Buffer = Buffer.allocUnsafe(64 * 1024);
+  #bytes: Buffer = Buffer.allocUnsafe(BUILDER_BYTES);
   #at = 0;
   #ends: number[] = [];
   #pages: { firstId: number; lastId: number; count: number; topic: string | null; start: number; end: number; spans: string }[] = [];
@@ -174,6 +177,8 @@ export class PageBuilder {
     this.#ends = [];
     this.#pages = [];
     this.#at = 0;
+    // A commit of long lines made it grow: it does not keep that much.
+    if (this.#bytes.length > 16 * BUILDER_BYTES) this.#bytes = Buffer.allocUnsafe(BUILDER_BYTES);
     this.#pageStart = 0;
     return { data, ends, pages };
   }
