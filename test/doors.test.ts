@@ -11,7 +11,7 @@ import type { Receiver } from '../src/bus/receiver.js';
 import { err, ok, sent } from '../src/protocol/events.js';
 import type { Message, Reply } from '../src/protocol/events.js';
 import { ProtocolError } from '../src/protocol/errors.js';
-import { hello, item, msgText, pong, replyLine } from '../src/protocol/wire.js';
+import { hello, item, msgText, MsgWriter, pong, replyLine, writeDigits } from '../src/protocol/wire.js';
 import type { Worker } from '../src/queue/queue.js';
 import { Wants } from '../src/store/wants.js';
 import { bench } from './memory-link.js';
@@ -122,6 +122,27 @@ t.test('the line protocol writes the same events as lines', async (t) => {
   const delivery = new Delivery(5, 1000, 'café', 's', 'b', page, 12, page.length);
   t.equal(delivery.text, 'msg café 5 s b\n', 'its line, cut from its page');
   t.equal(delivery.bytes, 16, 'bytes, not characters');
+});
+
+t.test('MsgWriter writes the bytes of msgText, line after line', async (t) => {
+  const writer = new MsgWriter();
+  const lines: [topic: string, id: number, sender: string, body: string][] = [
+    ['t', 0, 's', ''],
+    ['t', 9, 's', 'a b'],
+    ['t', 10, 'ß', 'ünïcödé ✓ 🎉'],
+    ['tópic.ü', 2 ** 31 - 1, 'ß', 'x'],
+    ['tópic.ü', 2 ** 31, 's', 'nul \u0000 and cr \r'],
+    ['t', Number.MAX_SAFE_INTEGER, 's', 'y'.repeat(300)],
+  ];
+  const into = Buffer.alloc(lines.reduce((sum, [topic, , sender, body]) => sum + writer.maxBytes(topic, sender, body), 0));
+  let at = 0;
+  for (const [topic, id, sender, body] of lines) {
+    const end = writer.write(into, at, topic, id, sender, body);
+    t.equal(into.toString('utf8', at, end), msgText(topic, id, sender, body), `msg ${topic} ${id}`);
+    at = end;
+  }
+  const digits = Buffer.alloc(20);
+  for (const n of [0, 7, 10, 99, 100, 123456789, 2 ** 31, 2 ** 40 + 1]) t.equal(digits.toString('latin1', 0, writeDigits(digits, 0, n)), `${n}`, `${n}`);
 });
 
 t.test('pages of messages stop at their rows or their bytes, and skip what is not wanted', async (t) => {

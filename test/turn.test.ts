@@ -12,7 +12,7 @@ import { hashPassword } from '../src/store/passwords.js';
 import { bench } from './memory-link.js';
 import { LineClient, startServer, stat } from './helpers.js';
 
-t.test('600 sends published in one step are committed as 256, 256 and 88', async (t) => {
+t.test('2400 sends published in one step are committed as 1024, 1024 and 352', async (t) => {
   const { services, store, turn } = bench(t);
   const batches: number[] = [];
   const append = store.journal.append.bind(store.journal);
@@ -21,22 +21,22 @@ t.test('600 sends published in one step are committed as 256, 256 and 88', async
     return append(messages, ts);
   };
   const ids: number[] = [];
-  for (let i = 0; i < 600; i++) {
+  for (let i = 0; i < 2400; i++) {
     services.broker.publish({ origin: undefined, topic: 't', sender: 's', body: `${i}`, done: (id) => ids.push(id as number) });
   }
   t.same(batches, [BATCH_MAX, BATCH_MAX], 'full batches commit at once, inside the step that filled them');
   await turn.ended();
-  t.same(batches, [256, 256, 88], 'the rest at the end of the turn');
-  t.same(ids, Array.from({ length: 600 }, (_, i) => i + 1), 'acknowledged in id order');
+  t.same(batches, [1024, 1024, 352], 'the rest at the end of the turn');
+  t.same(ids, Array.from({ length: 2400 }, (_, i) => i + 1), 'acknowledged in id order');
 });
 
-t.test('over TCP: pipelined sends in one write never make a transaction over 256', { timeout: 10000 }, async (t) => {
+t.test('over TCP: pipelined sends in one write never make a transaction over 1024', { timeout: 10000 }, async (t) => {
   const { server, port } = await startServer(t);
   const c = await LineClient.login(port, 'bob');
-  c.write(...Array.from({ length: 600 }, (_, i) => `send t ${i}`));
-  const acks = await c.lines(600);
-  t.equal(acks[599], 'ok send 600');
-  t.equal(stat(server.stats(), 'journal_largest_commit'), 256);
+  c.write(...Array.from({ length: 2400 }, (_, i) => `send t ${i}`));
+  const acks = await c.lines(2400);
+  t.equal(acks[2399], 'ok send 2400');
+  t.equal(stat(server.stats(), 'journal_largest_commit'), 1024);
   t.ok(stat(server.stats(), 'journal_commits') >= 3, 'at least three commits');
   c.close();
 });
@@ -144,11 +144,11 @@ t.test('a full batch reaches receivers at once, a batch per write', async (t) =>
   await b.lines(rx.link, 3);
   await b.lines(tx.link, 2);
   const before = rx.link.written.length;
-  tx.link.send(Array.from({ length: 600 }, (_, i) => `send t ${i}\n`).join(''));
+  tx.link.send(Array.from({ length: 2400 }, (_, i) => `send t ${i}\n`).join(''));
   t.equal(rx.link.written.length - before, 2, 'two full batches written before the read is even over');
-  const lines = await b.lines(rx.link, 603);
+  const lines = await b.lines(rx.link, 2403);
   t.equal(rx.link.written.length - before, 3, 'the rest at the end of the turn');
-  t.equal(lines[602], 'msg t 600 tx 599');
+  t.equal(lines[2402], 'msg t 2400 tx 2399');
 });
 
 t.test('work that comes while a turn ends gets a turn of its own', async (t) => {

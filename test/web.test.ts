@@ -196,18 +196,19 @@ t.test('/metrics, /healthz, the console page, and bad requests', { timeout: 1500
 });
 
 t.test('a stream whose reader stops is cut off like a slow TCP client; it resumes from the id it got', { timeout: 20000 }, async (t) => {
-  const { port, base, waitForLog } = await web(t, { maxPending: 65536 });
+  const { port, base, waitForLog } = await web(t, { maxPending: 262144 });
   const events = await fetch(`${base}/t/flood`, { headers: { Accept: 'text/event-stream' } });
   const reader = new Stream(events);
   const tcp = await LineClient.login(port, 'bob');
   await tcp.sync();
-  // More than the socket buffers of loopback hold, in turns well under --max-pending each.
+  // More than the socket buffers of loopback hold, in turns well under
+  // --max-pending each (a commit of 1024 sends is some 160 kB of events).
   const body = 'x'.repeat(100);
-  tcp.write(...Array.from({ length: 30_000 }, () => `send flood ${body}`));
-  await tcp.lines(30_000);
+  tcp.write(...Array.from({ length: 60_000 }, () => `send flood ${body}`));
+  await tcp.lines(60_000);
   await waitForLog(/^warn slow consumer cut off/);
   const text = await reader.rest();
-  const last = /event: slow\ndata: you fell over 65536 bytes behind; last id sent (\d+);/.exec(text);
+  const last = /event: slow\ndata: you fell over 262144 bytes behind; last id sent (\d+);/.exec(text);
   t.ok(last, 'the stream ends with an event: slow naming the last id');
   const ids = [...text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
   t.equal(ids.at(-1), Number(last?.[1]), 'which is the last id it got');

@@ -41,13 +41,50 @@ export function msgText(topic: string, id: number, sender: string, body: string)
 }
 
 /**
- * The same `msg` line as msgText, as its pieces appended to `pieces` (a
- * page of the journal joins many at once); returns its length.
+ * Writes `msg` lines, the bytes of msgText's, straight into a buffer (a
+ * page of the journal): no string for a line or its pieces, whose
+ * allocation cost a busy daemon a seventh of its time in garbage
+ * collection. The bytes of `msg <topic> ` and ` <sender> ` are kept
+ * from the line before: a run of sends repeats them.
  */
-export function msgPieces(pieces: string[], topic: string, id: number, sender: string, body: string): number {
-  const digits = `${id}`;
-  pieces.push('msg ', topic, ' ', digits, ' ', sender, ' ', body, '\n');
-  return topic.length + digits.length + sender.length + body.length + 8;
+export class MsgWriter {
+  #topic = '';
+  #head = Buffer.from('msg  ');
+  #sender = '';
+  #from = Buffer.from('  ');
+
+  /** The most bytes the line takes (a UTF-16 unit is at most 3 bytes of UTF-8). */
+  maxBytes(topic: string, sender: string, body: string): number {
+    return 3 * (topic.length + sender.length + body.length) + 30;
+  }
+
+  /** Writes the line at `at` of `into` (room for maxBytes), returns where it ends. */
+  write(into: Buffer, at: number, topic: string, id: number, sender: string, body: string): number {
+    if (topic !== this.#topic) {
+      this.#topic = topic;
+      this.#head = Buffer.from(`msg ${topic} `);
+    }
+    if (sender !== this.#sender) {
+      this.#sender = sender;
+      this.#from = Buffer.from(` ${sender} `);
+    }
+    into.set(this.#head, at);
+    at = writeDigits(into, at + this.#head.length, id);
+    into.set(this.#from, at);
+    at += this.#from.length;
+    at += into.write(body, at);
+    into[at] = 0x0a;
+    return at + 1;
+  }
+}
+
+/** Writes the decimal digits of `n` (an integer, 0 or more) at `at`; returns where they end. */
+export function writeDigits(into: Buffer, at: number, n: number): number {
+  if (n > 0x7fffffff) return at + into.write(`${n}`, at, 'latin1');
+  let end = at + 1;
+  for (let rest = n; rest >= 10; rest = (rest / 10) | 0) end++;
+  for (let p = end - 1, rest = n; p >= at; p--, rest = (rest / 10) | 0) into[p] = 0x30 + (rest % 10);
+  return end;
 }
 
 /**

@@ -11,7 +11,7 @@
  */
 import type Database from 'better-sqlite3';
 import { isAscii } from 'node:buffer';
-import { msgPieces } from '../protocol/wire.js';
+import { MsgWriter, writeDigits } from '../protocol/wire.js';
 
 /**
  * The journal's messages as rows, from the pages (page.ts), in plain SQL
@@ -96,15 +96,32 @@ export interface BuiltCommit {
   readonly pages: readonly BuiltPage[];
 }
 
-/** Builds the pages of a commit: add() its messages in id order, then build(). */
+/** The builder's buffer to start with: a commit of a thousand short messages or so. */
+const BUILDER_BYTES = 128 * 1024;
+
+/**
+ * Builds the pages of a commit: add() its messages in id order, then
+ * build(). The lines are written as bytes into one buffer, and each
+ * page's spans as they come; a page closes when the next line would make
+ * it (lines and spans) longer than `maxBytes`.
+ */
 export class PageBuilder {
   readonly #maxBytes: number;
-  #pieces: string[] = [];
-  /** The characters of the lines so far. */
-  #length = 0;
+  readonly #writer = new MsgWriter();
+  /** The lines so far: bytes 0 to #at. */
+  #bytes: Buffer = Buffer.allocUnsafe(BUILDER_BYTES);
+  #at = 0;
   #ends: number[] = [];
-  #ids: number[] = [];
-  #topics: string[] = [];
+  #pages: { firstId: number; lastId: number; count: number; topic: string | null; start: number; end: number; spans: string }[] = [];
+  /** The open page: where its lines start, its ids, count and topic. */
+  #pageStart = 0;
+  #firstId = 0;
+  #lastId = 0;
+  #count = 0;
+  #topic: string | null = null;
+  /** Its spans so far, `{` and each span with the comma before it, as ASCII bytes. */
+  #spans: Buffer = Buffer.allocUnsafe(4096);
+  #spansAt = 0;
 
   /** `maxBytes`: pageBytes() of the database. */
   constructor(maxBytes: number) {
@@ -112,57 +129,73 @@ export class PageBuilder {
   }
 
   add(topic: string, id: number, sender: string, body: string): void {
-    this.#length += msgPieces(this.#pieces, topic, id, sender, body);
-    this.#ends.push(this.#length);
-    this.#ids.push(id);
-    this.#topics.push(topic);
+    const needed = this.#at + this.#writer.maxBytes(topic, sender, body);
+    if (needed > this.#bytes.length) this.#bytes = grown(this.#bytes, this.#at, needed);
+    const start = this.#at;
+    const end = (this.#at = this.#writer.write(this.#bytes, start, topic, id, sender, body));
+    this.#ends.push(end);
+    // `"<offset>":<length>`, and a comma before all but the first.
+    const spanBytes = 3 + digitCount(start - this.#pageStart) + digitCount(end - start);
+    // The page is full: this line starts the next.
+    if (this.#count > 0 && end - this.#pageStart + this.#spansAt - 1 + spanBytes + 1 > this.#maxBytes) this.#close(start);
+    if (this.#count === 0) {
+      this.#firstId = id;
+      this.#topic = topic;
+      this.#spansAt = 0;
+      this.#spans[this.#spansAt++] = 0x7b;
+    } else {
+      if (topic !== this.#topic) this.#topic = null;
+      this.#spans[this.#spansAt++] = 0x2c;
+    }
+    if (this.#spansAt + spanBytes + 1 > this.#spans.length) this.#spans = grown(this.#spans, this.#spansAt, 2 * (this.#spansAt + spanBytes + 1));
+    const spans = this.#spans;
+    spans[this.#spansAt] = 0x22;
+    this.#spansAt = writeDigits(spans, this.#spansAt + 1, start - this.#pageStart);
+    spans[this.#spansAt++] = 0x22;
+    spans[this.#spansAt++] = 0x3a;
+    this.#spansAt = writeDigits(spans, this.#spansAt, end - start);
+    this.#lastId = id;
+    this.#count++;
+  }
+
+  /** Closes the open page where `end` is. */
+  #close(end: number): void {
+    this.#spans[this.#spansAt++] = 0x7d;
+    const spans = this.#spans.toString('latin1', 0, this.#spansAt);
+    this.#pages.push({ firstId: this.#firstId, lastId: this.#lastId, count: this.#count, topic: this.#topic, start: this.#pageStart, end, spans });
+    this.#pageStart = end;
+    this.#count = 0;
   }
 
   build(): BuiltCommit {
-    // Joined at once: no string for each line, nor for each piece of one.
-    const text = this.#pieces.join('');
-    const data = Buffer.from(text);
-    let ends = this.#ends;
-    const ids = this.#ids;
-    const topics = this.#topics;
-    this.#pieces = [];
-    this.#length = 0;
+    if (this.#count > 0) this.#close(this.#at);
+    // A buffer of its own: receivers may hold on to it; the builder's is written again.
+    const data = Buffer.allocUnsafe(this.#at);
+    this.#bytes.copy(data, 0, 0, this.#at);
+    const pages: BuiltPage[] = this.#pages.map((page) => ({ firstId: page.firstId, lastId: page.lastId, count: page.count, topic: page.topic, data: data.subarray(page.start, page.end), spans: page.spans }));
+    const ends = this.#ends;
     this.#ends = [];
-    this.#ids = [];
-    this.#topics = [];
-    // Not all ASCII: the lines' bytes are not their characters; each ends
-    // at its LF (a body holds none).
-    if (data.length !== text.length) {
-      ends = [];
-      for (let at = data.indexOf(10); at !== -1; at = data.indexOf(10, at + 1)) ends.push(at + 1);
-    }
-    const pages: BuiltPage[] = [];
-    let first = 0;
-    let pageStart = 0;
-    let spans = '';
-    let topic: string | null = topics[0] ?? null;
-    const close = (to: number): void => {
-      const end = ends[to - 1] as number;
-      pages.push({ firstId: ids[first] as number, lastId: ids[to - 1] as number, count: to - first, topic, data: data.subarray(pageStart, end), spans: `{${spans}}` });
-    };
-    for (let k = 0; k < ends.length; k++) {
-      const start = k === 0 ? 0 : (ends[k - 1] as number);
-      const span = `"${start - pageStart}":${(ends[k] as number) - start}`;
-      // The page is full: this line starts the next.
-      if (k > first && (ends[k] as number) - pageStart + spans.length + span.length + 1 > this.#maxBytes) {
-        close(k);
-        first = k;
-        pageStart = start;
-        spans = `"0":${(ends[k] as number) - start}`;
-        topic = topics[k] as string;
-        continue;
-      }
-      spans = k === first ? span : `${spans},${span}`;
-      if (topics[k] !== topic) topic = null;
-    }
-    if (ends.length > 0) close(ends.length);
+    this.#pages = [];
+    this.#at = 0;
+    // A commit of long lines made it grow: it does not keep that much.
+    if (this.#bytes.length > 16 * BUILDER_BYTES) this.#bytes = Buffer.allocUnsafe(BUILDER_BYTES);
+    this.#pageStart = 0;
     return { data, ends, pages };
   }
+}
+
+/** A copy of the first `used` bytes of `buffer` in a bigger one, of at least `least` bytes. */
+function grown(buffer: Buffer, used: number, least: number): Buffer {
+  const bigger = Buffer.allocUnsafe(Math.max(least, 2 * buffer.length));
+  buffer.copy(bigger, 0, 0, used);
+  return bigger;
+}
+
+/** The number of decimal digits of `n` (an integer, 0 or more). */
+function digitCount(n: number): number {
+  let count = 1;
+  for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) count++;
+  return count;
 }
 
 /**
