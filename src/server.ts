@@ -20,7 +20,7 @@ import { Store } from './store/store.js';
 import type { SyncMode } from './store/store.js';
 import { version } from './version.js';
 import { openFileLimit } from './util/files.js';
-import { limitsFrom } from './limits.js';
+import { DEFAULTS, limitsFrom } from './limits.js';
 import { statPairs } from './stat-pairs.js';
 import type { Limits } from './limits.js';
 import type { Acl } from './bus/acl.js';
@@ -40,6 +40,8 @@ export interface ServerOptions extends Partial<Limits>, ListenOptions {
   retentionIntervalMs?: number;
   /** Journal commit durability (see SyncMode); default `normal`. */
   sync?: SyncMode;
+  /** Bytes of the newest pages kept in memory for replays and catch-ups (--replay-memory). */
+  replayMemory?: number;
   logger?: Logger;
   /** Access rules (--acl); none: every user may do everything. */
   acl?: Acl;
@@ -124,7 +126,7 @@ export class LinebusServer {
    * that cannot be used, and the listen error (EADDRINUSE, ...) otherwise.
    */
   static async start(options: ServerOptions): Promise<LinebusServer> {
-    const store = Store.open(options.db, { sync: options.sync ?? 'normal', checkpointInBackground: true, walBytes: options.walPreallocateBytes });
+    const store = Store.open(options.db, { sync: options.sync ?? 'normal', checkpointInBackground: true, walBytes: options.walPreallocateBytes, recentBytes: options.replayMemory ?? DEFAULTS.replayMemory });
     let lock: JournalLock;
     try {
       lock = JournalLock.take(options.db);

@@ -39,6 +39,7 @@ export function program(): Command {
     .addOption(new Option('--tcp-keepalive <seconds>', 'TCP keepalive probes a connection quiet this long, so a client host that vanished is found (0: never; also stops the probing of half-closed connections)').env('LINEBUS_TCP_KEEPALIVE').default(DEFAULTS.tcpKeepalive).argParser(wholeNumber))
     .addOption(new Option('--retain-days <n>', 'delete messages older than n days (0: keep)').env('LINEBUS_RETAIN_DAYS').default(0).argParser(wholeNumber))
     .addOption(new Option('--retain-messages <n>', 'keep only the newest n messages (0: keep all)').env('LINEBUS_RETAIN_MESSAGES').default(0).argParser(wholeNumber))
+    .addOption(new Option('--replay-memory <bytes>', 'the newest messages kept in memory too, for replays and catch-ups that read them (0: none)').env('LINEBUS_REPLAY_MEMORY').default(DEFAULTS.replayMemory).argParser(wholeNumber))
     .addOption(new Option('--sync <mode>', "commit durability: 'normal' survives a crash, 'full' also a power loss (fsync per commit)").env('LINEBUS_SYNC').choices(['normal', 'full']).default('normal'))
     .addOption(new Option('--tls-host <address>', 'address of the TLS listener (default: --host), say a public one while --host stays 127.0.0.1').env('LINEBUS_TLS_HOST'))
     .addOption(new Option('--tls-port <port>', 'also serve the protocol over TLS on this port (needs --tls-cert and --tls-key)').env('LINEBUS_TLS_PORT').argParser(port))

@@ -38,6 +38,7 @@ export interface ServeOptions extends Limits {
   mqttHost: string | undefined;
   mqttTlsPort: number | undefined;
   sync: 'normal' | 'full';
+  replayMemory: number;
   cluster: string | undefined;
   clusterStream: string;
   clusterReplicas: number;

@@ -11,6 +11,7 @@
 import type Database from 'better-sqlite3';
 import type { Qos } from '../protocol/events.js';
 import { emptyPage, PageBuilder, pageBytes } from './page.js';
+import type { RecentPages } from './recent.js';
 import type { BuiltCommit } from './page.js';
 import { BLOCK_SIZE, blockOf, NO_DELETE_TRIGGER } from './schema.js';
 import { BlockSummaries } from './summaries.js';
@@ -75,15 +76,21 @@ export class Journal {
   readonly #appendNumbered: (messages: readonly NumberedMessage[], alsoWrite: (() => void) | undefined) => number;
   readonly #deleteThrough: (lastDeleted: number, limit: number) => number;
   readonly #summaries: BlockSummaries;
+  readonly #recent: RecentPages | undefined;
   /** The lines of the last commit. */
   readonly written = new Written();
 
-  /** `check` throws when the journal's files are no longer the ones open. */
-  constructor(db: Database.Database, check: () => void) {
+  /**
+   * `check` throws when the journal's files are no longer the ones open;
+   * `recent` keeps the newest pages (the daemon's reader reads them there).
+   */
+  constructor(db: Database.Database, check: () => void, recent?: RecentPages) {
     this.#check = check;
+    this.#recent = recent;
     const builder = new PageBuilder(pageBytes(db.pragma('page_size', { simple: true }) as number));
     const summaries = (this.#summaries = new BlockSummaries(db));
     const written = this.written;
+    // What each commit adds joins the newest pages once it committed (#settled).
     const last = db.prepare<[], number>(LAST_ID_SQL).pluck();
     // message_qos: the QoS digits of a commit's messages, keyed by its first id.
     const insertQos = db.prepare<[number, string]>('INSERT INTO message_qos (first_id, qos) VALUES (?, ?)');
@@ -112,7 +119,10 @@ export class Journal {
       }
       summaries.add(topic, first, last, count, before);
       const commit = builder.build();
-      for (const page of commit.pages) insert.run(page.lastId, page.firstId, page.count, ts, page.topic, page.data, page.spans);
+      for (const page of commit.pages) {
+        insert.run(page.lastId, page.firstId, page.count, ts, page.topic, page.data, page.spans);
+        recent?.add({ first_id: page.firstId, last_id: page.lastId, count: page.count, ts, topic: page.topic, data: page.data });
+      }
       written.commits.push(commit);
     };
     // Each transaction reads before it writes: a transaction that holds a
@@ -215,9 +225,11 @@ export class Journal {
       last = commit();
     } catch (error) {
       this.#summaries.settle(false, 0);
+      this.#recent?.settle(false);
       throw error;
     }
     this.#summaries.settle(true, last);
+    this.#recent?.settle(true);
     return last;
   }
 
@@ -229,6 +241,8 @@ export class Journal {
    * the newest goes, an empty page takes its place, holding its last id.
    */
   deleteOldest(lastDeleted: number, limit: number): number {
-    return this.#deleteThrough(lastDeleted, limit);
+    const deleted = this.#deleteThrough(lastDeleted, limit);
+    if (deleted > 0) this.#recent?.clear();
+    return deleted;
   }
 }

@@ -16,6 +16,7 @@ import type { StoredMessage } from './journal.js';
 import { LAST_ID_SQL } from './journal.js';
 import { PAGE_COLUMNS, PageLines } from './page.js';
 import type { PageRow } from './page.js';
+import type { RecentPages } from './recent.js';
 import { BLOCK_SIZE, blockOf } from './schema.js';
 import type { Wants } from './wants.js';
 
@@ -75,11 +76,14 @@ export class JournalReader {
   readonly #last: Database.Statement<[], number>;
   readonly #first: Database.Statement<[], number | undefined>;
   readonly #db: Database.Database;
+  readonly #recent: RecentPages | undefined;
   /** The QoS digits of commits (journal.ts), prepared when first needed: an older journal has none. */
   #qosRows: Database.Statement<[number, number, number], [first: number, digits: string]> | null | undefined;
 
-  constructor(db: Database.Database) {
+  /** `recent`: the newest pages in memory (the daemon's own journal only). */
+  constructor(db: Database.Database, recent?: RecentPages) {
     this.#db = db;
+    this.#recent = recent;
     const ofTopic = 'AND (topic IS NULL OR topic = ?)';
     const pages = `SELECT ${PAGE_COLUMNS} FROM pages WHERE last_id BETWEEN ? AND ?`;
     this.#pagesAll = db.prepare(`${pages} ORDER BY last_id`);
@@ -255,6 +259,8 @@ export class JournalReader {
    * while the statement runs (a filter may read the journal).
    */
   #read(range: Range, limits: PageLimits): { pages: PageRow[]; complete: boolean } {
+    const recent = this.#recent;
+    if (recent?.covers(range.from)) return recent.read(range.from, recent.bound(range.to), range.topic, limits);
     const bound = this.#bound(range.to);
     const found = range.topic === undefined ? this.#pagesAll.iterate(range.from, bound) : this.#pagesOf.iterate(range.from, bound, range.topic);
     const pages: PageRow[] = [];

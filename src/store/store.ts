@@ -12,6 +12,7 @@ import { Journal } from './journal.js';
 import { LagCounter } from './lag.js';
 import { MqttStore } from './mqtt.js';
 import { JournalReader } from './reader.js';
+import { RecentPages } from './recent.js';
 import { JournalStarts } from './starts.js';
 import { prepareSchema } from './schema.js';
 import { preallocateWal } from './wal.js';
@@ -37,6 +38,11 @@ export interface OpenOptions {
   checkpointInBackground?: boolean;
   /** With checkpointInBackground: the WAL's blocks made at open (default WAL_PREALLOCATE_BYTES, see wal.ts). */
   walBytes?: number;
+  /**
+   * Keep about this many bytes of the newest pages in memory for readers
+   * (recent.ts); only for the one process that writes the journal.
+   */
+  recentBytes?: number;
 }
 
 export class Store {
@@ -55,19 +61,21 @@ export class Store {
   /** The journal file and its WAL, held open to tell if they are unlinked. */
   readonly #fd: number;
   #walFd: number | undefined;
+  readonly #recent: RecentPages | undefined;
 
-  private constructor(path: string, db: Database.Database, sync: SyncMode) {
+  private constructor(path: string, db: Database.Database, sync: SyncMode, recentBytes: number) {
     this.path = path;
     this.sync = sync;
     this.db = db;
-    this.reader = new JournalReader(db);
+    this.#recent = recentBytes > 0 ? new RecentPages(recentBytes) : undefined;
+    this.reader = new JournalReader(db, this.#recent);
     this.users = new Users(db);
     this.#fd = openSync(path, 'r');
   }
 
   /** The writer of messages (made on first use: readers never need it). */
   get journal(): Journal {
-    this.#journal ??= new Journal(this.db, () => this.#checkFiles());
+    this.#journal ??= new Journal(this.db, () => this.#checkFiles(), this.#recent);
     return this.#journal;
   }
 
@@ -162,7 +170,7 @@ export class Store {
           preallocateWal(db, path, options.walBytes);
         }
       }
-      return new Store(path, db, options.sync ?? 'normal');
+      return new Store(path, db, options.sync ?? 'normal', readonly ? 0 : (options.recentBytes ?? 0));
     } catch (error) {
       db.close();
       if (error instanceof FatalError) throw error;
