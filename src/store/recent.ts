@@ -7,7 +7,8 @@
  * per 4 kB overflow page, then a copy into a Buffer).
  *
  * It holds every page whose last id is `from` or more, in id order, and
- * no more than about `maxBytes` of lines (the oldest go first). Only the
+ * no more than about `maxBytes` of them, their lines and bookkeeping (the
+ * oldest go first). Only the
  * daemon's own journal feeds it (Journal, as each commit settles), which
  * is the only writer of pages while it runs; retention empties it.
  */
@@ -15,6 +16,27 @@ import type { PageRow } from './page.js';
 
 /** Not yet known: nothing is here until a commit settles. */
 const NOWHERE = Number.MAX_SAFE_INTEGER;
+/** What a page weighs besides its lines: its row, its Buffer. */
+const PAGE_OVERHEAD = 256;
+/**
+ * Lines shorter than this were cut from Node's shared 8 kB pool
+ * (Buffer.poolSize / 2): kept as they are, a few bytes would hold a whole
+ * slab of it, so they get a copy of their own.
+ */
+const POOLED = Buffer.poolSize >>> 1;
+
+/** What `page` weighs here. */
+function weight(page: PageRow): number {
+  return page.data.length + PAGE_OVERHEAD;
+}
+
+/** `page`, holding no more memory than its own lines. */
+function own(page: PageRow): PageRow {
+  if (page.data.length >= POOLED || page.data.byteLength === page.data.buffer.byteLength) return page;
+  const data = Buffer.allocUnsafeSlow(page.data.length);
+  page.data.copy(data);
+  return { ...page, data };
+}
 
 export class RecentPages {
   readonly #maxBytes: number;
@@ -52,12 +74,12 @@ export class RecentPages {
     // journal's last page but these.
     if (this.#from === NOWHERE) this.#from = (pending[0] as PageRow).first_id;
     for (const page of pending) {
-      this.#pages.push(page);
-      this.#bytes += page.data.length;
+      this.#pages.push(own(page));
+      this.#bytes += weight(page);
     }
     while (this.#bytes > this.#maxBytes && this.#head < this.#pages.length) {
       const oldest = this.#pages[this.#head++] as PageRow;
-      this.#bytes -= oldest.data.length;
+      this.#bytes -= weight(oldest);
       this.#from = oldest.last_id + 1;
     }
     // The array is cut down now and then, not at every page that goes.
