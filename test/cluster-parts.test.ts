@@ -5,12 +5,10 @@
  */
 import t from 'tap';
 import { join } from 'node:path';
-import { bodyProblem, parseClusterUrls, SEND_HEADER, SENDER_HEADER, streamNameProblem, subjectOf, topicOf } from '../src/cluster/subjects.js';
+import { bodyProblem, parseClusterUrls, streamNameProblem, subjectOf, topicOf } from '../src/cluster/subjects.js';
 import { identityProblem } from '../src/store/cluster.js';
 import type { StreamIdentity } from '../src/store/cluster.js';
-import { headers } from 'nats';
-import type { MsgHdrs } from 'nats';
-import { InFlightSends, SendHeaders } from '../src/cluster/publisher.js';
+import { InFlightSends } from '../src/cluster/publisher.js';
 import { cursorKey, cursorOfKey } from '../src/cluster/cursors.js';
 import { consumerName } from '../src/cluster/groups.js';
 import type { Publication } from '../src/bus/broker.js';
@@ -141,20 +139,6 @@ t.test('a send is answered once its PubAck came and its copy was journaled, in e
   t.not(sends.claim(`p-${number}`), undefined, 'its own name claims it');
   sends.refuseAll('the server is stopping');
   t.same(waiting.answers, ['err busy the server is stopping']);
-});
-
-t.test("a send's headers are the bytes nats.js makes of the same headers", async (t) => {
-  for (const [sender, name] of [
-    ['alice', 'p-1'],
-    ['ünï', '1a2b3c4d5e-123456'],
-  ] as const) {
-    const theirs = headers();
-    theirs.set(SENDER_HEADER, sender);
-    theirs.set(SEND_HEADER, name);
-    // What nats.js's publish calls, on its headers and on ours.
-    const encoded = (h: MsgHdrs): string => Buffer.from((h as unknown as SendHeaders).encode()).toString();
-    t.equal(encoded(new SendHeaders(sender, name).asMsgHdrs), encoded(theirs), sender);
-  }
 });
 
 t.test('cursor keys and consumer names use only the characters JetStream allows', async (t) => {

@@ -5,11 +5,9 @@
  * journal. So the id is the stream's sequence, the sender can replay its
  * own send at once, and its own `recv` does not get the message back.
  */
-import type { MsgHdrs } from 'nats';
 import type { Publication, Staged, UpstreamBus } from '../bus/broker.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { Receiver } from '../bus/receiver.js';
-import { SEND_HEADER, SENDER_HEADER } from './subjects.js';
 
 interface InFlight {
   readonly publication: Publication;
@@ -57,31 +55,6 @@ export function outbound(publication: Publication, bus: UpstreamBus): Publicatio
       });
     },
   };
-}
-
-/**
- * The headers of a send, encoded as nats.js would encode a MsgHdrs with
- * the same two: one string and one encode per send, where a MsgHdrs
- * costs a Map, key checks and lookups for each header (5% of a cluster
- * daemon's time under load). nats.js's publish reads nothing of its
- * headers but `encode()`; the cluster-parts test compares the bytes
- * with nats.js's own.
- */
-export class SendHeaders {
-  readonly #text: string;
-
-  constructor(sender: string, name: string) {
-    this.#text = `NATS/1.0\r\n${SENDER_HEADER}: ${sender}\r\n${SEND_HEADER}: ${name}\r\n\r\n`;
-  }
-
-  encode(): Uint8Array {
-    return Buffer.from(this.#text);
-  }
-
-  /** For nats.js's publish options. */
-  get asMsgHdrs(): MsgHdrs {
-    return this as unknown as MsgHdrs;
-  }
 }
 
 /**
