@@ -269,7 +269,7 @@ export class Cluster implements Upstream, ClusterView {
         }
         this.#copy?.stop();
         const nats = this.#nats as typeof import('nats');
-        this.#copy = await StreamCopy.start({ nats, nc, settings: this.#settings, broker: { ingest: (message) => this.#ingest(message) }, store, sends: this.#sends, logger: this.#logger });
+        this.#copy = await StreamCopy.start({ nats, nc, wire: this.#wire as NatsSocket, inbox: nats.createInbox(), settings: this.#settings, broker: { ingest: (message) => this.#ingest(message) }, store, sends: this.#sends, logger: this.#logger });
         await this.#buckets.start(nats, nc, this.#daemon as ClusterDaemon);
         this.groups.connected(nats, nc, await nc.jetstreamManager());
         this.#state = 'ready';
