@@ -30,12 +30,15 @@ const ACK_TOKENS_V1 = 9;
 /** A delivery's stream sequence, delivery sequence and time (ns), from its reply subject; undefined if it has none. */
 export function deliveryOf(reply: string): { seq: number; delivered: number; nanos: number } | undefined {
   if (!reply.startsWith('$JS.ACK.')) return undefined;
-  const tokens = reply.split('.');
-  const base = tokens.length === ACK_TOKENS_V1 ? 2 : 4;
-  if (tokens.length < base + 7) return undefined;
-  const seq = Number(tokens[base + 3]);
-  const delivered = Number(tokens[base + 4]);
-  const nanos = Number(tokens[base + 5]);
+  // Where its dots are: one pass, three numbers cut out, not ten strings.
+  const dots: number[] = [];
+  for (let at = reply.indexOf('.'); at >= 0; at = reply.indexOf('.', at + 1)) dots.push(at);
+  const base = dots.length + 1 === ACK_TOKENS_V1 ? 2 : 4;
+  if (dots.length + 1 < base + 7) return undefined;
+  const token = (index: number): number => Number(reply.slice((dots[index - 1] as number) + 1, dots[index]));
+  const seq = token(base + 3);
+  const delivered = token(base + 4);
+  const nanos = token(base + 5);
   return Number.isSafeInteger(seq) && Number.isSafeInteger(delivered) && Number.isFinite(nanos) ? { seq, delivered, nanos } : undefined;
 }
 

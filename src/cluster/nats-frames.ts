@@ -116,7 +116,7 @@ export class FrameParser {
 
   /** MSG <subject> <sid> [reply] <bytes> / HMSG <subject> <sid> [reply] <header bytes> <bytes>, then the bytes and CRLF. */
   #msg(buffer: Buffer, args: string, withHeaders: boolean, at: number): number {
-    const fields = args.split(' ').filter((field) => field !== '');
+    const fields = fieldsOf(args);
     const counts = withHeaders ? 2 : 1;
     if (fields.length < 2 + counts || fields.length > 3 + counts) throw new FrameError(`a malformed ${withHeaders ? 'HMSG' : 'MSG'} '${args.slice(0, 60)}'`);
     const total = size(fields[fields.length - 1] as string);
@@ -139,9 +139,22 @@ export class FrameParser {
   }
 }
 
+/** The fields of a control line's arguments, between spaces or tabs (one space, as servers write them, costs one split). */
+function fieldsOf(args: string): string[] {
+  const fields = args.split(' ');
+  return fields.includes('') || args.includes('\t') ? args.split(/[ \t]+/).filter((field) => field !== '') : fields;
+}
+
 /** A decimal count, or -1. */
 function size(text: string): number {
-  return /^\d{1,10}$/.test(text) ? Number(text) : -1;
+  if (text.length === 0 || text.length > 10) return -1;
+  let value = 0;
+  for (let i = 0; i < text.length; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
 }
 
 function parseInfo(json: string): ServerInfo {
