@@ -1,0 +1,166 @@
+/**
+ * The cluster's own NATS socket (cluster/nats-socket.ts) against real
+ * nats-server processes (plain ones: the socket needs no JetStream): it subscribes and receives, moves to the next
+ * URL when its node is killed and subscribes there again, comes back to
+ * a node started again, and logs in with the user and password, or the
+ * token, of its URL.
+ */
+import t from 'tap';
+import type { Test } from 'tap';
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { connect as tcpConnect, createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
+import { NatsSocket } from '../src/cluster/nats-socket.js';
+import { pub } from '../src/cluster/nats-frames.js';
+import { tool } from './tools.js';
+
+t.setTimeout(60_000);
+
+/** What a socket did, in order, and a way to wait for the next of it. */
+class Events {
+  readonly seen: string[] = [];
+  #wake: (() => void) | undefined;
+
+  push(event: string): void {
+    this.seen.push(event);
+    this.#wake?.();
+  }
+
+  /** Resolves with the first event from index `from` on that matches. */
+  async next(pattern: RegExp, from: number): Promise<string> {
+    for (;;) {
+      const found = this.seen.slice(from).find((event) => pattern.test(event));
+      if (found !== undefined) return found;
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+    }
+  }
+}
+
+/** A socket on `urls` whose connects, disconnects, messages on `test.>` and log lines (but debug) go to its events. */
+function open(t: Test, urls: string[]): { socket: NatsSocket; events: Events } {
+  const events = new Events();
+  const logger = { log: (level: string, message: string) => void (level !== 'debug' && events.push(`log ${level} ${message}`)) };
+  const socket = new NatsSocket({
+    urls,
+    name: 'test',
+    version: '0',
+    logger,
+    onConnected: (server) => events.push(`up ${server}`),
+    onDisconnected: (server) => events.push(`down ${server}`),
+  });
+  socket.subscribe('test.>', (frame) => events.push(`msg ${frame.subject} ${frame.payload.toString()}`));
+  socket.start();
+  t.teardown(() => socket.close());
+  return { socket, events };
+}
+
+/** A free port on 127.0.0.1, a moment ago. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+interface Plain {
+  readonly url: string;
+  /** SIGKILL, and wait for the exit. */
+  kill(): Promise<void>;
+  /** Again on the same port, greeting. */
+  start(): Promise<void>;
+}
+
+/** A plain nats-server (no JetStream) with `args`, greeting on its port; killed at teardown. */
+async function natsServer(t: Test, args: string[]): Promise<Plain> {
+  const port = await freePort();
+  let child: ChildProcess | undefined;
+  t.teardown(() => void child?.kill('SIGKILL'));
+  const start = async (): Promise<void> => {
+    child = spawn(tool('nats-server'), ['-a', '127.0.0.1', '-p', String(port), ...args], { stdio: 'ignore' });
+    await greeting(port, child);
+  };
+  const kill = async (): Promise<void> => {
+    const dying = child as ChildProcess;
+    const exited = new Promise((resolve) => dying.once('exit', resolve));
+    dying.kill('SIGKILL');
+    await exited;
+  };
+  await start();
+  return { url: `nats://127.0.0.1:${port}`, kill, start };
+}
+
+/** Resolves once `port` greets; throws if `child` exits first. */
+async function greeting(port: number, child: ChildProcess): Promise<void> {
+  for (;;) {
+    const greeted = await new Promise<boolean>((resolve) => {
+      const socket = tcpConnect(port, '127.0.0.1');
+      socket.once('data', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (greeted) return;
+    if (child.exitCode !== null) throw new Error(`nats-server on port ${port} exited ${child.exitCode}`);
+    await delay(50);
+  }
+}
+
+t.test('subscribes, receives, and on the next URL when its node is killed, subscribed again; back on a node started again', async (t) => {
+  const first = await natsServer(t, []);
+  const second = await natsServer(t, []);
+  const { socket, events } = open(t, [first.url, second.url]);
+  await events.next(/^up /, 0);
+  t.same(events.seen, [`up ${first.url}`], 'the first URL first');
+  t.equal(socket.server, first.url);
+  t.equal(socket.maxPayload, 1024 * 1024, "the server's max_payload, from its INFO");
+  t.ok(socket.write(pub('test.a', '', 'one')));
+  t.equal(await events.next(/^msg /, 0), 'msg test.a one');
+
+  const mark = events.seen.length;
+  await first.kill();
+  await events.next(/^up /, mark);
+  t.same(events.seen.slice(mark), [`down ${first.url}`, `up ${second.url}`], 'lost, then on the other server');
+  socket.write(pub('test.b', '', 'two'));
+  t.equal(await events.next(/^msg test\.b/, mark), 'msg test.b two', 'its subscription made again there');
+
+  await first.start();
+  const again = events.seen.length;
+  await second.kill();
+  await events.next(/^up /, again);
+  t.same(events.seen.slice(again), [`down ${second.url}`, `up ${first.url}`], 'back on the server started again');
+  socket.write(pub('test.c', '', 'three'));
+  t.equal(await events.next(/^msg test\.c/, again), 'msg test.c three');
+  t.notOk(events.seen.some((event) => event.startsWith('log ')), 'nothing logged above debug');
+
+  socket.close();
+  t.equal(socket.connected, false);
+  t.equal(socket.write(pub('test.d', '', 'four')), false, 'closed: nothing written');
+  await first.kill();
+  await first.start();
+  await delay(1500);
+  t.equal(socket.connected, false, 'closed for good: no reconnect');
+});
+
+t.test("the user and password of the URL, or its token, log in; wrong ones are refused and logged", async (t) => {
+  const withUser = (await natsServer(t, ['--user', 'alice', '--pass', 's3 cret'])).url.split(':')[2] as string;
+  const good = open(t, [`nats://alice:s3%20cret@127.0.0.1:${withUser}`]);
+  await good.events.next(/^up /, 0);
+  t.same(good.events.seen, [`up nats://127.0.0.1:${withUser}`], 'in, and no password in what it says');
+  const bad = open(t, [`nats://alice:wrong@127.0.0.1:${withUser}`]);
+  t.equal(await bad.events.next(/^log /, 0), `log warn cluster: NATS server nats://127.0.0.1:${withUser} said: Authorization Violation`);
+  t.equal(bad.socket.connected, false);
+  bad.socket.close();
+
+  const withToken = (await natsServer(t, ['--auth', 'tok3n'])).url.split(':')[2] as string;
+  const token = open(t, [`nats://tok3n@127.0.0.1:${withToken}`]);
+  await token.events.next(/^up /, 0);
+  token.socket.write(pub('test.t', '', 'in'));
+  t.equal(await token.events.next(/^msg /, 0), 'msg test.t in');
+  const none = open(t, [`nats://127.0.0.1:${withToken}`]);
+  t.equal(await none.events.next(/^log /, 0), `log warn cluster: NATS server nats://127.0.0.1:${withToken} said: Authorization Violation`, 'no token: refused');
+  none.socket.close();
+});
