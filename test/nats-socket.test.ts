@@ -11,9 +11,12 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { connect as tcpConnect, createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { NatsSocket } from '../src/cluster/nats-socket.js';
 import { pub } from '../src/cluster/nats-frames.js';
+import { tempDir } from './helpers.js';
 import { tool } from './tools.js';
 
 t.setTimeout(60_000);
@@ -163,4 +166,14 @@ t.test("the user and password of the URL, or its token, log in; wrong ones are r
   const none = open(t, [`nats://127.0.0.1:${withToken}`]);
   t.equal(await none.events.next(/^log /, 0), `log warn cluster: NATS server nats://127.0.0.1:${withToken} said: Authorization Violation`, 'no token: refused');
   none.socket.close();
+});
+
+t.test("the server's PINGs are answered: a connection idle for many of its ping intervals stays up", async (t) => {
+  const config = join(tempDir(t), 'ping.conf');
+  writeFileSync(config, 'ping_interval: "100ms"\nping_max: 2\n');
+  const server = await natsServer(t, ['-c', config]);
+  const { events } = open(t, [server.url]);
+  await events.next(/^up /, 0);
+  await delay(1500);
+  t.same(events.seen, [`up ${server.url}`], 'not dropped as stale');
 });
