@@ -135,12 +135,13 @@ export class Cluster implements Upstream, ClusterView {
       publication.done(new ProtocolError('busy', `${why}; nothing was sent, try again`));
       return;
     }
-    if (Buffer.byteLength(publication.body) + Buffer.byteLength(publication.sender) + HEADER_ROOM > wire.maxPayload) {
+    const bodySize = Buffer.byteLength(publication.body);
+    if (bodySize + Buffer.byteLength(publication.sender) + HEADER_ROOM > wire.maxPayload) {
       publication.done(new ProtocolError('toolong', `the message is over what the cluster's NATS servers take (max_payload ${wire.maxPayload} bytes, less ${HEADER_ROOM} for its headers); nothing was sent`));
       return;
     }
     const number = this.#sends.add(outbound(publication, bus));
-    wire.write(hpub(subjectOf(this.#settings.stream, publication.topic), `${this.#inbox}.${number}`, [SENDER_HEADER, publication.sender, SEND_HEADER, this.#sends.name(number)], publication.body));
+    wire.write(hpub(subjectOf(this.#settings.stream, publication.topic), `${this.#inbox}.${number}`, [SENDER_HEADER, publication.sender, SEND_HEADER, this.#sends.name(number)], publication.body, bodySize));
   }
 
   /** What the copy brought: journaled with the stream's ids and times. */

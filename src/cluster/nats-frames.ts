@@ -185,13 +185,13 @@ export function headerValue(headers: string, name: string): string | undefined {
   return headers.slice(from, end < 0 ? headers.length : end).trim();
 }
 
-/** HPUB with a header block made of `fields` (name, value, name, value...) and a reply subject. */
-export function hpub(subject: string, reply: string, fields: readonly string[], body: string): string {
+/** HPUB with a header block made of `fields` (name, value, name, value...) and a reply subject; `bodySize` if the caller has it already. */
+export function hpub(subject: string, reply: string, fields: readonly string[], body: string, bodySize = Buffer.byteLength(body)): string {
   let headers = 'NATS/1.0\r\n';
   for (let i = 0; i + 1 < fields.length; i += 2) headers += `${fields[i] as string}: ${fields[i + 1] as string}\r\n`;
   headers += '\r\n';
   const headerSize = Buffer.byteLength(headers);
-  return `HPUB ${subject} ${reply} ${headerSize} ${headerSize + Buffer.byteLength(body)}\r\n${headers}${body}\r\n`;
+  return `HPUB ${subject} ${reply} ${headerSize} ${headerSize + bodySize}\r\n${headers}${body}\r\n`;
 }
 
 /** PUB, with or without a reply subject. */
