@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { NatsSocket } from '../src/cluster/nats-socket.js';
 import { pub } from '../src/cluster/nats-frames.js';
-import { tempDir } from './helpers.js';
+import { LineClient, startServer, tempDir } from './helpers.js';
 import { tool } from './tools.js';
 
 t.setTimeout(60_000);
@@ -176,4 +176,19 @@ t.test("the server's PINGs are answered: a connection idle for many of its ping 
   await events.next(/^up /, 0);
   await delay(1500);
   t.same(events.seen, [`up ${server.url}`], 'not dropped as stale');
+});
+
+t.test("a daemon on NATS servers with a small max_payload: a send over it gets err toolong, one within it goes", async (t) => {
+  const dir = tempDir(t);
+  const config = join(dir, 'small.conf');
+  writeFileSync(config, `max_payload: 512\njetstream {\n  store_dir: ${JSON.stringify(join(dir, 'js'))}\n}\n`);
+  const server = await natsServer(t, ['-c', config]);
+  const daemon = await startServer(t, { cluster: { urls: [server.url], stream: 'small', replicas: 1 } });
+  await daemon.server.clusterReady();
+  const alice = await LineClient.login(daemon.port, 'alice');
+  // 512 less the 128 bytes kept for headers, less the sender's 5.
+  alice.write(`send x ${'a'.repeat(379)}`, `send x ${'b'.repeat(380)}`);
+  t.equal(await alice.line(), 'ok send 1');
+  t.equal(await alice.line(), "err toolong the message is over what the cluster's NATS servers take (max_payload 512 bytes, less 128 for its headers); nothing was sent");
+  alice.close();
 });
