@@ -7,7 +7,7 @@
  */
 import t from 'tap';
 import type { Test } from 'tap';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { connect as tcpConnect, createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -17,6 +17,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { NatsSocket } from '../src/cluster/nats-socket.js';
 import { pub } from '../src/cluster/nats-frames.js';
 import { LineClient, startServer, tempDir } from './helpers.js';
+import { makeCerts } from './certs.js';
 import { tool } from './tools.js';
 
 t.setTimeout(60_000);
@@ -191,4 +192,38 @@ t.test("a daemon on NATS servers with a small max_payload: a send over it gets e
   t.equal(await alice.line(), 'ok send 1');
   t.equal(await alice.line(), "err toolong the message is over what the cluster's NATS servers take (max_payload 512 bytes, less 128 for its headers); nothing was sent");
   alice.close();
+});
+
+/**
+ * A socket in a node process of its own that trusts the test's CA (the
+ * daemon has no option for one: it trusts what node trusts, and
+ * NODE_EXTRA_CA_CERTS is read at start): connects to `url`, publishes to
+ * itself, and prints what came back, or its log lines if nothing did.
+ */
+function secureRound(url: string, ca: string): Promise<string> {
+  const dist = new URL('../src/cluster/', import.meta.url).href;
+  const script = `
+    import { NatsSocket } from '${dist}nats-socket.js';
+    import { pub } from '${dist}nats-frames.js';
+    const logs = [];
+    const socket = new NatsSocket({ urls: [process.argv[1]], name: 'tls', version: '0',
+      logger: { log: (level, message) => logs.push(level + ' ' + message) },
+      onConnected: (server) => socket.write(pub('test.s', '', 'secret via ' + server)) });
+    socket.subscribe('test.>', (frame) => { console.log(frame.payload.toString()); process.exit(0); });
+    socket.start();
+    setTimeout(() => { console.log(logs.join('; ') || 'nothing'); process.exit(1); }, 3000);
+  `;
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--input-type=module', '-e', script, url], { env: { ...process.env, NODE_EXTRA_CA_CERTS: ca } }, (_error, stdout) => resolve(stdout.trim()));
+  });
+}
+
+t.test('TLS: tls:// URLs, and nats:// to a server that requires it, go over TLS checked against the URL host', async (t) => {
+  const certs = makeCerts(tempDir(t));
+  const server = await natsServer(t, ['--tls', '--tlscert', certs.server.cert, '--tlskey', certs.server.key]);
+  const port = server.url.split(':')[2] as string;
+  t.equal(await secureRound(`tls://127.0.0.1:${port}`, certs.ca), `secret via tls://127.0.0.1:${port}`);
+  t.equal(await secureRound(`nats://127.0.0.1:${port}`, certs.ca), `secret via nats://127.0.0.1:${port}`, 'the server asked for TLS');
+  const other = makeCerts(tempDir(t));
+  t.match(await secureRound(`tls://127.0.0.1:${port}`, other.ca), /^debug cluster: NATS connection for sends failed at tls:\/\/127\.0\.0\.1:\d+: .*certificate/, 'a certificate of another CA: refused');
 });

@@ -227,7 +227,8 @@ export class NatsSocket {
   /** TLS over the connection that brought the INFO, as NATS does it. */
   #upgrade(plain: Socket, target: Target, fail: (why: string) => void, onData: (chunk: Buffer) => void): Socket {
     plain.removeAllListeners('data');
-    const secure = tlsConnect({ socket: plain, ...(isIP(target.host) === 0 ? { servername: target.host } : {}) });
+    // host: what the certificate must name (an IP too); servername (SNI) only for a name.
+    const secure = tlsConnect({ socket: plain, host: target.host, ...(isIP(target.host) === 0 ? { servername: target.host } : {}) });
     this.#socket = secure;
     secure.on('data', onData);
     secure.on('error', (error) => fail(error.message));
