@@ -82,6 +82,8 @@ export class NatsSocket {
   #pingTimer: NodeJS.Timeout | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
   #pingsOut = 0;
+  /** Attempts that failed since the last connection. */
+  #failures = 0;
   /** Who waits for the connection. */
   #waiting: (() => void)[] = [];
 
@@ -179,7 +181,9 @@ export class NatsSocket {
       if (this.#socket !== socket) return;
       const wasConnected = this.#connected;
       this.#drop();
-      this.#options.logger.log('debug', `cluster: NATS connection for sends ${wasConnected ? 'lost' : 'failed'} at ${target.url}: ${why}`);
+      // The first attempt that fails in a row is worth a warning (a certificate refused says so nowhere else); the retries are not.
+      const level = wasConnected || this.#failures++ > 0 ? 'debug' : 'warn';
+      this.#options.logger.log(level, `cluster: NATS connection for sends ${wasConnected ? 'lost' : 'failed'} at ${target.url}: ${why}`);
       if (wasConnected) this.#options.onDisconnected?.(target.url);
       this.#attempt();
     };
@@ -198,6 +202,7 @@ export class NatsSocket {
         if (this.#connected || !greeted) return;
         clearTimeout(handshake);
         this.#connected = true;
+        this.#failures = 0;
         this.#server = target.url;
         this.#keepAlive();
         this.#options.logger.log('debug', `cluster: NATS connection for sends up at ${target.url}`);
