@@ -90,7 +90,7 @@ class Consumer {
   }
 
   #send(frame: { subject: string; reply: string; headers: string | undefined; payload: string }): void {
-    const msg: MsgFrame = { subject: frame.subject, sid: 0, reply: frame.reply, headers: frame.headers === undefined ? undefined : Buffer.from(frame.headers), payload: Buffer.from(frame.payload) };
+    const msg: MsgFrame = { sid: 0, ...frame };
     this.#callback?.(msg);
   }
 }

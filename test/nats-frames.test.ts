@@ -15,7 +15,7 @@ function read(chunks: readonly Buffer[]): string[] {
   const parser = new FrameParser({
     info: (info) => frames.push(`info ${JSON.stringify(info)}`),
     msg: (frame) =>
-      frames.push(`msg ${frame.subject} ${frame.sid} [${frame.reply}] ${frame.headers === undefined ? '-' : JSON.stringify(frame.headers.toString())} ${JSON.stringify(frame.payload.toString())}`),
+      frames.push(`msg ${frame.subject} ${frame.sid} [${frame.reply}] ${frame.headers === undefined ? '-' : JSON.stringify(frame.headers)} ${JSON.stringify(frame.payload)}`),
     ping: () => frames.push('ping'),
     pong: () => frames.push('pong'),
     err: (message) => frames.push(`err ${message}`),

@@ -54,7 +54,7 @@ function open(t: Test, urls: string[]): { socket: NatsSocket; events: Events } {
     onConnected: (server) => events.push(`up ${server}`),
     onDisconnected: (server) => events.push(`down ${server}`),
   });
-  socket.subscribe('test.>', (frame) => events.push(`msg ${frame.subject} ${frame.payload.toString()}`));
+  socket.subscribe('test.>', (frame) => events.push(`msg ${frame.subject} ${frame.payload}`));
   socket.start();
   t.teardown(() => socket.close());
   return { socket, events };
@@ -209,7 +209,7 @@ function secureRound(url: string, ca: string): Promise<string> {
     const socket = new NatsSocket({ urls: [process.argv[1]], name: 'tls', version: '0',
       logger: { log: (level, message) => logs.push(level + ' ' + message) },
       onConnected: (server) => socket.write(pub('test.s', '', 'secret via ' + server)) });
-    socket.subscribe('test.>', (frame) => { console.log(frame.payload.toString()); process.exit(0); });
+    socket.subscribe('test.>', (frame) => { console.log(frame.payload); process.exit(0); });
     socket.start();
     setTimeout(() => { console.log(logs.join('; ') || 'nothing'); process.exit(1); }, 3000);
   `;

@@ -153,7 +153,7 @@ export class Cluster implements Upstream, ClusterView {
   #pubAck(frame: MsgFrame): void {
     const send = Number(frame.subject.slice(this.#inbox.length + 1));
     if (frame.headers !== undefined) {
-      const status = statusOf(frame.headers.toString());
+      const status = statusOf(frame.headers);
       if (status.code >= 300) {
         this.#sends.failed(send, new Error(`${status.code} ${status.description || 'no stream answered'}`));
         return;
@@ -161,7 +161,7 @@ export class Cluster implements Upstream, ClusterView {
     }
     try {
       // A refusal (the stream's own limits) may come with a sequence of 0.
-      const ack = JSON.parse(frame.payload.toString()) as { seq?: number; error?: { description?: string } };
+      const ack = JSON.parse(frame.payload) as { seq?: number; error?: { description?: string } };
       if (ack.error === undefined && typeof ack.seq === 'number' && ack.seq > 0) this.#sends.acked(send, ack.seq);
       else this.#sends.failed(send, new Error(ack.error?.description ?? 'no sequence in the PubAck'));
     } catch (parseError) {

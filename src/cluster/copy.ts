@@ -173,7 +173,7 @@ export class StreamCopy {
    * seen so far; a gap starts the copy again.
    */
   #delivery(frame: MsgFrame, delivered: number): number {
-    const headers = frame.headers?.toString();
+    const headers = frame.headers;
     const status = headers === undefined ? undefined : statusOf(headers);
     if (status !== undefined && status.code !== 0) {
       if (status.code !== 100) {
@@ -242,7 +242,7 @@ export class StreamCopy {
     if (id <= this.#ingested) return;
     this.#ingested = id;
     const where = topicOf(this.#settings.stream, frame.subject);
-    const body = frame.payload.toString();
+    const body = frame.payload;
     const problem = 'problem' in where ? where.problem : bodyProblem(body);
     if (problem !== undefined || !('topic' in where)) {
       this.#logger.log('warn', `cluster: stream message ${id} is not a linebus message (${problem}); not journaled`, { subject: frame.subject });
