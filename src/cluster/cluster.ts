@@ -24,10 +24,9 @@ import type { Logger } from '../log.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { Store } from '../store/store.js';
 import { identityProblem } from '../store/cluster.js';
-import { InFlightSends, outbound } from './publisher.js';
+import { InFlightSends, outbound, pubAckOf } from './publisher.js';
 import { SEND_HEADER, SENDER_HEADER, subjectOf } from './subjects.js';
-import { hpub, statusOf } from './nats-frames.js';
-import type { MsgFrame } from './nats-frames.js';
+import { hpub } from './nats-frames.js';
 import { NatsSocket } from './nats-socket.js';
 import { version } from '../version.js';
 import type { ClusterSettings } from './subjects.js';
@@ -149,26 +148,6 @@ export class Cluster implements Upstream, ClusterView {
     return journal.appendNumbered(batch as Ingested[], alsoWrite);
   }
 
-  /** A PubAck, an error from JetStream, or "no responders" (no stream) for one send. */
-  #pubAck(frame: MsgFrame): void {
-    const send = Number(frame.subject.slice(this.#inbox.length + 1));
-    if (frame.headers !== undefined) {
-      const status = statusOf(frame.headers);
-      if (status.code >= 300) {
-        this.#sends.failed(send, new Error(`${status.code} ${status.description || 'no stream answered'}`));
-        return;
-      }
-    }
-    try {
-      // A refusal (the stream's own limits) may come with a sequence of 0.
-      const ack = JSON.parse(frame.payload) as { seq?: number; error?: { description?: string } };
-      if (ack.error === undefined && typeof ack.seq === 'number' && ack.seq > 0) this.#sends.acked(send, ack.seq);
-      else this.#sends.failed(send, new Error(ack.error?.description ?? 'no sequence in the PubAck'));
-    } catch (parseError) {
-      this.#sends.failed(send, parseError as Error);
-    }
-  }
-
   ask<Q extends ViewQuestion>(question: Q): Promise<DaemonAnswer<RowOf<Q>>[]> {
     return this.#peers.ask(question);
   }
@@ -238,7 +217,7 @@ export class Cluster implements Upstream, ClusterView {
     this.#nc = nc;
     this.#inbox = nats.createInbox();
     const wire = new NatsSocket({ urls: this.#settings.urls, name: `linebus ${process.pid} sends`, version: version(), logger: this.#logger });
-    wire.subscribe(`${this.#inbox}.*`, (frame) => this.#pubAck(frame));
+    wire.subscribe(`${this.#inbox}.*`, (frame) => this.#sends.answered(Number(frame.subject.slice(this.#inbox.length + 1)), pubAckOf(frame)));
     wire.start();
     this.#wire = wire;
     this.#sweep = setInterval(() => this.#sends.expire(Date.now() - PUBACK_TIMEOUT_MS), SWEEP_MS);

@@ -8,6 +8,8 @@
 import type { Publication, Staged, UpstreamBus } from '../bus/broker.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { Receiver } from '../bus/receiver.js';
+import { statusOf } from './nats-frames.js';
+import type { MsgFrame } from './nats-frames.js';
 
 interface InFlight {
   readonly publication: Publication;
@@ -58,6 +60,26 @@ export function outbound(publication: Publication, bus: UpstreamBus): Publicatio
 }
 
 /**
+ * What JetStream answered a publish: the stream sequence it stored it as,
+ * or why not (its error, "no responders" when no stream has the subject,
+ * an answer that is not a PubAck).
+ */
+export function pubAckOf(frame: Pick<MsgFrame, 'headers' | 'payload'>): number | Error {
+  if (frame.headers !== undefined) {
+    const status = statusOf(frame.headers);
+    if (status.code >= 300) return new Error(`${status.code} ${status.description || 'no stream answered'}`);
+  }
+  try {
+    // A refusal (the stream's own limits) may come with a sequence of 0.
+    const ack = JSON.parse(frame.payload) as { seq?: unknown; error?: { description?: string } } | null;
+    if (ack?.error === undefined && typeof ack?.seq === 'number' && ack.seq > 0) return ack.seq;
+    return new Error(ack?.error?.description ?? 'no sequence in the PubAck');
+  } catch (error) {
+    return error as Error;
+  }
+}
+
+/**
  * The sends of this daemon between their publish and their answer, by
  * number: a send's name (header Linebus-Send) is `<prefix>-<number>` and its PubAck
  * comes on `<inbox>.<number>`, so every lookup is by a small integer.
@@ -86,6 +108,12 @@ export class InFlightSends {
   /** The name of send `number`, for its header. */
   name(number: number): string {
     return `${this.#prefix}${number}`;
+  }
+
+  /** JetStream's answer to send `number`: its sequence, or why it was not stored. */
+  answered(number: number, answer: number | Error): void {
+    if (typeof answer === 'number') this.acked(number, answer);
+    else this.failed(number, answer);
   }
 
   /** JetStream stored send `number` as `seq`. */
