@@ -150,6 +150,7 @@ t.test("JetStream's answers to a publish: a sequence, or why not", async (t) => 
     ['a status with its words', 'NATS/1.0 408 Request Timeout\r\n\r\n', '', '408 Request Timeout'],
     ['headers without a status', 'NATS/1.0\r\nX: y\r\n\r\n', '{"stream":"s","seq":3}', 3],
     ['no sequence', undefined, '{"stream":"s"}', 'no sequence in the PubAck'],
+    ['sequence 0 without an error', undefined, '{"stream":"s","seq":0}', 'no sequence in the PubAck'],
     ['a sequence that is not a number', undefined, '{"stream":"s","seq":"3"}', 'no sequence in the PubAck'],
     ['null', undefined, 'null', 'no sequence in the PubAck'],
     ['not JSON', undefined, 'hello', /JSON/.source],
