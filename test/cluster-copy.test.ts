@@ -85,6 +85,16 @@ class Consumer {
     this.#send({ subject: this.config.deliver_subject as string, reply: '', headers: `NATS/1.0 100 Idle Heartbeat\r\nNats-Last-Consumer: ${last}\r\nNats-Last-Stream: 0\r\n\r\n`, payload: '' });
   }
 
+  /** Any other status (a server's 404, 409...). */
+  status(line: string): void {
+    this.#send({ subject: this.config.deliver_subject as string, reply: '', headers: `NATS/1.0 ${line}\r\n\r\n`, payload: '' });
+  }
+
+  /** A message with whatever reply subject. */
+  raw(reply: string): void {
+    this.#send({ subject: `${STREAM}.t`, reply, headers: undefined, payload: 'x' });
+  }
+
   flowControl(reply: string): void {
     this.#send({ subject: this.config.deliver_subject as string, reply, headers: 'NATS/1.0 100 FlowControl Request\r\n\r\n', payload: '' });
   }
@@ -227,6 +237,20 @@ t.test('heartbeats: two missed, or one saying more was sent than came, start the
   t.equal(logs[1], 'warn cluster: the copy of the stream skipped (delivery 3, not 2); starting it again after id 1');
   clock.tick(0);
   await until(() => fake.made.length === 3);
+  t.equal(fake.last.config.opt_start_seq, 2);
+});
+
+t.test('other statuses are passed over; a message without a stream sequence starts the copy again', async (t) => {
+  const { b, fake, logs, clock, until } = await rig(t);
+  fake.last.status('409 Consumer Deleted');
+  fake.last.deliver(1, 't', 'one');
+  await until(() => b.store.reader.lastId() === 1);
+  t.same(logs, [], 'a 409: nothing but a debug line, and the copy goes on');
+  fake.last.raw('_INBOX.not.an.ack');
+  await until(() => logs.length > 0);
+  t.same(logs, ["warn cluster: the copy got a message with no stream sequence (reply '_INBOX.not.an.ack'); starting it again after id 1"]);
+  clock.tick(0);
+  await until(() => fake.made.length === 2);
   t.equal(fake.last.config.opt_start_seq, 2);
 });
 

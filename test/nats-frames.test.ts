@@ -66,6 +66,7 @@ t.test('what is not NATS is refused, whole or split', async (t) => {
     ['an HMSG whose headers are longer than all', 'HMSG a 1 9 3\r\n', /^a malformed HMSG/],
     ['a message not ended where its size says', 'MSG a 1 2\r\nabc\r\n', /^a message not ended by CRLF/],
     ['an INFO that is not an object', 'INFO [1]\r\n', /^an INFO that is not a JSON object/],
+    ['an INFO that is not JSON', 'INFO {server_id\r\n', /^an INFO that is not a JSON object/],
     ['a message too big to be one', `MSG a 1 ${64 * 1024 * 1024 + 1}\r\n`, /^a malformed MSG/],
   ];
   for (const [name, input, error] of table) {

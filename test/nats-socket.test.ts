@@ -43,7 +43,7 @@ class Events {
 }
 
 /** A socket on `urls` whose connects, disconnects, messages on `test.>` and log lines (but debug) go to its events. */
-function open(t: Test, urls: string[]): { socket: NatsSocket; events: Events } {
+function open(t: Test, urls: string[], pingIntervalMs?: number): { socket: NatsSocket; events: Events } {
   const events = new Events();
   const logger = { log: (level: string, message: string) => void (level !== 'debug' && events.push(`log ${level} ${message}`)) };
   const socket = new NatsSocket({
@@ -51,6 +51,7 @@ function open(t: Test, urls: string[]): { socket: NatsSocket; events: Events } {
     name: 'test',
     version: '0',
     logger,
+    ...(pingIntervalMs === undefined ? {} : { pingIntervalMs }),
     onConnected: (server) => events.push(`up ${server}`),
     onDisconnected: (server) => events.push(`down ${server}`),
   });
@@ -226,4 +227,54 @@ t.test('TLS: tls:// URLs, and nats:// to a server that requires it, go over TLS 
   t.equal(await secureRound(`nats://127.0.0.1:${port}`, certs.ca), `secret via nats://127.0.0.1:${port}`, 'the server asked for TLS');
   const other = makeCerts(tempDir(t));
   t.match(await secureRound(`tls://127.0.0.1:${port}`, other.ca), /^warn cluster: NATS connection for sends failed at tls:\/\/127\.0\.0\.1:\d+: .*certificate/, 'a certificate of another CA: refused');
+});
+
+/**
+ * A TCP peer that greets like nats-server and answers the handshake's
+ * PING, then does what `after` says: what a real server does not, to see
+ * the socket leave and come again. Its connections are counted.
+ */
+async function oddServer(t: Test, after: (socket: import('node:net').Socket) => void): Promise<{ url: string; connections: () => number }> {
+  let connections = 0;
+  const accepted = new Set<import('node:net').Socket>();
+  const server = createServer((socket) => {
+    connections++;
+    accepted.add(socket);
+    socket.write('INFO {"server_id":"odd","max_payload":2048}\r\n');
+    let handshaken = false;
+    socket.on('data', (data) => {
+      if (handshaken || !data.toString().includes('PING\r\n')) return;
+      handshaken = true;
+      socket.write('PONG\r\n');
+      after(socket);
+    });
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(
+    () =>
+      new Promise((resolve) => {
+        server.close(resolve);
+        for (const socket of accepted) socket.destroy();
+      }),
+  );
+  return { url: `nats://127.0.0.1:${(server.address() as AddressInfo).port}`, connections: () => connections };
+}
+
+t.test('a server that sends what is not NATS, or stops answering PINGs, is left and dialled again', async (t) => {
+  const garbled = await oddServer(t, (socket) => socket.write('HELLO\r\n'));
+  const odd = open(t, [garbled.url]);
+  t.equal(await odd.events.next(/^up /, 0), `up ${garbled.url}`);
+  t.equal(odd.socket.maxPayload, 2048);
+  t.equal(await odd.events.next(/^down /, 0), `down ${garbled.url}`);
+  await odd.events.next(/^up /, 2);
+  t.ok(garbled.connections() >= 2, 'dialled again');
+  odd.socket.close();
+
+  const mute = await oddServer(t, () => {});
+  const quiet = open(t, [mute.url], 50);
+  await quiet.events.next(/^up /, 0);
+  t.equal(await quiet.events.next(/^down /, 0), `down ${mute.url}`, 'two PINGs unanswered: gone');
+  await quiet.events.next(/^up /, 2);
+  t.ok(mute.connections() >= 2, 'dialled again');
 });

@@ -37,6 +37,8 @@ export interface NatsSocketOptions {
   readonly name: string;
   readonly version: string;
   readonly logger: Logger;
+  /** How often to PING (default 20 s); two unanswered and the connection is taken for dead. */
+  readonly pingIntervalMs?: number;
   /** Connected (again): the subscriptions are in place. */
   readonly onConnected?: (server: string) => void;
   /** The connection went; what was written and not answered may be lost. */
@@ -257,7 +259,7 @@ export class NatsSocket {
       }
       this.#pingsOut++;
       this.#socket?.write(PING);
-    }, PING_INTERVAL_MS);
+    }, this.#options.pingIntervalMs ?? PING_INTERVAL_MS);
     this.#pingTimer.unref();
   }
 
