@@ -5,12 +5,10 @@
  */
 import t from 'tap';
 import { join } from 'node:path';
-import { bodyProblem, parseClusterUrls, SEND_HEADER, SENDER_HEADER, streamNameProblem, subjectOf, topicOf } from '../src/cluster/subjects.js';
+import { bodyProblem, parseClusterUrls, streamNameProblem, subjectOf, topicOf } from '../src/cluster/subjects.js';
 import { identityProblem } from '../src/store/cluster.js';
 import type { StreamIdentity } from '../src/store/cluster.js';
-import { headers } from 'nats';
-import type { MsgHdrs } from 'nats';
-import { InFlightSends, SendHeaders } from '../src/cluster/publisher.js';
+import { InFlightSends, pubAckOf } from '../src/cluster/publisher.js';
 import { cursorKey, cursorOfKey } from '../src/cluster/cursors.js';
 import { consumerName } from '../src/cluster/groups.js';
 import type { Publication } from '../src/bus/broker.js';
@@ -143,17 +141,24 @@ t.test('a send is answered once its PubAck came and its copy was journaled, in e
   t.same(waiting.answers, ['err busy the server is stopping']);
 });
 
-t.test("a send's headers are the bytes nats.js makes of the same headers", async (t) => {
-  for (const [sender, name] of [
-    ['alice', 'p-1'],
-    ['ünï', '1a2b3c4d5e-123456'],
-  ] as const) {
-    const theirs = headers();
-    theirs.set(SENDER_HEADER, sender);
-    theirs.set(SEND_HEADER, name);
-    // What nats.js's publish calls, on its headers and on ours.
-    const encoded = (h: MsgHdrs): string => Buffer.from((h as unknown as SendHeaders).encode()).toString();
-    t.equal(encoded(new SendHeaders(sender, name).asMsgHdrs), encoded(theirs), sender);
+t.test("JetStream's answers to a publish: a sequence, or why not", async (t) => {
+  const table: [string, string | undefined, string, number | string][] = [
+    ['a PubAck', undefined, '{"stream":"linebus","seq":42}', 42],
+    ['a duplicate is still its sequence', undefined, '{"stream":"linebus","seq":7,"duplicate":true}', 7],
+    ['a refusal, sequence 0', undefined, '{"error":{"code":503,"err_code":10077,"description":"maximum messages exceeded"},"stream":"full","seq":0}', 'maximum messages exceeded'],
+    ['no stream for the subject', 'NATS/1.0 503\r\n\r\n', '', '503 no stream answered'],
+    ['a status with its words', 'NATS/1.0 408 Request Timeout\r\n\r\n', '', '408 Request Timeout'],
+    ['headers without a status', 'NATS/1.0\r\nX: y\r\n\r\n', '{"stream":"s","seq":3}', 3],
+    ['no sequence', undefined, '{"stream":"s"}', 'no sequence in the PubAck'],
+    ['sequence 0 without an error', undefined, '{"stream":"s","seq":0}', 'no sequence in the PubAck'],
+    ['a sequence that is not a number', undefined, '{"stream":"s","seq":"3"}', 'no sequence in the PubAck'],
+    ['null', undefined, 'null', 'no sequence in the PubAck'],
+    ['not JSON', undefined, 'hello', /JSON/.source],
+  ];
+  for (const [name, headers, payload, expected] of table) {
+    const answer = pubAckOf({ headers, payload });
+    if (typeof expected === 'number') t.equal(answer, expected, name);
+    else t.match(answer instanceof Error ? answer.message : answer, new RegExp(expected), name);
   }
 });
 

@@ -10,7 +10,7 @@
  * users (users.ts).
  */
 import { randomBytes } from 'node:crypto';
-import type { Msg, NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
 import type { Broker, Ingested, Publication, Upstream, UpstreamBus } from '../bus/broker.js';
 import type { Journal } from '../store/journal.js';
 import type { Cursors } from '../bus/cursors.js';
@@ -24,14 +24,19 @@ import type { Logger } from '../log.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { Store } from '../store/store.js';
 import { identityProblem } from '../store/cluster.js';
-import { InFlightSends, outbound, SendHeaders } from './publisher.js';
-import { subjectOf } from './subjects.js';
+import { InFlightSends, outbound, pubAckOf } from './publisher.js';
+import { SEND_HEADER, SENDER_HEADER, subjectOf } from './subjects.js';
+import { hpub } from './nats-frames.js';
+import { NatsSocket } from './nats-socket.js';
+import { version } from '../version.js';
 import type { ClusterSettings } from './subjects.js';
 import { ensureStream } from './stream.js';
 import { StreamCopy } from './copy.js';
 
 /** How long a send waits for JetStream's PubAck before it is refused. */
 export const PUBACK_TIMEOUT_MS = 5000;
+/** Bytes of a send's NATS headers besides its sender, at most (names, the send's name, separators). */
+const HEADER_ROOM = 128;
 /** How often sends are checked for a PubAck that did not come. */
 const SWEEP_MS = 500;
 /** The wait between attempts to reach NATS. */
@@ -66,6 +71,8 @@ export class Cluster implements Upstream, ClusterView {
   /** The client library, loaded when cluster mode starts. */
   #nats: typeof import('nats') | undefined;
   #nc: NatsConnection | undefined;
+  /** The connection of the sends and their PubAcks, framed by this daemon (nats-socket.ts). */
+  #wire: NatsSocket | undefined;
   /** Where PubAcks come: <inbox>.<number of the send>. */
   #inbox = '';
   /** Refuses sends whose PubAck did not come in time. */
@@ -121,43 +128,24 @@ export class Cluster implements Upstream, ClusterView {
   readonly numbered = true;
 
   publish(publication: Publication, bus: UpstreamBus): void {
-    const nc = this.#nc;
-    if (this.#state !== 'ready' || nc === undefined) {
-      publication.done(new ProtocolError('busy', `${this.#why}; nothing was sent, try again`));
+    const wire = this.#wire;
+    if (this.#state !== 'ready' || wire === undefined || !wire.connected) {
+      const why = this.#state === 'ready' ? "the cluster's NATS connection for sends is down and no server answers yet" : this.#why;
+      publication.done(new ProtocolError('busy', `${why}; nothing was sent, try again`));
+      return;
+    }
+    const bodySize = Buffer.byteLength(publication.body);
+    if (bodySize + Buffer.byteLength(publication.sender) + HEADER_ROOM > wire.maxPayload) {
+      publication.done(new ProtocolError('toolong', `the message is over what the cluster's NATS servers take (max_payload ${wire.maxPayload} bytes, less ${HEADER_ROOM} for its headers); nothing was sent`));
       return;
     }
     const number = this.#sends.add(outbound(publication, bus));
-    const headers = new SendHeaders(publication.sender, this.#sends.name(number)).asMsgHdrs;
-    // A plain publish with a reply subject of our own, not the client's
-    // request per send: that one makes an Error (for its stack) and a
-    // timer for every message, most of the daemon's time in cluster mode.
-    nc.publish(subjectOf(this.#settings.stream, publication.topic), publication.body, { headers, reply: `${this.#inbox}.${number}` });
+    wire.write(hpub(subjectOf(this.#settings.stream, publication.topic), `${this.#inbox}.${number}`, [SENDER_HEADER, publication.sender, SEND_HEADER, this.#sends.name(number)], publication.body, bodySize));
   }
 
   /** What the copy brought: journaled with the stream's ids and times. */
   append(journal: Journal, batch: Publication[], _now: number, alsoWrite: (() => void) | undefined): number {
     return journal.appendNumbered(batch as Ingested[], alsoWrite);
-  }
-
-  /** A PubAck, an error from JetStream, or "no responders" (no stream) for one send. */
-  #pubAck(error: Error | null, msg: Msg): void {
-    const send = Number(msg.subject.slice(this.#inbox.length + 1));
-    if (error !== null) {
-      this.#sends.failed(send, error);
-      return;
-    }
-    if (msg.headers?.hasError) {
-      this.#sends.failed(send, new Error(`${msg.headers.code} ${msg.headers.description || 'no stream answered'}`));
-      return;
-    }
-    try {
-      // A refusal (the stream's own limits) may come with a sequence of 0.
-      const ack = msg.json<{ seq?: number; error?: { description?: string } }>();
-      if (ack.error === undefined && typeof ack.seq === 'number' && ack.seq > 0) this.#sends.acked(send, ack.seq);
-      else this.#sends.failed(send, new Error(ack.error?.description ?? 'no sequence in the PubAck'));
-    } catch (parseError) {
-      this.#sends.failed(send, parseError as Error);
-    }
   }
 
   ask<Q extends ViewQuestion>(question: Q): Promise<DaemonAnswer<RowOf<Q>>[]> {
@@ -199,6 +187,7 @@ export class Cluster implements Upstream, ClusterView {
     this.#buckets.stop();
     this.groups.stop();
     this.#sends.refuseAll('the server is stopping');
+    this.#wire?.close();
     await this.#nc?.close();
   }
 
@@ -227,7 +216,10 @@ export class Cluster implements Upstream, ClusterView {
     }
     this.#nc = nc;
     this.#inbox = nats.createInbox();
-    nc.subscribe(`${this.#inbox}.*`, { callback: (error, msg) => this.#pubAck(error, msg) });
+    const wire = new NatsSocket({ urls: this.#settings.urls, name: `linebus ${process.pid} sends`, version: version(), logger: this.#logger });
+    wire.subscribe(`${this.#inbox}.*`, (frame) => this.#sends.answered(Number(frame.subject.slice(this.#inbox.length + 1)), pubAckOf(frame)));
+    wire.start();
+    this.#wire = wire;
     this.#sweep = setInterval(() => this.#sends.expire(Date.now() - PUBACK_TIMEOUT_MS), SWEEP_MS);
     this.#sweep.unref();
     this.#logger.log('info', `cluster: connected to ${nc.getServer()}`);
@@ -239,6 +231,7 @@ export class Cluster implements Upstream, ClusterView {
   async #setUp(nc: NatsConnection): Promise<void> {
     this.#state = 'setting up';
     this.#why = 'the cluster stream is being set up';
+    await (this.#wire as NatsSocket).connection();
     for (let attempt = 0; this.#state === 'setting up'; attempt++) {
       try {
         const info = await ensureStream(nc, this.#settings, this.#logger);
@@ -256,7 +249,7 @@ export class Cluster implements Upstream, ClusterView {
         }
         this.#copy?.stop();
         const nats = this.#nats as typeof import('nats');
-        this.#copy = await StreamCopy.start({ nats, nc, settings: this.#settings, broker: { ingest: (message) => this.#ingest(message) }, store, sends: this.#sends, logger: this.#logger });
+        this.#copy = await StreamCopy.start({ nats, nc, wire: this.#wire as NatsSocket, inbox: nats.createInbox(), settings: this.#settings, broker: { ingest: (message) => this.#ingest(message) }, store, sends: this.#sends, logger: this.#logger });
         await this.#buckets.start(nats, nc, this.#daemon as ClusterDaemon);
         this.groups.connected(nats, nc, await nc.jetstreamManager());
         this.#state = 'ready';

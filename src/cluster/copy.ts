@@ -1,31 +1,54 @@
 /**
  * The copy of the cluster's stream into this daemon's journal: an
- * ephemeral consumer from the journal's last id on, each message handed to
- * Broker.ingest (which journals it with the stream's id, then delivers).
- * A copy that stops (its NATS node died, a commit failed) starts again
- * where the journal is.
+ * ephemeral push consumer from the journal's last id on, delivering on the
+ * cluster's own NATS socket (nats-socket.ts; its frames are a third of
+ * nats.js's CPU per message), each message handed to Broker.ingest (which
+ * journals it with the stream's id, then delivers). A copy that stops (its
+ * NATS node died, a commit failed) starts again where the journal is.
  */
-import type { ConsumerMessages, JsMsg, NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
 import type { Broker } from '../bus/broker.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
 import type { InFlightSends } from './publisher.js';
+import { headerValue, pub, statusOf } from './nats-frames.js';
+import type { MsgFrame } from './nats-frames.js';
+import type { NatsSocket } from './nats-socket.js';
 import { bodyProblem, FOREIGN_SENDER, SEND_HEADER, SENDER_HEADER, topicOf } from './subjects.js';
 import type { ClusterSettings } from './subjects.js';
 
 /** How often the copy is checked for a stall, and how quiet it must have been. */
 const STALL_CHECK_MS = 2000;
-/** Messages the consumer asks for at a time. */
-const CONSUME_BATCH = 1024;
-/** A pull request's life, and the heartbeat within it. */
-const PULL_EXPIRES_MS = 5000;
-const PULL_HEARTBEAT_MS = 1000;
-/** The server deletes a copy's consumer nobody pulled from for this long. */
+/** The consumer's heartbeat while it has nothing to send; two missed, it is taken for lost. */
+const HEARTBEAT_MS = 1000;
+const HEARTBEATS_MISSED = 2;
+/** The server deletes a copy's consumer nobody listened to for this long. */
 const CONSUMER_IDLE_MS = 60_000;
+/** Where a delivery's reply subject ($JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>) has its stream sequence, without domain and account (9 tokens) or with them. */
+const ACK_TOKENS_V1 = 9;
+
+/** A delivery's stream sequence, delivery sequence and time (ns), from its reply subject; undefined if it has none. */
+export function deliveryOf(reply: string): { seq: number; delivered: number; nanos: number } | undefined {
+  if (!reply.startsWith('$JS.ACK.')) return undefined;
+  // Where its dots are: one pass, three numbers cut out, not ten strings.
+  const dots: number[] = [];
+  for (let at = reply.indexOf('.'); at >= 0; at = reply.indexOf('.', at + 1)) dots.push(at);
+  const base = dots.length + 1 === ACK_TOKENS_V1 ? 2 : 4;
+  if (dots.length + 1 < base + 7) return undefined;
+  const token = (index: number): number => Number(reply.slice((dots[index - 1] as number) + 1, dots[index]));
+  const seq = token(base + 3);
+  const delivered = token(base + 4);
+  const nanos = token(base + 5);
+  return Number.isSafeInteger(seq) && Number.isSafeInteger(delivered) && Number.isFinite(nanos) ? { seq, delivered, nanos } : undefined;
+}
 
 export interface CopyParts {
   readonly nats: typeof import('nats');
   readonly nc: NatsConnection;
+  /** The socket the consumer delivers on. */
+  readonly wire: Pick<NatsSocket, 'subscribe' | 'unsubscribe' | 'write'>;
+  /** Its deliver subjects are <inbox>.<n>. */
+  readonly inbox: string;
   readonly settings: ClusterSettings;
   /** Where the copied messages go (the broker, through whatever the cluster adds). */
   readonly broker: Pick<Broker, 'ingest'>;
@@ -38,12 +61,17 @@ export interface CopyParts {
 export class StreamCopy {
   readonly #nats: typeof import('nats');
   readonly #nc: NatsConnection;
+  readonly #wire: CopyParts['wire'];
+  readonly #inbox: string;
   readonly #settings: ClusterSettings;
   readonly #broker: Pick<Broker, 'ingest'>;
   readonly #store: Store;
   readonly #sends: InFlightSends;
   readonly #logger: Logger;
-  #messages: ConsumerMessages | undefined;
+  /** The subscription of the consumer's deliver subject. */
+  #sid: number | undefined;
+  /** When the consumer was last heard from (a message or a heartbeat). */
+  #lastHeard = 0;
   /** Bumped whenever the consumer is replaced: messages of an older one are dropped. */
   #generation = 0;
   /** The highest stream sequence handed to the broker. */
@@ -52,6 +80,7 @@ export class StreamCopy {
   #rewind = true;
   #resyncTimer: NodeJS.Timeout | undefined;
   readonly #stallTimer: NodeJS.Timeout;
+  readonly #heartbeatTimer: NodeJS.Timeout;
   /** When the copy last brought a message (or started). */
   #lastCopied = 0;
   #stopped = false;
@@ -59,6 +88,8 @@ export class StreamCopy {
   private constructor(parts: CopyParts) {
     this.#nats = parts.nats;
     this.#nc = parts.nc;
+    this.#wire = parts.wire;
+    this.#inbox = parts.inbox;
     this.#settings = parts.settings;
     this.#broker = parts.broker;
     this.#store = parts.store;
@@ -66,6 +97,8 @@ export class StreamCopy {
     this.#logger = parts.logger;
     this.#stallTimer = setInterval(() => void this.#checkStall(), STALL_CHECK_MS);
     this.#stallTimer.unref();
+    this.#heartbeatTimer = setInterval(() => this.#checkHeartbeat(), HEARTBEAT_MS);
+    this.#heartbeatTimer.unref();
   }
 
   /** Starts copying; rejects if the consumer cannot be made. */
@@ -85,80 +118,105 @@ export class StreamCopy {
     this.#generation++;
     clearTimeout(this.#resyncTimer);
     clearInterval(this.#stallTimer);
-    this.#messages?.stop();
+    clearInterval(this.#heartbeatTimer);
+    this.#unsubscribe();
+  }
+
+  #unsubscribe(): void {
+    if (this.#sid !== undefined) this.#wire.unsubscribe(this.#sid);
+    this.#sid = undefined;
   }
 
   /** (Re)starts copying, after what was handed to the broker, or after the journal's last id. */
   async #consume(): Promise<void> {
     const generation = ++this.#generation;
-    this.#messages?.stop();
+    this.#unsubscribe();
     // After a failed commit the broker dropped what it held: the journal
     // says where to go on. Otherwise what was handed to the broker is
     // committed in this turn, and the copy goes on after it.
     if (this.#rewind) this.#ingested = this.#store.reader.lastId();
     this.#rewind = false;
     const from = this.#ingested + 1;
+    // Listening before the consumer exists: nothing it sends is missed.
+    const deliverTo = `${this.#inbox}.${generation}`;
+    let delivered = 0;
+    this.#lastHeard = Date.now();
+    this.#sid = this.#wire.subscribe(deliverTo, (frame) => {
+      if (generation !== this.#generation) return;
+      this.#lastHeard = Date.now();
+      delivered = this.#delivery(frame, delivered);
+    });
     const { AckPolicy, DeliverPolicy, nanos } = this.#nats;
-    // A plain ephemeral consumer, no acks, that the server drops once this
-    // daemon stops pulling: its delivery sequence shows any message lost
-    // on the way, and then the copy starts again from the journal.
+    // A plain ephemeral push consumer, no acks, with flow control, that the
+    // server drops once nobody listens: its delivery sequence shows any
+    // message lost on the way, its heartbeats a consumer lost with its
+    // node, and then the copy starts again from the journal.
     const jsm = await this.#nc.jetstreamManager();
-    const info = await jsm.consumers.add(this.#settings.stream, {
+    await jsm.consumers.add(this.#settings.stream, {
       ack_policy: AckPolicy.None,
       deliver_policy: DeliverPolicy.StartSequence,
       opt_start_seq: from,
+      deliver_subject: deliverTo,
+      flow_control: true,
+      idle_heartbeat: nanos(HEARTBEAT_MS),
       mem_storage: true,
       num_replicas: 1,
       inactive_threshold: nanos(CONSUMER_IDLE_MS),
     });
-    const consumer = await this.#nc.jetstream().consumers.get(this.#settings.stream, info.name);
     this.#lastCopied = Date.now();
-    // Short pulls with frequent heartbeats: a consumer lost with its NATS
-    // node is noticed (two missed heartbeats) and made again in seconds.
-    // Messages come to a callback, each as nats.js parsed it: no promise
-    // per message, as iterating them would make.
-    let delivered = 0;
-    const messages = await consumer.consume({
-      max_messages: CONSUME_BATCH,
-      expires: PULL_EXPIRES_MS,
-      idle_heartbeat: PULL_HEARTBEAT_MS,
-      callback: (message) => {
-        if (generation !== this.#generation) return;
-        if (message.info.deliverySequence !== ++delivered) {
-          this.#logger.log('warn', `cluster: the copy of the stream skipped (delivery ${message.info.deliverySequence}, not ${delivered}); starting it again after id ${this.#ingested}`);
-          this.#resync(0);
-          return;
-        }
-        this.#ingest(message);
-      },
-    });
-    // Stopped or replaced while it was being made.
-    if (generation !== this.#generation) {
-      messages.stop();
-      return;
-    }
-    this.#messages = messages;
-    void this.#watchConsumer(messages, generation);
+    this.#lastHeard = Date.now();
   }
 
   /**
-   * The consumer lives on one NATS node. When that node dies, two missed
-   * heartbeats or a consumer gone start a new one, after what was copied.
+   * One frame on the deliver subject: a message of the stream, or the
+   * consumer's heartbeat or flow control. Returns the delivery sequence
+   * seen so far; a gap starts the copy again.
    */
-  async #watchConsumer(messages: ConsumerMessages, generation: number): Promise<void> {
-    const { ConsumerEvents } = this.#nats;
-    for await (const status of await messages.status()) {
-      if (generation !== this.#generation) return;
-      this.#logger.log('debug', `cluster: consumer ${status.type}`, { data: String(status.data) });
-      const lost =
-        (status.type === ConsumerEvents.HeartbeatsMissed && Number(status.data) >= 2) ||
-        status.type === ConsumerEvents.ConsumerNotFound ||
-        status.type === ConsumerEvents.ConsumerDeleted;
-      if (!lost) continue;
-      this.#logger.log('warn', `cluster: the copy of the stream stopped (${status.type}); starting it again after id ${this.#store.reader.lastId()}`);
-      this.#resync(0);
-      return;
+  #delivery(frame: MsgFrame, delivered: number): number {
+    const headers = frame.headers;
+    const status = headers === undefined ? undefined : statusOf(headers);
+    if (status !== undefined && status.code !== 0) {
+      if (status.code !== 100) {
+        this.#logger.log('debug', `cluster: the copy's consumer said ${status.code} ${status.description}`);
+        return delivered;
+      }
+      // Flow control asks for an answer; a stalled consumer names where to answer.
+      if (frame.reply !== '') this.#wire.write(pub(frame.reply, '', ''));
+      const stalled = headerValue(headers as string, 'Nats-Consumer-Stalled');
+      if (stalled) this.#wire.write(pub(stalled, '', ''));
+      const last = Number(headerValue(headers as string, 'Nats-Last-Consumer') ?? 0);
+      if (last > delivered) this.#skipped(last, delivered);
+      return delivered;
     }
+    const delivery = deliveryOf(frame.reply);
+    if (delivery === undefined) {
+      this.#logger.log('warn', `cluster: the copy got a message with no stream sequence (reply '${frame.reply}'); starting it again after id ${this.#ingested}`);
+      this.#resync(0);
+      return delivered;
+    }
+    if (delivery.delivered !== delivered + 1) {
+      this.#skipped(delivery.delivered, delivered);
+      return delivered;
+    }
+    this.#ingest(frame, headers, delivery.seq, delivery.nanos);
+    return delivery.delivered;
+  }
+
+  #skipped(delivery: number, delivered: number): void {
+    this.#logger.log('warn', `cluster: the copy of the stream skipped (delivery ${delivery}, not ${delivered + 1}); starting it again after id ${this.#ingested}`);
+    this.#resync(0);
+  }
+
+  /**
+   * The consumer lives on one NATS node: when the node dies (or the
+   * socket's connection goes), its heartbeats stop, and two missed start
+   * a new one, after what was copied.
+   */
+  #checkHeartbeat(): void {
+    if (this.#stopped || this.#resyncTimer !== undefined || this.#sid === undefined) return;
+    if (Date.now() - this.#lastHeard <= HEARTBEATS_MISSED * HEARTBEAT_MS) return;
+    this.#logger.log('warn', `cluster: the copy of the stream stopped (heartbeats missed); starting it again after id ${this.#store.reader.lastId()}`);
+    this.#resync(0);
   }
 
   /**
@@ -178,26 +236,24 @@ export class StreamCopy {
     }
   }
 
-  #ingest(message: JsMsg): void {
+  #ingest(frame: MsgFrame, headers: string | undefined, id: number, nanos: number): void {
     this.#lastCopied = Date.now();
-    const id = message.seq;
     // A consumer made again may start before what was copied: nothing twice.
     if (id <= this.#ingested) return;
     this.#ingested = id;
-    const where = topicOf(this.#settings.stream, message.subject);
-    const body = message.string();
+    const where = topicOf(this.#settings.stream, frame.subject);
+    const body = frame.payload;
     const problem = 'problem' in where ? where.problem : bodyProblem(body);
     if (problem !== undefined || !('topic' in where)) {
-      this.#logger.log('warn', `cluster: stream message ${id} is not a linebus message (${problem}); not journaled`, { subject: message.subject });
+      this.#logger.log('warn', `cluster: stream message ${id} is not a linebus message (${problem}); not journaled`, { subject: frame.subject });
       return;
     }
-    const headers = message.headers;
-    const claim = this.#sends.claim(headers?.get(SEND_HEADER) || undefined);
+    const claim = headers === undefined ? undefined : this.#sends.claim(headerValue(headers, SEND_HEADER) || undefined);
     this.#broker.ingest({
       id,
-      ts: Math.floor(message.info.timestampNanos / 1e6),
+      ts: Math.floor(nanos / 1e6),
       topic: where.topic,
-      sender: headers?.get(SENDER_HEADER) || FOREIGN_SENDER,
+      sender: (headers === undefined ? undefined : headerValue(headers, SENDER_HEADER)) || FOREIGN_SENDER,
       body,
       origin: claim?.origin,
       done: (result) => {
@@ -216,7 +272,7 @@ export class StreamCopy {
   #resync(pauseMs = 1000): void {
     if (this.#resyncTimer !== undefined || this.#stopped) return;
     this.#generation++;
-    this.#messages?.stop();
+    this.#unsubscribe();
     this.#resyncTimer = setTimeout(() => {
       this.#resyncTimer = undefined;
       this.#consume().catch((error: Error) => {

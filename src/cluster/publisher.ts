@@ -5,11 +5,11 @@
  * journal. So the id is the stream's sequence, the sender can replay its
  * own send at once, and its own `recv` does not get the message back.
  */
-import type { MsgHdrs } from 'nats';
 import type { Publication, Staged, UpstreamBus } from '../bus/broker.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { Receiver } from '../bus/receiver.js';
-import { SEND_HEADER, SENDER_HEADER } from './subjects.js';
+import { statusOf } from './nats-frames.js';
+import type { MsgFrame } from './nats-frames.js';
 
 interface InFlight {
   readonly publication: Publication;
@@ -60,27 +60,22 @@ export function outbound(publication: Publication, bus: UpstreamBus): Publicatio
 }
 
 /**
- * The headers of a send, encoded as nats.js would encode a MsgHdrs with
- * the same two: one string and one encode per send, where a MsgHdrs
- * costs a Map, key checks and lookups for each header (5% of a cluster
- * daemon's time under load). nats.js's publish reads nothing of its
- * headers but `encode()`; the cluster-parts test compares the bytes
- * with nats.js's own.
+ * What JetStream answered a publish: the stream sequence it stored it as,
+ * or why not (its error, "no responders" when no stream has the subject,
+ * an answer that is not a PubAck).
  */
-export class SendHeaders {
-  readonly #text: string;
-
-  constructor(sender: string, name: string) {
-    this.#text = `NATS/1.0\r\n${SENDER_HEADER}: ${sender}\r\n${SEND_HEADER}: ${name}\r\n\r\n`;
+export function pubAckOf(frame: Pick<MsgFrame, 'headers' | 'payload'>): number | Error {
+  if (frame.headers !== undefined) {
+    const status = statusOf(frame.headers);
+    if (status.code >= 300) return new Error(`${status.code} ${status.description || 'no stream answered'}`);
   }
-
-  encode(): Uint8Array {
-    return Buffer.from(this.#text);
-  }
-
-  /** For nats.js's publish options. */
-  get asMsgHdrs(): MsgHdrs {
-    return this as unknown as MsgHdrs;
+  try {
+    // A refusal (the stream's own limits) may come with a sequence of 0.
+    const ack = JSON.parse(frame.payload) as { seq?: unknown; error?: { description?: string } } | null;
+    if (ack?.error === undefined && typeof ack?.seq === 'number' && ack.seq > 0) return ack.seq;
+    return new Error(ack?.error?.description ?? 'no sequence in the PubAck');
+  } catch (error) {
+    return error as Error;
   }
 }
 
@@ -113,6 +108,12 @@ export class InFlightSends {
   /** The name of send `number`, for its header. */
   name(number: number): string {
     return `${this.#prefix}${number}`;
+  }
+
+  /** JetStream's answer to send `number`: its sequence, or why it was not stored. */
+  answered(number: number, answer: number | Error): void {
+    if (typeof answer === 'number') this.acked(number, answer);
+    else this.failed(number, answer);
   }
 
   /** JetStream stored send `number` as `seq`. */

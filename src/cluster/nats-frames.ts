@@ -1,0 +1,235 @@
+/**
+ * The few frames of the NATS client protocol that the cluster's hot paths
+ * need (sends published with HPUB, their PubAcks and the copy's
+ * deliveries as MSG and HMSG), read from raw bytes and written as
+ * strings. Pure: nats-socket.ts does the talking; nats.js does the rest
+ * (streams, consumers, buckets, requests) on a connection of its own.
+ * https://docs.nats.io/reference/reference-protocols/nats-protocol
+ */
+
+/** The longest control line a server sends (nats-server's MAX_CONTROL_LINE_SIZE). */
+export const MAX_CONTROL_LINE = 4096;
+/** A message larger than this is not one a server sends: the stream is broken. */
+export const MAX_FRAME_PAYLOAD = 64 * 1024 * 1024;
+
+/** The fields of a server's INFO that the socket reads. */
+export interface ServerInfo {
+  readonly max_payload?: number;
+  readonly tls_required?: boolean;
+  readonly tls_available?: boolean;
+  readonly auth_required?: boolean;
+  readonly headers?: boolean;
+  readonly server_id?: string;
+}
+
+/** One message to a subscription, its header block and payload as UTF-8 text (all the daemon reads of them). */
+export interface MsgFrame {
+  readonly subject: string;
+  readonly sid: number;
+  /** The reply subject, '' when none. */
+  readonly reply: string;
+  /** The header block (`NATS/1.0...\r\n\r\n`) of an HMSG; undefined for a MSG. */
+  readonly headers: string | undefined;
+  readonly payload: string;
+}
+
+export interface FrameHandler {
+  info(info: ServerInfo): void;
+  msg(frame: MsgFrame): void;
+  ping(): void;
+  pong(): void;
+  /** -ERR '<message>', without the quotes. */
+  err(message: string): void;
+}
+
+/** The server sent something that is not the NATS protocol: the connection must go. */
+export class FrameError extends Error {}
+
+const CR = 13;
+const LF = 10;
+
+/**
+ * Reads frames from the bytes of one connection, in whatever pieces they
+ * come. push() hands every whole frame to the handler and keeps the rest;
+ * it throws a FrameError at the first byte that cannot be NATS, after
+ * which the parser is of no more use.
+ */
+export class FrameParser {
+  readonly #handler: FrameHandler;
+  /** Bytes of a frame not yet whole. */
+  #rest: Buffer | undefined;
+
+  constructor(handler: FrameHandler) {
+    this.#handler = handler;
+  }
+
+  push(chunk: Buffer): void {
+    const buffer = this.#rest === undefined ? chunk : Buffer.concat([this.#rest, chunk]);
+    this.#rest = undefined;
+    let at = 0;
+    while (at < buffer.length) {
+      const next = this.#frame(buffer, at);
+      if (next < 0) break;
+      at = next;
+    }
+    if (at < buffer.length) this.#rest = buffer.subarray(at);
+  }
+
+  /** Reads one frame at `at`; returns where the next begins, or -1 when the frame is not whole yet. */
+  #frame(buffer: Buffer, at: number): number {
+    const cr = buffer.indexOf(CR, at);
+    if (cr < 0 || cr + 1 >= buffer.length) {
+      if (buffer.length - at > MAX_CONTROL_LINE) throw new FrameError(`a control line longer than ${MAX_CONTROL_LINE} bytes`);
+      return -1;
+    }
+    if (buffer[cr + 1] !== LF) throw new FrameError('a control line not ended by CRLF');
+    if (cr - at > MAX_CONTROL_LINE) throw new FrameError(`a control line longer than ${MAX_CONTROL_LINE} bytes`);
+    const line = buffer.toString('latin1', at, cr);
+    const after = cr + 2;
+    const space = line.indexOf(' ');
+    const verb = (space < 0 ? line : line.slice(0, space)).toUpperCase();
+    switch (verb) {
+      case 'MSG':
+      case 'HMSG':
+        return this.#msg(buffer, line.slice(space + 1), verb === 'HMSG', after);
+      case 'PING':
+        this.#handler.ping();
+        return after;
+      case 'PONG':
+        this.#handler.pong();
+        return after;
+      case '+OK':
+        return after;
+      case '-ERR':
+        this.#handler.err(line.slice(space + 1).trim().replace(/^'(.*)'$/, '$1'));
+        return after;
+      case 'INFO':
+        this.#handler.info(parseInfo(line.slice(space + 1)));
+        return after;
+      default:
+        throw new FrameError(`an unknown frame '${line.slice(0, 40)}'`);
+    }
+  }
+
+  /** MSG <subject> <sid> [reply] <bytes> / HMSG <subject> <sid> [reply] <header bytes> <bytes>, then the bytes and CRLF. */
+  #msg(buffer: Buffer, args: string, withHeaders: boolean, at: number): number {
+    const fields = fieldsOf(args);
+    const counts = withHeaders ? 2 : 1;
+    if (fields.length < 2 + counts || fields.length > 3 + counts) throw new FrameError(`a malformed ${withHeaders ? 'HMSG' : 'MSG'} '${args.slice(0, 60)}'`);
+    const total = size(fields[fields.length - 1] as string);
+    const headerSize = withHeaders ? size(fields[fields.length - 2] as string) : 0;
+    const sid = size(fields[1] as string);
+    if (total < 0 || headerSize < 0 || sid < 0 || headerSize > total || total > MAX_FRAME_PAYLOAD) {
+      throw new FrameError(`a malformed ${withHeaders ? 'HMSG' : 'MSG'} '${args.slice(0, 60)}'`);
+    }
+    const end = at + total;
+    if (end + 2 > buffer.length) return -1;
+    if (buffer[end] !== CR || buffer[end + 1] !== LF) throw new FrameError('a message not ended by CRLF after its byte count');
+    this.#handler.msg({
+      subject: fields[0] as string,
+      sid,
+      reply: fields.length === 3 + counts ? (fields[2] as string) : '',
+      headers: withHeaders ? buffer.toString('utf8', at, at + headerSize) : undefined,
+      payload: total === headerSize ? '' : buffer.toString('utf8', at + headerSize, end),
+    });
+    return end + 2;
+  }
+}
+
+/** The fields of a control line's arguments, between spaces or tabs (one space between each, as servers write them, without a regular expression). */
+function fieldsOf(args: string): string[] {
+  if (args.includes('\t') || args.includes('  ') || args.startsWith(' ') || args.endsWith(' ')) return args.split(/[ \t]+/).filter((field) => field !== '');
+  return args.split(' ');
+}
+
+/** A decimal count, or -1. */
+function size(text: string): number {
+  if (text.length === 0 || text.length > 10) return -1;
+  let value = 0;
+  for (let i = 0; i < text.length; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+function parseInfo(json: string): ServerInfo {
+  try {
+    const info: unknown = JSON.parse(json);
+    if (typeof info === 'object' && info !== null && !Array.isArray(info)) return info as ServerInfo;
+  } catch {
+    // Said below.
+  }
+  throw new FrameError(`an INFO that is not a JSON object '${json.slice(0, 60)}'`);
+}
+
+/** The status of a header block (`NATS/1.0 503`, `NATS/1.0 100 Idle Heartbeat`): 0 with no code. */
+export function statusOf(headers: string): { code: number; description: string } {
+  const end = headers.indexOf('\r\n');
+  const first = end < 0 ? headers : headers.slice(0, end);
+  const match = /^NATS\/1\.0(?: (\d{3})(?: (.*))?)?$/.exec(first.trim());
+  return match === null ? { code: 0, description: '' } : { code: Number(match[1] ?? 0), description: (match[2] ?? '').trim() };
+}
+
+/** The value of header `name` (its first, as written) in a header block, or undefined. */
+export function headerValue(headers: string, name: string): string | undefined {
+  const key = `\r\n${name}:`;
+  const at = headers.indexOf(key);
+  if (at < 0) return undefined;
+  const from = at + key.length;
+  const end = headers.indexOf('\r\n', from);
+  return headers.slice(from, end < 0 ? headers.length : end).trim();
+}
+
+/** HPUB with a header block made of `fields` (name, value, name, value...) and a reply subject; `bodySize` if the caller has it already. */
+export function hpub(subject: string, reply: string, fields: readonly string[], body: string, bodySize = Buffer.byteLength(body)): string {
+  let headers = 'NATS/1.0\r\n';
+  for (let i = 0; i + 1 < fields.length; i += 2) headers += `${fields[i] as string}: ${fields[i + 1] as string}\r\n`;
+  headers += '\r\n';
+  const headerSize = Buffer.byteLength(headers);
+  return `HPUB ${subject} ${reply} ${headerSize} ${headerSize + bodySize}\r\n${headers}${body}\r\n`;
+}
+
+/** PUB, with or without a reply subject. */
+export function pub(subject: string, reply: string, body: string): string {
+  return `PUB ${subject}${reply === '' ? '' : ` ${reply}`} ${Buffer.byteLength(body)}\r\n${body}\r\n`;
+}
+
+export function sub(subject: string, sid: number): string {
+  return `SUB ${subject} ${sid}\r\n`;
+}
+
+export function unsub(sid: number): string {
+  return `UNSUB ${sid}\r\n`;
+}
+
+export const PING = 'PING\r\n';
+export const PONG = 'PONG\r\n';
+
+/** What a client says it is and may do, with the credentials of its URL. */
+export interface ConnectOptions {
+  readonly name: string;
+  readonly version: string;
+  readonly tls: boolean;
+  readonly user?: string;
+  readonly pass?: string;
+  readonly token?: string;
+}
+
+export function connect(options: ConnectOptions): string {
+  const credentials =
+    options.token !== undefined ? { auth_token: options.token } : options.user !== undefined ? { user: options.user, pass: options.pass ?? '' } : {};
+  return `CONNECT ${JSON.stringify({
+    verbose: false,
+    pedantic: false,
+    tls_required: options.tls,
+    name: options.name,
+    lang: 'linebus',
+    version: options.version,
+    protocol: 1,
+    headers: true,
+    no_responders: true,
+    ...credentials,
+  })}\r\n`;
+}
