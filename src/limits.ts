@@ -24,7 +24,7 @@ export const DEFAULTS = {
   retainDays: 0,
   retainMessages: 0,
   mqttInflight: 100,
-  replayMemory: 64 * 1024 * 1024,
+  replayMemory: 0,
 } as const;
 
 /** What can change while the daemon runs (SIGHUP, `reconfigure`). */
