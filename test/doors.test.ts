@@ -11,7 +11,7 @@ import type { Receiver } from '../src/bus/receiver.js';
 import { err, ok, sent } from '../src/protocol/events.js';
 import type { Message, Reply } from '../src/protocol/events.js';
 import { ProtocolError } from '../src/protocol/errors.js';
-import { hello, item, msgText, MsgWriter, pong, replyLine, writeDigits } from '../src/protocol/wire.js';
+import { hello, item, msgText, MsgWriter, pong, replyLine, replyText, SentLines, writeDigits } from '../src/protocol/wire.js';
 import type { Worker } from '../src/queue/queue.js';
 import { Wants } from '../src/store/wants.js';
 import { bench } from './memory-link.js';
@@ -143,6 +143,19 @@ t.test('MsgWriter writes the bytes of msgText, line after line', async (t) => {
   }
   const digits = Buffer.alloc(20);
   for (const n of [0, 7, 10, 99, 100, 123456789, 2 ** 31, 2 ** 40 + 1]) t.equal(digits.toString('latin1', 0, writeDigits(digits, 0, n)), `${n}`, `${n}`);
+});
+
+t.test('SentLines writes the bytes of replyText(sent(id)), and never over a line written before', async (t) => {
+  const lines = new SentLines();
+  const written: [data: Buffer, start: number, end: number, id: number][] = [];
+  // Enough lines to fill more than one slab.
+  for (let k = 0; k < 600; k++) {
+    const id = [0, 9, 10, 2 ** 31 - 1, 2 ** 31, Number.MAX_SAFE_INTEGER][k % 6] as number;
+    const end = lines.write(id);
+    written.push([lines.data, lines.start, end, id]);
+  }
+  t.ok(new Set(written.map(([data]) => data)).size > 1, 'more than one slab');
+  for (const [data, start, end, id] of written) t.equal(data.toString('latin1', start, end), replyText(sent(id)), `ok send ${id}`);
 });
 
 t.test('pages of messages stop at their rows or their bytes, and skip what is not wanted', async (t) => {

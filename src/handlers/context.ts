@@ -27,6 +27,15 @@ export interface Conn extends Receiver, Worker, EitherTarget, Caller, Connection
   reply(reply: LineReply): void;
   /** Reserves the place of a reply given later; every line after it waits. */
   later(): (reply: Reply) => void;
+  /**
+   * Reserves the place of a send's reply, as later() does, given with
+   * sent() or answer(): no closure per send.
+   */
+  reserve(): ReplySlot;
+  /** Fills `slot` with `ok send <id>`. */
+  sent(slot: ReplySlot, id: number): void;
+  /** Fills `slot` with `reply`. */
+  answer(slot: ReplySlot, reply: Reply): void;
   /** Runs `work`; the commands after this one wait until it is done. */
   hold(work: () => Promise<void>): void;
   /** Stops receiving and leaves the groups taken on `pattern`; false if there was nothing to stop. */
@@ -41,6 +50,11 @@ export interface Conn extends Receiver, Worker, EitherTarget, Caller, Connection
   logoff(): void;
   /** Writes `last` last and closes, for `reason` (logged and counted); nothing after it is handled. */
   close(reason: string, last: Refusal): void;
+}
+
+/** The place of a reply given later (Conn.reserve); only its connection reads it. */
+export interface ReplySlot {
+  readonly generation: number;
 }
 
 /** What `who` shows of a connection. */

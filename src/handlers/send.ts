@@ -1,10 +1,8 @@
 /** `send <topic> <message>`: acknowledged once journaled. */
 import type { Publication } from '../bus/broker.js';
-import { sent } from '../protocol/events.js';
-import type { Reply } from '../protocol/events.js';
 import type { ProtocolError } from '../protocol/errors.js';
 import type { CommandOf } from '../protocol/commands.js';
-import type { Conn, Services } from './context.js';
+import type { Conn, ReplySlot, Services } from './context.js';
 
 /** A send on its way to the journal: one object per send, its reply's place reserved. */
 class Send implements Publication {
@@ -12,18 +10,19 @@ class Send implements Publication {
   readonly topic: string;
   readonly sender: string;
   readonly body: string;
-  readonly #reply: (reply: Reply) => void;
+  readonly #slot: ReplySlot;
 
   constructor(conn: Conn, topic: string, body: string) {
     this.origin = conn;
     this.topic = topic;
     this.sender = conn.user as string;
     this.body = body;
-    this.#reply = conn.later();
+    this.#slot = conn.reserve();
   }
 
   done(result: number | ProtocolError): void {
-    this.#reply(typeof result === 'number' ? sent(result) : result);
+    if (typeof result === 'number') this.origin.sent(this.#slot, result);
+    else this.origin.answer(this.#slot, result);
   }
 }
 

@@ -78,6 +78,49 @@ export class MsgWriter {
   }
 }
 
+/** `ok send ` as bytes. */
+const OK_SEND = Buffer.from('ok send ');
+/**
+ * A slab of SentLines: room for some 250 acknowledgements, cut from
+ * Node's shared buffer pool (under half its 8 KiB), so that a connection
+ * that sent once and went idle keeps little memory.
+ */
+const SENT_SLAB_BYTES = 4000;
+/** The longest `ok send <id>` line: 8 bytes, at most 16 digits (a safe integer), LF. */
+const SENT_MAX_BYTES = 25;
+
+/**
+ * Writes `ok send <id>` lines (replyText's bytes for `sent(id)`), one
+ * after the other, into slabs: no Reply, string or closure per send, and
+ * a run of one connection's acknowledgements is one piece of its output.
+ * A slab is never written over: a full one is left to the lines that
+ * still point into it.
+ */
+export class SentLines {
+  #slab: Buffer | undefined;
+  #at = 0;
+
+  /** The slab of the last line written; it starts at `start`. */
+  data: Buffer = OK_SEND;
+  start = 0;
+
+  /** Writes the line of `id`; returns where it ends in `data`. */
+  write(id: number): number {
+    let slab = this.#slab;
+    if (slab === undefined || this.#at + SENT_MAX_BYTES > slab.length) {
+      slab = this.#slab = Buffer.allocUnsafe(SENT_SLAB_BYTES);
+      this.#at = 0;
+    }
+    this.data = slab;
+    this.start = this.#at;
+    slab.set(OK_SEND, this.#at);
+    const end = writeDigits(slab, this.#at + OK_SEND.length, id);
+    slab[end] = 0x0a;
+    this.#at = end + 1;
+    return end + 1;
+  }
+}
+
 /** Writes the decimal digits of `n` (an integer, 0 or more) at `at`; returns where they end. */
 export function writeDigits(into: Buffer, at: number, n: number): number {
   if (n > 0x7fffffff) return at + into.write(`${n}`, at, 'latin1');

@@ -188,6 +188,22 @@ export class Outbox implements Flushable {
     slot.text = text;
     slot.bytes = bytes;
     this.#heldBytes += bytes;
+    this.#release();
+  }
+
+  /** The reserved reply is known, the bytes of `data` from `start` to `end`: as fill(). */
+  fillLine(slot: Slot, data: Buffer, start: number, end: number): void {
+    if (slot.generation !== this.#generation) return;
+    slot.text = data;
+    slot.bytes = end - start;
+    slot.start = start;
+    slot.end = end;
+    this.#heldBytes += end - start;
+    this.#release();
+  }
+
+  /** Readies the held output up to the first reply still unknown. */
+  #release(): void {
     let released = false;
     for (let head = this.#held.peek(); head?.text !== undefined; head = this.#held.peek()) {
       this.#held.take();

@@ -137,6 +137,15 @@ export class Outlet {
     this.outbox.fill(slot, text, bytes);
   }
 
+  /** As fill(), with the bytes of `data` from `start` to `end`. */
+  fillLine(slot: Slot, data: Buffer, start: number, end: number): void {
+    if (this.#closeReason === undefined && this.outbox.pendingBytes() + end - start > this.#parts.limits.maxPending) {
+      this.#slow();
+      return;
+    }
+    this.outbox.fillLine(slot, data, start, end);
+  }
+
   /** Resolves once this turn's output is in the sink and it holds at most a page; false once closing. */
   async room(): Promise<boolean> {
     await this.outbox.room(this.pageBytes, () => this.#closeReason === undefined, this.#parts.counters);

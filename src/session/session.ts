@@ -10,18 +10,19 @@ import type { Delivery } from '../bus/receiver.js';
 import type { Stats } from '../bus/stats.js';
 import type { Turn } from '../bus/turn.js';
 import { handleLine } from '../handlers/index.js';
-import type { Conn, HandlerLimits, Services } from '../handlers/context.js';
+import type { Conn, HandlerLimits, ReplySlot, Services } from '../handlers/context.js';
 import type { Logger } from '../log.js';
 import { err, ok } from '../protocol/events.js';
 import type { Message, Refusal, Reply } from '../protocol/events.js';
 import type { Frame } from '../protocol/framing.js';
 import { WILL_TIMING_MARK } from '../protocol/telnet.js';
-import { hello, jobText, msgText, replyText, stampedText } from '../protocol/wire.js';
+import { hello, jobText, msgText, replyText, SentLines, stampedText } from '../protocol/wire.js';
 import type { LineReply } from '../protocol/wire.js';
 import { Attachments } from '../queue/attachments.js';
 import type { Link } from '../transport/link.js';
 import type { Connection } from './connection.js';
 import { Input } from './input.js';
+import type { Slot } from './outbox.js';
 import { Outlet } from './outlet.js';
 
 /** What a session needs beyond the handlers' services. */
@@ -55,6 +56,8 @@ export class Session implements Conn, Connection {
   #liveSkipped = false;
   /** `tags ts`: its msg and job lines start with their commit time. */
   #stamped = false;
+  /** Where its `ok send <id>` lines are written, once it sends. */
+  #sentLines: SentLines | undefined;
 
   constructor(link: Link, services: SessionServices, id: number) {
     this.id = id;
@@ -141,12 +144,24 @@ export class Session implements Conn, Connection {
 
   later(): (reply: Reply) => void {
     const slot = this.#outlet.outbox.reserve();
-    return (reply) => {
-      const text = replyText(reply);
-      // `ok send <id>`, the reply a busy bus gives most, is ASCII.
-      this.#outlet.fill(slot, text, reply.code === 'ok' && reply.verb === 'send' ? text.length : Buffer.byteLength(text));
-      this.#maybeFinish();
-    };
+    return (reply) => this.answer(slot, reply);
+  }
+
+  reserve(): ReplySlot {
+    return this.#outlet.outbox.reserve();
+  }
+
+  sent(slot: ReplySlot, id: number): void {
+    const sentLines = (this.#sentLines ??= new SentLines());
+    const end = sentLines.write(id);
+    this.#outlet.fillLine(slot as Slot, sentLines.data, sentLines.start, end);
+    this.#maybeFinish();
+  }
+
+  answer(slot: ReplySlot, reply: Reply): void {
+    const text = replyText(reply);
+    this.#outlet.fill(slot as Slot, text, Buffer.byteLength(text));
+    this.#maybeFinish();
   }
 
   hold(work: () => Promise<void>): void {
