@@ -5,8 +5,9 @@
  * run on a thread of their own that every module a test loads goes
  * through: 0.45 s of CPU per test file, 76 files. What the loader records,
  * the files each process loaded, serves tap's --changed, which the scripts
- * do not use; tap's coverage session starts without it, as in the linebus
- * children (child-coverage.ts).
+ * do not use; tap's coverage session starts without it. (The linebus
+ * children are measured through NODE_V8_COVERAGE: nodeCommand in
+ * cli-helpers.ts.)
  */
 import module from 'node:module';
 
