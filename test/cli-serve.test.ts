@@ -3,8 +3,9 @@ import t from 'tap';
 import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { LineClient, tempDir, TEST_WAL_BYTES } from './helpers.js';
+import { LineClient, startServer, tempDir, TEST_WAL_BYTES } from './helpers.js';
 import { walPreallocateBytes } from '../src/cli/serve.js';
+import { Store } from '../src/store/store.js';
 import { BIN, finish, linebus, nodeCommand, run, serve } from './cli-helpers.js';
 import { tool } from './tools.js';
 
@@ -20,7 +21,7 @@ t.test('a database it cannot use stops serve with one line and exit 1', { timeou
   t.match(missingDir.stderr, /^linebus: .*dir\.db: cannot open database: .*\n$/);
 });
 
-t.test('one daemon per journal; --log-level warn still says where it listens', { timeout: 20000 }, async (t) => {
+t.test('one daemon per journal; --log-level warn still says where it listens; SIGHUP without --config only logs', { timeout: 20000 }, async (t) => {
   const db = join(tempDir(t), 'bus.db');
   const { child, stderr } = await serve(['--db', db, '--log-level', 'warn']);
   t.match(stderr(), /notice listening on 127\.0\.0\.1:\d+/);
@@ -39,19 +40,12 @@ t.test('one daemon per journal; --log-level warn still says where it listens', {
   await stopped;
   const afterKill = await serve(['--db', db]);
   t.pass('and after a kill -9: the lock dies with its process');
+  // This last daemon, started without --config, serves the SIGHUP check too.
+  afterKill.child.kill('SIGHUP');
+  await afterKill.logged(/SIGHUP: users are read at every login/);
   const last = finish(afterKill.child);
   afterKill.child.kill('SIGTERM');
-  await last;
-});
-
-t.test('SIGHUP without --config only logs', { timeout: 20000 }, async (t) => {
-  const { child, stderr } = await serve(['--db', join(tempDir(t), 'bus.db')]);
-  const logged = new Promise<void>((resolve) => child.stderr.on('data', () => /SIGHUP: users are read at every login/.test(stderr()) && resolve()));
-  child.kill('SIGHUP');
-  await logged;
-  const done = finish(child);
-  child.kill('SIGTERM');
-  t.equal((await done).code, 0);
+  t.equal((await last).code, 0, 'SIGHUP only logged: a clean stop after it');
 });
 
 t.test('LINEBUS_WAL_PREALLOCATE_BYTES: a whole number of bytes, or the default', async (t) => {
@@ -110,7 +104,8 @@ t.test('bad --cluster settings stop serve with one line and exit 1', { timeout: 
 });
 
 t.test('a serve that cannot start leaves no journal or lock file it made, and keeps one that was there', { timeout: 30000 }, async (t) => {
-  const { child, port } = await serve(['--db', join(tempDir(t), 'a.db')]);
+  // Any daemon holding the port will do: the serve under test is the one that fails.
+  const { port } = await startServer(t);
   const cwd = tempDir(t);
   const failed = await finish(linebus(['serve', '--port', String(port)], { cwd }));
   t.equal(failed.code, 1);
@@ -123,9 +118,7 @@ t.test('a serve that cannot start leaves no journal or lock file it made, and ke
   t.same(readdirSync(dir), ['kept.db'], 'user add makes the journal and no lock');
   t.equal((await run(['serve', '--port', String(port), '--db', kept])).code, 1);
   t.same(readdirSync(dir), ['kept.db'], 'the journal that was there stays; the lock this start made goes');
-  t.match(await run(['user', 'list', '--db', kept]), { code: 0, stdout: /^alice\t/ });
-
-  const done = finish(child);
-  child.kill('SIGTERM');
-  t.equal((await done).code, 0);
+  const store = Store.open(kept, { readonly: true });
+  t.same(store.users.list().map((user) => user.name), ['alice'], 'with what it held');
+  store.close();
 });
