@@ -10,6 +10,8 @@ import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { hashPassword } from '../src/store/passwords.js';
+import { Store } from '../src/store/store.js';
 import { tempDir } from './helpers.js';
 import { BIN, finish, nodeCommand, run, serve } from './cli-helpers.js';
 import { basic, call } from './web-helpers.js';
@@ -17,7 +19,10 @@ import { basic, call } from './web-helpers.js';
 t.test('serve: --max-post-bytes, --max-post-lines, --http-host-name, --metrics-open and --http-body-timeout, reloaded by SIGHUP', { timeout: 30000 }, async (t) => {
   const dir = tempDir(t);
   const db = join(dir, 'bus.db');
-  t.equal((await run(['user', 'add', 'alice', '--db', db], 'pw\n')).code, 0);
+  // A user for Basic auth, put as `linebus user add` puts one (that command is cli-users.test.ts's).
+  const store = Store.open(db);
+  store.users.put('alice', await hashPassword('pw'));
+  store.close();
   const config = join(dir, 'linebus.conf');
   writeFileSync(config, 'max-post-lines 2\nhttp-body-timeout 30\n');
   const { child, stderr, logged } = await serve(['--db', db, '--http-port', '0', '--http-host-name', 'bus.example,Other.Example', '--metrics-open', '--config', config], { LINEBUS_MAX_POST_BYTES: '100' });
