@@ -21,7 +21,7 @@ t.test('a database it cannot use stops serve with one line and exit 1', { timeou
   t.match(missingDir.stderr, /^linebus: .*dir\.db: cannot open database: .*\n$/);
 });
 
-t.test('one daemon per journal; --log-level warn still says where it listens; SIGHUP without --config only logs', { timeout: 20000 }, async (t) => {
+t.test('one daemon per journal; --log-level warn still says where it listens; SIGHUP without --config only logs', { timeout: 30000 }, async (t) => {
   const db = join(tempDir(t), 'bus.db');
   const { child, stderr } = await serve(['--db', db, '--log-level', 'warn']);
   t.match(stderr(), /notice listening on 127\.0\.0\.1:\d+/);
