@@ -7,12 +7,12 @@ import { Command, Option } from 'commander';
 import { DEFAULTS } from '../limits.js';
 import { version } from '../version.js';
 import { DEFAULT_STREAM } from '../cluster/subjects.js';
-import { atLeast, atMost, dbOption, durationOption, logLevel, port, positiveInt, wholeNumber } from './options.js';
+import { atLeast, atMost, dbOption, durationOption, logLevel, port, positiveInt, sinceOption, wholeNumber } from './options.js';
 import { requestCommand, sendCommand } from './client-commands.js';
 import { recvCommand } from './recv.js';
 import type { ServeOptions } from './serve.js';
-import { sinceOption, tailCommand } from './tail.js';
-import { userAdd, userDel, userList } from './users.js';
+import type { TailOptions } from './tail.js';
+import type { UserOptions } from './users.js';
 
 export function program(): Command {
   const cli = new Command('linebus')
@@ -77,9 +77,10 @@ export function program(): Command {
       .addOption(new Option('--cluster <urls>', "the users of a cluster, in its bucket '<stream>_users' that every daemon reads, instead of the journal's"))
       .addOption(new Option('--cluster-stream <name>', 'the stream of that cluster').env('LINEBUS_CLUSTER_STREAM').default(DEFAULT_STREAM))
       .addOption(new Option('--cluster-replicas <n>', 'replicas of the bucket when this command makes it').env('LINEBUS_CLUSTER_REPLICAS').default(1).argParser(atMost(5)));
-  usersOf(user.command('add <name>').description('add a user, or change their password (one line on stdin, or a prompt)')).action(userAdd);
-  usersOf(user.command('del <name>').description('delete a user')).action(userDel);
-  usersOf(user.command('list').description('list users and when they were added')).action(userList);
+  // Loaded when used, as serve's: the journal's modules (better-sqlite3) would slow send and recv.
+  usersOf(user.command('add <name>').description('add a user, or change their password (one line on stdin, or a prompt)')).action(async (name: string, options: UserOptions) => (await import('./users.js')).userAdd(name, options));
+  usersOf(user.command('del <name>').description('delete a user')).action(async (name: string, options: UserOptions) => (await import('./users.js')).userDel(name, options));
+  usersOf(user.command('list').description('list users and when they were added')).action(async (options: UserOptions) => (await import('./users.js')).userList(options));
 
   cli
     .command('tail')
@@ -90,7 +91,7 @@ export function program(): Command {
     .option('--topic <pattern>', "only topics matching the pattern ('orders.>', 'news.*.sport')", '>')
     .addOption(new Option('--since <start>', 'every message after this id, or of the last 15m, 2h, 7d, or since an ISO-8601 time (at most the last -n, if given)').argParser(sinceOption))
     .option('--json', 'one JSON object per line: id, ts, topic, sender, body', false)
-    .action(tailCommand);
+    .action(async (options: Omit<TailOptions, 'pollMs'>) => (await import('./tail.js')).tailCommand(options));
 
   const connection = (command: Command): Command =>
     command

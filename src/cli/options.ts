@@ -1,7 +1,8 @@
 /** Parsers for option values, shared by the command line and --config. */
 import { InvalidArgumentError, Option } from 'commander';
 import type { Threshold } from '../log.js';
-import { MAX_DURATION_MS, parseDuration } from '../protocol/args.js';
+import { MAX_DURATION_MS, parseDuration, parseSince } from '../protocol/args.js';
+import type { Start, Usage } from '../protocol/args.js';
 import { DEFAULTS } from '../limits.js';
 import { parseClusterUrls, streamNameProblem } from '../cluster/subjects.js';
 import type { ClusterSettings } from '../cluster/subjects.js';
@@ -40,6 +41,15 @@ export function port(value: string): number {
 export function wholeNumber(value: string): number {
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw new InvalidArgumentError('expected a whole number.');
   return Number(value);
+}
+
+/** The --since value: an id, a duration (15m) or an ISO-8601 time. */
+export function sinceOption(value: string): Exclude<Start, { kind: 'last' }> {
+  try {
+    return parseSince(value) as Exclude<Start, { kind: 'last' }>;
+  } catch (error) {
+    throw new InvalidArgumentError(`${(error as Usage).problem as string}.`);
+  }
 }
 
 /** `500ms`, `30s`, `5m`, `2h`, `1d` in milliseconds, as the protocol writes durations. */

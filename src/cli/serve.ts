@@ -6,7 +6,6 @@ import { InvalidArgumentError } from 'commander';
 import type { Command } from 'commander';
 import { createLogger } from '../log.js';
 import type { LogFormat, Threshold } from '../log.js';
-import { LinebusServer } from '../server.js';
 import type { ServerOptions } from '../server.js';
 import { FatalError } from '../protocol/errors.js';
 import type { Limits } from '../limits.js';
@@ -181,6 +180,9 @@ export async function serve(cliOptions: ServeOptions, command: Command): Promise
   const missing = missingFiles(options.db);
   // Before the daemon can say it is ready: see DaemonSignals.
   const signals = new DaemonSignals(logger);
+  // The daemon's modules, loaded once the options are found good: a serve
+  // that refuses its flags or files says so without loading them.
+  const { LinebusServer } = await import('../server.js');
   const server = await LinebusServer.start(settings).catch((error: unknown) => {
     removeMade(options.db, missing);
     throw error;

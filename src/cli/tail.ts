@@ -4,9 +4,7 @@
  * read-only and never writes to it.
  */
 import { Chalk } from 'chalk';
-import { InvalidArgumentError } from 'commander';
-import { parseSince } from '../protocol/args.js';
-import type { Start, Usage } from '../protocol/args.js';
+import type { Start } from '../protocol/args.js';
 import { FatalError } from '../protocol/errors.js';
 import { patternProblem } from '../protocol/topic.js';
 import type { StoredMessage } from '../store/journal.js';
@@ -39,15 +37,6 @@ export function formatter(json: boolean, terminal: boolean, colour: boolean): Fo
   const c = new Chalk({ level: colour ? 1 : 0 });
   const body = terminal ? escapeControls : (text: string): string => text;
   return (row) => `${c.dim(String(row.id))} ${c.dim(new Date(row.ts).toISOString())} ${c.cyan(row.topic)} ${c.yellow(row.sender)} ${body(row.body)}`;
-}
-
-/** The --since value: an id, a duration (15m) or an ISO-8601 time. */
-export function sinceOption(value: string): Exclude<Start, { kind: 'last' }> {
-  try {
-    return parseSince(value) as Exclude<Start, { kind: 'last' }>;
-  } catch (error) {
-    throw new InvalidArgumentError(`${(error as Usage).problem as string}.`);
-  }
 }
 
 /** Resolves when tail stops: at the end without -f, or when `signal` aborts. */
