@@ -10,7 +10,7 @@ import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
 import { WsLink } from '../src/transport/ws.js';
 import { Acl } from '../src/bus/acl.js';
-import { hashPassword } from '../src/store/passwords.js';
+import { quickHash } from './quick-hash.js';
 import { LineClient, startServer } from './helpers.js';
 import type { Teardown } from './helpers.js';
 
@@ -96,7 +96,7 @@ t.test('server-sent events: ids are journal ids, and Last-Event-ID resumes witho
 
 t.test('credentials, access rules and origins', { timeout: 20000 }, async (t) => {
   const { server, base } = await web(t, { acl: Acl.parse('user alice\ntopic readwrite orders.>\n') });
-  server.store.users.put('alice', await hashPassword('pw'));
+  server.store.users.put('alice', quickHash('pw'));
   let response = await fetch(`${base}/t/orders.eu`, { method: 'POST', body: 'x' });
   t.equal(response.status, 401);
   t.equal(response.headers.get('www-authenticate'), 'Basic realm="linebus"');
