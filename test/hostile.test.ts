@@ -7,7 +7,7 @@ import { connect } from 'node:net';
 import { rmSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LinebusServer } from '../src/server.js';
-import { hashPassword } from '../src/store/passwords.js';
+import { quickHash } from './quick-hash.js';
 import { Store } from '../src/store/store.js';
 import { LineClient, startServer, stat, tempDir, TEST_WAL_BYTES } from './helpers.js';
 
@@ -80,7 +80,7 @@ t.test('a second daemon on the same journal is refused with one line', { timeout
 t.test('open mode is decided at start: deleting every user does not reopen it', { timeout: 20000 }, async (t) => {
   const db = join(tempDir(t), 'bus.db');
   const store = Store.open(db);
-  store.users.put('alice', await hashPassword('pw'));
+  store.users.put('alice', quickHash('pw'));
   store.close();
   const { port, logs, waitForLog } = await startServer(t, { db });
   t.notOk(logs.some((l) => l.includes('open mode')), 'not open: there was a user at start');
@@ -99,7 +99,7 @@ t.test('open mode is decided at start: deleting every user does not reopen it', 
   first.close();
   const admin2 = Store.open(open.db);
   t.teardown(() => admin2.close());
-  admin2.users.put('bob', await hashPassword('pw'));
+  admin2.users.put('bob', quickHash('pw'));
   const d = await LineClient.connect(open.port);
   await d.line();
   d.write('login whoever x', 'login bob pw');
@@ -117,7 +117,7 @@ t.test('open mode is decided at start: deleting every user does not reopen it', 
 
 t.test("a failed login logs the name only if it is a user's", { timeout: 20000 }, async (t) => {
   const { port, logs, server } = await startServer(t);
-  server.store.users.put('alice', await hashPassword('pw'));
+  server.store.users.put('alice', quickHash('pw'));
   const c = await LineClient.connect(port);
   await c.line();
   c.write('login alice wrong', 'login hunter2-typed-in-the-name-field x');

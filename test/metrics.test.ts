@@ -7,7 +7,7 @@ import { LineClient, startServer } from './helpers.js';
 import type { Teardown } from './helpers.js';
 import { version } from '../src/version.js';
 import { Acl } from '../src/bus/acl.js';
-import { hashPassword } from '../src/store/passwords.js';
+import { quickHash } from './quick-hash.js';
 import { basic, call, web as webOf } from './web-helpers.js';
 
 async function web(t: Teardown): Promise<string> {
@@ -31,7 +31,7 @@ t.test('/metrics has the process and Node.js collectors and linebus_build_info, 
 
 t.test('/metrics needs credentials once there are users, unless --metrics-open', { timeout: 15000 }, async (t) => {
   const guarded = await webOf(t);
-  guarded.server.store.users.put('alice', await hashPassword('pw'));
+  guarded.server.store.users.put('alice', quickHash('pw'));
   let answer = await call(guarded.httpPort, '/metrics');
   t.same([answer.status, answer.headers['www-authenticate'], answer.text], [401, 'Basic realm="linebus"', 'log in: Basic, Bearer user:password, or ?auth=<base64 of user:password>\n']);
   answer = await call(guarded.httpPort, '/metrics', { headers: { Authorization: basic('alice', 'wrong') } });
@@ -41,7 +41,7 @@ t.test('/metrics needs credentials once there are users, unless --metrics-open',
   t.match(answer.text, /^linebus_messages_in_total 0$/m);
   t.equal((await call(guarded.httpPort, '/healthz')).status, 200, '/healthz needs none');
   const open = await webOf(t, { http: { port: 0, metricsOpen: true } });
-  open.server.store.users.put('alice', await hashPassword('pw'));
+  open.server.store.users.put('alice', quickHash('pw'));
   answer = await call(open.httpPort, '/metrics');
   t.equal(answer.status, 200, '--metrics-open: none needed');
 });

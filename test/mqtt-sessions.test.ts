@@ -13,7 +13,7 @@ import { unlinkSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { hashPassword } from '../src/store/passwords.js';
+import { quickHash } from './quick-hash.js';
 import { Store } from '../src/store/store.js';
 import { Wants } from '../src/store/wants.js';
 import { serve } from './cli-helpers.js';
@@ -243,7 +243,7 @@ t.test('users: CONNECT names a linebus user and password; open mode takes loopba
     t.equal(brief(connack), 'connack 5', `open mode, from ${outside}: not authorized`);
     client.close();
   }
-  started.server.store.users.put('alice', await hashPassword('s3cret'));
+  started.server.store.users.put('alice', quickHash('s3cret'));
   const users: [string, Record<string, unknown>, string][] = [
     ['a user and her password', { clientId: 'a1', username: 'alice', password: Buffer.from('s3cret') }, 'connack 0'],
     ['a wrong password', { clientId: 'a2', username: 'alice', password: Buffer.from('guess') }, 'connack 4'],
