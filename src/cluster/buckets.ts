@@ -65,7 +65,12 @@ export class Buckets {
   async #shareCursors(nc: NatsConnection): Promise<void> {
     if (this.#cursors !== undefined) return;
     const { stream, replicas } = this.#parts.settings;
-    const kv = await nc.jetstream({ timeout: 2000 }).views.kv(`${stream}_cursors`, { replicas });
+    // allow_direct false: a cursor read (refresh, as a recv names it) goes
+    // to the bucket's leader. A direct get may be answered by a replica that
+    // has not applied a mark another daemon's client already saw
+    // acknowledged; a recv through this daemon would then resume before
+    // it. (A bucket made with direct gets keeps them for other clients.)
+    const kv = await nc.jetstream({ timeout: 2000 }).views.kv(`${stream}_cursors`, { replicas, allow_direct: false });
     const shared = new SharedCursors(kv, this.#parts.cursors, this.#parts.logger);
     await shared.start();
     this.#cursors = shared;
