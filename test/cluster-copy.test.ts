@@ -285,7 +285,11 @@ t.test("a delivery's reply subject gives its stream sequence, delivery sequence 
   t.equal(deliveryOf(''), undefined, 'none');
   t.equal(deliveryOf('_INBOX.x'), undefined, 'not an ack subject');
   t.equal(deliveryOf('$JS.ACK.linebus.c1.1'), undefined, 'too short');
+  t.same(deliveryOf('$JS.ACK._.ACCHASH.linebus.c1.1.9.8.17.3'), { seq: 9, delivered: 8, nanos: 17 }, 'domain and account, no token');
   t.equal(deliveryOf('$JS.ACK.linebus.c1.1.x.7.1.0'), undefined, 'not numbers');
+  t.equal(deliveryOf('$JS.ACK.linebus.c1.1.42.7x.1.0'), undefined, 'a delivery sequence not a number');
+  t.equal(deliveryOf('$JS.ACK.linebus.c1.1.42.7.soon.0'), undefined, 'a time not a number');
+  t.equal(deliveryOf('$JS.ACK.linebus.c1.1..7.1.0'), undefined, 'an empty sequence');
 });
 
 t.test('a copy quiet while the stream has more starts again; quiet with nothing more, or no answer, it waits', async (t) => {

@@ -144,6 +144,9 @@ t.test('a send is answered once its PubAck came and its copy was journaled, in e
 t.test("JetStream's answers to a publish: a sequence, or why not", async (t) => {
   const table: [string, string | undefined, string, number | string][] = [
     ['a PubAck', undefined, '{"stream":"linebus","seq":42}', 42],
+    ['a PubAck with a domain', undefined, '{"stream":"linebus","domain":"hub","seq":43}', 43],
+    ['a stream name with an escaped quote', undefined, '{"stream":"a\\",\\"seq\\":1","seq":44}', 44],
+    ['a sequence with a sign', undefined, '{"stream":"s","seq":-5}', 'no sequence in the PubAck'],
     ['a duplicate is still its sequence', undefined, '{"stream":"linebus","seq":7,"duplicate":true}', 7],
     ['a refusal, sequence 0', undefined, '{"error":{"code":503,"err_code":10077,"description":"maximum messages exceeded"},"stream":"full","seq":0}', 'maximum messages exceeded'],
     ['no stream for the subject', 'NATS/1.0 503\r\n\r\n', '', '503 no stream answered'],

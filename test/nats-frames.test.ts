@@ -6,7 +6,7 @@
  */
 import t from 'tap';
 import { headers } from 'nats';
-import { connect, FrameError, FrameParser, headerValue, hpub, MAX_CONTROL_LINE, pub, statusOf } from '../src/cluster/nats-frames.js';
+import { connect, FrameError, FrameParser, FrameWriter, headerValue, MAX_CONTROL_LINE, pub, statusOf } from '../src/cluster/nats-frames.js';
 import { SEND_HEADER, SENDER_HEADER } from '../src/cluster/subjects.js';
 
 /** Every frame the parser hands over, as text: what a test compares. */
@@ -84,6 +84,11 @@ t.test('header blocks: status and values', async (t) => {
   t.equal(headerValue(sendHead, SENDER_HEADER), 'alice');
   t.equal(headerValue(sendHead, SEND_HEADER), 'p-3');
   t.equal(headerValue(sendHead, 'Linebus'), undefined, 'a name, not a prefix of one');
+  t.equal(headerValue(`NATS/1.0\r\nX: ${SEND_HEADER}: no\r\nY-${SEND_HEADER}: no\r\n${SEND_HEADER}: p-4\r\n\r\n`, SEND_HEADER), 'p-4', 'a name where a line begins');
+  t.equal(headerValue(`${SEND_HEADER}: p-5\r\n\r\n`, SEND_HEADER), undefined, 'not the status line');
+  t.same(statusOf('NATS/1.0\r\n\r\n'), { code: 0, description: '' });
+  t.same(statusOf('NATS/1.0 404 No Messages\r\n\r\n'), { code: 404, description: 'No Messages' });
+  t.same(statusOf('NATS/2.0 503\r\n\r\n'), { code: 0, description: '' }, 'not a status line');
   t.equal(headerValue('NATS/1.0\r\nA:  spaced  \r\n\r\n', 'A'), 'spaced');
 });
 
@@ -91,18 +96,39 @@ t.test("a send's HPUB carries the header block nats.js makes of the same headers
   for (const [sender, name, body] of [
     ['alice', 'p-1', 'hello'],
     ['ünï', '1a2b3c4d5e-123456', 'ça va'],
+    ['bob', 'p-10', ''],
   ] as const) {
     const theirs = headers();
     theirs.set(SENDER_HEADER, sender);
     theirs.set(SEND_HEADER, name);
     // What nats.js writes of its headers (encode is its, not in its typings).
     const block = Buffer.from((theirs as unknown as { encode(): Uint8Array }).encode()).toString();
-    const frame = hpub('linebus.chat', '_INBOX.x.1', [SENDER_HEADER, sender, SEND_HEADER, name], body);
+    const writer = new FrameWriter();
+    writer.hpub('linebus.chät', '_INBOX.x.1', [SENDER_HEADER, sender, SEND_HEADER, name], body);
     const size = Buffer.byteLength(block);
-    t.equal(frame, `HPUB linebus.chat _INBOX.x.1 ${size} ${size + Buffer.byteLength(body)}\r\n${block}${body}\r\n`, sender);
+    t.equal(writer.take().toString(), `HPUB linebus.chät _INBOX.x.1 ${size} ${size + Buffer.byteLength(body)}\r\n${block}${body}\r\n`, sender);
+    t.equal(writer.take().length, 0, 'taken once');
   }
   t.equal(pub('a.b', '', ''), 'PUB a.b 0\r\n\r\n');
   t.equal(pub('a.b', 'r', 'ü'), 'PUB a.b r 2\r\nü\r\n');
+});
+
+t.test('the writer hands out each turn once, and never writes over what it handed out', async (t) => {
+  const writer = new FrameWriter();
+  writer.text(pub('a', '', 'one'));
+  writer.hpub('b', 'r.9', [SEND_HEADER, 'p-9'], 'two', 3);
+  const first = writer.take();
+  const firstText = first.toString();
+  t.equal(firstText, `PUB a 3\r\none\r\nHPUB b r.9 31 34\r\nNATS/1.0\r\n${SEND_HEADER}: p-9\r\n\r\ntwo\r\n`);
+  // Enough after it to need a new slab (what was not taken moves along).
+  const body = 'x'.repeat(300 * 1024);
+  writer.text(pub('c', '', 'three'));
+  writer.hpub('d', 'r', [], body);
+  t.equal(first.toString(), firstText, 'what was handed out is as it was');
+  t.equal(writer.take().toString(), `PUB c 5\r\nthree\r\nHPUB d r 12 ${12 + body.length}\r\nNATS/1.0\r\n\r\n${body}\r\n`);
+  writer.text('PING\r\n');
+  writer.clear();
+  t.equal(writer.take().length, 0, 'cleared: nothing to take');
 });
 
 t.test('CONNECT says headers and no responders, with the credentials of the URL', async (t) => {

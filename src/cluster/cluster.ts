@@ -26,7 +26,6 @@ import type { Store } from '../store/store.js';
 import { identityProblem } from '../store/cluster.js';
 import { InFlightSends, outbound, pubAckOf } from './publisher.js';
 import { SEND_HEADER, SENDER_HEADER, subjectOf } from './subjects.js';
-import { hpub } from './nats-frames.js';
 import { NatsSocket } from './nats-socket.js';
 import { version } from '../version.js';
 import type { ClusterSettings } from './subjects.js';
@@ -140,7 +139,7 @@ export class Cluster implements Upstream, ClusterView {
       return;
     }
     const number = this.#sends.add(outbound(publication, bus));
-    wire.write(hpub(subjectOf(this.#settings.stream, publication.topic), `${this.#inbox}.${number}`, [SENDER_HEADER, publication.sender, SEND_HEADER, this.#sends.name(number)], publication.body, bodySize));
+    wire.hpub(subjectOf(this.#settings.stream, publication.topic), `${this.#inbox}.${number}`, [SENDER_HEADER, publication.sender, SEND_HEADER, this.#sends.name(number)], publication.body, bodySize);
   }
 
   /** What the copy brought: journaled with the stream's ids and times. */

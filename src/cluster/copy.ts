@@ -30,16 +30,36 @@ const ACK_TOKENS_V1 = 9;
 /** A delivery's stream sequence, delivery sequence and time (ns), from its reply subject; undefined if it has none. */
 export function deliveryOf(reply: string): { seq: number; delivered: number; nanos: number } | undefined {
   if (!reply.startsWith('$JS.ACK.')) return undefined;
-  // Where its dots are: one pass, three numbers cut out, not ten strings.
-  const dots: number[] = [];
-  for (let at = reply.indexOf('.'); at >= 0; at = reply.indexOf('.', at + 1)) dots.push(at);
-  const base = dots.length + 1 === ACK_TOKENS_V1 ? 2 : 4;
-  if (dots.length + 1 < base + 7) return undefined;
-  const token = (index: number): number => Number(reply.slice((dots[index - 1] as number) + 1, dots[index]));
-  const seq = token(base + 3);
-  const delivered = token(base + 4);
-  const nanos = token(base + 5);
-  return Number.isSafeInteger(seq) && Number.isSafeInteger(delivered) && Number.isFinite(nanos) ? { seq, delivered, nanos } : undefined;
+  // Where its dots are, found without an array: the numbers are the
+  // 4th, 3rd and 2nd tokens from the end without a domain and account
+  // (9 tokens), and from the end but one with them (11 or 12).
+  let dots = 0;
+  for (let at = reply.indexOf('.'); at >= 0; at = reply.indexOf('.', at + 1)) dots++;
+  const base = dots + 1 === ACK_TOKENS_V1 ? 2 : 4;
+  if (dots + 1 < base + 7) return undefined;
+  // The dot before token `base + 3` (the stream sequence), counted from the start.
+  let dot = -1;
+  for (let i = 0; i < base + 3; i++) dot = reply.indexOf('.', dot + 1);
+  const seqEnd = reply.indexOf('.', dot + 1);
+  const deliveredEnd = reply.indexOf('.', seqEnd + 1);
+  let nanosEnd = reply.indexOf('.', deliveredEnd + 1);
+  if (nanosEnd < 0) nanosEnd = reply.length;
+  const seq = decimalOf(reply, dot + 1, seqEnd);
+  const delivered = decimalOf(reply, seqEnd + 1, deliveredEnd);
+  const nanos = Number(reply.slice(deliveredEnd + 1, nanosEnd));
+  return seq >= 0 && delivered >= 0 && Number.isFinite(nanos) ? { seq, delivered, nanos } : undefined;
+}
+
+/** The decimal number from `from` to `to` in `text` (a safe integer), or -1. */
+function decimalOf(text: string, from: number, to: number): number {
+  if (to <= from || to - from > 15) return -1;
+  let value = 0;
+  for (let i = from; i < to; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
 }
 
 export interface CopyParts {

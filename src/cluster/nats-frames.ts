@@ -2,7 +2,7 @@
  * The few frames of the NATS client protocol that the cluster's hot paths
  * need (sends published with HPUB, their PubAcks and the copy's
  * deliveries as MSG and HMSG), read from raw bytes and written as
- * strings. Pure: nats-socket.ts does the talking; nats.js does the rest
+ * strings or, for the sends, as bytes (FrameWriter). Pure: nats-socket.ts does the talking; nats.js does the rest
  * (streams, consumers, buckets, requests) on a connection of its own.
  * https://docs.nats.io/reference/reference-protocols/nats-protocol
  */
@@ -47,6 +47,7 @@ export class FrameError extends Error {}
 
 const CR = 13;
 const LF = 10;
+const COLON = 58;
 
 /**
  * Reads frames from the bytes of one connection, in whatever pieces they
@@ -164,31 +165,96 @@ function parseInfo(json: string): ServerInfo {
   throw new FrameError(`an INFO that is not a JSON object '${json.slice(0, 60)}'`);
 }
 
+/** A header block's first line when it has no status. */
+const HEADER_START = 'NATS/1.0\r\n';
+const NO_STATUS: { readonly code: number; readonly description: string } = Object.freeze({ code: 0, description: '' });
+
 /** The status of a header block (`NATS/1.0 503`, `NATS/1.0 100 Idle Heartbeat`): 0 with no code. */
-export function statusOf(headers: string): { code: number; description: string } {
+export function statusOf(headers: string): { readonly code: number; readonly description: string } {
+  // Every message of the stream has no status: answered without a regular expression or a string.
+  if (headers.startsWith(HEADER_START)) return NO_STATUS;
   const end = headers.indexOf('\r\n');
   const first = end < 0 ? headers : headers.slice(0, end);
   const match = /^NATS\/1\.0(?: (\d{3})(?: (.*))?)?$/.exec(first.trim());
-  return match === null ? { code: 0, description: '' } : { code: Number(match[1] ?? 0), description: (match[2] ?? '').trim() };
+  return match === null ? NO_STATUS : { code: Number(match[1] ?? 0), description: (match[2] ?? '').trim() };
 }
 
 /** The value of header `name` (its first, as written) in a header block, or undefined. */
 export function headerValue(headers: string, name: string): string | undefined {
-  const key = `\r\n${name}:`;
-  const at = headers.indexOf(key);
+  // `name` where a line begins and a colon follows, found without making `\r\n<name>:` per call.
+  let at = headers.indexOf(name);
+  while (at >= 0 && !(at >= 2 && headers.charCodeAt(at - 1) === LF && headers.charCodeAt(at - 2) === CR && headers.charCodeAt(at + name.length) === COLON)) {
+    at = headers.indexOf(name, at + 1);
+  }
   if (at < 0) return undefined;
-  const from = at + key.length;
+  const from = at + name.length + 1;
   const end = headers.indexOf('\r\n', from);
   return headers.slice(from, end < 0 ? headers.length : end).trim();
 }
 
-/** HPUB with a header block made of `fields` (name, value, name, value...) and a reply subject; `bodySize` if the caller has it already. */
-export function hpub(subject: string, reply: string, fields: readonly string[], body: string, bodySize = Buffer.byteLength(body)): string {
-  let headers = 'NATS/1.0\r\n';
-  for (let i = 0; i + 1 < fields.length; i += 2) headers += `${fields[i] as string}: ${fields[i + 1] as string}\r\n`;
-  headers += '\r\n';
-  const headerSize = Buffer.byteLength(headers);
-  return `HPUB ${subject} ${reply} ${headerSize} ${headerSize + bodySize}\r\n${headers}${body}\r\n`;
+/** The smallest slab the writer cuts its turns' bytes from. */
+const SLAB_BYTES = 256 * 1024;
+
+/**
+ * The frames written in one turn, as bytes in a slab, taken all at once:
+ * no string per frame to concatenate, flatten and encode again when the
+ * socket writes it. What take() handed out is never written over (the
+ * socket may still hold it): the next frames go after it, or in a new slab.
+ */
+export class FrameWriter {
+  #slab = Buffer.allocUnsafe(0);
+  /** Where the bytes not taken yet begin, and end. */
+  #start = 0;
+  #end = 0;
+
+  get length(): number {
+    return this.#end - this.#start;
+  }
+
+  /** A frame written as text (nats-frames.ts's other writers). */
+  text(frame: string): void {
+    this.#room(frame.length * 3);
+    this.#end += this.#slab.write(frame, this.#end);
+  }
+
+  /** HPUB with a header block made of `fields` (name, value, name, value...) and a reply subject; `bodySize` if the caller has it already. */
+  hpub(subject: string, reply: string, fields: readonly string[], body: string, bodySize = Buffer.byteLength(body)): void {
+    let headers = HEADER_START;
+    let headerSize = HEADER_START.length + 2;
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      const name = fields[i] as string;
+      const value = fields[i + 1] as string;
+      headers += `${name}: ${value}\r\n`;
+      headerSize += Buffer.byteLength(name) + Buffer.byteLength(value) + 4;
+    }
+    // One string, one write: each write into a Buffer costs more than the bytes it copies.
+    const frame = `HPUB ${subject} ${reply} ${headerSize} ${headerSize + bodySize}\r\n${headers}\r\n${body}\r\n`;
+    this.#room(frame.length * 3);
+    this.#end += this.#slab.write(frame, this.#end);
+  }
+
+  /** The bytes written since the last take (empty when none). */
+  take(): Buffer {
+    const bytes = this.#slab.subarray(this.#start, this.#end);
+    this.#start = this.#end;
+    return bytes;
+  }
+
+  /** Forgets what was not taken. */
+  clear(): void {
+    this.#start = this.#end;
+  }
+
+  /** Makes room for `bytes` more after what is written, in a new slab if need be (what is not taken moves to it). */
+  #room(bytes: number): void {
+    if (this.#end + bytes <= this.#slab.length) return;
+    const pending = this.#end - this.#start;
+    const slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, 2 * (pending + bytes)));
+    this.#slab.copy(slab, 0, this.#start, this.#end);
+    this.#slab = slab;
+    this.#start = 0;
+    this.#end = pending;
+  }
 }
 
 /** PUB, with or without a reply subject. */

@@ -16,7 +16,7 @@ import type { Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { isIP } from 'node:net';
 import type { Logger } from '../log.js';
-import { connect, FrameParser, PING, PONG, sub, unsub } from './nats-frames.js';
+import { connect, FrameParser, FrameWriter, PING, PONG, sub, unsub } from './nats-frames.js';
 import type { MsgFrame, ServerInfo } from './nats-frames.js';
 
 /** How long one attempt may take, from the TCP connect to the PONG of the first PING. */
@@ -79,7 +79,7 @@ export class NatsSocket {
   #closed = false;
   #maxPayload = DEFAULT_MAX_PAYLOAD;
   /** Frames written in this turn, sent together at its end. */
-  #out = '';
+  readonly #out = new FrameWriter();
   #flushing = false;
   #pingTimer: NodeJS.Timeout | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
@@ -135,11 +135,16 @@ export class NatsSocket {
   /** Queues a frame (of nats-frames.ts) for the end of this turn; false, and nothing queued, while not connected. */
   write(frame: string): boolean {
     if (!this.#connected) return false;
-    this.#out += frame;
-    if (!this.#flushing) {
-      this.#flushing = true;
-      process.nextTick(() => this.#flush());
-    }
+    this.#out.text(frame);
+    this.#flushSoon();
+    return true;
+  }
+
+  /** Queues an HPUB (FrameWriter.hpub) for the end of this turn; false, and nothing queued, while not connected. */
+  hpub(subject: string, reply: string, fields: readonly string[], body: string, bodySize?: number): boolean {
+    if (!this.#connected) return false;
+    this.#out.hpub(subject, reply, fields, body, bodySize);
+    this.#flushSoon();
     return true;
   }
 
@@ -149,11 +154,16 @@ export class NatsSocket {
     this.#drop();
   }
 
+  #flushSoon(): void {
+    if (this.#flushing) return;
+    this.#flushing = true;
+    process.nextTick(() => this.#flush());
+  }
+
   #flush(): void {
     this.#flushing = false;
-    const out = this.#out;
-    this.#out = '';
-    if (out !== '' && this.#connected) this.#socket?.write(out);
+    const out = this.#out.take();
+    if (out.length > 0 && this.#connected) this.#socket?.write(out);
   }
 
   /** Dials the next target, waiting if it was tried less than a second ago. */
@@ -269,7 +279,7 @@ export class NatsSocket {
     const socket = this.#socket;
     this.#socket = undefined;
     this.#connected = false;
-    this.#out = '';
+    this.#out.clear();
     socket?.destroy();
   }
 }

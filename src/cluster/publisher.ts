@@ -69,6 +69,8 @@ export function pubAckOf(frame: Pick<MsgFrame, 'headers' | 'payload'>): number |
     const status = statusOf(frame.headers);
     if (status.code >= 300) return new Error(`${status.code} ${status.description || 'no stream answered'}`);
   }
+  const plain = plainPubAck(frame.payload);
+  if (plain > 0) return plain;
   try {
     // A refusal (the stream's own limits) may come with a sequence of 0.
     const ack = JSON.parse(frame.payload) as { seq?: unknown; error?: { description?: string } } | null;
@@ -77,6 +79,31 @@ export function pubAckOf(frame: Pick<MsgFrame, 'headers' | 'payload'>): number |
   } catch (error) {
     return error as Error;
   }
+}
+
+const PLAIN_ACK_START = '{"stream":"';
+const PLAIN_ACK_SEQ = '","seq":';
+
+/**
+ * The sequence of a PubAck exactly as nats-server writes one that stored
+ * a message (`{"stream":"<name>","seq":<n>}`), read without JSON.parse;
+ * 0 for any other (an error, a duplicate, a domain), which JSON.parse reads.
+ */
+function plainPubAck(payload: string): number {
+  if (!payload.startsWith(PLAIN_ACK_START) || payload.charCodeAt(payload.length - 1) !== 125) return 0;
+  const close = payload.indexOf('"', PLAIN_ACK_START.length);
+  const backslash = payload.indexOf('\\', PLAIN_ACK_START.length);
+  if (close < 0 || (backslash >= 0 && backslash < close) || !payload.startsWith(PLAIN_ACK_SEQ, close)) return 0;
+  const from = close + PLAIN_ACK_SEQ.length;
+  const to = payload.length - 1;
+  if (to <= from || to - from > 15) return 0;
+  let seq = 0;
+  for (let i = from; i < to; i++) {
+    const digit = payload.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return 0;
+    seq = seq * 10 + digit;
+  }
+  return seq;
 }
 
 /**
