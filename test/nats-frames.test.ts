@@ -48,6 +48,9 @@ t.test('frames read alike whole, split at every byte and byte by byte', async (t
     ['a delivery with headers', hmsg('linebus.chat.x', 3, ackReply, sendHead, 'héllo'), [`msg linebus.chat.x 3 [${ackReply}] ${JSON.stringify(sendHead)} "héllo"`]],
     ['no responders: headers only', 'HMSG _INBOX.abc.9 1 16 16\r\nNATS/1.0 503\r\n\r\n\r\n', ['msg _INBOX.abc.9 1 [] "NATS/1.0 503\\r\\n\\r\\n" ""']],
     ['fields apart by more than one space, or tabs', 'MSG  a.b\t2   r.1 3\r\nhey\r\n', ['msg a.b 2 [r.1] - "hey"']],
+    ['a PubAck as nats-server writes it: two spaces where no reply subject is', 'MSG _INBOX.abc.18 1  28\r\n{"stream":"linebus","seq":6}\r\n', ['msg _INBOX.abc.18 1 [] - "{\\"stream\\":\\"linebus\\",\\"seq\\":6}"']],
+    ['a space at the end of the line', 'MSG a.b 2 3 \r\nhey\r\n', ['msg a.b 2 [] - "hey"']],
+    ['an HMSG with a reply subject', 'HMSG a 7 r.2 12 14\r\nNATS/1.0\r\n\r\nhi\r\n', ['msg a 7 [r.2] "NATS/1.0\\r\\n\\r\\n" "hi"']],
     ['lower-case verbs, frames back to back', 'ping\r\nmsg a 1 1\r\nx\r\nPONG\r\n', ['ping', 'msg a 1 [] - "x"', 'pong']],
   ];
   for (const [name, input, frames] of table) {
@@ -63,6 +66,8 @@ t.test('what is not NATS is refused, whole or split', async (t) => {
     ['a MSG with a size that is not a number', 'MSG a 1 x\r\n', /^a malformed MSG/],
     ['a MSG with a negative size', 'MSG a 1 -1\r\n', /^a malformed MSG/],
     ['a MSG with too many fields', 'MSG a 1 r 2 3\r\n', /^a malformed MSG/],
+    ['an HMSG with far too many fields', 'HMSG a 1 r 2 3 4 5\r\n', /^a malformed HMSG/],
+    ['an HMSG with a sid that is not a number', 'HMSG a x 2 3\r\n', /^a malformed HMSG/],
     ['an HMSG whose headers are longer than all', 'HMSG a 1 9 3\r\n', /^a malformed HMSG/],
     ['a message not ended where its size says', 'MSG a 1 2\r\nabc\r\n', /^a message not ended by CRLF/],
     ['an INFO that is not an object', 'INFO [1]\r\n', /^an INFO that is not a JSON object/],

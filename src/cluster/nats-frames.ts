@@ -48,6 +48,8 @@ export class FrameError extends Error {}
 const CR = 13;
 const LF = 10;
 const COLON = 58;
+const SPACE = 32;
+const TAB = 9;
 
 /**
  * Reads frames from the bytes of one connection, in whatever pieces they
@@ -59,6 +61,9 @@ export class FrameParser {
   readonly #handler: FrameHandler;
   /** Bytes of a frame not yet whole. */
   #rest: Buffer | undefined;
+  /** Where each field of a MSG begins and ends, kept from line to line. */
+  readonly #starts = new Int32Array(5);
+  readonly #ends = new Int32Array(5);
 
   constructor(handler: FrameHandler) {
     this.#handler = handler;
@@ -85,6 +90,8 @@ export class FrameParser {
     }
     if (buffer[cr + 1] !== LF) throw new FrameError('a control line not ended by CRLF');
     if (cr - at > MAX_CONTROL_LINE) throw new FrameError(`a control line longer than ${MAX_CONTROL_LINE} bytes`);
+    const plain = this.#plainMsg(buffer, at, cr);
+    if (plain !== undefined) return plain;
     const line = buffer.toString('latin1', at, cr);
     const after = cr + 2;
     const space = line.indexOf(' ');
@@ -112,6 +119,47 @@ export class FrameParser {
     }
   }
 
+  /**
+   * A MSG or HMSG as servers write them (upper case, counts that are
+   * numbers), read from the bytes without making the line a string;
+   * undefined for any other line, which #frame reads (and refuses) the
+   * long way. Returns what #emit returns.
+   */
+  #plainMsg(buffer: Buffer, at: number, cr: number): number | undefined {
+    let from: number;
+    if (buffer[at] === 77 && buffer[at + 1] === 83 && buffer[at + 2] === 71 && buffer[at + 3] === SPACE) from = at + 4;
+    else if (buffer[at] === 72 && buffer[at + 1] === 77 && buffer[at + 2] === 83 && buffer[at + 3] === 71 && buffer[at + 4] === SPACE) from = at + 5;
+    else return undefined;
+    const withHeaders = from === at + 5;
+    // Where each field begins and ends (at most five), in one pass over the
+    // line's bytes; fields are apart by any run of spaces and tabs (a MSG
+    // without a reply subject has two spaces where it would be).
+    const starts = this.#starts;
+    const ends = this.#ends;
+    let fields = 0;
+    let start = from;
+    for (let i = from; i <= cr; i++) {
+      const byte = i === cr ? SPACE : (buffer[i] as number);
+      if (byte !== SPACE && byte !== TAB) continue;
+      if (i > start) {
+        if (fields === ends.length) return undefined;
+        starts[fields] = start;
+        ends[fields++] = i;
+      }
+      start = i + 1;
+    }
+    const counts = withHeaders ? 2 : 1;
+    if (fields < 2 + counts || fields > 3 + counts) return undefined;
+    const sid = sizeOf(buffer, starts[1] as number, ends[1] as number);
+    const total = sizeOf(buffer, starts[fields - 1] as number, ends[fields - 1] as number);
+    const headerSize = withHeaders ? sizeOf(buffer, starts[fields - 2] as number, ends[fields - 2] as number) : 0;
+    if (total < 0 || headerSize < 0 || sid < 0 || headerSize > total || total > MAX_FRAME_PAYLOAD) return undefined;
+    const end = cr + 2 + total;
+    if (end + 2 > buffer.length) return -1;
+    const reply = fields === 3 + counts ? buffer.toString('latin1', starts[2] as number, ends[2] as number) : '';
+    return this.#emit(buffer, buffer.toString('latin1', starts[0] as number, ends[0] as number), sid, reply, withHeaders, headerSize, total, cr + 2);
+  }
+
   /** MSG <subject> <sid> [reply] <bytes> / HMSG <subject> <sid> [reply] <header bytes> <bytes>, then the bytes and CRLF. */
   #msg(buffer: Buffer, args: string, withHeaders: boolean, at: number): number {
     const fields = fieldsOf(args);
@@ -123,13 +171,19 @@ export class FrameParser {
     if (total < 0 || headerSize < 0 || sid < 0 || headerSize > total || total > MAX_FRAME_PAYLOAD) {
       throw new FrameError(`a malformed ${withHeaders ? 'HMSG' : 'MSG'} '${args.slice(0, 60)}'`);
     }
+    const reply = fields.length === 3 + counts ? (fields[2] as string) : '';
+    return this.#emit(buffer, fields[0] as string, sid, reply, withHeaders, headerSize, total, at);
+  }
+
+  /** Hands over the message whose bytes begin at `at`; returns where the next frame begins, or -1 when they are not all here. */
+  #emit(buffer: Buffer, subject: string, sid: number, reply: string, withHeaders: boolean, headerSize: number, total: number, at: number): number {
     const end = at + total;
     if (end + 2 > buffer.length) return -1;
     if (buffer[end] !== CR || buffer[end + 1] !== LF) throw new FrameError('a message not ended by CRLF after its byte count');
     this.#handler.msg({
-      subject: fields[0] as string,
+      subject,
       sid,
-      reply: fields.length === 3 + counts ? (fields[2] as string) : '',
+      reply,
       headers: withHeaders ? buffer.toString('utf8', at, at + headerSize) : undefined,
       payload: total === headerSize ? '' : buffer.toString('utf8', at + headerSize, end),
     });
@@ -141,6 +195,18 @@ export class FrameParser {
 function fieldsOf(args: string): string[] {
   if (args.includes('\t') || args.includes('  ') || args.startsWith(' ') || args.endsWith(' ')) return args.split(/[ \t]+/).filter((field) => field !== '');
   return args.split(' ');
+}
+
+/** The decimal count in `buffer` from `from` to `to`, or -1. */
+function sizeOf(buffer: Buffer, from: number, to: number): number {
+  if (to <= from || to - from > 10) return -1;
+  let value = 0;
+  for (let i = from; i < to; i++) {
+    const digit = (buffer[i] as number) - 48;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
 }
 
 /** A decimal count, or -1. */
