@@ -42,8 +42,8 @@ export function deliveryOf(reply: string): { seq: number; delivered: number; nan
   for (let i = 0; i < base + 3; i++) dot = reply.indexOf('.', dot + 1);
   const seqEnd = reply.indexOf('.', dot + 1);
   const deliveredEnd = reply.indexOf('.', seqEnd + 1);
-  let nanosEnd = reply.indexOf('.', deliveredEnd + 1);
-  if (nanosEnd < 0) nanosEnd = reply.length;
+  // At least one token (pending) follows the time: the count was checked.
+  const nanosEnd = reply.indexOf('.', deliveredEnd + 1);
   const seq = decimalOf(reply, dot + 1, seqEnd);
   const delivered = decimalOf(reply, seqEnd + 1, deliveredEnd);
   const nanos = Number(reply.slice(deliveredEnd + 1, nanosEnd));

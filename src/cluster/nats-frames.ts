@@ -273,10 +273,6 @@ export class FrameWriter {
   #start = 0;
   #end = 0;
 
-  get length(): number {
-    return this.#end - this.#start;
-  }
-
   /** A frame written as text (nats-frames.ts's other writers). */
   text(frame: string): void {
     this.#room(frame.length * 3);
