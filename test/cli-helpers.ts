@@ -38,10 +38,29 @@ export const TEST_WAL_BYTES = 1 << 20;
 /** For env(1): LINEBUS_WAL_PREALLOCATE_BYTES of a `linebus serve` child (see TEST_WAL_BYTES). */
 export const SMALL_WAL = `LINEBUS_WAL_PREALLOCATE_BYTES=${TEST_WAL_BYTES}`;
 
+/** The `linebus` children still running. */
+const running = new Set<ChildProcessWithoutNullStreams>();
+
+/**
+ * Kills the children still running when the test process exits: a test
+ * that failed before it stopped its daemon would otherwise leave it
+ * running after the suite. Registered with the first child.
+ */
+function killAtExit(): void {
+  for (const child of running) child.kill('SIGKILL');
+}
+
 /** Starts `linebus args...` (see nodeCommand). */
 export function linebus(args: string[], options: SpawnOptionsWithoutStdio = {}): ChildProcessWithoutNullStreams {
   const [command, ...rest] = nodeCommand() as [string, ...string[]];
-  return spawn(command, [...rest, BIN, ...args], options);
+  const child = spawn(command, [...rest, BIN, ...args], options);
+  if (running.size === 0) process.once('exit', killAtExit);
+  running.add(child);
+  child.once('exit', () => {
+    running.delete(child);
+    if (running.size === 0) process.off('exit', killAtExit);
+  });
+  return child;
 }
 
 export interface Ran {

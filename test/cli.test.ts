@@ -1,8 +1,10 @@
 /** The command line as an operator uses it: real processes, real signals. */
 import t from 'tap';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LineClient, tempDir } from './helpers.js';
-import { finish, run, serve } from './cli-helpers.js';
+import { ENV, finish, NO_LOADER, run, serve } from './cli-helpers.js';
 import { version } from '../src/version.js';
 
 t.test('--version and --help', { timeout: 20000 }, async (t) => {
@@ -67,4 +69,22 @@ t.test('options come from the environment too', { timeout: 20000 }, async (t) =>
   child.kill('SIGTERM');
   t.equal((await done).code, 0);
   c.close();
+});
+
+t.test('a test process that exits without stopping its linebus children takes them with it', { timeout: 20000 }, async (t) => {
+  const db = join(tempDir(t), 'left.db');
+  const helpers = new URL('cli-helpers.js', import.meta.url).href;
+  // A test that fails before it stops its daemon, as a process of its own.
+  const script = `const { serve } = await import(${JSON.stringify(helpers)});
+const daemon = await serve(['--db', ${JSON.stringify(db)}]);
+console.log(daemon.child.pid);
+process.exit(1);`;
+  const left = await finish(spawn(ENV, [...NO_LOADER, process.execPath, '--input-type=module', '-e', script]));
+  t.equal(left.code, 1, left.stderr);
+  const pid = Number(left.stdout.trim());
+  t.ok(pid > 0, 'the daemon had started');
+  // Not a child of this process: its end cannot be awaited, so looked for (5 s at most).
+  const gone = (): boolean => !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2] === 'Z';
+  for (let i = 0; i < 500 && !gone(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  t.ok(gone(), `the daemon (pid ${pid}) is gone`);
 });
