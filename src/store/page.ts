@@ -98,6 +98,8 @@ export interface BuiltCommit {
 
 /** The builder's buffer to start with: a commit of a thousand short messages or so. */
 const BUILDER_BYTES = 128 * 1024;
+/** What the builder holds until its constructor gives it its buffer (see there). */
+const NO_BYTES = Buffer.alloc(0);
 
 /**
  * Builds the pages of a commit: add() its messages in id order, then
@@ -109,7 +111,7 @@ export class PageBuilder {
   readonly #maxBytes: number;
   readonly #writer = new MsgWriter();
   /** The lines so far: bytes 0 to #at. */
-  #bytes: Buffer = Buffer.allocUnsafe(BUILDER_BYTES);
+  #bytes: Buffer = NO_BYTES;
   #at = 0;
   #ends: number[] = [];
   #pages: { firstId: number; lastId: number; count: number; topic: string | null; start: number; end: number; spans: string }[] = [];
@@ -126,6 +128,11 @@ export class PageBuilder {
   /** `maxBytes`: pageBytes() of the database. */
   constructor(maxBytes: number) {
     this.#maxBytes = maxBytes;
+    // Written a second time here on purpose: V8 compiles code that takes
+    // a field written only once for a constant, and the first commit that
+    // grows the buffer would throw that code (the whole send path) away
+    // in the middle of a fresh daemon's first busy second.
+    this.#bytes = Buffer.allocUnsafe(BUILDER_BYTES);
   }
 
   add(topic: string, id: number, sender: string, body: string): void {
