@@ -95,7 +95,6 @@ export class Journal {
     // message_qos: the QoS digits of a commit's messages, keyed by its first id.
     const insertQos = db.prepare<[number, string]>('INSERT INTO message_qos (first_id, qos) VALUES (?, ?)');
     const insert = db.prepare<[number, number, number, number, string | null, Buffer, string]>('INSERT INTO pages (last_id, first_id, count, ts, topic, data, spans) VALUES (?, ?, ?, ?, ?, ?, ?)');
-    /** Writes messages[from..to), the k-th with id idOf(k), as the pages they fill (`before`: the last id before the commit). */
     /** Adds messages[from..to) to the builder, and their runs of one topic to the block sums. */
     const addAll = (messages: readonly PendingMessage[], from: number, to: number, idOf: (k: number) => number, before: number): void => {
       // The block sums take runs of one topic within a block.
@@ -124,6 +123,7 @@ export class Journal {
     // commits still run it, and compiled with the code after it (which had
     // not run yet) it was thrown away and compiled again, on the core the
     // sends wait for, three times in a fresh daemon's first 200,000 sends.
+    /** Writes messages[from..to), the k-th with id idOf(k), as the pages they fill (`before`: the last id before the commit). */
     const writePages = (messages: readonly PendingMessage[], from: number, to: number, idOf: (k: number) => number, ts: number, before: number): void => {
       addAll(messages, from, to, idOf, before);
       const commit = builder.build();
