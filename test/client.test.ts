@@ -26,6 +26,9 @@ t.test('the Node client: pipelined sends, recv, jobs, request and reply, typed e
   }
   t.same(seen, [{ topic: 'bulk', id: 4999, sender: 'alice', body: 'm4998' }, { topic: 'bulk', id: 5000, sender: 'alice', body: 'm4999' }]);
   await t.rejects(client.send('$x', 'y'), { name: 'LinebusError', code: 'denied' });
+  // A line feed would make the rest of the body a command of its own; the
+  // next send's id (5001 below) shows nothing of it was journaled.
+  await t.rejects(client.send('bulk', 'x\nsend payments approve'), { name: 'LinebusError', code: 'syntax', message: /cannot hold a line break/ });
   const worker = await connect({ url: `linebus://bob:pw@127.0.0.1:${port}` });
   const jobs = worker.take('work', { as: 'g' })[Symbol.asyncIterator]();
   const first = jobs.next();
@@ -81,6 +84,7 @@ t.test('linebus send, recv and request: output, exit statuses, commands per mess
   const { port, server } = daemon;
   const at = ['--port', String(port)];
   t.match(await run(['send', ...at, 'deploys', 'web-3', 'done']), { code: 0, stdout: '', stderr: '' });
+  t.match(await run(['send', ...at, 'deploys', 'disk full\nsend payments approve']), { code: 1, stdout: '', stderr: /^linebus: deploys: err syntax a message or argument cannot hold a line break;/ }, 'nothing sent: the ids below go on from 2');
   t.match(await run(['send', ...at, '-v', 'deploys'], 'a\n\nb\n'), { code: 0, stdout: '2\n3\n' }, 'stdin lines (an empty one skipped); -v prints ids');
   const lines = Array.from({ length: 5000 }, (_, i) => `line ${i}`).join('\n');
   t.match(await run(['send', ...at, 'bulk'], lines), { code: 0, stderr: '' }, 'a 5,000-line file, pipelined');

@@ -38,6 +38,7 @@ function fields(line: string, ts: number | undefined): Message {
 
 /** `@ts=<ms> ` at the start of a line (`tags ts`): the time and where the line itself starts. */
 const UNSTAMPED = { ts: undefined, at: 0 } as const;
+const LINE_BREAK = 'a message or argument cannot hold a line break; send each message as one line (linebus send reads several from stdin, one per line)';
 
 function stamp(line: string): { ts: number | undefined; at: number } {
   if (!line.startsWith('@ts=')) return UNSTAMPED;
@@ -151,9 +152,15 @@ export class Connection {
     this.#events.onClose(this);
   }
 
-  /** Sends one command line; resolves to its reply, rejects with its `err`. */
+  /**
+   * Sends one command line; resolves to its reply, rejects with its `err`.
+   * A line feed in it would end the line early and make the rest a command
+   * of its own (a message `x\nsend payments ...` from a script's input):
+   * such a line is refused here, and nothing is sent.
+   */
   command(line: string): Promise<string> {
     if (this.#socket.destroyed) return Promise.reject(new LinebusError('closed', 'not connected to the server'));
+    if (line.includes('\n')) return Promise.reject(new LinebusError('syntax', LINE_BREAK));
     const reply = this.#reply();
     this.#socket.write(`${line}\n`);
     return reply;
