@@ -23,6 +23,9 @@ t.test('names and addresses', async (t) => {
   t.match(userNameProblem(''), /empty/);
   t.match(userNameProblem('a b'), /spaces/);
   t.match(userNameProblem('a\u0007'), /control/);
+  t.match(userNameProblem('$linebus'), /cannot begin with '\$'/);
+  t.match(userNameProblem('\uff04linebus'), /cannot begin with '\$'/, 'a fullwidth dollar too');
+  t.equal(userNameProblem('a$'), undefined);
   t.match(userNameProblem('u'.repeat(65)), /64 bytes/);
   for (const a of ['127.0.0.1', '127.1.2.3', '::1', '::ffff:127.0.0.1']) t.equal(isLoopback(a), true, a);
   for (const a of ['10.0.0.1', '::ffff:10.0.0.1', '::2', 'fe80::1', undefined]) t.equal(isLoopback(a), false, String(a));
@@ -62,6 +65,8 @@ t.test('open mode: anyone on loopback, until a user is added; changes need no re
   t.equal(await c.line(), 'ok send 2', 'a session already logged in goes on');
   d.write('login bad\u0007name pw');
   t.match(await d.line(), /^err syntax a user name cannot contain spaces, control or invisible characters/);
+  d.write('login $linebus pw');
+  t.match(await d.line(), /^err syntax a user name cannot begin with '\$': such names are the server's own/, 'no client passes for the sender of dead letters');
   c.close();
   d.close();
 });

@@ -131,5 +131,8 @@ export function userNameProblem(name: string): string | undefined {
   if (name.length === 0) return 'a user name cannot be empty';
   if (Buffer.byteLength(name, 'utf8') > MAX_USER_BYTES) return `a user name is at most ${MAX_USER_BYTES} bytes`;
   if (NOT_PRINTABLE.test(name)) return 'a user name cannot contain spaces, control or invisible characters';
+  // The server's own messages (dead letters) come from $linebus: no client
+  // may pass for it, with a look-alike of `$` either.
+  if (isReservedTopic(name)) return "a user name cannot begin with '$': such names are the server's own";
   return undefined;
 }
