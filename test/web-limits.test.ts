@@ -15,6 +15,7 @@ import { LineClient, stat, tempDir } from './helpers.js';
 import type { LineClient as Client } from './helpers.js';
 import { makeCerts } from './certs.js';
 import { call, web } from './web-helpers.js';
+import { unreadableAnswer } from '../src/transport/http-sockets.js';
 import type { Web } from './web-helpers.js';
 
 /** Ping round trips until the daemon counts `count` connections. */
@@ -65,11 +66,47 @@ t.test('a request must arrive whole: headers within --login-timeout, the body wi
   const { port, httpPort } = await web(t, { loginTimeout: 1, httpBodyTimeout: 2 });
   const headers = raw(httpPort, 'GET /t/a HTTP/1.1\r\nHost: 127.0.0.1\r\n');
   const body = raw(httpPort, 'POST /t/a HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\nnever finished\n');
-  t.match(await headers.closed, /^HTTP\/1\.1 408 /, 'headers that never end');
-  t.match(await body.closed, /^HTTP\/1\.1 408 /, 'a body that never ends');
+  const late = 'the request did not arrive whole in time (its headers within 1 s, all of it within 2 s): send it at once\n';
+  t.match(await headers.closed, /^HTTP\/1\.1 408 Request Timeout\r\n/, 'headers that never end');
+  t.ok((await headers.closed).endsWith(`\r\n\r\n${late}`), 'with one line saying what to do');
+  t.match(await body.closed, /^HTTP\/1\.1 408 Request Timeout\r\n/, 'a body that never ends');
+  t.ok((await body.closed).endsWith(`\r\n\r\n${late}`));
   const tcp = await LineClient.login(port, 'bob');
   tcp.write('replay a since 0');
   t.equal(await tcp.line(), 'ok replay a 0', 'nothing of it was sent');
+  tcp.close();
+});
+
+t.test('the answers to requests Node cannot read, by its error code', async (t) => {
+  const limits = { loginTimeout: 10, httpBodyTimeout: 60 };
+  t.same(unreadableAnswer('HPE_CHUNK_EXTENSIONS_OVERFLOW', limits), [413, 'the chunk extensions of the body are too long: send the body without them']);
+  t.same(unreadableAnswer('ERR_HTTP_REQUEST_TIMEOUT', limits)[1], 'the request did not arrive whole in time (its headers within 10 s, all of it within 60 s): send it at once');
+  t.same(unreadableAnswer(undefined, limits), [400, 'not an HTTP/1.1 request this server can read (malformed): check the request line, the headers and how the body is framed']);
+});
+
+t.test("a request Node cannot read gets its status and one line, and is closed; a response under way is not cut into", { timeout: 20000 }, async (t) => {
+  const { port, httpPort } = await web(t);
+  const start = 'POST /t/a HTTP/1.1\r\nHost: 127.0.0.1\r\n';
+  const answers = await Promise.all(
+    [
+      `GET /t/a HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${'x'.repeat(20_000)}\r\n\r\n`,
+      `${start}Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n`,
+      `${start}Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+    ].map((request) => raw(httpPort, request).closed),
+  );
+  const [big, chunk, both] = answers.map((answer) => [answer.split('\r\n', 1)[0], answer.slice(answer.indexOf('\r\n\r\n') + 4)]);
+  t.same(big, ['HTTP/1.1 431 Request Header Fields Too Large', "the request's headers are over 16384 bytes: send fewer or shorter ones\n"]);
+  t.same(chunk, ['HTTP/1.1 400 Bad Request', 'not an HTTP/1.1 request this server can read (HPE_INVALID_CHUNK_SIZE): check the request line, the headers and how the body is framed\n']);
+  t.match(both, ['HTTP/1.1 400 Bad Request', /^not an HTTP\/1\.1 request this server can read \(HPE_[A-Z_]+\): /], 'Content-Length with Transfer-Encoding');
+  const stream = raw(httpPort, 'GET /t/a HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n');
+  await new Promise<void>((resolve) => stream.socket.once('data', () => resolve()));
+  stream.socket.write('\x16\x03\x01 not http\r\n\r\n');
+  const streamed = await stream.closed;
+  t.match(streamed, /^HTTP\/1\.1 200 OK\r\n/);
+  t.equal(streamed.split('HTTP/1.1').length, 2, 'no refusal written into the event stream: it is closed');
+  const tcp = await LineClient.login(port, 'bob');
+  tcp.write('replay a since 0');
+  t.equal(await tcp.line(), 'ok replay a 0', 'nothing of them was sent');
   tcp.close();
 });
 

@@ -8,6 +8,7 @@
  * and that Host) or one of --http-origin, so that no page elsewhere can
  * post or read with the user's cached credentials (CSRF).
  */
+import { STATUS_CODES } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import { isLoopback } from '../util/loopback.js';
 
@@ -29,6 +30,20 @@ export const GUARD_HEADERS: Readonly<Record<string, string>> = {
   'X-Frame-Options': 'DENY',
   'Content-Security-Policy': "frame-ancestors 'none'",
 };
+
+/** The headers of a refused request's answer (its one line is plain text). */
+export function refusalHead(status: number, close: boolean): Record<string, string> {
+  const headers: Record<string, string> = { ...GUARD_HEADERS, 'Content-Type': 'text/plain; charset=utf-8' };
+  if (status === 401) headers['WWW-Authenticate'] = 'Basic realm="linebus"';
+  if (close) headers.Connection = 'close';
+  return headers;
+}
+
+/** A refusal written straight to a socket that has no response object (an upgrade, a request Node could not parse), closing it. */
+export function rawRefusal(status: number, line: string): string {
+  const headers = Object.entries(refusalHead(status, true)).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Refused'}\r\n${headers}\r\n${line}\n`;
+}
 
 /** The name in a Host header or a URL's host, lower case, without its port or an IPv6 address's brackets. */
 export function hostName(host: string): string {

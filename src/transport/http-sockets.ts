@@ -8,11 +8,13 @@
  * within --http-body-timeout. A connection has one request of /t/ under
  * way at a time.
  */
-import type { Server, ServerResponse } from 'node:http';
+import { maxHeaderSize } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Refusal } from '../protocol/events.js';
 import { replyLine } from '../protocol/wire.js';
-import { HttpError } from './http-guard.js';
+import { HttpError, rawRefusal } from './http-guard.js';
 import type { Seats } from './link.js';
 import { seat } from './tcp.js';
 
@@ -33,6 +35,20 @@ export function timeouts({ loginTimeout, httpBodyTimeout }: SocketLimits): { hea
   return { headersTimeout: headers, keepAliveTimeout: headers, requestTimeout: Math.max(headers, httpBodyTimeout * 1000), connectionsCheckingInterval: TIMEOUT_CHECK_MS };
 }
 
+/** The answer to a request Node's parser refused, by its error code. */
+export function unreadableAnswer(code: string | undefined, { loginTimeout, httpBodyTimeout }: SocketLimits): [status: number, line: string] {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return [431, `the request's headers are over ${maxHeaderSize} bytes: send fewer or shorter ones`];
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return [413, 'the chunk extensions of the body are too long: send the body without them'];
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return [408, `the request did not arrive whole in time (its headers within ${loginTimeout} s, all of it within ${httpBodyTimeout} s): send it at once`];
+    default:
+      return [400, `not an HTTP/1.1 request this server can read (${code ?? 'malformed'}): check the request line, the headers and how the body is framed`];
+  }
+}
+
 export class HttpSockets {
   readonly #server: Server;
   readonly #seats: Seats;
@@ -42,6 +58,8 @@ export class HttpSockets {
   readonly #refused = new WeakMap<Socket, Refusal>();
   /** Sockets with a request of /t/ under way. */
   readonly #busy = new WeakSet<Socket>();
+  /** Each socket's last response: one already under way is not cut into by a refusal. */
+  readonly #responses = new WeakMap<Duplex, ServerResponse>();
 
   constructor(server: Server, seats: Seats, limits: SocketLimits, tls: boolean) {
     this.#server = server;
@@ -49,6 +67,28 @@ export class HttpSockets {
     this.#limits = limits;
     this.#tls = tls;
     server.on('connection', (socket: Socket) => this.#accepted(socket));
+    const track = (req: IncomingMessage, res: ServerResponse): void => void this.#responses.set(req.socket, res);
+    server.on('request', track);
+    server.on('checkContinue', track);
+    server.on('clientError', (error: Error & { code?: string }, socket: Duplex) => this.#unreadable(error, socket));
+  }
+
+  /**
+   * A request Node could not read (malformed, headers too large, not
+   * whole in time) gets its status with one line saying what to do, as
+   * every refusal does (Node's own answer has no body), and is closed.
+   */
+  #unreadable(error: Error & { code?: string }, socket: Duplex): void {
+    const response = this.#responses.get(socket);
+    if (!socket.writable || error.code === 'ECONNRESET' || (response?.headersSent === true && !response.writableFinished)) {
+      socket.destroy();
+      return;
+    }
+    const [status, line] = unreadableAnswer(error.code, this.#limits);
+    // Closed once the answer is out, so its place is free at once (and at
+    // the latest after the grace, for a peer that reads nothing).
+    socket.end(rawRefusal(status, line), () => socket.destroy());
+    setTimeout(() => socket.destroy(), REFUSED_GRACE_MS).unref();
   }
 
   #accepted(socket: Socket): void {

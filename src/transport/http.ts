@@ -10,7 +10,7 @@
  * request at a time (http-sockets.ts); Host and Origin are checked first
  * (http-guard.ts).
  */
-import { createServer as createHttpServer, STATUS_CODES } from 'node:http';
+import { createServer as createHttpServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
@@ -18,7 +18,7 @@ import type { WebSocketServer } from 'ws';
 import { FatalError } from '../protocol/errors.js';
 import type { ProtocolError } from '../protocol/errors.js';
 import { isLoopback } from '../util/loopback.js';
-import { GUARD_HEADERS, HttpError, HttpGuard } from './http-guard.js';
+import { GUARD_HEADERS, HttpError, HttpGuard, rawRefusal, refusalHead } from './http-guard.js';
 import { HttpSockets, timeouts } from './http-sockets.js';
 import type { Link, Seats } from './link.js';
 import type { Listener } from './tcp.js';
@@ -117,13 +117,6 @@ function credentials(req: IncomingMessage, url: URL): [string, string] | undefin
   return [pair.slice(0, colon), pair.slice(colon + 1)];
 }
 
-/** The answer to a refused request: the status, its headers, one line. */
-function refusalHead(status: number, close: boolean): Record<string, string> {
-  const headers: Record<string, string> = { ...GUARD_HEADERS, 'Content-Type': 'text/plain; charset=utf-8' };
-  if (status === 401) headers['WWW-Authenticate'] = 'Basic realm="linebus"';
-  if (close) headers.Connection = 'close';
-  return headers;
-}
 
 export class HttpListener implements Listener {
   readonly name = 'http';
@@ -153,9 +146,7 @@ export class HttpListener implements Listener {
     server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
       socket.on('error', () => {});
       this.#upgrade(req, socket, head).catch((error: unknown) => {
-        const status = error instanceof HttpError ? error.status : 500;
-        const headers = Object.entries(refusalHead(status, true)).map(([name, value]) => `${name}: ${value}\r\n`).join('');
-        socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Refused'}\r\n${headers}\r\n${(error as Error).message}\n`);
+        socket.end(rawRefusal(error instanceof HttpError ? error.status : 500, (error as Error).message));
       });
     });
   }
