@@ -75,3 +75,23 @@ t.test('a client that pipelines sends and never reads their acknowledgements is 
   t.equal(slow(), 1, `cut off after at most ${batches * 10000} sends`);
   c.close();
 });
+
+t.test('a receiver that reads is not cut off by one commit bigger than --max-pending', { timeout: 60000 }, async (t) => {
+  const maxPending = 64 * 1024;
+  const { server, port } = await startServer(t, { maxPending });
+  const reader = await LineClient.login(port, 'reader');
+  reader.write('recv burst.>');
+  t.equal(await reader.line(), 'ok recv burst.>');
+  const tx = await LineClient.login(port, 'tx');
+  const body = 'b'.repeat(1000);
+  tx.write(...Array.from({ length: 200 }, (_, i) => `send burst.x ${i} ${body}`));
+  const acks = await tx.lines(200);
+  t.same(acks, Array.from({ length: 200 }, (_, i) => `ok send ${i + 1}`));
+  const largest = server.stats().find(([k]) => k === 'journal_largest_commit')?.[1] as number;
+  t.ok(largest * 1000 > maxPending, `a commit brought the reader ${largest} messages, over --max-pending`);
+  const got = await reader.lines(200);
+  t.same(got, Array.from({ length: 200 }, (_, i) => `msg burst.x ${i + 1} tx ${i} ${body}`), 'every message, in order');
+  t.same(server.stats().find(([k]) => k === 'slow_disconnects'), ['slow_disconnects', 0]);
+  reader.close();
+  tx.close();
+});

@@ -91,6 +91,16 @@ export class Outbox implements Flushable {
     return this.#link.writableLength + this.#readyBytes + this.#heldBytes;
   }
 
+  /**
+   * Bytes the client is behind by: output of earlier turns it has not
+   * taken (in the link), and output held behind a reply not known yet.
+   * Not this turn's ready output: a commit's worth, however large, goes to
+   * the link at the end of the turn whatever the client's pace.
+   */
+  behindBytes(): number {
+    return this.#link.writableLength + this.#heldBytes;
+  }
+
   /** Whether a reserved reply is still unknown. */
   waiting(): boolean {
     return this.#held.length > 0;

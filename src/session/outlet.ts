@@ -71,23 +71,17 @@ export class Outlet {
     return Math.max(MIN_PAGE_BYTES, Math.min(MAX_PAGE_BYTES, Math.floor(this.#parts.limits.maxPending / 4)));
   }
 
-  /** Output in order, unless --max-pending bytes would be waiting: then `err slow`. */
+  /** Output in order, unless the client is over --max-pending bytes behind: then `err slow`. */
   push(text: string, bytes: number, id: number): void {
     if (this.#closeReason !== undefined) return;
-    if (this.outbox.pendingBytes() + bytes > this.#parts.limits.maxPending) {
-      this.#slow();
-      return;
-    }
+    if (this.#behind()) return;
     this.outbox.push(text, bytes, id);
   }
 
   /** Raw bytes (a door that is not lines: MQTT's packets), in order, under the same rule. */
   pushBytes(data: Buffer): void {
     if (this.#closeReason !== undefined) return;
-    if (this.outbox.pendingBytes() + data.length > this.#parts.limits.maxPending) {
-      this.#slow();
-      return;
-    }
+    if (this.#behind()) return;
     this.outbox.pushBytes(data);
   }
 
@@ -106,10 +100,7 @@ export class Outlet {
   /** A line of a page of the journal (its bytes from start to end), under the --max-pending rule. */
   pushLine(data: Buffer, start: number, end: number, id: number): void {
     if (this.#closeReason !== undefined) return;
-    if (this.outbox.pendingBytes() + end - start > this.#parts.limits.maxPending) {
-      this.#slow();
-      return;
-    }
+    if (this.#behind()) return;
     this.outbox.pushLine(data, start, end, id);
   }
 
@@ -130,19 +121,13 @@ export class Outlet {
    * still written.)
    */
   fill(slot: Slot, text: string | Buffer, bytes: number): void {
-    if (this.#closeReason === undefined && this.outbox.pendingBytes() + bytes > this.#parts.limits.maxPending) {
-      this.#slow();
-      return;
-    }
+    if (this.#closeReason === undefined && this.#behind()) return;
     this.outbox.fill(slot, text, bytes);
   }
 
   /** As fill(), with the bytes of `data` from `start` to `end`. */
   fillLine(slot: Slot, data: Buffer, start: number, end: number): void {
-    if (this.#closeReason === undefined && this.outbox.pendingBytes() + end - start > this.#parts.limits.maxPending) {
-      this.#slow();
-      return;
-    }
+    if (this.#closeReason === undefined && this.#behind()) return;
     this.outbox.fillLine(slot, data, start, end);
   }
 
@@ -187,6 +172,18 @@ export class Outlet {
    * line is the last one the client can have received: it comes back with
    * `recv <pattern> since <id>` and loses nothing.
    */
+  /**
+   * Whether the client is over --max-pending behind (Outbox.behindBytes);
+   * if so it is cut off as slow. A client that reads takes any one turn's
+   * output, a burst of large messages included; one that does not falls
+   * behind by the next.
+   */
+  #behind(): boolean {
+    if (this.outbox.behindBytes() <= this.#parts.limits.maxPending) return false;
+    this.#slow();
+    return true;
+  }
+
   #slow(): void {
     const { counters, logger, limits } = this.#parts;
     const last = this.outbox.lastWrittenId;
@@ -195,6 +192,7 @@ export class Outlet {
       conn: this.#conn.id,
       remote: this.#conn.remote,
       user: this.#conn.user,
+      behind: this.outbox.behindBytes(),
       pending: this.outbox.pendingBytes(),
       limit: limits.maxPending,
       last_id: last,
