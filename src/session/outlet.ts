@@ -87,12 +87,12 @@ export class Outlet {
 
   /**
    * Whether `bytes` more may wait for the connection besides its output
-   * (messages an MQTT window holds for want of acknowledgements); if not,
-   * it is cut off as slow.
+   * (messages an MQTT window holds for want of acknowledgements), counted
+   * with what it is behind by; if not, it is cut off as slow.
    */
   admit(bytes: number): boolean {
     if (this.#closeReason !== undefined) return false;
-    if (this.outbox.pendingBytes() + bytes <= this.#parts.limits.maxPending) return true;
+    if (this.outbox.behindBytes() + bytes <= this.#parts.limits.maxPending) return true;
     this.#slow();
     return false;
   }
