@@ -72,7 +72,8 @@ t.test('timers fire in due order, once each, and only when due', { timeout: 5000
   const now = Date.now();
   let last: () => void = () => {};
   const done = new Promise<void>((resolve) => (last = resolve));
-  const make = (name: string, due: number): Timed => ({
+  const make = (name: string, due: number, id = 0): Timed => ({
+    id,
     due,
     heapIndex: -1,
     expire: () => {
@@ -96,9 +97,24 @@ t.test('timers fire in due order, once each, and only when due', { timeout: 5000
   t.ok(Date.now() >= now + 60, 'nothing fired early');
 });
 
+t.test('timers due at once fire in id order, whatever order they were set in', { timeout: 5000 }, async (t) => {
+  const timers = new Timers();
+  t.teardown(() => timers.stop());
+  const alive = setInterval(() => {}, 1000);
+  t.teardown(() => clearInterval(alive));
+  const due = Date.now() + 5;
+  const ids = [31, 30, 33, 29, 32, 34, 28];
+  const fired: number[] = [];
+  const all = new Promise<void>((resolve) => {
+    for (const id of ids) timers.set({ id, due, heapIndex: -1, expire: () => fired.push(id) === ids.length && resolve() });
+  });
+  await all;
+  t.same(fired, [28, 29, 30, 31, 32, 33, 34]);
+});
+
 t.test('a deadline past what setTimeout can wait is reached in steps', async (t) => {
   const timers = new Timers();
   t.teardown(() => timers.stop());
-  timers.set({ due: Date.now() + 40 * 86_400_000, heapIndex: -1, expire: () => t.fail('fired 40 days early') });
+  timers.set({ id: 1, due: Date.now() + 40 * 86_400_000, heapIndex: -1, expire: () => t.fail('fired 40 days early') });
   t.equal(timers.size, 1);
 });

@@ -71,7 +71,7 @@ export class Requests {
 
   /** `asker` waits `withinMs` for an answer to request `id`, asked on `topic`. */
   wait(id: number, asker: Asker, withinMs: number, topic: string): void {
-    const waiting: Waiting = { asker, topic, claimed: false, expired: false, due: Date.now() + withinMs, heapIndex: -1, expire: () => this.#expire(id, waiting) };
+    const waiting: Waiting = { id, asker, topic, claimed: false, expired: false, due: Date.now() + withinMs, heapIndex: -1, expire: () => this.#expire(id, waiting) };
     this.#waiting.set(id, waiting);
     this.#timers.set(waiting);
   }

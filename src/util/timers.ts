@@ -9,6 +9,8 @@ import type { HeapItem } from './heap.js';
 export interface Timed extends HeapItem {
   /** When it is due, in ms since the Unix epoch. */
   due: number;
+  /** Of two due at once, the lower goes first (jobs handed out in one millisecond come back in id order). */
+  readonly id: number;
   /** Its time came (it is already off the heap). */
   expire(now: number): void;
 }
@@ -17,7 +19,7 @@ export interface Timed extends HeapItem {
 const MAX_DELAY_MS = 2 ** 31 - 1;
 
 export class Timers {
-  readonly #heap = new Heap<Timed>((a, b) => a.due < b.due);
+  readonly #heap = new Heap<Timed>((a, b) => a.due < b.due || (a.due === b.due && a.id < b.id));
   #timer: NodeJS.Timeout | undefined;
   /** The due time the Node timer is set for. */
   #armedFor = Number.POSITIVE_INFINITY;
