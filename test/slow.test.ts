@@ -1,6 +1,6 @@
 /** A client that stops reading is cut off; nobody else notices. */
 import t from 'tap';
-import { LineClient, startServer } from './helpers.js';
+import { LineClient, startServer, stat } from './helpers.js';
 
 t.test('a receiver that stops reading gets err slow with its last id; others are unaffected', { timeout: 60000 }, async (t) => {
   const maxPending = 256 * 1024;
@@ -93,5 +93,20 @@ t.test('a receiver that reads is not cut off by one commit bigger than --max-pen
   t.same(got, Array.from({ length: 200 }, (_, i) => `msg burst.x ${i + 1} tx ${i} ${body}`), 'every message, in order');
   t.same(server.stats().find(([k]) => k === 'slow_disconnects'), ['slow_disconnects', 0]);
   reader.close();
+  tx.close();
+});
+
+t.test('a client that pipelines commands with long answers and reads none is cut off in that turn', { timeout: 30000 }, async (t) => {
+  const { server, port } = await startServer(t, { maxPending: 64 * 1024 });
+  const tx = await LineClient.login(port, 'tx');
+  const topics = Array.from({ length: 200 }, (_, i) => `t${i}.${'n'.repeat(200)}`);
+  tx.write(...topics.map((topic) => `send ${topic} x`));
+  await tx.lines(200);
+  const hog = await LineClient.login(port, 'hog');
+  hog.socket.pause();
+  // 1000 answers of some 45 kB each from one read: 45 MB if nothing stopped them.
+  hog.write(...Array.from({ length: 1000 }, () => 'topics'));
+  while (stat(server.stats(), 'slow_disconnects') === 0) await tx.sync();
+  t.pass('cut off, not left holding what it asked for');
   tx.close();
 });

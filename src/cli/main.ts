@@ -27,7 +27,7 @@ export function program(): Command {
     .addOption(new Option('--port <port>', 'TCP port; 0 picks a free one').env('LINEBUS_PORT').default(DEFAULTS.port).argParser(port))
     .addOption(dbOption())
     .addOption(new Option('--max-line <bytes>', 'longest accepted line').env('LINEBUS_MAX_LINE').default(DEFAULTS.maxLine).argParser(positiveInt))
-    .addOption(new Option('--max-pending <bytes>', "output waiting for a client before it is cut off with 'err slow' (at least 65536)").env('LINEBUS_MAX_PENDING').default(DEFAULTS.maxPending).argParser(atLeast(65536)))
+    .addOption(new Option('--max-pending <bytes>', "how far behind a client may fall (output it has not read) before it is cut off with 'err slow' (at least 65536)").env('LINEBUS_MAX_PENDING').default(DEFAULTS.maxPending).argParser(atLeast(65536)))
     .addOption(new Option('--max-connections <n>', 'connections served at once').env('LINEBUS_MAX_CONNECTIONS').default(DEFAULTS.maxConnections).argParser(positiveInt))
     .addOption(new Option('--max-subscriptions <n>', 'patterns one connection may receive or take at once').env('LINEBUS_MAX_SUBSCRIPTIONS').default(DEFAULTS.maxSubscriptions).argParser(positiveInt))
     .addOption(new Option('--max-ack-pending <n>', 'un-acked jobs one queue group may have out; past it the group waits for acks').env('LINEBUS_MAX_ACK_PENDING').default(DEFAULTS.maxAckPending).argParser(positiveInt))

@@ -70,6 +70,8 @@ export class Outbox implements Flushable {
   #runStart = 0;
   #runEnd = 0;
   #readyBytes = 0;
+  /** Of them, lines of the journal's pages (messages delivered this turn): bytes shared with every receiver. */
+  #readyLineBytes = 0;
   #readyLastId = 0;
   readonly #held = new Fifo<Held>();
   #heldBytes = 0;
@@ -93,12 +95,14 @@ export class Outbox implements Flushable {
 
   /**
    * Bytes the client is behind by: output of earlier turns it has not
-   * taken (in the link), and output held behind a reply not known yet.
-   * Not this turn's ready output: a commit's worth, however large, goes to
-   * the link at the end of the turn whatever the client's pace.
+   * taken (in the link), output held behind a reply not known yet, and
+   * this turn's other output. Not the message lines this turn delivers
+   * (the pages' own bytes, shared among receivers): the messages of a
+   * commit, however large, go to the link at the end of the turn whatever
+   * the client's pace, and count from the next turn on.
    */
   behindBytes(): number {
-    return this.#link.writableLength + this.#heldBytes;
+    return this.#link.writableLength + this.#heldBytes + this.#readyBytes - this.#readyLineBytes;
   }
 
   /** Whether a reserved reply is still unknown. */
@@ -147,6 +151,7 @@ export class Outbox implements Flushable {
 
   #readyLine(data: Buffer, start: number, end: number): void {
     this.#readyBytes += end - start;
+    this.#readyLineBytes += end - start;
     if (this.#run === data && this.#runEnd === start) {
       this.#runEnd = end;
       return;
@@ -234,6 +239,7 @@ export class Outbox implements Flushable {
     this.#readyChunks = undefined;
     this.#run = undefined;
     this.#readyBytes = 0;
+    this.#readyLineBytes = 0;
     this.#held.clear();
     this.#heldBytes = 0;
   }
@@ -292,6 +298,7 @@ export class Outbox implements Flushable {
       else this.#link.write(ready);
       this.lastWrittenId = this.#readyLastId || this.lastWrittenId;
       this.#readyBytes = 0;
+      this.#readyLineBytes = 0;
     }
     if (this.#endWhenFlushed && this.#held.length === 0) {
       this.#endWhenFlushed = false;

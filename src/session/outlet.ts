@@ -167,15 +167,9 @@ export class Outlet {
   }
 
   /**
-   * PROTOCOL.md: `err slow` when --max-pending bytes are waiting, then
-   * close. What was not yet handed to the sink is dropped, so the id in the
-   * line is the last one the client can have received: it comes back with
-   * `recv <pattern> since <id>` and loses nothing.
-   */
-  /**
    * Whether the client is over --max-pending behind (Outbox.behindBytes);
-   * if so it is cut off as slow. A client that reads takes any one turn's
-   * output, a burst of large messages included; one that does not falls
+   * if so it is cut off as slow. A client that reads takes the messages of
+   * any one turn, a burst of large ones included; one that does not falls
    * behind by the next.
    */
   #behind(): boolean {
@@ -184,6 +178,12 @@ export class Outlet {
     return true;
   }
 
+  /**
+   * PROTOCOL.md: `err slow` when the client is over --max-pending bytes behind, then
+   * close. What was not yet handed to the sink is dropped, so the id in the
+   * line is the last one the client can have received: it comes back with
+   * `recv <pattern> since <id>` and loses nothing.
+   */
   #slow(): void {
     const { counters, logger, limits } = this.#parts;
     const last = this.outbox.lastWrittenId;
