@@ -58,8 +58,10 @@ export class HttpSockets {
   readonly #refused = new WeakMap<Socket, Refusal>();
   /** Sockets with a request of /t/ under way. */
   readonly #busy = new WeakSet<Socket>();
-  /** Each socket's last response: one already under way is not cut into by a refusal. */
-  readonly #responses = new WeakMap<Duplex, ServerResponse>();
+  /** Each socket's last request and its response: one under way is not cut into by a refusal. */
+  readonly #responses = new WeakMap<Duplex, { req: IncomingMessage; res: ServerResponse }>();
+  /** Sockets to close once their response under way has gone out. */
+  readonly #closing = new WeakSet<Duplex>();
 
   constructor(server: Server, seats: Seats, limits: SocketLimits, tls: boolean) {
     this.#server = server;
@@ -67,7 +69,7 @@ export class HttpSockets {
     this.#limits = limits;
     this.#tls = tls;
     server.on('connection', (socket: Socket) => this.#accepted(socket));
-    const track = (req: IncomingMessage, res: ServerResponse): void => void this.#responses.set(req.socket, res);
+    const track = (req: IncomingMessage, res: ServerResponse): void => void this.#responses.set(req.socket, { req, res });
     server.on('request', track);
     server.on('checkContinue', track);
     server.on('clientError', (error: Error & { code?: string }, socket: Duplex) => this.#unreadable(error, socket));
@@ -77,11 +79,26 @@ export class HttpSockets {
    * A request Node could not read (malformed, headers too large, not
    * whole in time) gets its status with one line saying what to do, as
    * every refusal does (Node's own answer has no body), and is closed.
+   * Behind a request still being answered (its answer may say what was
+   * journaled) nothing is written: that answer goes out whole, then the
+   * connection closes.
    */
   #unreadable(error: Error & { code?: string }, socket: Duplex): void {
-    const response = this.#responses.get(socket);
-    if (!socket.writable || error.code === 'ECONNRESET' || (response?.headersSent === true && !response.writableFinished)) {
+    if (!socket.writable || error.code === 'ECONNRESET') {
       socket.destroy();
+      return;
+    }
+    const under = this.#responses.get(socket);
+    if (under !== undefined && !under.res.writableFinished && (under.req.complete || under.res.headersSent)) {
+      // A request not read whole (its body late) has journaled nothing: its refusal is below.
+      if (!under.req.complete) socket.destroy();
+      else if (!this.#closing.has(socket)) {
+        this.#closing.add(socket);
+        socket.pause();
+        const close = (): void => void socket.destroy();
+        under.res.once('finish', close);
+        under.res.once('close', close);
+      }
       return;
     }
     const [status, line] = unreadableAnswer(error.code, this.#limits);

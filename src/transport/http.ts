@@ -117,7 +117,6 @@ function credentials(req: IncomingMessage, url: URL): [string, string] | undefin
   return [pair.slice(0, colon), pair.slice(colon + 1)];
 }
 
-
 export class HttpListener implements Listener {
   readonly name = 'http';
   readonly #server: Server;
