@@ -33,6 +33,7 @@ import type { Cluster } from './cluster/cluster.js';
 import { MqttDoor } from './mqtt/door.js';
 import type { ClusterSettings } from './cluster/subjects.js';
 import { answer } from './handlers/answers.js';
+import { userNameProblem } from './protocol/topic.js';
 
 export interface ServerOptions extends Partial<Limits>, ListenOptions {
   db: string;
@@ -149,6 +150,10 @@ export class LinebusServer {
     }
     if (server.#services.policy.open) {
       server.#logger.log('warn', `no users in ${store.path}: open mode, loopback clients may log in as anyone; add a user with 'linebus user add <name>'`);
+    }
+    const barred = store.users.list().filter(({ name }) => userNameProblem(name) !== undefined);
+    if (barred.length > 0) {
+      server.#logger.log('warn', `users of ${store.path} that can no longer log in (a name may not begin with '$'): ${barred.map(({ name }) => name).join(', ')}; add each under another name, then 'linebus user del' it`);
     }
     server.#checkOpenFiles();
     // The readiness line waits (a little) for the cluster: until its stream

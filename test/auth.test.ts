@@ -4,7 +4,9 @@ import { Store } from '../src/store/store.js';
 import { isLoopback } from '../src/util/loopback.js';
 import { userNameProblem } from '../src/protocol/topic.js';
 import { hashPassword, verifyPassword } from '../src/store/passwords.js';
-import { LineClient, startServer } from './helpers.js';
+import { join } from 'node:path';
+import { LineClient, startServer, tempDir } from './helpers.js';
+import { quickHash } from './quick-hash.js';
 
 t.test('password hashes', async (t) => {
   const hash = await hashPassword('s3cret pass');
@@ -25,10 +27,24 @@ t.test('names and addresses', async (t) => {
   t.match(userNameProblem('a\u0007'), /control/);
   t.match(userNameProblem('$linebus'), /cannot begin with '\$'/);
   t.match(userNameProblem('\uff04linebus'), /cannot begin with '\$'/, 'a fullwidth dollar too');
+  t.match(userNameProblem('\u0301$linebus'), /combining mark/, 'an accent before it too');
   t.equal(userNameProblem('a$'), undefined);
+  t.equal(userNameProblem('Ren\u00e9e\u0301'), undefined, 'marks inside a name are fine');
   t.match(userNameProblem('u'.repeat(65)), /64 bytes/);
   for (const a of ['127.0.0.1', '127.1.2.3', '::1', '::ffff:127.0.0.1']) t.equal(isLoopback(a), true, a);
   for (const a of ['10.0.0.1', '::ffff:10.0.0.1', '::2', 'fe80::1', undefined]) t.equal(isLoopback(a), false, String(a));
+});
+
+t.test('users stored under a name that is no longer allowed are named at start', async (t) => {
+  const db = join(tempDir(t), 'old.db');
+  const journal = Store.open(db);
+  journal.users.put('$ops', quickHash('pw'));
+  journal.users.put('alice', quickHash('pw'));
+  journal.close();
+  const { port, logs } = await startServer(t, { db });
+  t.ok(logs.includes(`warn users of ${db} that can no longer log in (a name may not begin with '$'): $ops; add each under another name, then 'linebus user del' it {}`));
+  const alice = await LineClient.login(port, 'alice', 'pw');
+  alice.close();
 });
 
 t.test('open mode: anyone on loopback, until a user is added; changes need no restart', { timeout: 20000 }, async (t) => {

@@ -132,7 +132,8 @@ export function userNameProblem(name: string): string | undefined {
   if (Buffer.byteLength(name, 'utf8') > MAX_USER_BYTES) return `a user name is at most ${MAX_USER_BYTES} bytes`;
   if (NOT_PRINTABLE.test(name)) return 'a user name cannot contain spaces, control or invisible characters';
   // The server's own messages (dead letters) come from $linebus: no client
-  // may pass for it, with a look-alike of `$` either.
+  // may pass for it, with a look-alike of `$` either, or a mark before it.
+  if (/^\p{M}/u.test(name)) return 'a user name cannot begin with a combining mark';
   if (isReservedTopic(name)) return "a user name cannot begin with '$': such names are the server's own";
   return undefined;
 }
