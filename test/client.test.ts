@@ -29,6 +29,9 @@ t.test('the Node client: pipelined sends, recv, jobs, request and reply, typed e
   // A line feed would make the rest of the body a command of its own; the
   // next send's id (5001 below) shows nothing of it was journaled.
   await t.rejects(client.send('bulk', 'x\nsend payments approve'), { name: 'LinebusError', code: 'syntax', message: /cannot hold a line break/ });
+  await t.rejects(client.send('bulk', 'ends in CR\r'), { code: 'syntax', message: /or end with a carriage return/ }, 'the server would drop it as the CR of CR LF');
+  await t.rejects(client.send('pay ments', 'approve'), new LinebusError('syntax', "a topic has no blanks or control characters: 'pay ments'; use dots between its words"));
+  await t.rejects(client.request('a\tb', 'x'), { code: 'syntax' });
   const worker = await connect({ url: `linebus://bob:pw@127.0.0.1:${port}` });
   const jobs = worker.take('work', { as: 'g' })[Symbol.asyncIterator]();
   const first = jobs.next();
@@ -84,7 +87,7 @@ t.test('linebus send, recv and request: output, exit statuses, commands per mess
   const { port, server } = daemon;
   const at = ['--port', String(port)];
   t.match(await run(['send', ...at, 'deploys', 'web-3', 'done']), { code: 0, stdout: '', stderr: '' });
-  t.match(await run(['send', ...at, 'deploys', 'disk full\nsend payments approve']), { code: 1, stdout: '', stderr: /^linebus: deploys: err syntax a message or argument cannot hold a line break;/ }, 'nothing sent: the ids below go on from 2');
+  t.match(await run(['send', ...at, 'deploys', 'disk full\nsend payments approve']), { code: 1, stdout: '', stderr: /^linebus: deploys: err syntax a message or argument cannot hold a line break or end with a carriage return;/ }, 'nothing sent: the ids below go on from 2');
   t.match(await run(['send', ...at, '-v', 'deploys'], 'a\n\nb\n'), { code: 0, stdout: '2\n3\n' }, 'stdin lines (an empty one skipped); -v prints ids');
   const lines = Array.from({ length: 5000 }, (_, i) => `line ${i}`).join('\n');
   t.match(await run(['send', ...at, 'bulk'], lines), { code: 0, stderr: '' }, 'a 5,000-line file, pipelined');
@@ -102,7 +105,8 @@ t.test('linebus send, recv and request: output, exit statuses, commands per mess
   // A bot that answers with a command, and a worker that fails once.
   const dir = tempDir(t);
   const before = daemon.logs.length;
-  const bot = linebus(['recv', ...at, 'time.now', '--reply', '--', 'sh', '-c', 'echo "it is noon for $LINEBUS_FROM"']);
+  // Its output ends its lines with CR LF: the reply is the line without them.
+  const bot = linebus(['recv', ...at, 'time.now', '--reply', '--', 'sh', '-c', 'printf "it is noon for %s\\r\\n" "$LINEBUS_FROM"']);
   const botDone = finish(bot);
   const script = join(dir, 'work.sh');
   writeFileSync(script, `#!/bin/sh\nbody=$(cat)\nif [ "$body" = bad ] && [ ! -e ${dir}/failed ]; then touch ${dir}/failed; exit 3; fi\necho "$LINEBUS_ID $body" >> ${dir}/done\n`, { mode: 0o755 });

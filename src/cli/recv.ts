@@ -76,6 +76,11 @@ interface Ran {
  * Runs `argv` with the message on stdin. Its output goes to ours; with
  * `reply`, but for its first line, which is the reply.
  */
+/** A line of output without the CR of a CR LF end (a line the client would refuse). */
+function withoutCr(line: string): string {
+  return line.endsWith('\r') ? line.slice(0, -1) : line;
+}
+
 function run(argv: string[], message: Message, timeoutS: number | undefined, reply: boolean): Promise<Ran> {
   return new Promise((resolve) => {
     const child = spawn(argv[0] as string, argv.slice(1), {
@@ -90,13 +95,13 @@ function run(argv: string[], message: Message, timeoutS: number | undefined, rep
       partial += text;
       const lf = partial.indexOf('\n');
       if (lf === -1) return;
-      first = partial.slice(0, lf);
+      first = withoutCr(partial.slice(0, lf));
       if (lf + 1 < partial.length) process.stdout.write(partial.slice(lf + 1));
     });
     child.stdin?.on('error', () => {});
     child.stdin?.end(`${message.body}\n`);
     child.on('error', (error) => resolve({ ok: false, first: '', why: error.message }));
-    child.on('close', (code, signal) => resolve({ ok: code === 0, first: first ?? partial, why: signal ? `killed by ${signal}` : `exit status ${code}` }));
+    child.on('close', (code, signal) => resolve({ ok: code === 0, first: first ?? withoutCr(partial), why: signal ? `killed by ${signal}` : `exit status ${code}` }));
   });
 }
 

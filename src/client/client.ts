@@ -107,11 +107,13 @@ export class Client {
 
   /** Resolves to the message's journal id once it is journaled. */
   async send(topic: string, body: string): Promise<number> {
+    checkTopic(topic);
     return Number((await this.#command(`send ${topic} ${body}`)).slice('ok send '.length));
   }
 
   /** Asks, and resolves to the first answer; rejects with code `timeout`. */
   async request(topic: string, body: string, options: { within?: string } = {}): Promise<{ id: number; responder: string; answer: string }> {
+    checkTopic(topic);
     const reply = await this.#command(`request ${topic}${options.within ? ` within ${options.within}` : ''} ${body}`);
     const [, , id = '0', responder = ''] = reply.split(' ', 4);
     return { id: Number(id), responder, answer: reply.slice(`ok request ${id} ${responder} `.length) };
@@ -153,6 +155,14 @@ export class Client {
     this.#retry = undefined;
     await this.#connection?.close();
   }
+}
+
+/**
+ * A topic is one word: with a blank in it, the rest would silently become
+ * the start of the message (`send orders new x` sends `new x` to orders).
+ */
+function checkTopic(topic: string): void {
+  if (/[\s\p{Cc}]/u.test(topic)) throw new LinebusError('syntax', `a topic has no blanks or control characters: '${topic.replace(/\p{Cc}/gu, '?')}'; use dots between its words`);
 }
 
 /** `import { connect } from 'linebus'`. */

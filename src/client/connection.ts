@@ -38,7 +38,7 @@ function fields(line: string, ts: number | undefined): Message {
 
 /** `@ts=<ms> ` at the start of a line (`tags ts`): the time and where the line itself starts. */
 const UNSTAMPED = { ts: undefined, at: 0 } as const;
-const LINE_BREAK = 'a message or argument cannot hold a line break; send each message as one line (linebus send reads several from stdin, one per line)';
+const LINE_BREAK = 'a message or argument cannot hold a line break or end with a carriage return; send each message as one line (linebus send reads several from stdin, one per line)';
 
 function stamp(line: string): { ts: number | undefined; at: number } {
   if (!line.startsWith('@ts=')) return UNSTAMPED;
@@ -160,7 +160,8 @@ export class Connection {
    */
   command(line: string): Promise<string> {
     if (this.#socket.destroyed) return Promise.reject(new LinebusError('closed', 'not connected to the server'));
-    if (line.includes('\n')) return Promise.reject(new LinebusError('syntax', LINE_BREAK));
+    // A CR at the end would be taken for the CR of a CR LF, and dropped.
+    if (line.includes('\n') || line.endsWith('\r')) return Promise.reject(new LinebusError('syntax', LINE_BREAK));
     const reply = this.#reply();
     this.#socket.write(`${line}\n`);
     return reply;
