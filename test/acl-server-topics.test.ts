@@ -72,6 +72,8 @@ t.test('replay, a cursor and its lag, take: bob gets only the $ messages about t
   const all = await bob.until('ok replay');
   t.same(all.filter((line) => line.includes('TOPSECRET')), [], 'nothing secret in a replay of everything');
   t.equal(all[all.length - 1], 'ok replay > 4');
+  bob.write('replay > last 3');
+  t.same(await bob.until('ok replay'), [OPEN_LINES[0], 'msg open.q 7 alice question', OPEN_LINES[1], 'ok replay > 3'], 'the last 3 he may read, $reply.5 about a secret left out');
   bob.write('recv $dead.> as dc since 0', 'leave $dead.>', 'cursors');
   t.same(await bob.until('ok cursors'), ['ok recv $dead.> as dc after 0', OPEN_LINES[0], 'ok leave $dead.>', 'cursor dc $dead.> 0 1', 'ok cursors 1'], 'a cursor catches up and counts its lag alike');
   bob.write('take $dead.> as deadwork');

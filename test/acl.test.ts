@@ -135,6 +135,8 @@ t.test('over TCP: sends, deliveries, replays, lags and lists follow the rules', 
   t.same(listed.slice(0, 3), ['msg orders.eu 3 shop paid', 'msg alerts.disk 5 shop full', 'ok replay > 2'], 'replay counts what she may read');
   t.same(listed.slice(3).map((line) => line.split(' ')[1]), ['>', 'alerts.disk', 'orders.eu', 'topics'], 'topics lists what she may read');
   t.equal(listed.at(-1), 'ok topics 3');
+  alice.write('replay > last 1', 'replay > last 2');
+  t.same(await alice.lines(5), ['msg alerts.disk 5 shop full', 'ok replay > 1', 'msg orders.eu 3 shop paid', 'msg alerts.disk 5 shop full', 'ok replay > 2'], 'the last n are the last n she may read (the newest, 6, is not hers)');
   bob.write('recv > as c since 0', 'cursors', 'who orders.eu');
   t.same((await bob.until('ok who')).filter((line) => !line.startsWith('msg ')), ['ok recv > as c after 0', 'cursor c > 0 1', 'ok cursors 1', 'ok who orders.eu 0'], "bob's lag counts his one readable message; who hides what he may not read");
   // A lag over more rows than one read: counted a page at a time.

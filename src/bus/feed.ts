@@ -250,7 +250,7 @@ export class Feed {
       case 'ago':
         return starts.afterTime(Date.now() - start.ms, 1, now);
       case 'last': {
-        const steps = starts.startOfLast(pattern, start.count, now);
+        const steps = starts.startOfLast(pattern, start.count, now, undefined, target.user === undefined ? undefined : this.#policy.readable(target.user));
         let step = steps.next();
         while (!step.done) {
           if (!(await target.room())) return undefined;

@@ -3,7 +3,8 @@
  * pattern (`recv ... last n`, `tail -n`), at a time (`since 2h`,
  * retention by age), and a topic's last id (`topics`). Each reads
  * backwards, newest first, in bounded steps a caller may yield between,
- * through the block summaries for one exact topic.
+ * through the block summaries for one exact topic. Under an access file
+ * the last `n` are the last `n` the reader may read.
  */
 import type Database from 'better-sqlite3';
 import { isWildcardPattern, matches } from '../protocol/topic.js';
@@ -14,6 +15,7 @@ import { DEFAULT_LIMITS } from './reader.js';
 import type { PageLimits } from './reader.js';
 import { BLOCK_SIZE, blockOf } from './schema.js';
 import { runSteps } from './steps.js';
+import type { Readable } from './wants.js';
 
 type Found = { id: number } | { left: number };
 
@@ -47,14 +49,15 @@ export class JournalStarts {
 
   /**
    * The id after which the last `count` messages of `pattern` (up to and
-   * including `until`) begin; 0 if there are fewer. Steps of about
-   * `limits.rows` messages, or rows / 32 block summaries, so callers can
-   * yield between them.
+   * including `until`) begin; 0 if there are fewer. With `readable`, only
+   * messages it lets through count. Steps of about `limits.rows` messages,
+   * or rows / 32 block summaries, so callers can yield between them.
    */
-  *startOfLast(pattern: string, count: number, until: number, limits: PageLimits = DEFAULT_LIMITS): Generator<void, number> {
+  *startOfLast(pattern: string, count: number, until: number, limits: PageLimits = DEFAULT_LIMITS, readable?: Readable): Generator<void, number> {
     if (count === 0) return until;
-    if (isWildcardPattern(pattern)) {
-      const found = yield* this.#lastOf(pattern, count, until, 1, limits);
+    // A topic's summaries count all its messages: they serve a reader who may read them all.
+    if (isWildcardPattern(pattern) || (readable !== undefined && readable.topic(pattern) !== 'all')) {
+      const found = yield* this.#lastOf(pattern, count, until, 1, limits, readable);
       return 'id' in found ? found.id - 1 : 0;
     }
     // The last block, then the summaries, newest first.
@@ -86,7 +89,7 @@ export class JournalStarts {
    * read backwards a step at a time; or how many are still wanted once
    * `low` is reached.
    */
-  *#lastOf(pattern: string, wanted: number, until: number, low: number, limits: PageLimits): Generator<void, Found> {
+  *#lastOf(pattern: string, wanted: number, until: number, low: number, limits: PageLimits, readable?: Readable): Generator<void, Found> {
     const exact = isWildcardPattern(pattern) ? undefined : pattern;
     let high = this.#bound(until);
     while (high >= low) {
@@ -101,7 +104,8 @@ export class JournalStarts {
         lowest = row.last_id;
         // The ids of this page in low..until that match, newest last.
         if (row.topic !== null && !matches(pattern, row.topic)) continue;
-        if (consecutive(row) && (row.topic !== null || pattern === '>')) {
+        const whole = readable === undefined || (row.topic !== null && readable.topic(row.topic) === 'all');
+        if (whole && consecutive(row) && (row.topic !== null || pattern === '>')) {
           const top = Math.min(row.last_id, until);
           const bottom = Math.max(row.first_id, low);
           if (top < bottom) continue;
@@ -113,7 +117,7 @@ export class JournalStarts {
         const lines = new PageLines(row);
         while (lines.next()) {
           const id = lines.id;
-          if (id >= low && id <= until && matches(pattern, lines.topic)) ids.push(id);
+          if (id >= low && id <= until && matches(pattern, lines.topic) && (whole || mayRead(readable, lines.topic, lines.body))) ids.push(id);
         }
         if (ids.length >= wanted) return { id: ids[ids.length - wanted] as number };
         wanted -= ids.length;
@@ -150,4 +154,11 @@ export class JournalStarts {
     const page = this.#pageAt.get(id);
     return page !== undefined && page.first_id <= id ? page.last_id : id;
   }
+}
+
+/** Whether `readable` lets this message through. */
+function mayRead(readable: Readable | undefined, topic: string, body: string): boolean {
+  if (readable === undefined) return true;
+  const reach = readable.topic(topic);
+  return reach === 'all' || (reach === 'each' && readable.message(topic, body));
 }
