@@ -26,6 +26,8 @@ export interface ListenOptions {
   mqtt?: { port: number; host?: string | undefined } | undefined;
   /** MQTT over TLS (--mqtt-tls-port), on `host` unless it says otherwise (--mqtt-host). */
   mqttTls?: (TlsFiles & { port: number; host?: string | undefined }) | undefined;
+  /** How long a TLS handshake may take, on every TLS door (HANDSHAKE_MS; tests make it short). */
+  handshakeMs?: number | undefined;
 }
 
 export interface Listening {
@@ -56,14 +58,14 @@ export async function listenAll(options: ListenOptions, doors: Doors, sockets: S
     let tls: TlsListener | undefined;
     if (options.tls) {
       [place, option] = [`${options.tls.host ?? host}:${options.tls.port}`, '--tls-port'];
-      tls = await listenTls({ host: options.tls.host ?? host, port: options.tls.port }, options.tls, lines, sockets);
+      tls = await listenTls({ host: options.tls.host ?? host, port: options.tls.port }, options.tls, lines, sockets, 'tls', options.handshakeMs);
       opened.push(tls);
     }
     let http: HttpListener | undefined;
     if (options.http) {
       const { port, tls: files, origins = [], hostNames = [], metricsOpen = false } = options.http;
       [place, option] = [`${options.http.host ?? host}:${port}`, '--http-port'];
-      http = await HttpListener.listen({ host: options.http.host ?? host, port, tls: files, origins, hostNames, metricsOpen }, web);
+      http = await HttpListener.listen({ host: options.http.host ?? host, port, tls: files, origins, hostNames, metricsOpen, handshakeMs: options.handshakeMs }, web);
       opened.push(http);
     }
     let mqtt: Listener | undefined;
@@ -77,7 +79,7 @@ export async function listenAll(options: ListenOptions, doors: Doors, sockets: S
     if (options.mqttTls) {
       const where = { host: options.mqttTls.host ?? host, port: options.mqttTls.port };
       [place, option] = [`${where.host}:${where.port}`, '--mqtt-tls-port'];
-      mqttTls = await listenTls(where, options.mqttTls, mqttDoor, sockets, 'mqtt-tls');
+      mqttTls = await listenTls(where, options.mqttTls, mqttDoor, sockets, 'mqtt-tls', options.handshakeMs);
     }
     return { tcp, tls, http, mqtt, mqttTls };
   } catch (error) {

@@ -158,6 +158,17 @@ t.test('a TLS connection holds its place from its accept, handshake or not', { t
   tcp.close();
 });
 
+t.test('a TLS handshake that never finishes is closed and its place freed: the line port and HTTPS alike', { timeout: 20000 }, async (t) => {
+  const started = await web(t, { maxConnections: 3, handshakeMs: 300, tls: { port: 0, ...certs.server }, http: { port: 0, tls: certs.server } });
+  const tlsPort = (started.server.tlsAddress() as { port: number }).port;
+  const silent = [raw(tlsPort), raw(started.httpPort)];
+  t.same(await Promise.all(silent.map(({ closed }) => closed)), ['', ''], 'both closed, nothing said');
+  const tcp = await LineClient.login(started.port, 'bob');
+  await counted(started, tcp, 1);
+  t.pass('their places are free');
+  tcp.close();
+});
+
 t.test('a POST is bounded by --max-post-bytes and --max-post-lines; over either, nothing is sent', { timeout: 20000 }, async (t) => {
   const { port, httpPort } = await web(t, { maxPostBytes: 1000, maxPostLines: 10 });
   let answer = await call(httpPort, '/t/a', { method: 'POST', body: 'x\n'.repeat(11) });

@@ -22,7 +22,7 @@ import { GUARD_HEADERS, HttpError, HttpGuard, rawRefusal, refusalHead } from './
 import { HttpSockets, timeouts } from './http-sockets.js';
 import type { Link, Seats } from './link.js';
 import type { Listener } from './tcp.js';
-import { serverContext } from './tls.js';
+import { HANDSHAKE_MS, serverContext } from './tls.js';
 import type { TlsFiles } from './tls.js';
 import { WsLink } from './ws.js';
 import { BinaryWsLink } from './ws-binary.js';
@@ -95,6 +95,8 @@ export interface HttpOptions {
   readonly hostNames: readonly string[];
   /** /metrics answers without credentials (--metrics-open). */
   readonly metricsOpen: boolean;
+  /** HTTPS: a connection still in its TLS handshake then is closed (HANDSHAKE_MS). */
+  readonly handshakeMs?: number | undefined;
 }
 
 /** A WebSocket frame may hold many lines, up to this many bytes. */
@@ -158,7 +160,7 @@ export class HttpListener implements Listener {
     const inTime = timeouts(web.limits);
     let server: Server;
     try {
-      server = options.tls ? createHttpsServer({ ...serverContext(options.tls), ...inTime }) : createHttpServer(inTime);
+      server = options.tls ? createHttpsServer({ ...serverContext(options.tls), handshakeTimeout: options.handshakeMs ?? HANDSHAKE_MS, ...inTime }) : createHttpServer(inTime);
     } catch (error) {
       throw new FatalError(`HTTPS: cannot use ${options.tls?.cert} and ${options.tls?.key}${options.tls?.ca ? ` (CA ${options.tls.ca})` : ''}: ${(error as Error).message}`);
     }

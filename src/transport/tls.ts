@@ -42,11 +42,11 @@ export function serverContext(files: TlsFiles): TlsOptions {
   return { ...secureContext(files), requestCert: verify, rejectUnauthorized: verify };
 }
 
-/** A connection that has not finished its handshake by then is dropped. */
-const HANDSHAKE_MS = 10_000;
+/** A connection that has not finished its handshake by then is dropped (every TLS door: lines, MQTT, HTTPS). */
+export const HANDSHAKE_MS = 10_000;
 
 /** A TLS listener whose Links are of the listener `name` (`tls`; `mqtt-tls` for MQTT's). */
-export function listenTls(where: { host: string; port: number }, files: TlsFiles, door: LineDoor, settings: SocketSettings, name = 'tls'): Promise<TlsListener> {
+export function listenTls(where: { host: string; port: number }, files: TlsFiles, door: LineDoor, settings: SocketSettings, name = 'tls', handshakeMs = HANDSHAKE_MS): Promise<TlsListener> {
   let context: TlsOptions;
   try {
     context = serverContext(files);
@@ -60,7 +60,7 @@ export function listenTls(where: { host: string; port: number }, files: TlsFiles
   // Half-open (PROTOCOL.md: replies still go out after the client's FIN)
   // only once secure: a client that closes its side in the handshake will
   // never finish it, and is closed at once, its place given back.
-  const server = createServer({ ...context, allowHalfOpen: false, handshakeTimeout: HANDSHAKE_MS }, (socket: TLSSocket) => {
+  const server = createServer({ ...context, allowHalfOpen: false, handshakeTimeout: handshakeMs }, (socket: TLSSocket) => {
     handshaking.delete(key(socket));
     socket.allowHalfOpen = true;
     socket.setNoDelay(true);
