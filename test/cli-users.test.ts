@@ -4,6 +4,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LineClient, startServer, tempDir } from './helpers.js';
 import { finish, linebus, run, serve } from './cli-helpers.js';
+import { Store } from '../src/store/store.js';
+import { quickHash } from './quick-hash.js';
 
 t.test('user add, list, del', { timeout: 30000 }, async (t) => {
   const db = join(tempDir(t), 'users.db');
@@ -93,26 +95,34 @@ t.test('--config, and SIGHUP re-reads it and logs what changed', { timeout: 3000
   writeFileSync(config, 'max-line\n');
   t.match((await run(['serve', '--port', '0', '--db', join(dir, 'bus.db'), '--config', config])).stderr, /expected 'max-line <value>'/);
   t.match((await run(['serve', '--port', '0', '--db', join(dir, 'bus.db'), '--config', join(dir, 'none.conf')])).stderr, /cannot read config/);
+  writeFileSync(config, 'metrics-open maybe\n');
+  t.match((await run(['serve', '--port', '0', '--db', join(dir, 'bus.db'), '--config', config])).stderr, /linebus\.conf:1: metrics-open: expected true or false \(or yes\/no, on\/off, 1\/0\)\.\n$/);
+  t.same(await run(['serve', '--port', '0', '--db', join(dir, 'bus.db')], '', { LINEBUS_METRICS_OPEN: 'maybe' }), { code: 1, signal: null, stdout: '', stderr: 'linebus: LINEBUS_METRICS_OPEN=maybe: expected true or false (or yes/no, on/off, 1/0).\n' }, 'its variable too, where commander took any value for on');
 });
 
 t.test('--config takes every option of serve: the database, the address, the limits', { timeout: 30000 }, async (t) => {
   const dir = tempDir(t);
   const config = join(dir, 'all.conf');
   const db = join(dir, 'from config.db');
-  writeFileSync(config, `db ${db}\nhost 127.0.0.1\nport 0 # any free one\nmax-subscriptions 1\nsync full\n`);
+  writeFileSync(config, `db ${db}\nhost 127.0.0.1\nport 0 # any free one\nmax-subscriptions 1\nsync full\nhttp-port 0\nmetrics-open true\n`);
+  const journal = Store.open(db);
+  journal.users.put('alice', quickHash('pw'));
+  journal.close();
   const child = linebus(['serve', '--config', config]);
   const done = finish(child);
-  const port = await new Promise<number>((resolve) => {
+  const [port, httpPort] = await new Promise<[number, number]>((resolve) => {
     let seen = '';
     child.stderr.setEncoding('utf8').on('data', (text: string) => {
       seen += text;
-      const match = /notice listening on 127\.0\.0\.1:(\d+) db="([^"]+)"/.exec(seen);
+      const match = /notice listening on 127\.0\.0\.1:(\d+), HTTP on 127\.0\.0\.1:(\d+) db="([^"]+)"/.exec(seen);
       if (match) {
-        t.equal(match[2], db, 'the database named in the file, spaces and all');
-        resolve(Number(match[1]));
+        t.equal(match[3], db, 'the database named in the file, spaces and all');
+        resolve([Number(match[1]), Number(match[2])]);
       }
     });
   });
+  const metrics = await fetch(`http://127.0.0.1:${httpPort}/metrics`);
+  t.equal(metrics.status, 200, 'an on/off option set to true in the file: /metrics open though a user exists');
   const c = await LineClient.login(port, 'alice');
   c.write('recv a', 'recv b');
   t.same(await c.lines(2), ['ok recv a', 'err busy this connection receives or takes 1 patterns, the most one may (--max-subscriptions); leave one first']);

@@ -7,7 +7,7 @@ import { Command, Option } from 'commander';
 import { DEFAULTS } from '../limits.js';
 import { version } from '../version.js';
 import { DEFAULT_STREAM } from '../cluster/subjects.js';
-import { atLeast, atMost, dbOption, durationOption, logLevel, port, positiveInt, sinceOption, wholeNumber } from './options.js';
+import { atLeast, atMost, dbOption, durationOption, logLevel, port, positiveInt, sinceOption, switchesFromEnv, wholeNumber } from './options.js';
 import { requestCommand, sendCommand } from './client-commands.js';
 import { recvCommand } from './recv.js';
 import type { ServeOptions } from './serve.js';
@@ -18,7 +18,8 @@ export function program(): Command {
   const cli = new Command('linebus')
     .description('a line-protocol message bus over TCP with an SQLite journal')
     .version(version(), '-V, --version')
-    .configureOutput({ outputError: (text, write) => write(text) });
+    .configureOutput({ outputError: (text, write) => write(text) })
+    .hook('preAction', (_cli, action) => switchesFromEnv(action));
 
   cli
     .command('serve')

@@ -1,5 +1,6 @@
 /** Parsers for option values, shared by the command line and --config. */
 import { InvalidArgumentError, Option } from 'commander';
+import type { Command } from 'commander';
 import type { Threshold } from '../log.js';
 import { MAX_DURATION_MS, parseDuration, parseSince } from '../protocol/args.js';
 import type { Start, Usage } from '../protocol/args.js';
@@ -7,6 +8,34 @@ import { DEFAULTS } from '../limits.js';
 import { parseClusterUrls, streamNameProblem } from '../cluster/subjects.js';
 import type { ClusterSettings } from '../cluster/subjects.js';
 import { FatalError } from '../protocol/errors.js';
+
+const ON = new Set(['true', 'yes', 'on', '1']);
+const OFF = new Set(['false', 'no', 'off', '0', '']);
+
+/** The value of an on/off option in a config file or its environment variable. */
+export function onOff(value: string): boolean {
+  const word = value.trim().toLowerCase();
+  if (ON.has(word)) return true;
+  if (OFF.has(word)) return false;
+  throw new InvalidArgumentError('expected true or false (or yes/no, on/off, 1/0).');
+}
+
+/**
+ * commander turns an on/off option on when its environment variable is
+ * set at all: LINEBUS_METRICS_OPEN=0 would open /metrics. The variable's
+ * value decides instead.
+ */
+export function switchesFromEnv(command: Command): void {
+  for (const option of command.options) {
+    const name = option.attributeName();
+    if (!option.isBoolean() || option.envVar === undefined || command.getOptionValueSource(name) !== 'env') continue;
+    try {
+      command.setOptionValueWithSource(name, onOff(process.env[option.envVar] ?? ''), 'env');
+    } catch (error) {
+      throw new FatalError(`${option.envVar}=${process.env[option.envVar]}: ${(error as Error).message}`);
+    }
+  }
+}
 
 export function positiveInt(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {

@@ -13,7 +13,7 @@ import { readAcl } from './acl-file.js';
 import { readConfig } from './config.js';
 import { missingFiles, removeMade } from './new-journal.js';
 import { DaemonSignals } from './signals.js';
-import { clusterSettings } from './options.js';
+import { clusterSettings, onOff } from './options.js';
 import type { ConfigParsers } from './config.js';
 
 export interface ServeOptions extends Limits {
@@ -79,6 +79,7 @@ function configParsers(command: Command): ConfigParsers {
     const name = option.long?.slice(2);
     if (name === undefined || name === 'config' || name === 'help') continue;
     parsers.set(name, (value) => {
+      if (option.isBoolean()) return onOff(value);
       if (option.argChoices && !option.argChoices.includes(value)) {
         throw new InvalidArgumentError(`expected one of ${option.argChoices.join(', ')}.`);
       }
