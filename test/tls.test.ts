@@ -7,7 +7,9 @@
 import t from 'tap';
 import { readFileSync, writeFileSync, copyFileSync } from 'node:fs';
 import { get as httpsGet } from 'node:https';
+import { connect as connectTls } from 'node:tls';
 import type { TLSSocket } from 'node:tls';
+import { once } from 'node:events';
 import { join } from 'node:path';
 import { LineClient, startServer, tempDir } from './helpers.js';
 import { run, serve } from './cli-helpers.js';
@@ -35,6 +37,27 @@ t.test('the protocol over TLS, beside plain TCP; old TLS versions refused', { ti
   await t.rejects(startServer(t, { tls: { port: tlsPort, ...certs.server } }), { message: `127.0.0.1:${tlsPort} is in use (EADDRINUSE); is a linebus serve running already? Stop it, or give another --tls-port` });
   secure.close();
   plain.close();
+});
+
+t.test("a client's TLS 1.2 renegotiation closes its connection: the line port and HTTPS alike", { timeout: 20000 }, async (t) => {
+  // No timeout of the daemon's closes these connections meanwhile.
+  const { server } = await startServer(t, { loginTimeout: 60, tls: { port: 0, ...certs.server }, http: { port: 0, tls: certs.server } });
+  const doors = [
+    { port: (server.tlsAddress() as { port: number }).port, ask: '' },
+    { port: (server.httpAddress() as { port: number }).port, ask: 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n' },
+  ];
+  for (const { port, ask } of doors) {
+    const socket = connectTls({ port, host: '127.0.0.1', ca: readFileSync(certs.ca), maxVersion: 'TLSv1.2' });
+    socket.on('error', () => {});
+    await once(socket, 'secureConnect');
+    // Once the server has written (the greeting; an answer), it is past its own handshake.
+    if (ask !== '') socket.write(ask);
+    await once(socket, 'data');
+    const closed = once(socket, 'close');
+    socket.renegotiate({}, () => {});
+    await closed;
+    t.pass(`closed by the server on port ${port}`);
+  }
 });
 
 t.test('--tls-verify: only clients with a certificate from --tls-ca get in', { timeout: 30000 }, async (t) => {

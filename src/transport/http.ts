@@ -22,7 +22,7 @@ import { GUARD_HEADERS, HttpError, HttpGuard, rawRefusal, refusalHead } from './
 import { HttpSockets, timeouts } from './http-sockets.js';
 import type { Link, Seats } from './link.js';
 import type { Listener } from './tcp.js';
-import { HANDSHAKE_MS, serverContext } from './tls.js';
+import { HANDSHAKE_MS, refuseRenegotiation, serverContext } from './tls.js';
 import type { TlsFiles } from './tls.js';
 import { WsLink } from './ws.js';
 import { BinaryWsLink } from './ws-binary.js';
@@ -164,6 +164,7 @@ export class HttpListener implements Listener {
     } catch (error) {
       throw new FatalError(`HTTPS: cannot use ${options.tls?.cert} and ${options.tls?.key}${options.tls?.ca ? ` (CA ${options.tls.ca})` : ''}: ${(error as Error).message}`);
     }
+    if (options.tls) server.on('secureConnection', refuseRenegotiation);
     const listener = new HttpListener(server, web, options, wss, mqttWss);
     return new Promise((resolve, reject) => {
       server.once('error', reject);

@@ -42,6 +42,18 @@ export function serverContext(files: TlsFiles): TlsOptions {
   return { ...secureContext(files), requestCert: verify, rejectUnauthorized: verify };
 }
 
+/**
+ * A client's TLS 1.2 renegotiation makes the server do a handshake's work
+ * again, as often as it likes; no linebus client needs one. Node reports
+ * the attempt as an error of the socket and goes on: the socket is closed.
+ */
+export function refuseRenegotiation(socket: TLSSocket): void {
+  socket.disableRenegotiation();
+  socket.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'ERR_TLS_RENEGOTIATION_DISABLED') socket.destroy();
+  });
+}
+
 /** A connection that has not finished its handshake by then is dropped (every TLS door: lines, MQTT, HTTPS). */
 export const HANDSHAKE_MS = 10_000;
 
@@ -62,6 +74,7 @@ export function listenTls(where: { host: string; port: number }, files: TlsFiles
   // never finish it, and is closed at once, its place given back.
   const server = createServer({ ...context, allowHalfOpen: false, handshakeTimeout: handshakeMs }, (socket: TLSSocket) => {
     handshaking.delete(key(socket));
+    refuseRenegotiation(socket);
     socket.allowHalfOpen = true;
     socket.setNoDelay(true);
     door.accept(new SocketLink(socket, name, settings));
