@@ -104,7 +104,7 @@ t.test('--max-connections refuses the next client with a clear line', { timeout:
 });
 
 t.test('retention deletes the oldest pages in chunks; catch-up says where the journal starts', { timeout: 30000 }, async (t) => {
-  const { server, port, db, logs } = await startServer(t, { retainMessages: 2500, retentionIntervalMs: 3600_000 });
+  const { server, port, db, logs } = await startServer(t, { retainMessages: 2500, retentionIntervalMs: 3600_000, http: { port: 0 } });
   const tx = await LineClient.login(port, 'tx');
   // A write at a time, each of its own commit, so of its own pages.
   for (let i = 0; i < 30; i++) {
@@ -137,6 +137,20 @@ t.test('retention deletes the oldest pages in chunks; catch-up says where the jo
   rx.write('replay r since 0');
   const all = await rx.lines(6000 - start + 2);
   t.equal(all[6000 - start + 1], `ok replay r ${6000 - start + 1} journal starts at ${start}`);
+  // The web's streams are told too, each in its format, before the first message.
+  const base = `http://127.0.0.1:${(server.httpAddress() as { port: number }).port}`;
+  const opening = async (path: string, upTo: string, headers: Record<string, string> = {}): Promise<string> => {
+    const abort = new AbortController();
+    const response = await fetch(`${base}${path}`, { headers, signal: abort.signal });
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    let text = '';
+    while (!text.includes(upTo)) text += Buffer.from((await reader.read()).value ?? []).toString();
+    abort.abort();
+    return text.slice(0, text.indexOf(upTo) + upTo.length);
+  };
+  t.equal(await opening('/t/r?since=10', `m${start}\n`), `ok recv r journal starts at ${start}\nmsg r ${start} tx m${start}\n`);
+  t.equal(await opening('/t/r?since=10', '\n\nid:', { Accept: 'text/event-stream' }), `event: gone\ndata: journal starts at ${start}\n\nid:`);
+  t.equal(await opening('/t/r?since=10&format=json', '\n'), `{"journal_starts_at":${start}}\n`);
 
   server.reconfigure({ retainMessages: 0, retainDays: 1 });
   t.equal(await server.runRetention(), 0, 'nothing is a day old');

@@ -10,3 +10,13 @@ export function formatMessage(format: 'sse' | 'json', { id, ts, topic, sender, b
   if (format === 'sse') return `id: ${id}\nevent: msg\ndata: ${topic} ${sender} ${body.replace(/\r/g, '\\r')}\n\n`;
   return `${JSON.stringify({ id, ts, topic, sender, body })}\n`;
 }
+
+/**
+ * A stream's word that retention deleted some of what it asked for (the
+ * `journal starts at <id>` of `ok recv`): the loss is never silent. Plain
+ * streams get the reply line itself.
+ */
+export function formatGone(format: 'sse' | 'json', first: number): string {
+  if (format === 'sse') return `event: gone\ndata: journal starts at ${first}\n\n`;
+  return `${JSON.stringify({ journal_starts_at: first })}\n`;
+}

@@ -20,7 +20,7 @@ import type { Admission, Connection } from '../session/connection.js';
 import { Outlet } from '../session/outlet.js';
 import type { OutletParts } from '../session/outlet.js';
 import type { Format, ReceiveRequest } from '../transport/http.js';
-import { formatMessage } from './formats.js';
+import { formatGone, formatMessage } from './formats.js';
 import { ResponseSink } from './response.js';
 import { HTTP_STATUS } from './status.js';
 
@@ -38,6 +38,8 @@ const TYPES: { readonly [format in Format]: string } = {
 
 /** A poll that says neither since nor last: the last 100. */
 const POLL_START: Start = { kind: 'last', count: 100 };
+/** The id in an `ok recv` that says where the journal starts (wire.ts, journalStartsAt). */
+const GONE = /journal starts at (\d+)$/;
 
 export class WebStream implements Receiver, Connection, EitherTarget {
   readonly listener = 'http';
@@ -134,6 +136,12 @@ export class WebStream implements Receiver, Connection, EitherTarget {
     // A poll's count, in plain text only: a browser's stream has no place for it.
     if (reply.verb === 'replay' && this.#format === 'plain') {
       const text = replyText(reply);
+      this.#outlet.push(text, Buffer.byteLength(text), 0);
+    }
+    // Retention took some of what a stream asked for: it is told where the journal starts.
+    const gone = reply.verb === 'recv' ? GONE.exec(reply.text)?.[1] : undefined;
+    if (gone !== undefined) {
+      const text = this.#format === 'plain' ? replyText(reply) : formatGone(this.#format, Number(gone));
       this.#outlet.push(text, Buffer.byteLength(text), 0);
     }
   }
