@@ -263,18 +263,22 @@ t.test('while the cluster is whole, on two streams at once', async (t) => {
       // How daemon b reads the cursor: from the bucket's leader, which
       // has every acknowledged mark, not by a direct get that a lagging
       // replica may answer (a busy machine saw b resume after 0).
-      const spy = await connect({ servers: nats.urls.split(',') });
-      const reads: string[] = [];
-      for (const subject of ['$JS.API.DIRECT.GET.KV_linebus_cursors', '$JS.API.DIRECT.GET.KV_linebus_cursors.>', '$JS.API.STREAM.MSG.GET.KV_linebus_cursors']) {
-        spy.subscribe(subject, { callback: (_error, message) => reads.push(message.subject.split('.').slice(2, 4).join('.')) });
+      // A spy on every node: the request is seen where b publishes it,
+      // whether or not the spy's interest has reached the other nodes yet.
+      const spies = await Promise.all(nats.urls.split(',').map((url) => connect({ servers: url })));
+      const reads = new Set<string>();
+      for (const spy of spies) {
+        for (const subject of ['$JS.API.DIRECT.GET.KV_linebus_cursors', '$JS.API.DIRECT.GET.KV_linebus_cursors.>', '$JS.API.STREAM.MSG.GET.KV_linebus_cursors']) {
+          spy.subscribe(subject, { callback: (_error, message) => reads.add(message.subject.split('.').slice(2, 4).join('.')) });
+        }
       }
-      await spy.flush();
+      await Promise.all(spies.map((spy) => spy.flush()));
       const onB = await LineClient.login(b.port, 'dave');
       onB.write('recv chat.> as bot');
       t.same(await onB.lines(2), ['ok recv chat.> as bot after 1', 'msg chat.y 2 bob hi from b']);
-      await spy.flush();
-      t.same(reads, ['STREAM.MSG'], "the cursor read from the bucket's leader");
-      await spy.close();
+      await Promise.all(spies.map((spy) => spy.flush()));
+      t.same([...reads], ['STREAM.MSG'], "the cursor read from the bucket's leader");
+      await Promise.all(spies.map((spy) => spy.close()));
       onB.write('mark bot 2');
       t.equal(await onB.line(), 'ok mark bot 2');
       onB.close();
