@@ -91,9 +91,10 @@ function configParsers(command: Command): ConfigParsers {
 
 /**
  * The settings of the config file that the command line and environment
- * leave to it (their source is the default or the file itself).
+ * leave to it (their source is the default or the file itself); the names
+ * of the others go to `overridden`.
  */
-function fromConfig(path: string, command: Command): Partial<ServeOptions> {
+function fromConfig(path: string, command: Command, overridden: string[] = []): Partial<ServeOptions> {
   const settings: Record<string, unknown> = {};
   for (const [key, value] of readConfig(path, configParsers(command))) {
     const name = camel(key);
@@ -101,7 +102,7 @@ function fromConfig(path: string, command: Command): Partial<ServeOptions> {
     if (source === undefined || source === 'default' || source === 'config') {
       command.setOptionValueWithSource(name, value, 'config');
       settings[name] = value;
-    }
+    } else overridden.push(key);
   }
   return settings as Partial<ServeOptions>;
 }
@@ -209,7 +210,8 @@ export async function serve(cliOptions: ServeOptions, command: Command): Promise
       return;
     }
     try {
-      const next = fromConfig(options.config, command);
+      const overridden: string[] = [];
+      const next = fromConfig(options.config, command, overridden);
       const changed = server.reconfigure(next as Partial<Limits>);
       if (next.logLevel !== undefined && next.logLevel !== logger.level) {
         changed.push(`logLevel ${logger.level} -> ${next.logLevel}`);
@@ -220,7 +222,8 @@ export async function serve(cliOptions: ServeOptions, command: Command): Promise
           changed.push(`${key} ${String(options[key])} -> ${String(value)} needs a restart, kept ${String(options[key])}`);
         }
       }
-      logger.log('info', `SIGHUP: reloaded ${options.config}: ${changed.length > 0 ? changed.join(', ') : 'nothing changed'}`, { users });
+      const elsewhere = overridden.length > 0 ? `; the command line or environment wins for ${overridden.join(', ')}` : '';
+      logger.log('info', `SIGHUP: reloaded ${options.config}: ${changed.length > 0 ? changed.join(', ') : 'nothing changed'}${elsewhere}`, { users });
     } catch (error) {
       logger.log('error', `SIGHUP: kept the old settings: ${(error as Error).message}`);
     }
