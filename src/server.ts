@@ -116,7 +116,7 @@ export class LinebusServer {
     this.#watchdog.start();
     this.#mqtt = new MqttDoor({ bus: this.#bus, store, turn: this.#turn, counters: this.#stats, logger, limits: this.limits, connections: this.#connections });
     this.#mqtt.start();
-    this.#retention = new Retention(store.journal, store.reader, store.starts, this.limits, this.#stats, logger);
+    this.#retention = new Retention(store.journal, store.reader, store.starts, this.limits, this.#stats, logger, (first) => this.#bus.groups.journalStartsAt(first));
     this.#checkpointer = new Checkpointer(store.path, this.#stats, logger);
     this.#stats.start();
     this.#retention.start(options.retentionIntervalMs ?? RETENTION_INTERVAL_MS);

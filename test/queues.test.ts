@@ -279,3 +279,24 @@ t.test('a worker that does not read is cut off, and every job it held goes back'
   t.same(ids, Array.from({ length: sent }, (_, i) => i + 1), 'every job, in id order, none lost');
   for (const c of [slow, tx, other]) c.close();
 });
+
+t.test('retention takes the jobs a group holds in memory, as it takes the rest', { timeout: 20000 }, async (t) => {
+  const { server, port, logs } = await startServer(t, { retentionIntervalMs: 3_600_000 });
+  const worker = await LineClient.login(port, 'w');
+  worker.write('take q as g max 1');
+  t.equal(await worker.line(), 'ok take q as g');
+  const tx = await LineClient.login(port, 'tx');
+  // One commit, so one page, each: retention can take them one by one.
+  for (let i = 1; i <= 10; i++) {
+    tx.write(`send q m${i}`);
+    t.equal(await tx.line(), `ok send ${i}`);
+  }
+  t.equal(await worker.line(), 'job q 1 tx m1', 'the rest wait in the group, in memory');
+  server.reconfigure({ retainMessages: 3 });
+  t.equal(await server.runRetention(), 7);
+  worker.write('ack 1');
+  t.same(await worker.lines(2), ['ok ack 1', 'job q 8 tx m8'], 'the next job is the journal\'s first, not one it deleted');
+  t.ok(logs.includes('warn retention deleted messages before the group handed them out {"group":"g","from":2,"to":7}'));
+  worker.close();
+  tx.close();
+});

@@ -146,6 +146,9 @@ export class ClusterGroups implements QueueGroups {
     return group;
   }
 
+  /** The groups' jobs come from the stream's consumers, not from this daemon's journal: its retention takes none of them. */
+  journalStartsAt(): void {}
+
   stop(): void {
     clearInterval(this.#counting);
     for (const group of this.#groups.values()) group.stop();

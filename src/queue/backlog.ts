@@ -79,6 +79,22 @@ export class Backlog {
     if (head !== undefined) this.#bytes -= head.size;
   }
 
+  /**
+   * Retention deleted the journal before `first`: messages read ahead of
+   * it go too, as the ones not read yet do (#read), so a group never hands
+   * out a message the journal no longer has.
+   */
+  dropBefore(first: number): void {
+    const head = this.#buffer.peek();
+    if (head === undefined || head.message.id >= first) return;
+    let last = head.message.id;
+    for (let next = this.#buffer.peek(); next !== undefined && next.message.id < first; next = this.#buffer.peek()) {
+      last = next.message.id;
+      this.take();
+    }
+    this.#logger.log('warn', 'retention deleted messages before the group handed them out', { group: this.#group, from: head.message.id, to: last });
+  }
+
   /** A live message of the pattern, committed just now; true if it is next in line. */
   offer(message: Message): boolean {
     if (!this.#caughtUp) return false;

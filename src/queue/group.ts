@@ -189,6 +189,11 @@ export class Group implements QueueGroup, Receiver {
 
   // --- handing out -----------------------------------------------------------
 
+  /** Retention deleted the journal before `first`: nothing older is handed out. */
+  journalStartsAt(first: number): void {
+    this.#backlog.dropBefore(first);
+  }
+
   /** A live message of the pattern, committed just now. */
   deliver(message: Delivery): void {
     if (this.#backlog.offer(message)) this.dispatch();

@@ -46,6 +46,11 @@ export class Groups implements QueueGroups {
     return this.#add(stored);
   }
 
+  /** Retention deleted the journal before `first`. */
+  journalStartsAt(first: number): void {
+    for (const group of this.#groups.values()) group.journalStartsAt(first);
+  }
+
   /** No more deadlines (the daemon is stopping). */
   stop(): void {
     this.#services.timers.stop();

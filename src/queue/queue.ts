@@ -102,6 +102,8 @@ export interface QueueGroups {
   pendingJobs(): number;
   /** Makes a group, or finds the one another daemon of the cluster made. */
   create(stored: StoredGroup): QueueGroup | Promise<QueueGroup>;
+  /** Retention deleted the journal before `first`: no group hands out what went. */
+  journalStartsAt(first: number): void;
   /** No more deadlines (the daemon is stopping). */
   stop(): void;
 }

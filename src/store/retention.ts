@@ -35,13 +35,17 @@ export class Retention {
   #running: Promise<number> | undefined;
   #stopped = false;
 
-  constructor(journal: Journal, reader: JournalReader, starts: JournalStarts, limits: RetentionLimits, counts: RetentionCounts, logger: Logger) {
+  /** Told where the journal now starts, after a pass that deleted some. */
+  readonly #deleted: (first: number) => void;
+
+  constructor(journal: Journal, reader: JournalReader, starts: JournalStarts, limits: RetentionLimits, counts: RetentionCounts, logger: Logger, deleted: (first: number) => void = () => {}) {
     this.#journal = journal;
     this.#reader = reader;
     this.#starts = starts;
     this.#limits = limits;
     this.#counts = counts;
     this.#logger = logger;
+    this.#deleted = deleted;
   }
 
   /** Runs a pass every `intervalMs`. */
@@ -83,7 +87,9 @@ export class Retention {
       this.#logger.log('error', 'retention failed; will retry', { error: (error as Error).message, deleted });
     }
     if (deleted > 0) {
-      this.#logger.log('info', 'retention deleted old messages', { deleted, first_id: this.#reader.firstId() });
+      const first = this.#reader.firstId();
+      this.#logger.log('info', 'retention deleted old messages', { deleted, first_id: first });
+      this.#deleted(first);
     }
     return deleted;
   }
