@@ -38,7 +38,7 @@ export class Retention {
   /** Told where the journal now starts, after a pass that deleted some. */
   readonly #deleted: (first: number) => void;
 
-  constructor(journal: Journal, reader: JournalReader, starts: JournalStarts, limits: RetentionLimits, counts: RetentionCounts, logger: Logger, deleted: (first: number) => void = () => {}) {
+  constructor(journal: Journal, reader: JournalReader, starts: JournalStarts, limits: RetentionLimits, counts: RetentionCounts, logger: Logger, deleted: (first: number) => void) {
     this.#journal = journal;
     this.#reader = reader;
     this.#starts = starts;

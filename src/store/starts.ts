@@ -15,6 +15,7 @@ import { DEFAULT_LIMITS } from './reader.js';
 import type { PageLimits } from './reader.js';
 import { BLOCK_SIZE, blockOf } from './schema.js';
 import { runSteps } from './steps.js';
+import { lets } from './wants.js';
 import type { Readable } from './wants.js';
 
 type Found = { id: number } | { left: number };
@@ -117,7 +118,7 @@ export class JournalStarts {
         const lines = new PageLines(row);
         while (lines.next()) {
           const id = lines.id;
-          if (id >= low && id <= until && matches(pattern, lines.topic) && (whole || mayRead(readable, lines.topic, lines.body))) ids.push(id);
+          if (id >= low && id <= until && matches(pattern, lines.topic) && (whole || lets(readable, lines.topic, () => lines.body))) ids.push(id);
         }
         if (ids.length >= wanted) return { id: ids[ids.length - wanted] as number };
         wanted -= ids.length;
@@ -154,11 +155,4 @@ export class JournalStarts {
     const page = this.#pageAt.get(id);
     return page !== undefined && page.first_id <= id ? page.last_id : id;
   }
-}
-
-/** Whether `readable` lets this message through. */
-function mayRead(readable: Readable | undefined, topic: string, body: string): boolean {
-  if (readable === undefined) return true;
-  const reach = readable.topic(topic);
-  return reach === 'all' || (reach === 'each' && readable.message(topic, body));
 }

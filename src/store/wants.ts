@@ -75,11 +75,15 @@ export class Wants {
 
   /** Whether message `id` of `topic` is wanted; `body` is asked for only when its topic needs it. */
   has(id: number, topic: string, body: () => string): boolean {
-    if (this.#readable !== undefined) {
-      const readable = this.#readable.topic(topic);
-      if (readable === 'none' || (readable === 'each' && !this.#readable.message(topic, body()))) return false;
-    }
+    if (!lets(this.#readable, topic, body)) return false;
     for (const group of this.#groups) if (id > group.after && group.patterns.matches(topic)) return true;
     return false;
   }
+}
+
+/** Whether `readable` (none: no rules) lets this message through; `body` is asked for only when its topic needs it. */
+export function lets(readable: Readable | undefined, topic: string, body: () => string): boolean {
+  if (readable === undefined) return true;
+  const reach = readable.topic(topic);
+  return reach === 'all' || (reach === 'each' && readable.message(topic, body()));
 }
