@@ -8,7 +8,7 @@ import t from 'tap';
 import type { MessageTarget } from '../src/bus/feed.js';
 import { Delivery } from '../src/bus/receiver.js';
 import type { Receiver } from '../src/bus/receiver.js';
-import { err, ok, sent } from '../src/protocol/events.js';
+import { err, ok, sent, startingAt } from '../src/protocol/events.js';
 import type { Message, Reply } from '../src/protocol/events.js';
 import { ProtocolError } from '../src/protocol/errors.js';
 import { hello, item, msgText, MsgWriter, pong, replyLine, replyText, SentLines, writeDigits } from '../src/protocol/wire.js';
@@ -107,6 +107,8 @@ t.test('the line protocol writes the same events as lines', async (t) => {
   const cases: [Parameters<typeof replyLine>[0], string][] = [
     [ok('logoff'), 'ok logoff'],
     [ok('recv', 'a.*', 'as', 'c', 'after', 7), 'ok recv a.* as c after 7'],
+    [startingAt(ok('recv', 'a.*', 'as', 'c', 'after', 7), 12), 'ok recv a.* as c after 7 journal starts at 12'],
+    [startingAt(ok('replay', '>', 0), undefined), 'ok replay > 0'],
     [sent(42), 'ok send 42'],
     [err('denied', 'you may not'), 'err denied you may not'],
     [new ProtocolError('busy', 'later'), 'err busy later'],

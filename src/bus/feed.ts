@@ -11,9 +11,8 @@
  * cursor when it is new, and counts a cursor's lag.
  */
 import type { Start } from '../protocol/args.js';
-import { err, ok } from '../protocol/events.js';
+import { err, ok, startingAt } from '../protocol/events.js';
 import type { Message, Reply } from '../protocol/events.js';
-import { journalStartsAt } from '../protocol/wire.js';
 import type { LagCounter } from '../store/lag.js';
 import type { JournalStarts } from '../store/starts.js';
 import type { JournalReader, PageLimits } from '../store/reader.js';
@@ -92,7 +91,7 @@ export class Feed {
       // Patterns already live pick up from here, through the journal.
       const wants = this.#liveWants(target);
       target.subscribe(pattern);
-      target.reply(ok('recv', `${pattern}${this.#gone(start)}`));
+      target.reply(startingAt(ok('recv', pattern), this.#gone(start)));
       const after = await this.#startId(target, pattern, start);
       if (after === undefined) return;
       await this.#stream(target, [{ pattern, after }, ...wants], NO_END);
@@ -136,7 +135,7 @@ export class Feed {
       target.subscribe(pattern);
       const mark = cursor.mark;
       const first = this.#reader.firstId();
-      target.reply(ok('recv', pattern, 'as', name, 'after', `${mark}${first > mark + 1 ? journalStartsAt(first) : ''}`));
+      target.reply(startingAt(ok('recv', pattern, 'as', name, 'after', mark), first > mark + 1 ? first : undefined));
       await this.#stream(target, [{ pattern, after: mark }, ...wants], NO_END);
     });
   }
@@ -202,7 +201,7 @@ export class Feed {
       if (after === undefined) return;
       const count = await this.#stream(target, [{ pattern, after }], this.#reader.lastId());
       if (count === undefined) return;
-      target.reply(ok('replay', pattern, `${count}${gone}`));
+      target.reply(startingAt(ok('replay', pattern, count), gone));
       if (live.length > 0) await this.#stream(target, live, NO_END);
     });
   }
@@ -226,10 +225,10 @@ export class Feed {
    * When `since <id>` asks for rows that retention has deleted, the reply
    * says where the journal now starts.
    */
-  #gone(start: Start): string {
-    if (start.kind !== 'id') return '';
+  #gone(start: Start): number | undefined {
+    if (start.kind !== 'id') return undefined;
     const first = this.#reader.firstId();
-    return first > start.id + 1 ? journalStartsAt(first) : '';
+    return first > start.id + 1 ? first : undefined;
   }
 
   /** What the target's live patterns still need, from the journal's end now. */

@@ -34,6 +34,8 @@ export interface Ok {
   readonly text: string;
   /** `ok send`: the journal id of the message. */
   readonly id?: number;
+  /** Retention took some of what was asked for: the journal's first id now (the line ends `journal starts at <id>`). */
+  readonly journalStartsAt?: number;
 }
 
 /** `err <code> <text>`: the code is stable (errors.ts), the text says what to do next. */
@@ -46,6 +48,11 @@ export type Reply = Ok | Refusal;
 
 export function ok(verb: string, ...words: (string | number)[]): Ok {
   return { code: 'ok', verb, text: words.join(' ') };
+}
+
+/** `reply`, saying where the journal starts when `first` is given. */
+export function startingAt(reply: Ok, first: number | undefined): Ok {
+  return first === undefined ? reply : { ...reply, journalStartsAt: first };
 }
 
 /** `ok send <id>`, the reply a busy bus gives most. */

@@ -18,7 +18,10 @@ export type LineReply = Reply | Line;
 /** The line of a reply with its LF, as it is written: `ok <verb> [text]`, `err <code> <text>`. */
 export function replyText(reply: LineReply): string {
   if (reply.code === 'line') return `${reply.text}\n`;
-  if (reply.code === 'ok') return reply.text === '' ? `ok ${reply.verb}\n` : `ok ${reply.verb} ${reply.text}\n`;
+  if (reply.code === 'ok') {
+    const words = reply.journalStartsAt === undefined ? reply.text : `${reply.text} journal starts at ${reply.journalStartsAt}`;
+    return words === '' ? `ok ${reply.verb}\n` : `ok ${reply.verb} ${words}\n`;
+  }
   return `err ${reply.code} ${reply.text}\n`;
 }
 
@@ -152,9 +155,4 @@ export function duration(ms: number): string {
 /** A data line of a listing command: `<kind> <words...>` (topic, user, stat). */
 export function item(kind: string, ...words: (string | number)[]): Line {
   return { code: 'line', text: `${kind} ${words.join(' ')}` };
-}
-
-/** ` journal starts at <id>`, appended to a reply when retention took what was asked for. */
-export function journalStartsAt(first: number): string {
-  return ` journal starts at ${first}`;
 }

@@ -38,8 +38,6 @@ const TYPES: { readonly [format in Format]: string } = {
 
 /** A poll that says neither since nor last: the last 100. */
 const POLL_START: Start = { kind: 'last', count: 100 };
-/** The id in an `ok recv` that says where the journal starts (wire.ts, journalStartsAt). */
-const GONE = /journal starts at (\d+)$/;
 
 export class WebStream implements Receiver, Connection, EitherTarget {
   readonly listener = 'http';
@@ -139,9 +137,9 @@ export class WebStream implements Receiver, Connection, EitherTarget {
       this.#outlet.push(text, Buffer.byteLength(text), 0);
     }
     // Retention took some of what a stream asked for: it is told where the journal starts.
-    const gone = reply.verb === 'recv' ? GONE.exec(reply.text)?.[1] : undefined;
+    const gone = reply.verb === 'recv' ? reply.journalStartsAt : undefined;
     if (gone !== undefined) {
-      const text = this.#format === 'plain' ? replyText(reply) : formatGone(this.#format, Number(gone));
+      const text = this.#format === 'plain' ? replyText(reply) : formatGone(this.#format, gone);
       this.#outlet.push(text, Buffer.byteLength(text), 0);
     }
   }
