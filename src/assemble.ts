@@ -4,7 +4,7 @@
  * that drive sessions without sockets.
  */
 import { Broker } from './bus/broker.js';
-import type { Upstream } from './bus/broker.js';
+import type { Upstream } from './bus/upstream.js';
 import { Cursors } from './bus/cursors.js';
 import { Feed } from './bus/feed.js';
 import { Policy } from './bus/policy.js';

@@ -11,7 +11,7 @@
 import t from 'tap';
 import * as nats from 'nats';
 import type { ConsumerConfig, NatsConnection } from 'nats';
-import type { Ingested } from '../src/bus/broker.js';
+import type { Ingested } from '../src/bus/upstream.js';
 import { deliveryOf, StreamCopy } from '../src/cluster/copy.js';
 import type { MsgFrame } from '../src/cluster/nats-frames.js';
 import type { MsgCallback } from '../src/cluster/nats-socket.js';

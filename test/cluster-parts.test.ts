@@ -11,7 +11,7 @@ import type { StreamIdentity } from '../src/store/cluster.js';
 import { InFlightSends, pubAckOf } from '../src/cluster/publisher.js';
 import { cursorKey, cursorOfKey } from '../src/cluster/cursors.js';
 import { consumerName } from '../src/cluster/groups.js';
-import type { Publication } from '../src/bus/broker.js';
+import type { Publication } from '../src/bus/upstream.js';
 import type { Receiver } from '../src/bus/receiver.js';
 import { ProtocolError } from '../src/protocol/errors.js';
 import { replyLine } from '../src/protocol/wire.js';

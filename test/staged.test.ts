@@ -8,7 +8,7 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { Broker } from '../src/bus/broker.js';
-import type { Ingested, Publication, Staged } from '../src/bus/broker.js';
+import type { Ingested, Publication, Staged } from '../src/bus/upstream.js';
 import { Stats } from '../src/bus/stats.js';
 import { outbound } from '../src/cluster/publisher.js';
 import { Turn } from '../src/bus/turn.js';

@@ -8,7 +8,8 @@
 import type { CursorStore, StoredCursor } from '../store/cursors.js';
 import { err, ok } from '../protocol/events.js';
 import type { Reply } from '../protocol/events.js';
-import type { Broker, Staged } from './broker.js';
+import type { Broker } from './broker.js';
+import type { Staged } from './upstream.js';
 
 export type Cursor = StoredCursor;
 

@@ -11,7 +11,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { NatsConnection } from 'nats';
-import type { Broker, Ingested, Publication, Upstream, UpstreamBus } from '../bus/broker.js';
+import type { Broker } from '../bus/broker.js';
+import type { Ingested, Publication, Upstream, UpstreamBus } from '../bus/upstream.js';
 import type { Journal } from '../store/journal.js';
 import type { Cursors } from '../bus/cursors.js';
 import type { ClusterView, DaemonAnswer, RowOf, ViewQuestion } from '../handlers/views.js';

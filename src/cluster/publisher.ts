@@ -5,7 +5,7 @@
  * journal. So the id is the stream's sequence, the sender can replay its
  * own send at once, and its own `recv` does not get the message back.
  */
-import type { Publication, Staged, UpstreamBus } from '../bus/broker.js';
+import type { Publication, Staged, UpstreamBus } from '../bus/upstream.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { Receiver } from '../bus/receiver.js';
 import { statusOf } from './nats-frames.js';

@@ -1,5 +1,5 @@
 /** `send <topic> <message>`: acknowledged once journaled. */
-import type { Publication } from '../bus/broker.js';
+import type { Publication } from '../bus/upstream.js';
 import type { ProtocolError } from '../protocol/errors.js';
 import type { CommandOf } from '../protocol/commands.js';
 import type { Conn, ReplySlot, Services } from './context.js';

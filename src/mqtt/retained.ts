@@ -6,7 +6,7 @@
  * first, RETAIN set, read from the database a page at a time: there is no
  * copy in memory, a bus may have a retained message on every topic.
  */
-import type { Staged } from '../bus/broker.js';
+import type { Staged } from '../bus/upstream.js';
 import type { Qos } from '../protocol/events.js';
 import { RETAINED_PAGE } from '../store/mqtt.js';
 import type { MqttStore } from '../store/mqtt.js';

@@ -7,7 +7,8 @@
  * the identifiers released) is written with the broker's next commit, in
  * its transaction, as a cursor's mark is. A clean session writes nothing.
  */
-import type { Broker, Staged } from '../bus/broker.js';
+import type { Broker } from '../bus/broker.js';
+import type { Staged } from '../bus/upstream.js';
 import type { Message, Qos } from '../protocol/events.js';
 import type { MqttStore, SessionKey, StoredInflight } from '../store/mqtt.js';
 import { OutboundWindow } from './inflight.js';

@@ -7,7 +7,8 @@
 import { err } from '../protocol/events.js';
 import type { Reply } from '../protocol/events.js';
 import type { GroupStore } from '../store/groups.js';
-import type { Broker, Staged } from '../bus/broker.js';
+import type { Broker } from '../bus/broker.js';
+import type { Staged } from '../bus/upstream.js';
 import type { Job } from './job.js';
 
 /** What is written: the group as it is at the commit. */
