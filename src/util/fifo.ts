@@ -1,39 +1,52 @@
 /**
  * A first-in first-out queue whose take is O(1): Array#shift moves every
  * element, which a client pipelining thousands of short lines would turn
- * into quadratic work.
+ * into quadratic work. An emptied queue keeps its array (up to
+ * KEPT_CAPACITY places) for the next items: a connection's queue empties
+ * every turn, and growing a new array each time cost a fresh daemon 4%
+ * of its 50-to-1 throughput (the harness's generator, 200,000 sends).
  */
+const KEPT_CAPACITY = 1024;
+
 export class Fifo<T> {
-  #items: T[] = [];
+  #items: (T | undefined)[] = [];
   #head = 0;
+  #tail = 0;
 
   get length(): number {
-    return this.#items.length - this.#head;
+    return this.#tail - this.#head;
   }
 
   push(item: T): void {
-    this.#items.push(item);
+    if (this.#tail < this.#items.length) this.#items[this.#tail] = item;
+    else this.#items.push(item);
+    this.#tail++;
   }
 
   /** The first item, without taking it. */
   peek(): T | undefined {
-    return this.#items[this.#head];
+    return this.#head < this.#tail ? this.#items[this.#head] : undefined;
   }
 
   take(): T | undefined {
-    if (this.#head >= this.#items.length) return undefined;
+    if (this.#head >= this.#tail) return undefined;
     const item = this.#items[this.#head] as T;
+    // Taken items are not kept alive by the array.
+    this.#items[this.#head] = undefined;
     this.#head++;
-    if (this.#head === this.#items.length) this.clear();
-    else if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
+    if (this.#head === this.#tail) this.clear();
+    else if (this.#head >= 1024 && this.#head * 2 >= this.#tail) {
+      this.#items = this.#items.slice(this.#head, this.#tail);
+      this.#tail -= this.#head;
       this.#head = 0;
     }
     return item;
   }
 
   clear(): void {
-    this.#items = [];
+    if (this.#items.length > KEPT_CAPACITY) this.#items = [];
+    else this.#items.fill(undefined, this.#head, this.#tail);
     this.#head = 0;
+    this.#tail = 0;
   }
 }
