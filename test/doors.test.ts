@@ -109,6 +109,7 @@ t.test('the line protocol writes the same events as lines', async (t) => {
     [ok('recv', 'a.*', 'as', 'c', 'after', 7), 'ok recv a.* as c after 7'],
     [startingAt(ok('recv', 'a.*', 'as', 'c', 'after', 7), 12), 'ok recv a.* as c after 7 journal starts at 12'],
     [startingAt(ok('replay', '>', 0), undefined), 'ok replay > 0'],
+    [startingAt(ok('recv'), 3), 'ok recv journal starts at 3'],
     [sent(42), 'ok send 42'],
     [err('denied', 'you may not'), 'err denied you may not'],
     [new ProtocolError('busy', 'later'), 'err busy later'],

@@ -14,7 +14,7 @@ import { Fifo } from '../src/util/fifo.js';
 function random(seed: number): () => number {
   let state = seed;
   return () => {
-    state = (state * 1103515245 + 12345) % 2 ** 31;
+    state = (Math.imul(state, 1103515245) + 12345) & 0x7fffffff;
     return state / 2 ** 31;
   };
 }
@@ -26,17 +26,22 @@ t.test('takes in the order pushed, whatever the mix of pushes, takes and clears'
     const model: number[] = [];
     let n = 0;
     let mismatches = 0;
+    let drains = 0;
     for (let step = 0; step < 20_000; step++) {
       const roll = next();
-      // Bursts of up to 3000 pushes, then mostly takes: the queue empties,
-      // compacts (1024 taken) and grows past what an emptied queue keeps.
-      if (roll < 0.02) {
+      // Bursts of up to 3000 pushes, drains to empty, and pushes and takes
+      // at even odds: the queue compacts (1024 and more taken from a long
+      // one), empties below and above the capacity it keeps, and is cleared.
+      if (roll < 0.01) {
         const burst = Math.floor(next() * 3000);
         for (let k = 0; k < burst; k++) {
           fifo.push(n);
           model.push(n++);
         }
-      } else if (roll < 0.45) {
+      } else if (roll < 0.015) {
+        while (model.length > 0) if (fifo.take() !== model.shift()) mismatches++;
+        drains++;
+      } else if (roll < 0.5) {
         fifo.push(n);
         model.push(n++);
       } else if (roll < 0.999) {
@@ -48,11 +53,24 @@ t.test('takes in the order pushed, whatever the mix of pushes, takes and clears'
       if (fifo.length !== model.length || fifo.peek() !== model[0]) mismatches++;
     }
     t.equal(mismatches, 0, `seed ${seed}: every take, peek and length as the array's`);
-    t.ok(n > 20_000, `seed ${seed}: ${n} items went through`);
+    t.ok(n > 100_000 && drains > 50, `seed ${seed}: ${n} items went through, ${drains} drains`);
   }
 });
 
-t.test('an emptied queue is used again, from its start', async (t) => {
+t.test('a long queue taken from compacts and keeps its order', async (t) => {
+  const fifo = new Fifo<number>();
+  for (let k = 0; k < 3000; k++) fifo.push(k);
+  const taken: number[] = [];
+  // The 1600th take compacts (1600 taken of 3000); pushes follow it.
+  for (let k = 0; k < 1600; k++) taken.push(fifo.take() as number);
+  for (let k = 3000; k < 3500; k++) fifo.push(k);
+  t.same([fifo.length, fifo.peek()], [1900, 1600]);
+  for (let item = fifo.take(); item !== undefined; item = fifo.take()) taken.push(item);
+  t.same(taken, Array.from({ length: 3500 }, (_, k) => k), 'all 3500, in order');
+  t.same([fifo.length, fifo.peek()], [0, undefined]);
+});
+
+t.test('an emptied or cleared queue takes new items', async (t) => {
   const fifo = new Fifo<string>();
   for (const round of [1, 2, 3]) {
     for (const item of ['a', 'b', 'c']) fifo.push(`${item}${round}`);

@@ -26,11 +26,11 @@ export interface Message {
 /** MQTT's quality of service: at most once, at least once, exactly once. */
 export type Qos = 0 | 1 | 2;
 
-/** `ok <verb> [<text>]`. */
+/** `ok <verb> [<text>] [journal starts at <id>]`. */
 export interface Ok {
   readonly code: 'ok';
   readonly verb: string;
-  /** The words after the verb, '' for none. */
+  /** The words after the verb (before any `journal starts at`), '' for none. */
   readonly text: string;
   /** `ok send`: the journal id of the message. */
   readonly id?: number;

@@ -15,12 +15,12 @@ export interface Line {
 /** Whatever the line protocol answers a command with. */
 export type LineReply = Reply | Line;
 
-/** The line of a reply with its LF, as it is written: `ok <verb> [text]`, `err <code> <text>`. */
+/** The line of a reply with its LF, as it is written: `ok <verb> [text] [journal starts at <id>]`, `err <code> <text>`. */
 export function replyText(reply: LineReply): string {
   if (reply.code === 'line') return `${reply.text}\n`;
   if (reply.code === 'ok') {
-    const words = reply.journalStartsAt === undefined ? reply.text : `${reply.text} journal starts at ${reply.journalStartsAt}`;
-    return words === '' ? `ok ${reply.verb}\n` : `ok ${reply.verb} ${words}\n`;
+    const head = reply.text === '' ? `ok ${reply.verb}` : `ok ${reply.verb} ${reply.text}`;
+    return reply.journalStartsAt === undefined ? `${head}\n` : `${head} journal starts at ${reply.journalStartsAt}\n`;
   }
   return `err ${reply.code} ${reply.text}\n`;
 }
