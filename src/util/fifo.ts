@@ -1,12 +1,13 @@
 /**
  * A first-in first-out queue whose take is O(1): Array#shift moves every
  * element, which a client pipelining thousands of short lines would turn
- * into quadratic work. An emptied queue keeps its array (up to
- * KEPT_CAPACITY places, 2 KB, so that an idle connection holds little)
- * for the next items: a connection's queue empties every turn, and
- * growing a new array each time cost a fresh daemon 4% of its 50-to-1
- * throughput (the harness's generator, 200,000 sends).
+ * into quadratic work. An emptied queue keeps its array if it had more
+ * than KEPT_MIN and at most KEPT_CAPACITY places: a busy connection's
+ * queue empties every turn, and growing a new array each time cost a
+ * fresh daemon 4% of its 50-to-1 throughput (the harness's generator,
+ * 200,000 sends); an idle connection's few lines leave no array behind.
  */
+const KEPT_MIN = 16;
 const KEPT_CAPACITY = 256;
 /** Taken places at the front are dropped once there are this many and they are half the array. */
 const COMPACT_AFTER = 1024;
@@ -47,7 +48,7 @@ export class Fifo<T> {
   }
 
   clear(): void {
-    if (this.#items.length > KEPT_CAPACITY) this.#items = [];
+    if (this.#items.length <= KEPT_MIN || this.#items.length > KEPT_CAPACITY) this.#items = [];
     else this.#items.fill(undefined, this.#head, this.#tail);
     this.#head = 0;
     this.#tail = 0;
