@@ -100,17 +100,19 @@ t.test('an item taken or cleared away is not kept alive by the queue', async (t)
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
   const fifo = new Fifo<object>();
-  // Two taken while others stay queued, one cleared away.
-  const refs = pushWeakly(fifo, 4);
+  // Two taken while the others stay queued, then the rest cleared away:
+  // 20 of them, more than an emptied queue's array may keep it for.
+  const refs = pushWeakly(fifo, 20);
+  const alive = (): string => refs.map((ref) => (ref.deref() === undefined ? '-' : 'o')).join('');
   fifo.take();
   fifo.take();
   const kept = fifo.peek();
   await nextTurn();
   gc();
-  t.same(refs.map((ref) => ref.deref() !== undefined), [false, false, true, true], 'the taken ones are collected');
+  t.equal(alive(), `--${'o'.repeat(18)}`, 'the taken ones are collected');
   t.equal(kept, refs[2]?.deref());
   fifo.clear();
   await nextTurn();
   gc();
-  t.same(refs.map((ref) => ref.deref() !== undefined), [false, false, true, false], 'so are the cleared ones (the test holds the third)');
+  t.equal(alive(), `--o${'-'.repeat(17)}`, 'so are the cleared ones (the test holds the third)');
 });

@@ -228,3 +228,17 @@ export class LineClient {
     this.socket.destroy();
   }
 }
+
+/** The body of a streamed response, read until `done` says it holds enough. */
+export async function readUntil(response: Response, done: (text: string) => boolean): Promise<string> {
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  while (!done(text)) {
+    const { value, done: ended } = await reader.read();
+    if (ended) break;
+    text += decoder.decode(value, { stream: true });
+  }
+  await reader.cancel();
+  return text;
+}

@@ -3,7 +3,7 @@ import t from 'tap';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { Store } from '../src/store/store.js';
-import { LineClient, startServer, tempDir } from './helpers.js';
+import { LineClient, readUntil, startServer, tempDir } from './helpers.js';
 import { version } from '../src/version.js';
 
 t.test('topics, who and stats from telnet', { timeout: 20000 }, async (t) => {
@@ -140,12 +140,7 @@ t.test('retention deletes the oldest pages in chunks; catch-up says where the jo
   // The web's streams are told too, each in its format, before the first message.
   const base = `http://127.0.0.1:${(server.httpAddress() as { port: number }).port}`;
   const opening = async (path: string, upTo: string, headers: Record<string, string> = {}): Promise<string> => {
-    const abort = new AbortController();
-    const response = await fetch(`${base}${path}`, { headers, signal: abort.signal });
-    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
-    let text = '';
-    while (!text.includes(upTo)) text += Buffer.from((await reader.read()).value ?? []).toString();
-    abort.abort();
+    const text = await readUntil(await fetch(`${base}${path}`, { headers }), (read) => read.includes(upTo));
     return text.slice(0, text.indexOf(upTo) + upTo.length);
   };
   t.equal(await opening('/t/r?since=10', `m${start}\n`), `ok recv r journal starts at ${start}\nmsg r ${start} tx m${start}\n`);

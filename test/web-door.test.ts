@@ -4,26 +4,12 @@
  * a POST sent whole or not at all, and its place among the connections.
  */
 import t from 'tap';
-import { LineClient, startServer } from './helpers.js';
+import { LineClient, readUntil, startServer } from './helpers.js';
 import type { Teardown } from './helpers.js';
 
 async function web(t: Teardown, options: Parameters<typeof startServer>[1] = {}): Promise<Awaited<ReturnType<typeof startServer>> & { base: string }> {
   const started = await startServer(t, { http: { port: 0 }, ...options });
   return { ...started, base: `http://127.0.0.1:${(started.server.httpAddress() as { port: number }).port}` };
-}
-
-/** The body of a streamed response, read until `done` says it holds enough. */
-async function readUntil(response: Response, done: (text: string) => boolean): Promise<string> {
-  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
-  const decoder = new TextDecoder();
-  let text = '';
-  while (!done(text)) {
-    const { value, done: ended } = await reader.read();
-    if (ended) break;
-    text += decoder.decode(value, { stream: true });
-  }
-  await reader.cancel();
-  return text;
 }
 
 t.test('JSON carries the time the journal holds, for what was journaled and what comes live', { timeout: 15000 }, async (t) => {

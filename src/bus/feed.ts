@@ -17,7 +17,7 @@ import type { LagCounter } from '../store/lag.js';
 import type { JournalStarts } from '../store/starts.js';
 import type { JournalReader, PageLimits } from '../store/reader.js';
 import { Wants } from '../store/wants.js';
-import type { Want } from '../store/wants.js';
+import type { Readable, Want } from '../store/wants.js';
 import type { Cursors } from './cursors.js';
 import type { Policy } from './policy.js';
 import type { Turn } from './turn.js';
@@ -134,8 +134,7 @@ export class Feed {
       }
       target.subscribe(pattern);
       const mark = cursor.mark;
-      const first = this.#reader.firstId();
-      target.reply(startingAt(ok('recv', pattern, 'as', name, 'after', mark), first > mark + 1 ? first : undefined));
+      target.reply(startingAt(ok('recv', pattern, 'as', name, 'after', mark), this.#goneAfter(mark)));
       await this.#stream(target, [{ pattern, after: mark }, ...wants], NO_END);
     });
   }
@@ -222,13 +221,21 @@ export class Feed {
   }
 
   /**
-   * When `since <id>` asks for rows that retention has deleted, the reply
-   * says where the journal now starts.
+   * When `since <id>` (or a cursor's mark) asks for rows that retention
+   * has deleted, the reply says where the journal now starts.
    */
   #gone(start: Start): number | undefined {
-    if (start.kind !== 'id') return undefined;
+    return start.kind === 'id' ? this.#goneAfter(start.id) : undefined;
+  }
+
+  #goneAfter(id: number): number | undefined {
     const first = this.#reader.firstId();
-    return first > start.id + 1 ? first : undefined;
+    return first > id + 1 ? first : undefined;
+  }
+
+  /** What the target's user may read, or undefined (no check) for a target without one. */
+  #readable(target: FeedTarget): Readable | undefined {
+    return target.user === undefined ? undefined : this.#policy.readable(target.user);
   }
 
   /** What the target's live patterns still need, from the journal's end now. */
@@ -249,7 +256,7 @@ export class Feed {
       case 'ago':
         return starts.afterTime(Date.now() - start.ms, 1, now);
       case 'last': {
-        const steps = starts.startOfLast(pattern, start.count, now, undefined, target.user === undefined ? undefined : this.#policy.readable(target.user));
+        const steps = starts.startOfLast(pattern, start.count, now, undefined, this.#readable(target));
         let step = steps.next();
         while (!step.done) {
           if (!(await target.room())) return undefined;
@@ -267,7 +274,7 @@ export class Feed {
    */
   async #stream(target: FeedTarget, list: Want[], until: number): Promise<number | undefined> {
     const reader = this.#reader;
-    const wants = new Wants(list, target.user === undefined ? undefined : this.#policy.readable(target.user));
+    const wants = new Wants(list, this.#readable(target));
     const limits = { rows: PAGE_ROWS, bytes: target.pageBytes };
     // Nothing lies before the first row (retention may have removed it).
     let cursor = Math.max(wants.lowest, reader.firstId() - 1);

@@ -72,15 +72,15 @@ interface Ran {
   why: string;
 }
 
-/**
- * Runs `argv` with the message on stdin. Its output goes to ours; with
- * `reply`, but for its first line, which is the reply.
- */
 /** A line of output without the CR of a CR LF end (a line the client would refuse). */
 function withoutCr(line: string): string {
   return line.endsWith('\r') ? line.slice(0, -1) : line;
 }
 
+/**
+ * Runs `argv` with the message on stdin. Its output goes to ours; with
+ * `reply`, but for its first line, which is the reply.
+ */
 function run(argv: string[], message: Message, timeoutS: number | undefined, reply: boolean): Promise<Ran> {
   return new Promise((resolve) => {
     const child = spawn(argv[0] as string, argv.slice(1), {

@@ -85,14 +85,14 @@ export class Backlog {
    * out a message the journal no longer has.
    */
   dropBefore(first: number): void {
-    const head = this.#buffer.peek();
-    if (head === undefined || head.message.id >= first) return;
-    let last = head.message.id;
+    let from: number | undefined;
+    let to = 0;
     for (let next = this.#buffer.peek(); next !== undefined && next.message.id < first; next = this.#buffer.peek()) {
-      last = next.message.id;
+      from ??= next.message.id;
+      to = next.message.id;
       this.take();
     }
-    this.#logger.log('warn', 'retention deleted messages before the group handed them out', { group: this.#group, from: head.message.id, to: last });
+    if (from !== undefined) this.#warnDeleted(from, to);
   }
 
   /** A live message of the pattern, committed just now; true if it is next in line. */
@@ -110,6 +110,10 @@ export class Backlog {
     return true;
   }
 
+  #warnDeleted(from: number, to: number): void {
+    this.#logger.log('warn', 'retention deleted messages before the group handed them out', { group: this.#group, from, to });
+  }
+
   /**
    * One bounded read of the journal after what was scanned. A read that
    * finds nothing short of the end leaves the rest to a later turn.
@@ -118,7 +122,7 @@ export class Backlog {
     const reader = this.#reader;
     const first = reader.firstId();
     if (first > this.#scanned + 1) {
-      this.#logger.log('warn', 'retention deleted messages before the group handed them out', { group: this.#group, from: this.#scanned + 1, to: first - 1 });
+      this.#warnDeleted(this.#scanned + 1, first - 1);
       this.#scanned = first - 1;
     }
     const wants = new Wants([{ pattern: this.#pattern, after: this.#scanned }]);

@@ -131,17 +131,14 @@ export class WebStream implements Receiver, Connection, EitherTarget {
       return;
     }
     this.#sink.start();
-    // A poll's count, in plain text only: a browser's stream has no place for it.
-    if (reply.verb === 'replay' && this.#format === 'plain') {
-      const text = replyText(reply);
-      this.#outlet.push(text, Buffer.byteLength(text), 0);
-    }
-    // Retention took some of what a stream asked for: it is told where the journal starts.
+    // A poll's count, in plain text only: a browser's stream has no place
+    // for it. A stream is told where the journal starts when retention took
+    // some of what it asked for: in its own format.
     const gone = reply.verb === 'recv' ? reply.journalStartsAt : undefined;
-    if (gone !== undefined) {
-      const text = this.#format === 'plain' ? replyText(reply) : formatGone(this.#format, gone);
-      this.#outlet.push(text, Buffer.byteLength(text), 0);
-    }
+    let text: string | undefined;
+    if (this.#format === 'plain') text = reply.verb === 'replay' || gone !== undefined ? replyText(reply) : undefined;
+    else if (gone !== undefined) text = formatGone(this.#format, gone);
+    if (text !== undefined) this.#outlet.push(text, Buffer.byteLength(text), 0);
   }
 
   pushJournaled(pieces: readonly Buffer[], lastId: number): void {
